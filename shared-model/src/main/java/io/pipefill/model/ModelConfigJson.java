@@ -1,0 +1,213 @@
+package io.pipefill.model;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/** Reads and writes Hugging Face config.json files, with errors that name the file and the field. */
+public final class ModelConfigJson {
+    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private ModelConfigJson() {
+    }
+
+    public static ModelConfig read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new ModelConfigException(file + ": not found (a model directory needs a Hugging Face config.json)");
+        } catch (IOException e) {
+            throw new ModelConfigException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        return parse(text, file.toString());
+    }
+
+    /** Parses config.json text; {@code source} names it in errors. */
+    public static ModelConfig parse(String text, String source) {
+        JsonNode root;
+        try {
+            root = MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new ModelConfigException(source + ": malformed JSON: " + e.getOriginalMessage()
+                    + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")", e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new ModelConfigException(source + ": expected a JSON object at the top level");
+        }
+        Fields f = new Fields(root, source);
+        Architecture arch = architecture(root, source);
+        int hidden = f.requiredInt("hidden_size");
+        int heads = f.requiredInt("num_attention_heads");
+        int kvHeads = f.optionalInt("num_key_value_heads", heads);
+        if (hidden % heads != 0 && !root.hasNonNull("head_dim")) {
+            throw new ModelConfigException(source + ": hidden_size (" + hidden + ") is not divisible by num_attention_heads ("
+                    + heads + ") and no head_dim is given");
+        }
+        int headDim = f.optionalInt("head_dim", hidden / heads);
+        try {
+            return new ModelConfig(
+                    arch,
+                    f.requiredInt("vocab_size"),
+                    hidden,
+                    f.requiredInt("intermediate_size"),
+                    f.requiredInt("num_hidden_layers"),
+                    heads,
+                    kvHeads,
+                    headDim,
+                    f.optionalInt("max_position_embeddings", 4096),
+                    f.optionalDouble("rope_theta", 10000.0),
+                    ropeScaling(root.get("rope_scaling"), source),
+                    f.optionalDouble("rms_norm_eps", 1e-6),
+                    f.optionalBoolean("tie_word_embeddings", false),
+                    f.optionalBoolean("attention_bias", false),
+                    root.hasNonNull("torch_dtype") ? root.get("torch_dtype").asText() : "bfloat16");
+        } catch (IllegalArgumentException e) {
+            throw new ModelConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Architecture architecture(JsonNode root, String source) {
+        JsonNode archs = root.get("architectures");
+        if (archs == null || !archs.isArray() || archs.isEmpty() || !archs.get(0).isTextual()) {
+            throw new ModelConfigException(source + ": field 'architectures' must be a non-empty list of class names; supported: "
+                    + Architecture.supportedHfNames());
+        }
+        String name = archs.get(0).asText();
+        return Architecture.fromHfName(name).orElseThrow(() -> new ModelConfigException(
+                source + ": unsupported architecture '" + name + "'; supported: " + Architecture.supportedHfNames()));
+    }
+
+    private static RopeScaling ropeScaling(JsonNode node, String source) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!node.isObject()) {
+            throw new ModelConfigException(source + ": field 'rope_scaling' must be an object or null");
+        }
+        String type = node.hasNonNull("rope_type") ? node.get("rope_type").asText()
+                : node.hasNonNull("type") ? node.get("type").asText() : "";
+        if (type.equals("default")) {
+            return null;
+        }
+        if (!type.equals("llama3")) {
+            throw new ModelConfigException(source + ": unsupported rope_scaling type '" + type + "'; supported: llama3 (or null)");
+        }
+        Fields f = new Fields(node, source + " rope_scaling");
+        try {
+            return new RopeScaling(f.requiredDouble("factor"), f.optionalDouble("low_freq_factor", 1.0),
+                    f.optionalDouble("high_freq_factor", 4.0), f.requiredInt("original_max_position_embeddings"));
+        } catch (IllegalArgumentException e) {
+            throw new ModelConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Serialises a config as Hugging Face would write it, so that other tools load it unchanged.
+     * The special token ids are those of the tokenizer shipped beside it.
+     */
+    public static String write(ModelConfig c, int bosTokenId, int eosTokenId) {
+        ObjectNode root = MAPPER.createObjectNode();
+        ArrayNode archs = root.putArray("architectures");
+        archs.add(c.architecture().hfName());
+        root.put("model_type", c.architecture().modelType());
+        root.put("vocab_size", c.vocabSize());
+        root.put("hidden_size", c.hiddenSize());
+        root.put("intermediate_size", c.intermediateSize());
+        root.put("num_hidden_layers", c.numLayers());
+        root.put("num_attention_heads", c.numHeads());
+        root.put("num_key_value_heads", c.numKvHeads());
+        root.put("head_dim", c.headDim());
+        root.put("max_position_embeddings", c.maxPositionEmbeddings());
+        root.put("rope_theta", c.ropeTheta());
+        if (c.ropeScaling() == null) {
+            root.putNull("rope_scaling");
+        } else {
+            ObjectNode rs = root.putObject("rope_scaling");
+            rs.put("rope_type", "llama3");
+            rs.put("factor", c.ropeScaling().factor());
+            rs.put("low_freq_factor", c.ropeScaling().lowFreqFactor());
+            rs.put("high_freq_factor", c.ropeScaling().highFreqFactor());
+            rs.put("original_max_position_embeddings", c.ropeScaling().originalMaxPositionEmbeddings());
+        }
+        root.put("rms_norm_eps", c.rmsNormEps());
+        root.put("tie_word_embeddings", c.tieWordEmbeddings());
+        root.put("attention_bias", c.qkvBias());
+        root.put("hidden_act", "silu");
+        root.put("torch_dtype", c.torchDtype());
+        root.put("bos_token_id", bosTokenId);
+        root.put("eos_token_id", eosTokenId);
+        root.put("use_cache", true);
+        if (c.architecture() == Architecture.MISTRAL || c.architecture() == Architecture.QWEN2
+                || c.architecture() == Architecture.QWEN3) {
+            root.putNull("sliding_window");
+            root.put("use_sliding_window", false);
+        }
+        try {
+            return MAPPER.writeValueAsString(root) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Typed access to one JSON object's fields with errors that say which field and what was found. */
+    private record Fields(JsonNode node, String source) {
+        int requiredInt(String name) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) {
+                throw new ModelConfigException(source + ": missing required field '" + name + "' (a positive integer)");
+            }
+            return toInt(name, v);
+        }
+
+        int optionalInt(String name, int fallback) {
+            JsonNode v = node.get(name);
+            return v == null || v.isNull() ? fallback : toInt(name, v);
+        }
+
+        private int toInt(String name, JsonNode v) {
+            if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+                throw new ModelConfigException(source + ": field '" + name + "' must be an integer, got " + v);
+            }
+            return v.intValue();
+        }
+
+        double requiredDouble(String name) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) {
+                throw new ModelConfigException(source + ": missing required field '" + name + "' (a number)");
+            }
+            return toDouble(name, v);
+        }
+
+        double optionalDouble(String name, double fallback) {
+            JsonNode v = node.get(name);
+            return v == null || v.isNull() ? fallback : toDouble(name, v);
+        }
+
+        private double toDouble(String name, JsonNode v) {
+            if (!v.isNumber()) {
+                throw new ModelConfigException(source + ": field '" + name + "' must be a number, got " + v);
+            }
+            return v.doubleValue();
+        }
+
+        boolean optionalBoolean(String name, boolean fallback) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) {
+                return fallback;
+            }
+            if (!v.isBoolean()) {
+                throw new ModelConfigException(source + ": field '" + name + "' must be true or false, got " + v);
+            }
+            return v.booleanValue();
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package io.pipefill.model;
+
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/**
+ * Shapes for generated models. {@code tiny} is for unit tests, {@code small} (~100M parameters) for CPU
+ * benchmarks, {@code 8b-shape} has Llama-3.1-8B's dimensions for GPU throughput runs.
+ */
+public enum ModelPreset {
+    TINY("tiny", 512, 128, 384, 4, 4, 2, 32, 8192, 10000.0, new RopeScaling(8.0, 1.0, 4.0, 1024)),
+    SMALL("small", 32000, 768, 2048, 12, 12, 4, 64, 131072, 500000.0, null),
+    EIGHT_B_SHAPE("8b-shape", 128256, 4096, 14336, 32, 32, 8, 128, 131072, 500000.0,
+            new RopeScaling(8.0, 1.0, 4.0, 8192));
+
+    private final String cliName;
+    private final int vocab;
+    private final int hidden;
+    private final int intermediate;
+    private final int layers;
+    private final int heads;
+    private final int kvHeads;
+    private final int headDim;
+    private final int maxPositions;
+    private final double ropeTheta;
+    private final RopeScaling ropeScaling;
+
+    ModelPreset(String cliName, int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads,
+                int headDim, int maxPositions, double ropeTheta, RopeScaling ropeScaling) {
+        this.cliName = cliName;
+        this.vocab = vocab;
+        this.hidden = hidden;
+        this.intermediate = intermediate;
+        this.layers = layers;
+        this.heads = heads;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.maxPositions = maxPositions;
+        this.ropeTheta = ropeTheta;
+        this.ropeScaling = ropeScaling;
+    }
+
+    public String cliName() {
+        return cliName;
+    }
+
+    /** The preset's shape for an architecture; Qwen2 gets its q/k/v biases, Qwen3 its q/k norms. */
+    public ModelConfig config(Architecture arch) {
+        // small Qwen models tie the lm_head to the embedding; covering both ways keeps both code paths tested
+        boolean tie = this == TINY && (arch == Architecture.QWEN2 || arch == Architecture.QWEN3);
+        return new ModelConfig(arch, vocab, hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions,
+                ropeTheta, arch == Architecture.LLAMA ? ropeScaling : null, 1e-5, tie,
+                arch == Architecture.QWEN2, "bfloat16");
+    }
+
+    public static ModelPreset fromCliName(String name) {
+        return Arrays.stream(values()).filter(p -> p.cliName.equalsIgnoreCase(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("unknown preset '" + name + "'; available: "
+                        + Arrays.stream(values()).map(ModelPreset::cliName).collect(Collectors.joining(", "))));
+    }
+}

@@ -1,0 +1,173 @@
+package io.pipefill.worker.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.StageShard;
+import io.pipefill.worker.cpu.CpuBackend;
+import io.pipefill.worker.engine.CapacityCheck;
+import io.pipefill.worker.engine.PrefillEngine;
+import io.pipefill.worker.engine.PrefillRequest;
+import io.pipefill.worker.engine.PrefillResult;
+import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.engine.Sampling;
+import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.worker.tokenizer.PromptTokenizer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "prefill", mixinStandardHelpOptions = true,
+        description = "Prefill a prompt chunk by chunk on the CPU, then generate greedily.")
+final class PrefillCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true,
+            description = "Hugging Face model directory, or a preset to generate once: tiny, small.")
+    String model;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    PromptSource prompt;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed for --random-tokens (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--chunk", defaultValue = "2048", description = "Tokens per prefill chunk (default: ${DEFAULT-VALUE}).")
+    int chunk;
+
+    @Option(names = "--max-new-tokens", defaultValue = "1",
+            description = "Tokens to generate greedily; the first comes from the prefill (default: ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(names = "--threads", description = "Compute threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--kv-budget", defaultValue = "auto",
+            description = "Most memory the KV cache may take, e.g. 4g (default: half of the machine's memory).")
+    String kvBudget;
+
+    @Option(names = "--json", description = "Print one JSON object instead of the human report.")
+    boolean json;
+
+    @Option(names = "--quiet", description = "No progress lines.")
+    boolean quiet;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = System.out;
+        PrintStream log = System.err;
+        if (chunk <= 0) {
+            throw new IllegalArgumentException("--chunk must be positive, got " + chunk);
+        }
+        int nThreads = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+        if (nThreads < 1) {
+            throw new IllegalArgumentException("--threads must be at least 1, got " + nThreads);
+        }
+        Path dir = ModelResolver.resolve(model, log);
+        ModelDirectory md = ModelDirectory.open(dir);
+        ModelConfig c = md.config();
+        int[] tokens = prompt.tokens(md.tokenizerJson(), c.vocabSize(), seed);
+        PrefillRequest request = new PrefillRequest(tokens, chunk, maxNewTokens);
+
+        StageShard shard = StageShard.whole(c);
+        long budget = kvBudget.equals("auto") ? SystemMemory.totalBytes() / 2 : ByteSize.parse("--kv-budget", kvBudget);
+        CapacityCheck.check(c, tokens.length, maxNewTokens, CpuBackend.kvCacheBytes(c, shard, 1), budget);
+        SystemMemory.checkFits("float32 weights", CpuBackend.weightBytes(c, shard)
+                + CpuBackend.kvCacheBytes(c, shard, request.kvPositions()));
+
+        if (!json) {
+            out.printf("model    %s (%s, %d layers, hidden %d, %d/%d heads, %.1fM params)%n", dir, c.architecture().hfName(),
+                    c.numLayers(), c.hiddenSize(), c.numHeads(), c.numKvHeads(), c.parameterCount() / 1e6);
+            out.printf("prompt   %d tokens (%s); chunks of %d; %d thread%s%n", tokens.length, prompt.describe(seed),
+                    Math.min(chunk, tokens.length), nThreads, nThreads == 1 ? "" : "s");
+        }
+        ProgressListener progress = quiet ? ProgressListener.NONE : new ProgressListener() {
+            @Override
+            public void chunkDone(int index, int chunks, int done, int total, double ms) {
+                log.printf("  chunk %d/%d  %d/%d tokens  %.0f ms%n", index + 1, chunks, done, total, ms);
+            }
+        };
+        PrefillResult r;
+        long weightBytes;
+        long kvBytes;
+        try (CpuBackend backend = new CpuBackend(nThreads); Checkpoint ckpt = md.openCheckpoint()) {
+            long t0 = System.nanoTime();
+            try (Stage stage = backend.loadStage(c, shard, ckpt, request.kvPositions())) {
+                if (!quiet) {
+                    log.printf("  loaded weights in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+                }
+                weightBytes = stage.weightBytes();
+                kvBytes = stage.kvCacheBytes();
+                r = new PrefillEngine(c, stage).run(request, progress);
+            }
+        }
+        String text = null;
+        if (md.hasTokenizer() && r.generated().length > 0) {
+            try (PromptTokenizer tok = PromptTokenizer.open(md.tokenizerJson())) {
+                text = tok.decode(r.generated());
+            }
+        }
+        if (json) {
+            out.println(toJson(dir, c, nThreads, r, weightBytes, kvBytes, text));
+        } else {
+            printHuman(out, r, text);
+        }
+        return 0;
+    }
+
+    private void printHuman(PrintStream out, PrefillResult r, String text) {
+        out.printf("TTFT     %.1f ms   prefill %.0f tokens/s   %.1f GFLOP/s%n", r.ttftMs(), r.prefillTokensPerSecond(),
+                r.prefillGflops());
+        out.printf("first token %d%n", r.firstToken());
+        if (r.generated().length > 1) {
+            out.printf("generated %s in %.1f ms after the first%n", Arrays.toString(r.generated()), r.decodeMs());
+        }
+        if (text != null) {
+            out.printf("text     %s%n", text.replace("\n", "\\n"));
+        }
+        StringBuilder top = new StringBuilder("top-5    ");
+        for (Sampling.Scored s : Sampling.topK(r.lastLogits(), 5)) {
+            top.append(String.format("%d:%.4f  ", s.token(), s.logit()));
+        }
+        out.println(top.toString().trim());
+    }
+
+    private String toJson(Path dir, ModelConfig c, int nThreads, PrefillResult r, long weightBytes, long kvBytes,
+                          String text) throws Exception {
+        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode o = mapper.createObjectNode();
+        o.put("model", dir.toString());
+        o.put("architecture", c.architecture().hfName());
+        o.put("backend", "cpu");
+        o.put("threads", nThreads);
+        o.put("prompt_tokens", r.promptTokens());
+        o.put("chunk", chunk);
+        ArrayNode chunks = o.putArray("chunks");
+        for (PrefillResult.ChunkTiming t : r.chunks()) {
+            chunks.addObject().put("offset", t.offset()).put("size", t.size()).put("ms", t.ms());
+        }
+        o.put("ttft_ms", r.ttftMs());
+        o.put("prefill_tokens_per_s", r.prefillTokensPerSecond());
+        o.put("prefill_gflops", r.prefillGflops());
+        o.put("first_token", r.firstToken());
+        ArrayNode gen = o.putArray("generated_tokens");
+        Arrays.stream(r.generated()).forEach(gen::add);
+        if (text != null) {
+            o.put("generated_text", text);
+        }
+        o.put("decode_ms", r.decodeMs());
+        ArrayNode top = o.putArray("last_logits_top5");
+        for (Sampling.Scored s : Sampling.topK(r.lastLogits(), 5)) {
+            top.addObject().put("token", s.token()).put("logit", s.logit());
+        }
+        o.put("weights_bytes", weightBytes);
+        o.put("kv_cache_bytes", kvBytes);
+        return mapper.writeValueAsString(o);
+    }
+}

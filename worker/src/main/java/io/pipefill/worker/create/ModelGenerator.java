@@ -1,0 +1,110 @@
+package io.pipefill.worker.create;
+
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.ModelConfigJson;
+import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.WeightNames;
+import io.pipefill.worker.safetensors.DType;
+import io.pipefill.worker.safetensors.SafetensorsWriter;
+import io.pipefill.worker.tokenizer.ByteLevelTokenizerJson;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+
+/**
+ * Writes a complete random-weight Hugging Face model directory: config.json, model.safetensors (BF16) and a
+ * byte-level tokenizer.json. Deterministic for a seed: every tensor draws from its own stream, seeded by the
+ * model seed and the tensor's name.
+ *
+ * <p>Scales keep activations well-conditioned through any depth: projections have variance 1/fan_in (so
+ * each preserves the scale of its input), and the two projections that write into the residual stream
+ * (o_proj, down_proj) are further scaled by 1/√(2·layers), so the residual grows to about √2 of the
+ * embedding's scale however deep the model is.
+ */
+public final class ModelGenerator {
+    private final ModelConfig config;
+    private final long seed;
+
+    public ModelGenerator(ModelConfig config, long seed) {
+        if (config.vocabSize() < ByteLevelTokenizerJson.EOS_ID + 1) {
+            throw new IllegalArgumentException("vocab_size must be at least " + (ByteLevelTokenizerJson.EOS_ID + 1)
+                    + " to hold the byte-level tokenizer, got " + config.vocabSize());
+        }
+        this.config = config;
+        this.seed = seed;
+    }
+
+    /** Writes the directory, which must not exist or be empty. */
+    public void write(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        try (var entries = Files.list(dir)) {
+            if (entries.findAny().isPresent()) {
+                throw new IllegalArgumentException(dir + " is not empty; choose a new directory or remove it first");
+            }
+        }
+        ModelConfig c = config;
+        long h = c.hiddenSize();
+        long inter = c.intermediateSize();
+        double residualScale = 1.0 / Math.sqrt(2.0 * c.numLayers());
+        SafetensorsWriter w = new SafetensorsWriter();
+        w.add(WeightNames.EMBED, DType.BF16, new long[] {c.vocabSize(), h}, uniform(WeightNames.EMBED, 0, 1.0));
+        for (int l = 0; l < c.numLayers(); l++) {
+            w.add(WeightNames.inputNorm(l), DType.BF16, new long[] {h}, uniform(WeightNames.inputNorm(l), 1.0, 0.1));
+            linear(w, WeightNames.attn(l, "q_proj"), c.qDim(), h, 1.0);
+            linear(w, WeightNames.attn(l, "k_proj"), c.kvDim(), h, 1.0);
+            linear(w, WeightNames.attn(l, "v_proj"), c.kvDim(), h, 1.0);
+            if (c.qkvBias()) {
+                for (String p : new String[] {"q_proj", "k_proj", "v_proj"}) {
+                    long out = p.equals("q_proj") ? c.qDim() : c.kvDim();
+                    w.add(WeightNames.attnBias(l, p), DType.BF16, new long[] {out}, uniform(WeightNames.attnBias(l, p), 0, 0.1));
+                }
+            }
+            if (c.qkNorm()) {
+                w.add(WeightNames.qNorm(l), DType.BF16, new long[] {c.headDim()}, uniform(WeightNames.qNorm(l), 1.0, 0.1));
+                w.add(WeightNames.kNorm(l), DType.BF16, new long[] {c.headDim()}, uniform(WeightNames.kNorm(l), 1.0, 0.1));
+            }
+            linear(w, WeightNames.attn(l, "o_proj"), h, c.qDim(), residualScale);
+            if (c.oBias()) {
+                w.add(WeightNames.attnBias(l, "o_proj"), DType.BF16, new long[] {h}, uniform(WeightNames.attnBias(l, "o_proj"), 0, 0.1));
+            }
+            w.add(WeightNames.postAttentionNorm(l), DType.BF16, new long[] {h},
+                    uniform(WeightNames.postAttentionNorm(l), 1.0, 0.1));
+            linear(w, WeightNames.mlp(l, "gate_proj"), inter, h, 1.0);
+            linear(w, WeightNames.mlp(l, "up_proj"), inter, h, 1.0);
+            linear(w, WeightNames.mlp(l, "down_proj"), h, inter, residualScale);
+        }
+        w.add(WeightNames.FINAL_NORM, DType.BF16, new long[] {h}, uniform(WeightNames.FINAL_NORM, 1.0, 0.1));
+        if (!c.tieWordEmbeddings()) {
+            // logits with a standard deviation of about 2: a clear greedy winner, still a real distribution
+            linear(w, WeightNames.LM_HEAD, c.vocabSize(), h, 2.0);
+        }
+        w.write(dir.resolve(Checkpoint.SINGLE_FILE));
+        Files.writeString(dir.resolve("config.json"),
+                ModelConfigJson.write(c, ByteLevelTokenizerJson.BOS_ID, ByteLevelTokenizerJson.EOS_ID), StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("tokenizer.json"), ByteLevelTokenizerJson.build(), StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("tokenizer_config.json"), tokenizerConfig(), StandardCharsets.UTF_8);
+    }
+
+    private void linear(SafetensorsWriter w, String name, long out, long in, double gain) {
+        w.add(name, DType.BF16, new long[] {out, in}, uniform(name, 0, gain / Math.sqrt(in)));
+    }
+
+    /** Uniform values with the given mean and standard deviation (half-width √3·std). */
+    private SafetensorsWriter.Filler uniform(String tensor, double mean, double std) {
+        SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L ^ tensor.hashCode());
+        double halfWidth = Math.sqrt(3.0) * std;
+        return (first, block, count) -> {
+            for (int i = 0; i < count; i++) {
+                block[i] = (float) (mean + halfWidth * (2 * rng.nextDouble() - 1));
+            }
+        };
+    }
+
+    private static String tokenizerConfig() {
+        return "{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"bos_token\": \"" + ByteLevelTokenizerJson.BOS
+                + "\",\n  \"eos_token\": \"" + ByteLevelTokenizerJson.EOS + "\",\n  \"add_bos_token\": true,\n"
+                + "  \"model_max_length\": 1000000000\n}\n";
+    }
+}

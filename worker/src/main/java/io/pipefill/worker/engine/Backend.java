@@ -1,0 +1,22 @@
+package io.pipefill.worker.engine;
+
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.StageShard;
+import io.pipefill.worker.model.Checkpoint;
+
+/**
+ * The compute seam: the engine (and later the pipeline's stage loop) drives a {@link Stage} and never knows
+ * whether it runs on CPU or GPU.
+ */
+public interface Backend extends AutoCloseable {
+    String name();
+
+    /**
+     * Loads one stage's shard of the weights and allocates its KV cache for {@code kvCapacity} positions.
+     * Fails with a clear error (naming the tensor) when the checkpoint does not match the config.
+     */
+    Stage loadStage(ModelConfig config, StageShard shard, Checkpoint checkpoint, int kvCapacity);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,43 @@
+package io.pipefill.worker.model;
+
+/** Hugging Face tensor names of the Llama-family checkpoints. */
+public final class WeightNames {
+    public static final String EMBED = "model.embed_tokens.weight";
+    public static final String FINAL_NORM = "model.norm.weight";
+    public static final String LM_HEAD = "lm_head.weight";
+
+    private WeightNames() {
+    }
+
+    public static String layer(int layer, String suffix) {
+        return "model.layers." + layer + "." + suffix;
+    }
+
+    public static String inputNorm(int l) {
+        return layer(l, "input_layernorm.weight");
+    }
+
+    public static String postAttentionNorm(int l) {
+        return layer(l, "post_attention_layernorm.weight");
+    }
+
+    public static String attn(int l, String proj) {
+        return layer(l, "self_attn." + proj + ".weight");
+    }
+
+    public static String attnBias(int l, String proj) {
+        return layer(l, "self_attn." + proj + ".bias");
+    }
+
+    public static String qNorm(int l) {
+        return layer(l, "self_attn.q_norm.weight");
+    }
+
+    public static String kNorm(int l) {
+        return layer(l, "self_attn.k_norm.weight");
+    }
+
+    public static String mlp(int l, String proj) {
+        return layer(l, "mlp." + proj + ".weight");
+    }
+}

@@ -1,0 +1,12 @@
+package io.pipefill.worker.safetensors;
+
+/** A safetensors file that cannot be trusted: truncated, malformed, or not what the model needs. */
+public class SafetensorsException extends RuntimeException {
+    public SafetensorsException(String message) {
+        super(message);
+    }
+
+    public SafetensorsException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

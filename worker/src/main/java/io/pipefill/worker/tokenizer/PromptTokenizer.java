@@ -1,0 +1,57 @@
+package io.pipefill.worker.tokenizer;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A model's tokenizer.json, run by the Hugging Face tokenizers library (DJL's binding, whose jar carries the
+ * native library). Special tokens are added as the tokenizer's post-processor says, as transformers does.
+ */
+public final class PromptTokenizer implements AutoCloseable {
+    private final HuggingFaceTokenizer tokenizer;
+
+    private PromptTokenizer(HuggingFaceTokenizer tokenizer) {
+        this.tokenizer = tokenizer;
+    }
+
+    public static PromptTokenizer open(Path tokenizerJson) {
+        if (!Files.isRegularFile(tokenizerJson)) {
+            throw new IllegalArgumentException(tokenizerJson + ": not found; a text prompt needs the model's tokenizer.json"
+                    + " (or pass --token-ids / --random-tokens)");
+        }
+        try {
+            return new PromptTokenizer(HuggingFaceTokenizer.newInstance(tokenizerJson,
+                    Map.of("addSpecialTokens", "true", "modelMaxLength", String.valueOf(Integer.MAX_VALUE),
+                            "truncation", "false", "padding", "false")));
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(tokenizerJson + ": cannot load tokenizer: " + e.getMessage(), e);
+        }
+    }
+
+    public int[] encode(String text) {
+        Encoding enc = tokenizer.encode(text);
+        long[] ids = enc.getIds();
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.toIntExact(ids[i]);
+        }
+        return out;
+    }
+
+    public String decode(int[] ids) {
+        long[] l = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            l[i] = ids[i];
+        }
+        return tokenizer.decode(l, false);
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}
