@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Regenerates the committed tiny test models and their golden logits.
+# Models come from `pipefill model create` (deterministic); logits from the independent float64 PyTorch
+# implementation beside this script (Debian: apt-get install python3-torch python3-numpy).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+RES="$ROOT/worker/src/test/resources"
+PY="${PYTHON:-/usr/bin/python3}"
+mkdir -p "$RES/models" "$RES/golden"
+
+create() { # name, then model create flags
+  local name=$1; shift
+  rm -rf "${RES:?}/models/$name"
+  "$ROOT/pipefill" model create --out "$RES/models/$name" "$@"
+}
+create tiny-llama   --arch llama   --preset tiny --seed 1
+create tiny-mistral --arch mistral --preset tiny --seed 2 --layers 2 --hidden 96 --heads 6 --kv-heads 2 --head-dim 16 --intermediate 256
+create tiny-qwen2   --arch qwen2   --preset tiny --seed 3 --layers 2 --kv-heads 1
+create tiny-qwen3   --arch qwen3   --preset tiny --seed 4 --layers 2 --head-dim 48
+
+# a 300-token prompt crosses the CPU attention's 256-key blocks and 128-row tiles
+TOKENS=$("$PY" -c "import random; r=random.Random(7); print(','.join(str(r.randrange(256)) for _ in range(300)))")
+for name in tiny-llama tiny-mistral tiny-qwen2 tiny-qwen3; do
+  "$PY" "$ROOT/tools/reference/torch_reference.py" --model "$RES/models/$name" --tokens "256,$TOKENS" \
+    --max-new-tokens 4 --out "$RES/golden/$name.json"
+  echo "golden: $name"
+done

@@ -1,0 +1,130 @@
+package io.pipefill.worker.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pipefill.worker.TestModels;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI end to end, in process: its JSON contract and its errors for bad input. */
+class PipefillCliTest {
+    @TempDir
+    Path dir;
+    private final String model = TestModels.committed("tiny-llama").toString();
+
+    record Run(int code, String out, String err) {
+    }
+
+    private static synchronized Run run(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = PipefillCli.run(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void prefillJsonHasTheContractFields() throws Exception {
+        Run r = run("prefill", "--model", model, "--random-tokens", "100", "--chunk", "30", "--max-new-tokens", "3",
+                "--threads", "1", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(100, j.get("prompt_tokens").asInt());
+        assertEquals(4, j.get("chunks").size());
+        assertEquals(10, j.get("chunks").get(3).get("size").asInt());
+        assertTrue(j.get("ttft_ms").asDouble() > 0);
+        assertTrue(j.get("prefill_tokens_per_s").asDouble() > 0);
+        assertEquals(3, j.get("generated_tokens").size());
+        assertEquals(j.get("first_token").asInt(), j.get("generated_tokens").get(0).asInt());
+        assertEquals(5, j.get("last_logits_top5").size());
+        assertEquals(j.get("first_token").asInt(), j.get("last_logits_top5").get(0).get("token").asInt());
+        assertTrue(r.err().contains("chunk 4/4"), "progress goes to stderr: " + r.err());
+    }
+
+    @Test
+    void textPromptIsTokenizedAndHumanOutputIsPrinted() {
+        Run r = run("prefill", "--model", model, "--prompt", "Hello", "--threads", "1", "--max-new-tokens", "2");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("prompt   6 tokens (text)"), r.out());
+        assertTrue(r.out().contains("TTFT") && r.out().contains("top-5"), r.out());
+    }
+
+    @Test
+    void tokenIdFilesAreRead() throws Exception {
+        Path ids = dir.resolve("ids.txt");
+        Files.writeString(ids, "256, 1 2\n3");
+        Run r = run("prefill", "--model", model, "--token-ids-file", ids.toString(), "--json", "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(4, new ObjectMapper().readTree(r.out()).get("prompt_tokens").asInt());
+        Files.writeString(ids, "1, two");
+        Run bad = run("prefill", "--model", model, "--token-ids-file", ids.toString());
+        assertTrue(bad.err().contains("token 2 is 'two', not an integer id"), bad.err());
+    }
+
+    @Test
+    void promptLongerThanTheContextIsRefusedBeforeCompute() {
+        Run r = run("prefill", "--model", model, "--random-tokens", "9000");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("prompt of 9000 tokens plus 1 new tokens exceeds the model's context of 8192"), r.err());
+        assertTrue(!r.err().contains("chunk 1/"), "no chunk may run");
+    }
+
+    @Test
+    void promptOverTheKvBudgetIsRefusedBeforeCompute() {
+        Run r = run("prefill", "--model", model, "--random-tokens", "4000", "--kv-budget", "1m");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("needs a KV cache of 8 MiB but the budget is 1 MiB (at most 512 positions)"), r.err());
+        assertTrue(run("prefill", "--model", model, "--random-tokens", "4", "--kv-budget", "lots").err()
+                .contains("--kv-budget lots: expected a positive size"));
+    }
+
+    @Test
+    void badArgumentsAreNamed() {
+        assertTrue(run("prefill", "--model", model, "--random-tokens", "10", "--chunk", "0").err()
+                .contains("--chunk must be positive, got 0"));
+        assertTrue(run("prefill", "--model", model, "--token-ids", "1,600").err()
+                .contains("token id 600 at prompt position 1 is outside the vocabulary [0, 512)"));
+        assertTrue(run("prefill", "--model", dir.resolve("nope").toString(), "--random-tokens", "3").err()
+                .contains("not a directory, nor a preset to generate (tiny, small)"));
+        Run both = run("prefill", "--model", model, "--random-tokens", "3", "--prompt", "x");
+        assertEquals(2, both.code());
+        assertTrue(both.err().contains("mutually exclusive"), both.err());
+        assertTrue(run("model", "create", "--out", dir.resolve("m").toString(), "--arch", "gpt2").err()
+                .contains("unknown architecture 'gpt2'; supported: llama, mistral, qwen2, qwen3"));
+    }
+
+    @Test
+    void unsupportedArchitectureInConfigIsNamed() throws Exception {
+        Path m = dir.resolve("gpt");
+        Files.createDirectories(m);
+        Files.writeString(m.resolve("config.json"), "{\"architectures\": [\"GPT2LMHeadModel\"]}");
+        Run r = run("prefill", "--model", m.toString(), "--random-tokens", "3");
+        assertTrue(r.err().contains("config.json: unsupported architecture 'GPT2LMHeadModel'"), r.err());
+    }
+
+    @Test
+    void modelCreateWritesALoadableDirectory() {
+        Path out = dir.resolve("q2");
+        Run r = run("model", "create", "--out", out.toString(), "--arch", "qwen2", "--layers", "1", "--seed", "9");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Qwen2ForCausalLM, 1 layers"), r.out());
+        Run p = run("prefill", "--model", out.toString(), "--prompt", "hi", "--threads", "1", "--quiet");
+        assertEquals(0, p.code(), p.err());
+    }
+}
