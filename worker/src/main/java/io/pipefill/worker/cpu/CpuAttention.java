@@ -15,8 +15,10 @@ import java.util.stream.IntStream;
  * single-threaded BLAS: these GEMMs are too small to split well inside BLAS.
  */
 final class CpuAttention implements AutoCloseable {
-    static final int ROW_TILE = 128;
+    static final int ROW_TILE = 256;
     static final int KV_BLOCK = 256;
+    /** Natural-log margin before the running max is moved: e^8 ≈ 3000 keeps exp() far from overflow. */
+    static final float RESCALE_THRESHOLD = 8f;
 
     private final int numHeads;
     private final int groupSize;
@@ -69,9 +71,10 @@ final class CpuAttention implements AutoCloseable {
         NativeFloats values = cache.values(layer, kvHead);
         java.util.Arrays.fill(s.m, 0, rows, Float.NEGATIVE_INFINITY);
         java.util.Arrays.fill(s.l, 0, rows, 0f);
-        java.util.Arrays.fill(s.o, 0, rows * d, 0f);
+        s.acc.zero(rows * d);
         int limit = pos0 + r0 + rows; // keys [0, limit) are visible to the tile's last row
         var qTile = q.at((long) r0 * qStride + (long) head * d);
+        var acc = s.acc.at(0);
         for (int kb = 0; kb < limit; kb += KV_BLOCK) {
             int cnt = Math.min(KV_BLOCK, limit - kb);
             Blas.gemm(rows, cnt, d, scale, qTile, qStride, keys.at((long) kb * d), d, true, 0f, s.nativeScores.at(0), cnt);
@@ -81,32 +84,36 @@ final class CpuAttention implements AutoCloseable {
                 int valid = Math.min(cnt, pos0 + r0 + i + 1 - kb); // causal: key position <= query position
                 if (valid <= 0) {
                     java.util.Arrays.fill(s.scores, base, base + cnt, 0f);
-                    s.corr[i] = 1f;
                     continue;
                 }
                 float blockMax = VecMath.max(s.scores, base, valid);
                 float mOld = s.m[i];
-                float mNew = Math.max(mOld, blockMax);
-                float c = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
-                float sum = VecMath.expShiftSum(s.scores, base, valid, mNew);
+                // Lazy rescaling: keep the old reference max unless this block exceeds it by more than
+                // RESCALE_THRESHOLD. exp(score - m) then stays below e^threshold (no overflow), and the
+                // accumulator and the sum share the same reference, so the result is exact; the costly
+                // rescale of the accumulator row becomes rare.
+                if (blockMax > mOld + RESCALE_THRESHOLD) {
+                    if (mOld != Float.NEGATIVE_INFINITY) {
+                        float c = (float) Math.exp(mOld - blockMax);
+                        s.l[i] *= c;
+                        s.acc.get((long) i * d, s.row, 0, d);
+                        VecMath.scale(s.row, 0, d, c);
+                        s.acc.put((long) i * d, s.row, 0, d);
+                    }
+                    s.m[i] = blockMax;
+                }
+                s.l[i] += VecMath.expShiftSum(s.scores, base, valid, s.m[i]);
                 if (valid < cnt) {
                     java.util.Arrays.fill(s.scores, base + valid, base + cnt, 0f);
                 }
-                s.l[i] = s.l[i] * c + sum;
-                s.m[i] = mNew;
-                s.corr[i] = c;
             }
             s.nativeScores.put(0, s.scores, 0, rows * cnt);
-            Blas.gemm(rows, d, cnt, 1f, s.nativeScores.at(0), cnt, values.at((long) kb * d), d, false, 0f,
-                    s.nativeTile.at(0), d);
-            s.nativeTile.get(0, s.tile, 0, rows * d);
-            for (int i = 0; i < rows; i++) {
-                VecMath.scaleAdd(s.o, i * d, s.corr[i], s.tile, i * d, d);
-            }
+            Blas.gemm(rows, d, cnt, 1f, s.nativeScores.at(0), cnt, values.at((long) kb * d), d, false, 1f, acc, d);
         }
+        s.acc.get(0, s.out, 0, rows * d);
         for (int i = 0; i < rows; i++) {
-            VecMath.scale(s.o, i * d, d, 1f / s.l[i]);
-            out.put((long) (r0 + i) * qStride + (long) head * d, s.o, i * d, d);
+            VecMath.scale(s.out, i * d, d, 1f / s.l[i]);
+            out.put((long) (r0 + i) * qStride + (long) head * d, s.out, i * d, d);
         }
     }
 
@@ -118,27 +125,27 @@ final class CpuAttention implements AutoCloseable {
         }
     }
 
-    /** Per-thread buffers: scores and the P·V tile in native memory for BLAS, their heap copies for Java. */
+    /** Per-thread buffers: scores and the output accumulator in native memory for BLAS, heap copies for Java. */
     private static final class Scratch implements AutoCloseable {
         final NativeFloats nativeScores = new NativeFloats((long) ROW_TILE * KV_BLOCK);
-        final NativeFloats nativeTile;
+        /** P·V accumulates here through GEMM beta = 1, rows rescaled only when their max moves. */
+        final NativeFloats acc;
         final float[] scores = new float[ROW_TILE * KV_BLOCK];
-        final float[] tile;
-        final float[] o;
+        final float[] out;
+        final float[] row;
         final float[] m = new float[ROW_TILE];
         final float[] l = new float[ROW_TILE];
-        final float[] corr = new float[ROW_TILE];
 
         Scratch(int headDim) {
-            nativeTile = new NativeFloats((long) ROW_TILE * headDim);
-            tile = new float[ROW_TILE * headDim];
-            o = new float[ROW_TILE * headDim];
+            acc = new NativeFloats((long) ROW_TILE * headDim);
+            out = new float[ROW_TILE * headDim];
+            row = new float[headDim];
         }
 
         @Override
         public void close() {
             nativeScores.close();
-            nativeTile.close();
+            acc.close();
         }
     }
 }

@@ -62,6 +62,15 @@ public final class NativeFloats implements AutoCloseable {
         buffer(offset, count).put(src, srcOffset, count);
     }
 
+    /** Sets elements [0, count) to zero. */
+    public void zero(long count) {
+        checkOpen();
+        if (count < 0 || count > length) {
+            throw new IndexOutOfBoundsException("count " + count + " outside [0, " + length + "]");
+        }
+        Pointer.memset(base, 0, count * Float.BYTES);
+    }
+
     private void checkOpen() {
         if (base == null) {
             throw new IllegalStateException("native buffer already freed");

@@ -60,6 +60,23 @@ class CheckpointTest {
         assertArrayEquals(single.generated(), sharded.generated());
     }
 
+    /** A stage reads only its shard: with the first file gone, the later layers and the head still load. */
+    @Test
+    void aStageOpensOnlyTheFilesOfItsLayers() throws Exception {
+        Path m = sharded();
+        Files.delete(m.resolve("model-00001-of-00002.safetensors"));
+        ModelConfig c = ModelDirectory.open(m).config();
+        try (var backend = new io.pipefill.worker.cpu.CpuBackend(1); Checkpoint ckpt = Checkpoint.open(m)) {
+            try (var stage = backend.loadStage(c, new io.pipefill.model.StageShard(1, c.numLayers(), false, true), ckpt, 8)) {
+                assertTrue(stage.weightBytes() > 0);
+                assertTrue(stage.weightBytes() < io.pipefill.worker.cpu.CpuBackend.weightBytes(c, io.pipefill.model.StageShard.whole(c)));
+            }
+            String msg = assertThrows(SafetensorsException.class,
+                    () -> backend.loadStage(c, new io.pipefill.model.StageShard(0, 1, true, false), ckpt, 8)).getMessage();
+            assertTrue(msg.contains("model-00001-of-00002.safetensors: not found"), msg);
+        }
+    }
+
     @Test
     void namesMissingTensorsAndWrongShapes() {
         ModelConfig c = ModelDirectory.open(source).config();
