@@ -128,7 +128,7 @@ final class PrefillCommand implements Callable<Integer> {
         if (r.generated().length > 1) {
             out.printf("generated %s in %.1f ms after the first%n", Arrays.toString(r.generated()), r.decodeMs());
         }
-        if (text != null) {
+        if (text != null && !text.isBlank()) {
             out.printf("text     %s%n", text.replace("\n", "\\n"));
         }
         StringBuilder top = new StringBuilder("top-5    ");
