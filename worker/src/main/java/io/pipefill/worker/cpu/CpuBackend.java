@@ -4,6 +4,7 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Backend;
 import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import java.util.concurrent.ForkJoinPool;
 
@@ -31,14 +32,20 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public Stage loadStage(ModelConfig config, StageShard shard, Checkpoint checkpoint, int kvCapacity) {
+    public Stage loadStage(ModelConfig config, StageShard shard, TensorParallel tp, Checkpoint checkpoint, int kvCapacity) {
         shard.checkFits(config);
+        if (config.numHeads() % tp.size() != 0 || config.numKvHeads() % tp.size() != 0
+                || config.intermediateSize() % tp.size() != 0) {
+            throw new IllegalArgumentException("tensor parallelism " + tp.size() + " must divide the heads ("
+                    + config.numHeads() + "), key/value heads (" + config.numKvHeads() + ") and intermediate_size ("
+                    + config.intermediateSize() + ")");
+        }
         if (kvCapacity < 1) {
             throw new IllegalArgumentException("KV cache capacity must be at least 1 position, got " + kvCapacity);
         }
-        CpuWeights weights = CpuWeights.load(config, shard, checkpoint);
+        CpuWeights weights = CpuWeights.load(config, shard, tp, checkpoint);
         try {
-            return new CpuStage(config, shard, weights, kvCapacity, pool, threads);
+            return new CpuStage(config, shard, tp, weights, kvCapacity, pool, threads);
         } catch (RuntimeException | OutOfMemoryError e) {
             weights.close();
             throw e;

@@ -5,6 +5,7 @@ import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.RotaryEmbedding;
 import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.engine.TensorParallel;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
@@ -13,6 +14,13 @@ import java.util.stream.IntStream;
 final class CpuStage implements Stage {
     private final ModelConfig config;
     private final StageShard shard;
+    private final TensorParallel tp;
+    /** This rank's share of the heads and MLP features (all of them without tensor parallelism). */
+    private final int heads;
+    private final int kvHeads;
+    private final int qDim;
+    private final int kvDim;
+    private final int inter;
     private final CpuWeights weights;
     private final KvCache cache;
     private final RotaryEmbedding rope;
@@ -22,16 +30,23 @@ final class CpuStage implements Stage {
     private final float eps;
     private Buffers buffers;
 
-    CpuStage(ModelConfig config, StageShard shard, CpuWeights weights, int kvCapacity, ForkJoinPool pool, int threads) {
+    CpuStage(ModelConfig config, StageShard shard, TensorParallel tp, CpuWeights weights, int kvCapacity,
+             ForkJoinPool pool, int threads) {
         this.config = config;
         this.shard = shard;
+        this.tp = tp;
+        this.heads = tp.count(config.numHeads());
+        this.kvHeads = tp.count(config.numKvHeads());
+        this.qDim = heads * config.headDim();
+        this.kvDim = kvHeads * config.headDim();
+        this.inter = tp.count(config.intermediateSize());
         this.weights = weights;
         this.pool = pool;
         this.threads = threads;
         this.eps = (float) config.rmsNormEps();
         this.rope = new RotaryEmbedding(config);
-        this.cache = new KvCache(shard.layerCount(), config.numKvHeads(), config.headDim(), kvCapacity);
-        this.attention = new CpuAttention(config.numHeads(), config.numKvHeads(), config.headDim(), pool);
+        this.cache = new KvCache(shard.layerCount(), kvHeads, config.headDim(), kvCapacity);
+        this.attention = new CpuAttention(heads, kvHeads, config.headDim(), pool);
     }
 
     @Override
@@ -81,11 +96,8 @@ final class CpuStage implements Stage {
 
     private void layer(int l, CpuWeights.Layer w, NativeFloats x, Buffers b, RotaryEmbedding.Table table, int pos0, int n) {
         int h = config.hiddenSize();
-        int qDim = config.qDim();
-        int kvDim = config.kvDim();
         int d = config.headDim();
         int qkvWidth = qDim + 2 * kvDim;
-        int inter = config.intermediateSize();
 
         rmsNormRows(x, b.normed, n, h, w.inputNorm());
         Blas.linear(n, h, qkvWidth, b.normed.at(0), w.qkv().at(0), 0f, b.qkv.at(0));
@@ -95,13 +107,13 @@ final class CpuStage implements Stage {
             if (w.qkvBias() != null) {
                 VecMath.add(row, 0, w.qkvBias(), 0, qkvWidth);
             }
-            for (int head = 0; head < config.numHeads(); head++) {
+            for (int head = 0; head < heads; head++) {
                 if (w.qNorm() != null) {
                     VecMath.rmsNorm(row, head * d, d, w.qNorm(), eps);
                 }
                 table.rotate(row, head * d, t);
             }
-            for (int kh = 0; kh < config.numKvHeads(); kh++) {
+            for (int kh = 0; kh < kvHeads; kh++) {
                 int kOff = qDim + kh * d;
                 if (w.kNorm() != null) {
                     VecMath.rmsNorm(row, kOff, d, w.kNorm(), eps);
@@ -119,8 +131,7 @@ final class CpuStage implements Stage {
         } finally {
             Blas.setThreads(threads);
         }
-        // residual add for free: beta = 1 accumulates the projection into x
-        Blas.linear(n, qDim, h, b.attn.at(0), w.o().at(0), 1f, x.at(0));
+        projectIntoResidual(n, qDim, b.attn, w.o(), x, b);
         if (w.oBias() != null) {
             addBiasRows(x, n, h, w.oBias());
         }
@@ -132,7 +143,29 @@ final class CpuStage implements Stage {
             VecMath.siluMul(gu, 0, gu, inter, gu, 0, inter);
             b.act.put((long) t * inter, gu, 0, inter);
         });
-        Blas.linear(n, inter, h, b.act.at(0), w.down().at(0), 1f, x.at(0));
+        projectIntoResidual(n, inter, b.act, w.down(), x, b);
+    }
+
+    /**
+     * x += in · Wᵀ. Alone, the residual add is free (GEMM beta = 1). Under tensor parallelism each rank holds
+     * a slice of W's input features, so the partial products are summed across the group first.
+     */
+    private void projectIntoResidual(int n, int in, NativeFloats input, NativeFloats w, NativeFloats x, Buffers b) {
+        int h = config.hiddenSize();
+        if (tp.size() == 1) {
+            Blas.linear(n, in, h, input.at(0), w.at(0), 1f, x.at(0));
+            return;
+        }
+        Blas.linear(n, in, h, input.at(0), w.at(0), 0f, b.partial.at(0));
+        float[] partial = b.partialHost(n * h);
+        b.partial.get(0, partial, 0, n * h);
+        tp.allReduce().sum(partial, n * h);
+        rows(n, t -> {
+            float[] row = new float[h];
+            x.get((long) t * h, row, 0, h);
+            VecMath.add(row, 0, partial, t * h, h);
+            x.put((long) t * h, row, 0, h);
+        });
     }
 
     private void rmsNormRows(NativeFloats src, NativeFloats dst, int n, int h, float[] weight) {
@@ -189,7 +222,7 @@ final class CpuStage implements Stage {
             if (buffers != null) {
                 buffers.close();
             }
-            buffers = new Buffers(n, config);
+            buffers = new Buffers(n, config.hiddenSize(), qDim, kvDim, inter);
         }
         return buffers;
     }
@@ -233,20 +266,32 @@ final class CpuStage implements Stage {
         final NativeFloats attn;
         final NativeFloats gateUp;
         final NativeFloats act;
+        /** Partial projection outputs awaiting the tensor-parallel all-reduce. */
+        final NativeFloats partial;
+        private float[] partialHost;
 
-        Buffers(int rows, ModelConfig c) {
+        Buffers(int rows, int hidden, int qDim, int kvDim, int inter) {
             this.rows = rows;
             long r = rows;
-            normed = new NativeFloats(r * c.hiddenSize());
-            qkv = new NativeFloats(r * (c.qDim() + 2L * c.kvDim()));
-            q = new NativeFloats(r * c.qDim());
-            attn = new NativeFloats(r * c.qDim());
-            gateUp = new NativeFloats(r * 2L * c.intermediateSize());
-            act = new NativeFloats(r * c.intermediateSize());
+            normed = new NativeFloats(r * hidden);
+            qkv = new NativeFloats(r * (qDim + 2L * kvDim));
+            q = new NativeFloats(r * qDim);
+            attn = new NativeFloats(r * qDim);
+            gateUp = new NativeFloats(r * 2L * inter);
+            act = new NativeFloats(r * inter);
+            partial = new NativeFloats(r * hidden);
+        }
+
+        float[] partialHost(int length) {
+            if (partialHost == null || partialHost.length < length) {
+                partialHost = new float[length];
+            }
+            return partialHost;
         }
 
         @Override
         public void close() {
+            partial.close();
             normed.close();
             qkv.close();
             q.close();

@@ -12,10 +12,15 @@ public interface Backend extends AutoCloseable {
     String name();
 
     /**
-     * Loads one stage's shard of the weights and allocates its KV cache for {@code kvCapacity} positions.
+     * Loads one stage's shard of the weights (its layers, and its tensor-parallel slice of each) and allocates its KV cache for {@code kvCapacity} positions.
      * Fails with a clear error (naming the tensor) when the checkpoint does not match the config.
      */
-    Stage loadStage(ModelConfig config, StageShard shard, Checkpoint checkpoint, int kvCapacity);
+    Stage loadStage(ModelConfig config, StageShard shard, TensorParallel tp, Checkpoint checkpoint, int kvCapacity);
+
+    /** A stage without tensor parallelism. */
+    default Stage loadStage(ModelConfig config, StageShard shard, Checkpoint checkpoint, int kvCapacity) {
+        return loadStage(config, shard, TensorParallel.NONE, checkpoint, kvCapacity);
+    }
 
     @Override
     void close();

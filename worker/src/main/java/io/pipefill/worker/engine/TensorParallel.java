@@ -1,0 +1,31 @@
+package io.pipefill.worker.engine;
+
+/**
+ * A stage's place in its tensor-parallel group: q/k/v/gate/up are split by output features and o/down by
+ * input features, so each rank holds 1/size of a layer and the partial outputs are summed by
+ * {@link AllReduce} after o_proj and after down_proj.
+ */
+public record TensorParallel(int rank, int size, AllReduce allReduce) {
+    public static final TensorParallel NONE = new TensorParallel(0, 1, (data, length) -> { });
+
+    /** Sums a buffer across the group in place; every rank must end with identical values. */
+    @FunctionalInterface
+    public interface AllReduce {
+        void sum(float[] data, int length);
+    }
+
+    public TensorParallel {
+        if (size < 1 || rank < 0 || rank >= size) {
+            throw new IllegalArgumentException("tensor-parallel rank " + rank + " of " + size + " is not valid");
+        }
+    }
+
+    /** This rank's [start, start + count) of {@code total} items split evenly. */
+    public int start(int total) {
+        return total / size * rank;
+    }
+
+    public int count(int total) {
+        return total / size;
+    }
+}

@@ -1,0 +1,15 @@
+package io.pipefill.worker.pipeline;
+
+import io.pipefill.model.LatencyFit;
+
+/**
+ * The chunking every rank uses, as agreed after the stage-0 profile: dynamic with a fit, or fixed — with
+ * the reason when dynamic chunking was asked for but could not be used.
+ */
+public record ChunkingDecision(boolean dynamicRequested, int base, double sigma, LatencyFit fit, String fallbackReason,
+                               double[] profileLengths, double[] profileMs) {
+
+    public boolean dynamicUsed() {
+        return dynamicRequested && fit != null;
+    }
+}

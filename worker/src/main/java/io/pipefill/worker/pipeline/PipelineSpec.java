@@ -1,0 +1,48 @@
+package io.pipefill.worker.pipeline;
+
+import io.pipefill.model.LatencyFit;
+import io.pipefill.model.Topology;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Everything every rank needs to run the same pipeline: the model, the PP × TP layout, the chunking
+ * settings and the requests. All ranks derive identical chunk schedules from it.
+ *
+ * @param dynamic      dynamic chunking on (profile on stage 0, fit, broadcast)
+ * @param sigma        smoothing of dynamic chunks toward {@code chunk}
+ * @param givenFit     a latency fit to use instead of profiling (a calibration measured earlier), or null
+ * @param peerTimeout  the longest any rank waits for a peer before failing the run
+ */
+public record PipelineSpec(String modelDir, Topology topology, int chunk, boolean dynamic, double sigma,
+                           LatencyFit givenFit, int threadsPerRank, Duration peerTimeout, List<Request> requests) {
+
+    /** One prompt and how many tokens to generate after it. */
+    public record Request(int[] tokens, int maxNewTokens) {
+        public int kvPositions() {
+            return tokens.length + Math.max(0, maxNewTokens - 1);
+        }
+    }
+
+    public PipelineSpec {
+        requests = List.copyOf(requests);
+        if (requests.isEmpty()) {
+            throw new IllegalArgumentException("a pipeline run needs at least one request");
+        }
+        if (chunk <= 0) {
+            throw new IllegalArgumentException("--chunk must be positive, got " + chunk);
+        }
+        if (threadsPerRank < 1) {
+            throw new IllegalArgumentException("threads per rank must be at least 1, got " + threadsPerRank);
+        }
+    }
+
+    /** KV positions a stage must hold: the longest request, and the profile's 1.25 × base on stage 0. */
+    public int kvCapacity(int stage) {
+        int need = requests.stream().mapToInt(Request::kvPositions).max().orElse(1);
+        if (dynamic && givenFit == null && stage == 0) {
+            need = Math.max(need, ChunkingProfile.maxProfileLength(chunk));
+        }
+        return need;
+    }
+}

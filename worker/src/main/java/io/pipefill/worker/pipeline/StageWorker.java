@@ -1,0 +1,275 @@
+package io.pipefill.worker.pipeline;
+
+import io.pipefill.model.ChunkSchedule;
+import io.pipefill.model.Chunk;
+import io.pipefill.model.DynamicChunking;
+import io.pipefill.model.LatencyFit;
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.StageShard;
+import io.pipefill.model.Topology;
+import io.pipefill.worker.cpu.CpuBackend;
+import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.Sampling;
+import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.worker.transport.Handle;
+import io.pipefill.worker.transport.Transport;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One rank's event loop. For each chunk: receive its hidden states (or embed, on stage 0), compute this
+ * stage's layers with the stage's KV cache, post the send to the next stage and go straight on to the next
+ * chunk; the send is waited on only before its buffer is reused (two buffers alternate). Only the last
+ * stage's TP rank 0 computes logits, and only for the last prompt position and for decode steps, whose
+ * tokens travel back to stage 0 so that decoding flows through the same pipeline.
+ */
+public final class StageWorker {
+    private final Transport transport;
+    private final PipelineSpec spec;
+    private final PipelineSink sink;
+    private final Topology topo;
+    private final int rank;
+    private final int stageIndex;
+    private final int tpRank;
+    private final RunClockSource clocks;
+
+    /** Supplies the run clock once every rank is loaded (the coordinator starts the clock then). */
+    @FunctionalInterface
+    public interface RunClockSource {
+        RunClock awaitStart();
+    }
+
+    public StageWorker(Transport transport, PipelineSpec spec, PipelineSink sink, RunClockSource clocks) {
+        this.transport = transport;
+        this.spec = spec;
+        this.sink = sink;
+        this.topo = spec.topology();
+        this.rank = transport.rank();
+        this.stageIndex = topo.stageOf(rank);
+        this.tpRank = topo.tpRankOf(rank);
+        this.clocks = clocks;
+    }
+
+    public void run() {
+        ModelDirectory md = ModelDirectory.open(Path.of(spec.modelDir()));
+        ModelConfig c = md.config();
+        StageShard full = topo.partition().shard(stageIndex);
+        // logits are needed once per stage: TP rank 0 of the last stage holds the final norm and lm_head
+        StageShard shard = new StageShard(full.firstLayer(), full.endLayer(), full.embedding(), full.head() && tpRank == 0);
+        int[] group = topo.group(stageIndex);
+        TensorParallel tp = new TensorParallel(tpRank, topo.tp(), (data, n) -> transport.allReduceSum(group, data, n));
+        try (CpuBackend backend = new CpuBackend(spec.threadsPerRank()); Checkpoint ckpt = md.openCheckpoint();
+             Stage stage = backend.loadStage(c, shard, tp, ckpt, spec.kvCapacity(stageIndex))) {
+            sink.loaded(rank, stage.weightBytes(), stage.kvCacheBytes());
+            RunClock clock = clocks.awaitStart();
+            ChunkingDecision decision = agreeOnChunking(stage, c);
+            if (rank == 0) {
+                sink.chunking(decision);
+            }
+            List<StageEvent> events = new ArrayList<>();
+            for (int r = 0; r < spec.requests().size(); r++) {
+                runRequest(r, stage, c, decision, clock, events);
+            }
+            sink.timeline(rank, events);
+        }
+    }
+
+    /** Stage 0 profiles and fits; rank 0 broadcasts the outcome so that every rank derives the same chunks. */
+    private ChunkingDecision agreeOnChunking(Stage stage, ModelConfig c) {
+        if (!spec.dynamic()) {
+            return new ChunkingDecision(false, spec.chunk(), 0, null, null, null, null);
+        }
+        if (spec.givenFit() != null) {
+            return new ChunkingDecision(true, spec.chunk(), spec.sigma(), spec.givenFit(), null, null, null);
+        }
+        int n = ChunkingProfile.FRACTIONS.length;
+        float[] msg = new float[4 + 2 * n];
+        if (stageIndex == 0) {
+            double[][] profile = ChunkingProfile.measure(stage, spec.chunk(), c.vocabSize());
+            if (rank == 0) {
+                String[] reason = new String[1];
+                LatencyFit fit = ChunkingProfile.fit(profile[0], profile[1], reason);
+                msg[0] = fit == null ? 0 : 1;
+                if (fit != null) {
+                    msg[1] = (float) fit.a();
+                    msg[2] = (float) fit.b();
+                    msg[3] = (float) fit.c();
+                }
+                for (int i = 0; i < n; i++) {
+                    msg[4 + i] = (float) profile[0][i];
+                    msg[4 + n + i] = (float) profile[1][i];
+                }
+            }
+        }
+        int[] world = new int[topo.worldSize()];
+        for (int i = 0; i < world.length; i++) {
+            world[i] = i;
+        }
+        // the fit travels as float32 so that every rank (rank 0 included) computes chunks from the same values
+        transport.broadcast(0, world, msg, msg.length);
+        double[] lengths = new double[n];
+        double[] ms = new double[n];
+        for (int i = 0; i < n; i++) {
+            lengths[i] = msg[4 + i];
+            ms[i] = msg[4 + n + i];
+        }
+        if (msg[0] == 0) {
+            String[] reason = new String[1];
+            ChunkingProfile.fit(lengths, ms, reason);
+            return new ChunkingDecision(true, spec.chunk(), spec.sigma(), null,
+                    reason[0] != null ? reason[0] : "latency fit failed; fixed chunks used", lengths, ms);
+        }
+        return new ChunkingDecision(true, spec.chunk(), spec.sigma(), new LatencyFit(msg[1], msg[2], msg[3]), null,
+                lengths, ms);
+    }
+
+    static ChunkSchedule schedule(ChunkingDecision d, int promptTokens) {
+        if (d.dynamicUsed()) {
+            return new DynamicChunking(d.base(), d.sigma(), d.fit(), Math.max(d.base(), promptTokens),
+                    DynamicChunking.alignmentFor(1)).schedule(promptTokens);
+        }
+        return ChunkSchedule.fixed(promptTokens, Math.min(d.base(), promptTokens));
+    }
+
+    private void runRequest(int r, Stage stage, ModelConfig c, ChunkingDecision decision, RunClock clock,
+                            List<StageEvent> events) {
+        PipelineSpec.Request req = spec.requests().get(r);
+        int[] prompt = req.tokens();
+        ChunkSchedule schedule = schedule(decision, prompt.length);
+        boolean first = stageIndex == 0;
+        boolean last = stageIndex == topo.pp() - 1;
+        boolean logits = last && tpRank == 0;
+        int prev = first ? -1 : topo.rank(stageIndex - 1, tpRank);
+        int next = last ? -1 : topo.rank(stageIndex + 1, tpRank);
+        int h = c.hiddenSize();
+        int maxRows = schedule.maxChunkSize();
+        stage.resetCache();
+        Activations[] act = {stage.allocate(maxRows), stage.allocate(maxRows)};
+        float[][] host = {new float[maxRows * h], new float[maxRows * h]};
+        Handle[] pending = new Handle[2];
+        int[] pendingEvent = {-1, -1};
+        float[] lastLogits = null;
+        double ttftMs = -1;
+        try {
+            for (Chunk ch : schedule.chunks()) {
+                int slot = ch.index() % 2;
+                finishSend(pending, pendingEvent, slot, events, clock);
+                double start = clock.ms();
+                double recvWait = 0;
+                if (first) {
+                    stage.embed(prompt, ch.offset(), ch.size(), act[slot]);
+                } else {
+                    transport.irecv(prev, Transport.CHANNEL_HIDDEN, host[slot], ch.size() * h).await();
+                    recvWait = clock.ms() - start;
+                    act[slot].copyFromHost(ch.size(), host[slot]);
+                }
+                double computeStart = clock.ms();
+                stage.forward(act[slot], ch.offset(), ch.size());
+                if (logits && ch.index() == schedule.size() - 1) {
+                    lastLogits = stage.logits(act[slot], ch.size() - 1);
+                    ttftMs = clock.ms();
+                }
+                double computeMs = clock.ms() - computeStart;
+                double posted = -1;
+                if (!last) {
+                    act[slot].copyToHost(ch.size(), host[slot]);
+                    pending[slot] = transport.isend(next, Transport.CHANNEL_HIDDEN, host[slot], ch.size() * h);
+                    posted = clock.ms();
+                    pendingEvent[slot] = events.size();
+                }
+                events.add(new StageEvent(r, rank, stageIndex, tpRank, false, ch.index(), ch.offset(), ch.size(), start,
+                        recvWait, computeStart, computeMs, posted, -1));
+            }
+            finishSend(pending, pendingEvent, 0, events, clock);
+            finishSend(pending, pendingEvent, 1, events, clock);
+            int[] generated = decode(r, req, stage, act[0], host[0], lastLogits, prev, next, clock, events);
+            if (logits) {
+                sink.result(new RequestResult(r, lastLogits, generated, ttftMs, clock.ms()));
+            }
+        } finally {
+            act[0].close();
+            act[1].close();
+        }
+    }
+
+    private void finishSend(Handle[] pending, int[] pendingEvent, int slot, List<StageEvent> events, RunClock clock) {
+        if (pending[slot] == null) {
+            return;
+        }
+        long nowNanos = System.nanoTime();
+        double nowMs = clock.ms();
+        pending[slot].await();
+        double doneMs = nowMs + (pending[slot].completedAtNanos() - nowNanos) / 1e6;
+        int i = pendingEvent[slot];
+        events.set(i, events.get(i).withSendDone(Math.max(doneMs, events.get(i).sendPostedMs())));
+        pending[slot] = null;
+    }
+
+    /** Greedy decode through the pipeline: each new token goes from the last stage back to stage 0. */
+    private int[] decode(int r, PipelineSpec.Request req, Stage stage, Activations x, float[] host, float[] lastLogits,
+                         int prev, int next, RunClock clock, List<StageEvent> events) {
+        int steps = req.maxNewTokens();
+        int[] generated = new int[steps];
+        if (steps == 0) {
+            return generated;
+        }
+        boolean first = stageIndex == 0;
+        boolean logits = stageIndex == topo.pp() - 1 && tpRank == 0;
+        int h = x.width();
+        int tokenSource = topo.rank(topo.pp() - 1, 0);
+        float[] token = new float[1];
+        if (logits) {
+            generated[0] = Sampling.argmax(lastLogits);
+        }
+        for (int i = 1; i < steps; i++) {
+            int position = req.tokens().length + i - 1;
+            if (logits) {
+                token[0] = generated[i - 1];
+                sendToken(token);
+            }
+            double start = clock.ms();
+            double recvWait = 0;
+            if (first) {
+                if (rank != tokenSource) {
+                    transport.irecv(tokenSource, Transport.CHANNEL_TOKEN, token, 1).await();
+                }
+                recvWait = clock.ms() - start;
+                stage.embed(new int[] {(int) token[0]}, 0, 1, x);
+            } else {
+                transport.irecv(prev, Transport.CHANNEL_HIDDEN, host, h).await();
+                recvWait = clock.ms() - start;
+                x.copyFromHost(1, host);
+            }
+            double computeStart = clock.ms();
+            stage.forward(x, position, 1);
+            if (logits) {
+                generated[i] = Sampling.argmax(stage.logits(x, 0));
+            }
+            double computeMs = clock.ms() - computeStart;
+            double posted = -1;
+            double done = -1;
+            if (next >= 0) {
+                x.copyToHost(1, host);
+                posted = clock.ms();
+                transport.isend(next, Transport.CHANNEL_HIDDEN, host, h).await();
+                done = clock.ms();
+            }
+            events.add(new StageEvent(r, rank, stageIndex, tpRank, true, i, position, 1, start, recvWait, computeStart,
+                    computeMs, posted, done));
+        }
+        return generated;
+    }
+
+    /** The new token goes to every rank of stage 0 (its TP group), which embeds it. */
+    private void sendToken(float[] token) {
+        for (int peer : topo.group(0)) {
+            if (peer != rank) {
+                transport.isend(peer, Transport.CHANNEL_TOKEN, token.clone(), 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+package io.pipefill.worker.transport;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.IntFunction;
+
+/**
+ * The transport over TCP sockets: one connection per pair of ranks (the higher rank connects to the
+ * lower), a writer thread per connection that drains posted sends in order, and a reader thread that
+ * routes each frame into its (peer, channel) mailbox, where receives are matched FIFO. Frames are
+ * {@code magic, channel, float count, floats (little-endian)}; a wrong magic, an unknown channel or a size
+ * that disagrees with the posted receive is an error naming the peer.
+ */
+public final class SocketTransport implements Transport {
+    private static final int MAGIC = 0x50504631; // "PPF1"
+    private static final int MAX_FLOATS = 1 << 28;
+    private static final int[] CHANNELS = {CHANNEL_HIDDEN, CHANNEL_TOKEN, CHANNEL_ALL_REDUCE, CHANNEL_BROADCAST};
+
+    private final int rank;
+    private final int worldSize;
+    private final Duration timeout;
+    private final IntFunction<String> describe;
+    private final Map<Integer, Connection> connections = new ConcurrentHashMap<>();
+    private volatile boolean closing;
+
+    private SocketTransport(int rank, int worldSize, Duration timeout, IntFunction<String> describe) {
+        this.rank = rank;
+        this.worldSize = worldSize;
+        this.timeout = timeout;
+        this.describe = describe;
+    }
+
+    /**
+     * Connects this rank to every other: accepts the higher ranks on {@code listener}, connects to the lower
+     * ones at {@code addresses}. Fails naming the ranks that did not connect within {@code connectTimeout}.
+     */
+    public static SocketTransport connect(int rank, ServerSocket listener, List<InetSocketAddress> addresses,
+                                          Duration connectTimeout, Duration timeout, IntFunction<String> describe) {
+        SocketTransport t = new SocketTransport(rank, addresses.size(), timeout, describe);
+        try {
+            long deadline = System.nanoTime() + connectTimeout.toNanos();
+            for (int peer = 0; peer < rank; peer++) {
+                Socket s = connectWithRetry(addresses.get(peer), deadline, describe.apply(peer));
+                new DataOutputStream(s.getOutputStream()).writeInt(rank);
+                t.start(peer, s);
+            }
+            int expected = addresses.size() - 1 - rank;
+            for (int accepted = 0; accepted < expected; accepted++) {
+                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+                listener.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
+                Socket s;
+                try {
+                    s = listener.accept();
+                } catch (SocketTimeoutException e) {
+                    StringBuilder missing = new StringBuilder();
+                    for (int p = rank + 1; p < addresses.size(); p++) {
+                        if (!t.connections.containsKey(p)) {
+                            missing.append(missing.length() == 0 ? "" : ", ").append(describe.apply(p));
+                        }
+                    }
+                    throw new TransportException(missing + " never connected to " + describe.apply(rank) + " within "
+                            + connectTimeout.toSeconds() + " s");
+                }
+                s.setSoTimeout((int) connectTimeout.toMillis());
+                int peer = new DataInputStream(s.getInputStream()).readInt();
+                s.setSoTimeout(0);
+                if (peer <= rank || peer >= addresses.size() || t.connections.containsKey(peer)) {
+                    s.close();
+                    throw new TransportException("unexpected connection claiming rank " + peer + " at " + describe.apply(rank));
+                }
+                t.start(peer, s);
+            }
+            return t;
+        } catch (IOException e) {
+            t.close();
+            throw new TransportException("connecting " + describe.apply(rank) + " to its peers failed: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    private static Socket connectWithRetry(InetSocketAddress address, long deadline, String who) throws IOException {
+        IOException last = null;
+        while (System.nanoTime() < deadline) {
+            Socket s = new Socket();
+            try {
+                s.connect(address, 2000);
+                s.setTcpNoDelay(true);
+                return s;
+            } catch (IOException e) {
+                last = e;
+                s.close();
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted", ie);
+                }
+            }
+        }
+        throw new TransportException(who + " at " + address + " did not accept a connection: "
+                + (last == null ? "timed out" : last.getMessage()));
+    }
+
+    private void start(int peer, Socket socket) throws IOException {
+        socket.setTcpNoDelay(true);
+        Connection c = new Connection(peer, socket);
+        connections.put(peer, c);
+        c.startThreads();
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int worldSize() {
+        return worldSize;
+    }
+
+    private Connection connection(int peer) {
+        Connection c = connections.get(peer);
+        if (c == null) {
+            throw new TransportException(describe.apply(rank) + " has no connection to rank " + peer
+                    + " (world of " + worldSize + ")");
+        }
+        return c;
+    }
+
+    @Override
+    public Handle isend(int peer, int channel, float[] data, int length) {
+        Handle h = new Handle("send to " + describe.apply(peer) + " on channel " + channel, timeout);
+        connection(peer).send(new Outgoing(channel, data, length, h));
+        return h;
+    }
+
+    @Override
+    public Handle irecv(int peer, int channel, float[] into, int length) {
+        Handle h = new Handle("receive from " + describe.apply(peer) + " on channel " + channel, timeout);
+        connection(peer).mailbox(channel).post(h, into, length);
+        return h;
+    }
+
+    @Override
+    public void close() {
+        closing = true;
+        connections.values().forEach(Connection::close);
+    }
+
+    private record Outgoing(int channel, float[] data, int length, Handle handle) {
+    }
+
+    /** One peer: its socket, the writer and reader threads, and a mailbox per channel. */
+    private final class Connection {
+        private final int peer;
+        private final Socket socket;
+        private final LinkedBlockingQueue<Outgoing> queue = new LinkedBlockingQueue<>();
+        private final Map<Integer, Mailbox> mailboxes = new ConcurrentHashMap<>();
+        private volatile TransportException failure;
+        private Thread writer;
+        private Thread reader;
+
+        Connection(int peer, Socket socket) {
+            this.peer = peer;
+            this.socket = socket;
+            for (int ch : CHANNELS) {
+                mailboxes.put(ch, new Mailbox("from " + describe.apply(peer) + " on channel " + ch));
+            }
+        }
+
+        void startThreads() {
+            writer = new Thread(this::writeLoop, "send-to-rank-" + peer);
+            reader = new Thread(this::readLoop, "recv-from-rank-" + peer);
+            writer.setDaemon(true);
+            reader.setDaemon(true);
+            writer.start();
+            reader.start();
+        }
+
+        Mailbox mailbox(int channel) {
+            Mailbox m = mailboxes.get(channel);
+            if (m == null) {
+                throw new TransportException("unknown channel " + channel);
+            }
+            return m;
+        }
+
+        void send(Outgoing o) {
+            TransportException f = failure;
+            if (f != null) {
+                o.handle().fail(f);
+                return;
+            }
+            queue.add(o);
+        }
+
+        private void writeLoop() {
+            try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 20))) {
+                ByteBuffer bytes = ByteBuffer.allocate(0);
+                while (true) {
+                    Outgoing o = queue.take();
+                    int n = o.length() * Float.BYTES;
+                    if (bytes.capacity() < n) {
+                        bytes = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+                    }
+                    bytes.clear();
+                    bytes.asFloatBuffer().put(o.data(), 0, o.length());
+                    out.writeInt(MAGIC);
+                    out.writeInt(o.channel());
+                    out.writeInt(o.length());
+                    out.write(bytes.array(), 0, n);
+                    if (queue.isEmpty()) {
+                        out.flush();
+                    }
+                    o.handle().complete();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException e) {
+                fail("sending failed: " + e.getMessage());
+            }
+        }
+
+        private void readLoop() {
+            try (DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 20))) {
+                byte[] bytes = new byte[0];
+                while (true) {
+                    int magic = in.readInt();
+                    if (magic != MAGIC) {
+                        throw new TransportException(String.format("corrupt stream from %s: frame magic %08x",
+                                describe.apply(peer), magic));
+                    }
+                    int channel = in.readInt();
+                    int length = in.readInt();
+                    if (!mailboxes.containsKey(channel)) {
+                        throw new TransportException("message with unknown channel " + channel + " from " + describe.apply(peer));
+                    }
+                    if (length < 0 || length > MAX_FLOATS) {
+                        throw new TransportException("message of " + length + " floats from " + describe.apply(peer)
+                                + " is outside [0, " + MAX_FLOATS + "]");
+                    }
+                    int n = length * Float.BYTES;
+                    if (bytes.length < n) {
+                        bytes = new byte[n];
+                    }
+                    in.readFully(bytes, 0, n);
+                    float[] msg = new float[length];
+                    ByteBuffer.wrap(bytes, 0, n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(msg);
+                    mailboxes.get(channel).arrive(msg);
+                }
+            } catch (EOFException e) {
+                fail("connection closed by the peer");
+            } catch (IOException e) {
+                fail(e.getMessage());
+            } catch (TransportException e) {
+                failWith(e);
+            }
+        }
+
+        private void fail(String reason) {
+            failWith(new TransportException("lost " + describe.apply(peer) + " (seen from " + describe.apply(rank) + "): "
+                    + reason));
+        }
+
+        private void failWith(TransportException e) {
+            if (closing) {
+                return;
+            }
+            failure = e;
+            mailboxes.values().forEach(m -> m.fail(e));
+            Outgoing o;
+            while ((o = queue.poll()) != null) {
+                o.handle().fail(e);
+            }
+        }
+
+        void close() {
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+            if (writer != null) {
+                writer.interrupt();
+            }
+        }
+    }
+}
