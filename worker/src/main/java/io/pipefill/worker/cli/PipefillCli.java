@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code pipefill} command line. */
 @Command(name = "pipefill", mixinStandardHelpOptions = true, version = "pipefill 0.1.0",
         description = "Chunked pipeline-parallel prefill for ultra-long prompts.",
-        subcommands = {ModelCommand.class, PrefillCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ModelCommand.class, PrefillCommand.class, WorkerCommand.class, BenchCommand.class,
+                       CommandLine.HelpCommand.class})
 public final class PipefillCli {
 
     public static void main(String[] args) {

@@ -52,6 +52,30 @@ final class PrefillCommand implements Callable<Integer> {
             description = "Most memory the KV cache may take, e.g. 4g (default: half of the machine's memory).")
     String kvBudget;
 
+    @Option(names = "--pp", defaultValue = "1", description = "Pipeline stages, one worker process each (default: ${DEFAULT-VALUE}).")
+    int pp;
+
+    @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel ranks per stage (default: ${DEFAULT-VALUE}).")
+    int tp;
+
+    @Option(names = "--layer-partition", description = "Layers per stage, e.g. 3,3,2 (default: even, extra layers on the last stages).")
+    String layerPartition;
+
+    @Option(names = "--dynamic-chunking", description = "Shrink chunks as the prefix grows so each costs about the first (base = --chunk).")
+    boolean dynamicChunking;
+
+    @Option(names = "--smooth", defaultValue = "0.75", description = "Dynamic chunking smoothing σ in [0, 1] (default: ${DEFAULT-VALUE}).")
+    double smooth;
+
+    @Option(names = "--chunk-fit", split = ",", description = "Use this latency fit a,b,c (ms) instead of profiling stage 0.")
+    double[] chunkFit;
+
+    @Option(names = "--in-process", description = "Run the pipeline's ranks as threads of this process instead of worker processes.")
+    boolean inProcess;
+
+    @Option(names = "--peer-timeout", defaultValue = "120", description = "Seconds a rank waits for a peer before failing (default: ${DEFAULT-VALUE}).")
+    int peerTimeout;
+
     @Option(names = "--json", description = "Print one JSON object instead of the human report.")
     boolean json;
 
@@ -65,7 +89,10 @@ final class PrefillCommand implements Callable<Integer> {
         if (chunk <= 0) {
             throw new IllegalArgumentException("--chunk must be positive, got " + chunk);
         }
-        int nThreads = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+        int world = pp * tp;
+        boolean pipeline = world > 1 || dynamicChunking || inProcess;
+        int cores = Runtime.getRuntime().availableProcessors();
+        int nThreads = threads != null ? threads : pipeline ? Math.max(1, cores / Math.max(1, world)) : cores;
         if (nThreads < 1) {
             throw new IllegalArgumentException("--threads must be at least 1, got " + nThreads);
         }
@@ -81,6 +108,9 @@ final class PrefillCommand implements Callable<Integer> {
         SystemMemory.checkFits("float32 weights", CpuBackend.weightBytes(c, shard)
                 + CpuBackend.kvCacheBytes(c, shard, request.kvPositions()));
 
+        if (pipeline) {
+            return new PipelineRun(this, dir, c, tokens, nThreads).execute(out, log);
+        }
         if (!json) {
             out.printf("model    %s (%s, %d layers, hidden %d, %d/%d heads, %.1fM params)%n", dir, c.architecture().hfName(),
                     c.numLayers(), c.hiddenSize(), c.numHeads(), c.numKvHeads(), c.parameterCount() / 1e6);

@@ -12,6 +12,10 @@ public interface PipelineSink {
     /** The last stage's TP rank 0 reports each request's logits and tokens. */
     void result(RequestResult result);
 
+    /** The last stage's TP rank 0 reports each finished prefill chunk, for progress output. */
+    default void chunkDone(int request, int chunk, int chunks, int tokensDone, int promptTokens) {
+    }
+
     /** Every rank reports its events when it is done. */
     void timeline(int rank, List<StageEvent> events);
 }

@@ -183,6 +183,9 @@ public final class StageWorker {
                 }
                 events.add(new StageEvent(r, rank, stageIndex, tpRank, false, ch.index(), ch.offset(), ch.size(), start,
                         recvWait, computeStart, computeMs, posted, -1));
+                if (logits) {
+                    sink.chunkDone(r, ch.index(), schedule.size(), ch.end(), prompt.length);
+                }
             }
             finishSend(pending, pendingEvent, 0, events, clock);
             finishSend(pending, pendingEvent, 1, events, clock);

@@ -1,0 +1,279 @@
+package io.pipefill.worker.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The coordinator: launches one worker process per rank on this host, hands them the job and each other's
+ * addresses, starts the run clock once every shard is loaded, and gathers progress, results and
+ * timelines. A worker that exits or closes its connection ends the run within seconds: every other worker
+ * is killed and the error names the lost rank.
+ */
+public final class ProcessPipeline {
+    private static final ObjectMapper JSON = ControlChannel.JSON;
+
+    private record Message(int rank, JsonNode body, String lostReason) {
+    }
+
+    private final PipelineSpec spec;
+    private final PrintStream log;
+    private final Duration rendezvous;
+    private final List<Process> processes = new ArrayList<>();
+    private final List<ControlChannel> channels = new ArrayList<>();
+    private final BlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+    private Path logDir;
+
+    public ProcessPipeline(PipelineSpec spec, PrintStream log, Duration rendezvous) {
+        this.spec = spec;
+        this.log = log;
+        this.rendezvous = rendezvous;
+    }
+
+    public PipelineResult run() throws IOException {
+        int world = spec.topology().worldSize();
+        logDir = Files.createTempDirectory("pipefill-workers-");
+        Thread cleanup = new Thread(this::killAll, "pipefill-kill-workers");
+        Runtime.getRuntime().addShutdownHook(cleanup);
+        try (ServerSocket server = new ServerSocket(0, 64, InetAddress.getLoopbackAddress())) {
+            for (int r = 0; r < world; r++) {
+                processes.add(launch(r, server.getLocalPort()));
+            }
+            ControlChannel[] byRank = acceptAll(server, world);
+            ArrayNode peers = JSON.createArrayNode();
+            for (int r = 0; r < world; r++) {
+                channels.add(byRank[r]);
+            }
+            for (int r = 0; r < world; r++) {
+                int rank = r;
+                Thread reader = new Thread(() -> readLoop(rank, byRank[rank]), "control-rank-" + r);
+                reader.setDaemon(true);
+                reader.start();
+            }
+            // hello messages were consumed by acceptAll; it stored the addresses
+            for (int r = 0; r < world; r++) {
+                peers.addObject().put("host", addresses[r].host).put("port", addresses[r].port);
+            }
+            ObjectNode job = JSON.createObjectNode();
+            job.put("type", "job");
+            job.set("spec", JobCodec.encode(spec));
+            job.set("peers", peers);
+            for (ControlChannel c : channels) {
+                c.send(job);
+            }
+            Collector collector = new Collector(spec);
+            int loaded = 0;
+            while (loaded < world) {
+                JsonNode m = next();
+                if (m.path("type").asText().equals("loaded")) {
+                    JsonNode b = m.get("body");
+                    collector.loaded(b.get("rank").asInt(), b.get("weightBytes").asLong(), b.get("kvBytes").asLong());
+                    loaded++;
+                }
+            }
+            long epoch = RunClock.nowMicros();
+            for (ControlChannel c : channels) {
+                c.send(Map.of("type", "start", "epochMicros", epoch));
+            }
+            int done = 0;
+            while (done < world) {
+                JsonNode m = next();
+                JsonNode b = m.get("body");
+                switch (m.path("type").asText()) {
+                    case "chunking" -> collector.chunking(JSON.treeToValue(b, ChunkingDecision.class));
+                    case "result" -> collector.result(JSON.treeToValue(b, RequestResult.class));
+                    case "progress" -> log.printf("  chunk %d/%d  %d/%d tokens%n", b.get("chunk").asInt() + 1,
+                            b.get("chunks").asInt(), b.get("done").asInt(), b.get("total").asInt());
+                    case "timeline" -> collector.timeline(b.get("rank").asInt(),
+                            List.of(JSON.treeToValue(b.get("events"), StageEvent[].class)));
+                    case "done" -> done++;
+                    default -> { }
+                }
+            }
+            for (ControlChannel c : channels) {
+                c.send(Map.of("type", "shutdown"));
+            }
+            for (Process p : processes) {
+                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                }
+            }
+            return collector.finish();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } finally {
+            killAll();
+            channels.forEach(ControlChannel::close);
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException ignored) {
+                // already shutting down
+            }
+        }
+    }
+
+    private record Address(String host, int port) {
+    }
+
+    private Address[] addresses;
+
+    private Process launch(int rank, int port) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> cmd = new ArrayList<>();
+        cmd.add(java);
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent")) {
+                cmd.add(arg);
+            }
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add("io.pipefill.worker.cli.PipefillCli");
+        cmd.add("worker");
+        cmd.add("--coordinator");
+        cmd.add("127.0.0.1:" + port);
+        cmd.add("--rank");
+        cmd.add(String.valueOf(rank));
+        Path logFile = logDir.resolve("rank-" + rank + ".log");
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
+    }
+
+    /** Accepts every rank's hello, naming the ranks that never registered or exited early. */
+    private ControlChannel[] acceptAll(ServerSocket server, int world) throws IOException, InterruptedException {
+        ControlChannel[] byRank = new ControlChannel[world];
+        addresses = new Address[world];
+        long deadline = System.nanoTime() + rendezvous.toNanos();
+        int registered = 0;
+        server.setSoTimeout(250);
+        while (registered < world) {
+            for (int r = 0; r < world; r++) {
+                if (byRank[r] == null && !processes.get(r).isAlive()) {
+                    throw failure(r, "exited with code " + processes.get(r).exitValue() + " before registering");
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                List<String> missing = new ArrayList<>();
+                for (int r = 0; r < world; r++) {
+                    if (byRank[r] == null) {
+                        missing.add(spec.topology().describe(r));
+                    }
+                }
+                throw new IllegalStateException(String.join(", ", missing) + " never registered within "
+                        + rendezvous.toSeconds() + " s (worker logs in " + logDir + ")");
+            }
+            Socket s;
+            try {
+                s = server.accept();
+            } catch (SocketTimeoutException e) {
+                continue;
+            }
+            ControlChannel c = new ControlChannel(s);
+            JsonNode hello = c.receive();
+            if (hello == null || !"hello".equals(hello.path("type").asText())) {
+                c.close();
+                continue;
+            }
+            int rank = hello.get("rank").asInt();
+            if (rank < 0 || rank >= world || byRank[rank] != null) {
+                c.close();
+                throw new IllegalStateException("a worker registered as rank " + rank + ", which is not expected");
+            }
+            byRank[rank] = c;
+            addresses[rank] = new Address(hello.get("host").asText(), hello.get("port").asInt());
+            registered++;
+        }
+        return byRank;
+    }
+
+    private void readLoop(int rank, ControlChannel c) {
+        try {
+            while (true) {
+                JsonNode m = c.receive();
+                if (m == null) {
+                    inbox.add(new Message(rank, null, "closed its connection"));
+                    return;
+                }
+                inbox.add(new Message(rank, m, null));
+                if ("done".equals(m.path("type").asText())) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            inbox.add(new Message(rank, null, "connection failed: " + e.getMessage()));
+        }
+    }
+
+    /** The next message from any worker; a lost worker or an error report ends the run. */
+    private JsonNode next() throws InterruptedException {
+        while (true) {
+            Message m = inbox.poll(1, TimeUnit.SECONDS);
+            if (m == null) {
+                for (int r = 0; r < processes.size(); r++) {
+                    if (!processes.get(r).isAlive() && processes.get(r).exitValue() != 0) {
+                        throw failure(r, "exited with code " + processes.get(r).exitValue());
+                    }
+                }
+                continue;
+            }
+            if (m.body() == null) {
+                Process p = processes.get(m.rank());
+                p.waitFor(2, TimeUnit.SECONDS);
+                String how = p.isAlive() ? m.lostReason() : "exited with code " + p.exitValue();
+                throw failure(m.rank(), "lost: " + how);
+            }
+            if ("error".equals(m.body().path("type").asText())) {
+                // a rank that lost a peer reports first; name the rank that actually died if there is one
+                Integer dead = deadRank(Duration.ofSeconds(2));
+                if (dead != null) {
+                    throw failure(dead, "lost: exited with code " + processes.get(dead).exitValue()
+                            + " (reported by " + spec.topology().describe(m.rank()) + ": " + m.body().path("message").asText() + ")");
+                }
+                throw failure(m.rank(), "failed: " + m.body().path("message").asText());
+            }
+            return m.body();
+        }
+    }
+
+    private Integer deadRank(Duration wait) throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        do {
+            for (int r = 0; r < processes.size(); r++) {
+                if (!processes.get(r).isAlive() && processes.get(r).exitValue() != 0) {
+                    return r;
+                }
+            }
+            Thread.sleep(50);
+        } while (System.nanoTime() < deadline);
+        return null;
+    }
+
+    private IllegalStateException failure(int rank, String what) {
+        killAll();
+        return new IllegalStateException(spec.topology().describe(rank) + " " + what + " (worker logs in " + logDir + ")");
+    }
+
+    private void killAll() {
+        for (Process p : processes) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package io.pipefill.worker.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.worker.transport.SocketTransport;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A worker daemon: registers with the coordinator, receives the job and its peers' addresses, connects the
+ * socket transport, loads its shard and runs its {@link StageWorker}, reporting over the control channel.
+ * If the coordinator goes away the worker exits at once, so no rank outlives a failed run.
+ */
+public final class WorkerProcess {
+    private WorkerProcess() {
+    }
+
+    /** Runs one rank to completion; returns the process exit code. */
+    public static int run(String coordinatorHost, int coordinatorPort, int rank, String bindHost) throws IOException {
+        try (ServerSocket data = new ServerSocket(0, 64, InetAddress.getByName(bindHost));
+             ControlChannel control = new ControlChannel(new Socket(coordinatorHost, coordinatorPort))) {
+            control.send(Map.of("type", "hello", "rank", rank, "host", bindHost, "port", data.getLocalPort()));
+            JsonNode job = control.receive();
+            if (job == null || !"job".equals(job.path("type").asText())) {
+                throw new IOException("coordinator closed the connection before sending the job");
+            }
+            PipelineSpec spec = JobCodec.decode(job.get("spec"));
+            List<InetSocketAddress> peers = new ArrayList<>();
+            for (JsonNode p : job.get("peers")) {
+                peers.add(new InetSocketAddress(p.get("host").asText(), p.get("port").asInt()));
+            }
+            CompletableFuture<RunClock> start = new CompletableFuture<>();
+            Thread watcher = new Thread(() -> watchCoordinator(control, start), "coordinator-watch");
+            watcher.setDaemon(true);
+            watcher.start();
+            try (SocketTransport transport = SocketTransport.connect(rank, data, peers, spec.peerTimeout(),
+                    spec.peerTimeout(), spec.topology()::describe)) {
+                new StageWorker(transport, spec, new ControlSink(control), start::join).run();
+                control.send(Map.of("type", "done", "rank", rank));
+                // stay until the coordinator says so: peers may still be reading what this rank sent
+                watcher.join();
+                return 0;
+            } catch (RuntimeException e) {
+                ObjectNode err = ControlChannel.JSON.createObjectNode();
+                err.put("type", "error");
+                err.put("rank", rank);
+                err.put("message", e.getMessage() == null ? e.toString() : e.getMessage());
+                control.send(err);
+                return 1;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return 1;
+            }
+        }
+    }
+
+    /** Reads the coordinator's messages: the start signal, then shutdown; end of stream kills the process. */
+    private static void watchCoordinator(ControlChannel control, CompletableFuture<RunClock> start) {
+        try {
+            while (true) {
+                JsonNode m = control.receive();
+                if (m == null) {
+                    System.err.println("pipefill worker: coordinator connection closed; exiting");
+                    Runtime.getRuntime().halt(3);
+                }
+                switch (m.path("type").asText()) {
+                    case "start" -> start.complete(new RunClock(m.get("epochMicros").asLong()));
+                    case "shutdown" -> {
+                        return;
+                    }
+                    default -> { }
+                }
+            }
+        } catch (IOException e) {
+            System.err.println("pipefill worker: coordinator connection failed (" + e.getMessage() + "); exiting");
+            Runtime.getRuntime().halt(3);
+        }
+    }
+
+    /** Reports to the coordinator as JSON messages. */
+    private record ControlSink(ControlChannel control) implements PipelineSink {
+        private void send(String type, Object body) {
+            try {
+                ObjectNode o = ControlChannel.JSON.createObjectNode();
+                o.put("type", type);
+                o.set("body", ControlChannel.JSON.valueToTree(body));
+                control.send(o);
+            } catch (IOException e) {
+                throw new IllegalStateException("lost the coordinator: " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public void loaded(int rank, long weightBytes, long kvCacheBytes) {
+            send("loaded", Map.of("rank", rank, "weightBytes", weightBytes, "kvBytes", kvCacheBytes));
+        }
+
+        @Override
+        public void chunking(ChunkingDecision decision) {
+            send("chunking", decision);
+        }
+
+        @Override
+        public void result(RequestResult result) {
+            send("result", result);
+        }
+
+        @Override
+        public void chunkDone(int request, int chunk, int chunks, int tokensDone, int promptTokens) {
+            send("progress", Map.of("request", request, "chunk", chunk, "chunks", chunks, "done", tokensDone,
+                    "total", promptTokens));
+        }
+
+        @Override
+        public void timeline(int rank, List<StageEvent> events) {
+            send("timeline", Map.of("rank", rank, "events", events));
+        }
+    }
+}
