@@ -26,7 +26,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (not tests).",
-        subcommands = {BenchCommand.Prefill.class})
+        subcommands = {BenchCommand.Prefill.class, PipelineBench.class})
 final class BenchCommand {
 
     @Command(name = "prefill", mixinStandardHelpOptions = true,

@@ -124,6 +124,13 @@ final class PipelineRun {
         } else {
             dyn.putNull("a").putNull("b").putNull("c");
         }
+        if (d.profileLengths() != null) {
+            ArrayNode prof = dyn.putArray("profile");
+            for (int i = 0; i < d.profileLengths().length; i++) {
+                prof.addObject().put("tokens", d.profileLengths()[i]).put("ms", d.profileMs()[i]);
+            }
+            dyn.put("profile_wall_ms", d.profileWallMs());
+        }
         if (d.fallbackReason() != null) {
             dyn.put("fallback_reason", d.fallbackReason());
         } else {

@@ -6,8 +6,10 @@ import io.pipefill.worker.engine.Stage;
 import java.util.SplittableRandom;
 
 /**
- * Measures stage 0's prefill latency at lengths up to 1.25 × the base chunk (after one warm-up sample,
- * which is dropped) and fits f(l) = a·l² + b·l + c for dynamic chunking.
+ * Measures stage 0's prefill latency at lengths up to 1.25 × the base chunk and fits f(l) = a·l² + b·l + c
+ * for dynamic chunking. Warm-up samples are dropped (a fresh JVM is still compiling its hot loops), and
+ * each length is timed twice, keeping the faster: on a CPU the quadratic term is a modest share of a
+ * short prefill and a single noisy sample can bend the fit.
  */
 final class ChunkingProfile {
     /** Fractions of the base chunk profiled, after a warm-up at 1.0. */
@@ -27,11 +29,12 @@ final class ChunkingProfile {
         double[] lengths = new double[FRACTIONS.length];
         double[] ms = new double[FRACTIONS.length];
         try (Activations x = stage.allocate(max)) {
-            time(stage, x, tokens, base); // warm-up sample, dropped
+            time(stage, x, tokens, base); // warm-up samples, dropped
+            time(stage, x, tokens, Math.max(1, base / 4));
             for (int i = 0; i < FRACTIONS.length; i++) {
                 int l = Math.max(1, (int) Math.round(base * FRACTIONS[i]));
                 lengths[i] = l;
-                ms[i] = time(stage, x, tokens, l);
+                ms[i] = Math.min(time(stage, x, tokens, l), time(stage, x, tokens, l));
             }
         }
         stage.resetCache();

@@ -64,12 +64,13 @@ public final class StageWorker {
         TensorParallel tp = new TensorParallel(tpRank, topo.tp(), (data, n) -> transport.allReduceSum(group, data, n));
         try (CpuBackend backend = new CpuBackend(spec.threadsPerRank()); Checkpoint ckpt = md.openCheckpoint();
              Stage stage = backend.loadStage(c, shard, tp, ckpt, spec.kvCapacity(stageIndex))) {
-            sink.loaded(rank, stage.weightBytes(), stage.kvCacheBytes());
-            RunClock clock = clocks.awaitStart();
+            // the profile is a start-up cost like loading the weights: measured once, before the run clock starts
             ChunkingDecision decision = agreeOnChunking(stage, c);
             if (rank == 0) {
                 sink.chunking(decision);
             }
+            sink.loaded(rank, stage.weightBytes(), stage.kvCacheBytes());
+            RunClock clock = clocks.awaitStart();
             List<StageEvent> events = new ArrayList<>();
             for (int r = 0; r < spec.requests().size(); r++) {
                 runRequest(r, stage, c, decision, clock, events);
@@ -81,11 +82,12 @@ public final class StageWorker {
     /** Stage 0 profiles and fits; rank 0 broadcasts the outcome so that every rank derives the same chunks. */
     private ChunkingDecision agreeOnChunking(Stage stage, ModelConfig c) {
         if (!spec.dynamic()) {
-            return new ChunkingDecision(false, spec.chunk(), 0, null, null, null, null);
+            return new ChunkingDecision(false, spec.chunk(), 0, null, null, null, null, 0);
         }
         if (spec.givenFit() != null) {
-            return new ChunkingDecision(true, spec.chunk(), spec.sigma(), spec.givenFit(), null, null, null);
+            return new ChunkingDecision(true, spec.chunk(), spec.sigma(), spec.givenFit(), null, null, null, 0);
         }
+        long profileStart = System.nanoTime();
         int n = ChunkingProfile.FRACTIONS.length;
         float[] msg = new float[4 + 2 * n];
         if (stageIndex == 0) {
@@ -121,10 +123,11 @@ public final class StageWorker {
             String[] reason = new String[1];
             ChunkingProfile.fit(lengths, ms, reason);
             return new ChunkingDecision(true, spec.chunk(), spec.sigma(), null,
-                    reason[0] != null ? reason[0] : "latency fit failed; fixed chunks used", lengths, ms);
+                    reason[0] != null ? reason[0] : "latency fit failed; fixed chunks used", lengths, ms,
+                    (System.nanoTime() - profileStart) / 1e6);
         }
         return new ChunkingDecision(true, spec.chunk(), spec.sigma(), new LatencyFit(msg[1], msg[2], msg[3]), null,
-                lengths, ms);
+                lengths, ms, (System.nanoTime() - profileStart) / 1e6);
     }
 
     static ChunkSchedule schedule(ChunkingDecision d, int promptTokens) {

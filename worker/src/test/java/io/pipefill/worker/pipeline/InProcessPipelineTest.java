@@ -72,6 +72,19 @@ class InProcessPipelineTest {
     }
 
     @Test
+    void queuedRequestsEachGetTheirOwnAnswer() {
+        ModelConfig c = ModelDirectory.open(MODEL).config();
+        int[] other = new SplittableRandom(77).ints(150, 0, 512).toArray();
+        PipelineSpec spec = new PipelineSpec(MODEL.toString(), Topology.of(c, 2, 2, null), 64, false, 0.75, null, 1,
+                Duration.ofSeconds(30), List.of(new PipelineSpec.Request(PROMPT, 5), new PipelineSpec.Request(other, 3)));
+        PipelineResult r = InProcessPipeline.run(spec);
+        assertArrayEquals(reference().generated(), r.result(0).generated());
+        PrefillResult otherRef = TestModels.prefill(MODEL, other, other.length, 3, 1);
+        assertTrue(TestModels.relativeError(r.result(1).lastLogits(), otherRef.lastLogits()) <= TOLERANCE);
+        assertArrayEquals(otherRef.generated(), r.result(1).generated());
+    }
+
+    @Test
     void explicitPartitionAndProfiledChunking() {
         PipelineResult r = InProcessPipeline.run(spec(3, 1, true, null, 128, "1,1,2"));
         assertArrayEquals(reference().generated(), r.result(0).generated());
