@@ -46,6 +46,9 @@ final class Collector implements PipelineSink {
     }
 
     synchronized PipelineResult finish() {
+        if (chunking == null) {
+            throw new IllegalStateException("rank 0 never reported the chunking decision");
+        }
         if (!complete()) {
             throw new IllegalStateException("the run ended with " + results.size() + " of " + spec.requests().size()
                     + " results and " + reported.size() + " of " + spec.topology().worldSize() + " timelines");

@@ -82,9 +82,8 @@ public final class ProcessPipeline {
             int loaded = 0;
             while (loaded < world) {
                 JsonNode m = next();
+                handle(m, collector);
                 if (m.path("type").asText().equals("loaded")) {
-                    JsonNode b = m.get("body");
-                    collector.loaded(b.get("rank").asInt(), b.get("weightBytes").asLong(), b.get("kvBytes").asLong());
                     loaded++;
                 }
             }
@@ -95,16 +94,9 @@ public final class ProcessPipeline {
             int done = 0;
             while (done < world) {
                 JsonNode m = next();
-                JsonNode b = m.get("body");
-                switch (m.path("type").asText()) {
-                    case "chunking" -> collector.chunking(JSON.treeToValue(b, ChunkingDecision.class));
-                    case "result" -> collector.result(JSON.treeToValue(b, RequestResult.class));
-                    case "progress" -> log.printf("  chunk %d/%d  %d/%d tokens%n", b.get("chunk").asInt() + 1,
-                            b.get("chunks").asInt(), b.get("done").asInt(), b.get("total").asInt());
-                    case "timeline" -> collector.timeline(b.get("rank").asInt(),
-                            List.of(JSON.treeToValue(b.get("events"), StageEvent[].class)));
-                    case "done" -> done++;
-                    default -> { }
+                handle(m, collector);
+                if (m.path("type").asText().equals("done")) {
+                    done++;
                 }
             }
             for (ControlChannel c : channels) {
@@ -127,6 +119,21 @@ public final class ProcessPipeline {
             } catch (IllegalStateException ignored) {
                 // already shutting down
             }
+        }
+    }
+
+    /** Records one worker report; the same for every phase, since reports of different kinds may interleave. */
+    private void handle(JsonNode m, Collector collector) throws IOException {
+        JsonNode b = m.get("body");
+        switch (m.path("type").asText()) {
+            case "loaded" -> collector.loaded(b.get("rank").asInt(), b.get("weightBytes").asLong(), b.get("kvBytes").asLong());
+            case "chunking" -> collector.chunking(JSON.treeToValue(b, ChunkingDecision.class));
+            case "result" -> collector.result(JSON.treeToValue(b, RequestResult.class));
+            case "progress" -> log.printf("  chunk %d/%d  %d/%d tokens%n", b.get("chunk").asInt() + 1,
+                    b.get("chunks").asInt(), b.get("done").asInt(), b.get("total").asInt());
+            case "timeline" -> collector.timeline(b.get("rank").asInt(),
+                    List.of(JSON.treeToValue(b.get("events"), StageEvent[].class)));
+            default -> { }
         }
     }
 

@@ -57,6 +57,22 @@ class ProcessPipelineTest {
     }
 
     @Test
+    void dynamicChunkingIsAgreedAcrossProcesses() throws Exception {
+        ModelConfig c = ModelDirectory.open(InProcessPipelineTest.MODEL).config();
+        PipelineSpec spec = new PipelineSpec(InProcessPipelineTest.MODEL.toString(), Topology.of(c, 2, 1, null), 100, true,
+                0.75, InProcessPipelineTest.FIT, 1, Duration.ofSeconds(30),
+                List.of(new PipelineSpec.Request(InProcessPipelineTest.PROMPT, 2)));
+        PipelineResult r = new ProcessPipeline(spec, QUIET, Duration.ofSeconds(60)).run();
+        assertTrue(r.chunking().dynamicUsed());
+        List<Integer> stage0 = r.prefillTimeline(0).stream().filter(e -> e.stage() == 0).map(StageEvent::size).toList();
+        List<Integer> stage1 = r.prefillTimeline(0).stream().filter(e -> e.stage() == 1).map(StageEvent::size).toList();
+        assertEquals(stage0, stage1, "every stage derives the same chunks");
+        assertEquals(100, stage0.get(0));
+        assertTrue(stage0.get(1) < 100);
+        assertEquals(InProcessPipelineTest.reference().generated()[0], r.result(0).generated()[0]);
+    }
+
+    @Test
     void killingAWorkerEndsTheRunNamingItAndLeavesNoProcess() throws Exception {
         int[] prompt = new SplittableRandom(9).ints(6000, 0, 512).toArray();
         CountDownLatch started = new CountDownLatch(1);
