@@ -23,8 +23,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "pipeline", mixinStandardHelpOptions = true,
-        description = "PP2 against PP1 throughput (one thread per rank, worker processes), and at PP2 the best "
-                + "dynamic chunking against the best fixed chunk size; every pair measured in the same run.")
+        description = "At PP2 the best dynamic chunking against the best fixed chunk size, then PP2 against PP1 "
+                + "throughput with the better of the two (one thread per rank, worker processes); every pair "
+                + "measured in the same run.")
 final class PipelineBench implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "small", description = "Model directory or preset (default: ${DEFAULT-VALUE}).")
     String model;
@@ -47,7 +48,14 @@ final class PipelineBench implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "bench-results/pipeline-cpu.json", description = "JSON report (default: ${DEFAULT-VALUE}).")
     Path out;
 
+    @Option(names = "--repeat", defaultValue = "1", description = "Runs of each PP1/PP2 pair, interleaved; the best of each counts (default: ${DEFAULT-VALUE}).")
+    int repeat;
+
+    @Option(names = "--skip-sweep", description = "Only PP2 vs PP1 with --chunks' first size (fixed chunks).")
+    boolean skipSweep;
+
     private ModelConfig config;
+    private double lastBubble;
     private Path dir;
 
     @Override
@@ -62,10 +70,14 @@ final class PipelineBench implements Callable<Integer> {
         report.put("cores", Runtime.getRuntime().availableProcessors());
         report.put("java", System.getProperty("java.version"));
 
+        double machine = HardwareScaling.twoCoreScaling();
+        System.out.printf("machine: two single-threaded sgemm streams at once = %.3f × one (the ceiling for PP2/PP1 here)%n",
+                machine);
+        report.put("hardware_two_stream_scaling", machine);
         ArrayNode sweep = report.putArray("pp2_chunk_sweep");
         double bestFixed = Double.MAX_VALUE;
         int bestChunk = chunks[0];
-        for (int chunk : chunks) {
+        for (int chunk : skipSweep ? new int[0] : chunks) {
             double ttft = ttft(2, sweepLength, chunk, false);
             System.out.printf("PP2 %6d tokens fixed chunk %5d: TTFT %8.2f s%n", sweepLength, chunk, ttft / 1000);
             sweep.addObject().put("chunk", chunk).put("dynamic", false).put("ttft_ms", ttft);
@@ -76,7 +88,7 @@ final class PipelineBench implements Callable<Integer> {
         }
         double bestDynamic = Double.MAX_VALUE;
         int bestBase = 0;
-        for (int m : multiples) {
+        for (int m : skipSweep ? new int[0] : multiples) {
             int base = bestChunk * m;
             double ttft = ttft(2, sweepLength, base, true);
             System.out.printf("PP2 %6d tokens dynamic base %5d σ %.2f: TTFT %8.2f s%n", sweepLength, base, sigma, ttft / 1000);
@@ -93,13 +105,20 @@ final class PipelineBench implements Callable<Integer> {
                 .put("ttft_ratio_fixed_over_dynamic", bestFixed / bestDynamic);
 
         ArrayNode scaling = report.putArray("pp2_vs_pp1");
+        boolean dynamicWins = bestDynamic < bestFixed;
+        int scalingChunk = dynamicWins ? bestBase : bestChunk;
         for (int len : lengths) {
-            double pp1 = ttft(1, len, bestChunk, false);
-            double pp2 = ttft(2, len, bestChunk, false);
-            System.out.printf("%6d tokens chunk %d: PP1 %.2f s, PP2 %.2f s, speed-up %.3f%n", len, bestChunk, pp1 / 1000,
-                    pp2 / 1000, pp1 / pp2);
-            scaling.addObject().put("prompt_tokens", len).put("chunk", bestChunk).put("pp1_ttft_ms", pp1)
-                    .put("pp2_ttft_ms", pp2).put("speedup", pp1 / pp2);
+            double pp1 = Double.MAX_VALUE;
+            double pp2 = Double.MAX_VALUE;
+            for (int rep = 0; rep < repeat; rep++) {
+                pp1 = Math.min(pp1, ttft(1, len, scalingChunk, dynamicWins));
+                pp2 = Math.min(pp2, ttft(2, len, scalingChunk, dynamicWins));
+            }
+            System.out.printf("%6d tokens, %s chunks base %d: PP1 %.2f s, PP2 %.2f s, speed-up %.3f%n", len,
+                    dynamicWins ? "dynamic" : "fixed", scalingChunk, pp1 / 1000, pp2 / 1000, pp1 / pp2);
+            scaling.addObject().put("prompt_tokens", len).put("chunk", scalingChunk).put("dynamic", dynamicWins)
+                    .put("pp1_ttft_ms", pp1).put("pp2_ttft_ms", pp2).put("speedup", pp1 / pp2)
+                    .put("speedup_over_machine_scaling", pp1 / pp2 / machine).put("pp2_bubble_ratio", lastBubble);
         }
         if (out.getParent() != null) {
             Files.createDirectories(out.getParent());
@@ -115,6 +134,7 @@ final class PipelineBench implements Callable<Integer> {
                 null, 1, Duration.ofSeconds(600), List.of(new PipelineSpec.Request(tokens, 1)));
         PipelineResult r = new ProcessPipeline(spec, new PrintStream(OutputStream.nullOutputStream()),
                 Duration.ofSeconds(120)).run();
+        lastBubble = r.bubbleRatio(0);
         if (dynamic && !r.chunking().dynamicUsed()) {
             System.out.println("  (dynamic chunking fell back: " + r.chunking().fallbackReason() + ")");
         }
