@@ -98,11 +98,13 @@ final class PipelineBench implements Callable<Integer> {
                 bestBase = base;
             }
         }
-        System.out.printf("best fixed %d: %.2f s, best dynamic base %d: %.2f s, TTFT ratio fixed/dynamic %.3f%n",
-                bestChunk, bestFixed / 1000, bestBase, bestDynamic / 1000, bestFixed / bestDynamic);
-        report.put("best_fixed_chunk", bestChunk).put("best_fixed_ttft_ms", bestFixed)
-                .put("best_dynamic_base", bestBase).put("best_dynamic_ttft_ms", bestDynamic)
-                .put("ttft_ratio_fixed_over_dynamic", bestFixed / bestDynamic);
+        if (!skipSweep) {
+            System.out.printf("best fixed %d: %.2f s, best dynamic base %d: %.2f s, TTFT ratio fixed/dynamic %.3f%n",
+                    bestChunk, bestFixed / 1000, bestBase, bestDynamic / 1000, bestFixed / bestDynamic);
+            report.put("best_fixed_chunk", bestChunk).put("best_fixed_ttft_ms", bestFixed)
+                    .put("best_dynamic_base", bestBase).put("best_dynamic_ttft_ms", bestDynamic)
+                    .put("ttft_ratio_fixed_over_dynamic", bestFixed / bestDynamic);
+        }
 
         ArrayNode scaling = report.putArray("pp2_vs_pp1");
         boolean dynamicWins = bestDynamic < bestFixed;

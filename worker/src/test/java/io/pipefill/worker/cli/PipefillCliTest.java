@@ -58,6 +58,45 @@ class PipefillCliTest {
     }
 
     @Test
+    void pipelineJsonHasTheTopologyAndTimelineFields() throws Exception {
+        Run r = run("prefill", "--model", model, "--random-tokens", "200", "--pp", "2", "--tp", "2", "--chunk", "64",
+                "--layer-partition", "1,3", "--dynamic-chunking", "--chunk-fit", "0.002,0.05,1", "--in-process",
+                "--max-new-tokens", "2", "--threads", "1", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(2, j.get("pp").asInt());
+        assertEquals(2, j.get("tp").asInt());
+        assertEquals("[1,3]", j.get("layer_partition").toString());
+        JsonNode d = j.get("dynamic_chunking");
+        assertTrue(d.get("enabled").asBoolean());
+        assertEquals(64, d.get("base").asInt());
+        assertEquals(0.75, d.get("sigma").asDouble());
+        assertEquals(0.002, d.get("a").asDouble(), 1e-9);
+        assertTrue(d.get("fallback_reason").isNull());
+        assertEquals(4, j.get("weights_bytes_per_rank").size());
+        assertTrue(j.get("timeline").size() >= 2 * j.get("chunks").size());
+        JsonNode e = j.get("timeline").get(0);
+        for (String f : new String[] {"stage", "chunk", "start_ms", "recv_wait_ms", "compute_ms", "send_ms"}) {
+            assertTrue(e.has(f), "timeline entry lacks " + f + ": " + e);
+        }
+        assertTrue(j.get("bubble_ratio").asDouble() >= 0);
+        assertEquals(2, j.get("stage_utilization").size());
+        assertEquals(2, j.get("generated_tokens").size());
+    }
+
+    @Test
+    void pipelineLayoutsThatDoNotFitAreRefused() {
+        assertTrue(run("prefill", "--model", model, "--random-tokens", "20", "--tp", "3", "--in-process").err()
+                .contains("--tp 3 must divide the attention heads (4) and the key/value heads (2)"));
+        assertTrue(run("prefill", "--model", model, "--random-tokens", "20", "--pp", "2", "--layer-partition", "3,3",
+                "--in-process").err().contains("sums to 6 but the model has 4 layers"));
+        assertTrue(run("prefill", "--model", model, "--random-tokens", "20", "--pp", "5", "--in-process").err()
+                .contains("5 pipeline stages for a model of 4 layers"));
+        assertTrue(run("prefill", "--model", model, "--random-tokens", "20", "--pp", "2", "--smooth", "2", "--in-process")
+                .err().contains("--smooth must be in [0, 1], got 2.0"));
+    }
+
+    @Test
     void textPromptIsTokenizedAndHumanOutputIsPrinted() {
         Run r = run("prefill", "--model", model, "--prompt", "Hello", "--threads", "1", "--max-new-tokens", "2");
         assertEquals(0, r.code(), r.err());
