@@ -179,13 +179,20 @@ public final class StageWorker {
         int maxRows = schedule.maxChunkSize();
         stage.resetCache();
         Activations[] act = {stage.allocate(maxRows), stage.allocate(maxRows)};
-        float[][] host = {new float[maxRows * h], new float[maxRows * h]};
+        // receives are posted one chunk ahead into their own buffers; sends keep theirs until awaited
+        float[][] recvHost = {new float[maxRows * h], new float[maxRows * h]};
+        float[][] sendHost = {new float[maxRows * h], new float[maxRows * h]};
+        Handle[] recvs = new Handle[2];
         Handle[] pending = new Handle[2];
         int[] pendingEvent = {-1, -1};
         float[] lastLogits = null;
         double ttftMs = -1;
+        List<Chunk> chunks = schedule.chunks();
         try {
-            for (Chunk ch : schedule.chunks()) {
+            if (!first) {
+                recvs[0] = transport.irecv(prev, Transport.CHANNEL_HIDDEN, recvHost[0], chunks.get(0).size() * h);
+            }
+            for (Chunk ch : chunks) {
                 int slot = ch.index() % 2;
                 finishSend(pending, pendingEvent, slot, events, clock);
                 double start = clock.ms();
@@ -193,9 +200,14 @@ public final class StageWorker {
                 if (first) {
                     stage.embed(prompt, ch.offset(), ch.size(), act[slot]);
                 } else {
-                    transport.irecv(prev, Transport.CHANNEL_HIDDEN, host[slot], ch.size() * h).await();
+                    recvs[slot].await();
                     recvWait = clock.ms() - start;
-                    act[slot].copyFromHost(ch.size(), host[slot]);
+                    act[slot].copyFromHost(ch.size(), recvHost[slot]);
+                    if (ch.index() + 1 < chunks.size()) {
+                        int nextSlot = 1 - slot;
+                        recvs[nextSlot] = transport.irecv(prev, Transport.CHANNEL_HIDDEN, recvHost[nextSlot],
+                                chunks.get(ch.index() + 1).size() * h);
+                    }
                 }
                 double computeStart = clock.ms();
                 stage.forward(act[slot], ch.offset(), ch.size());
@@ -206,8 +218,8 @@ public final class StageWorker {
                 double computeMs = clock.ms() - computeStart;
                 double posted = -1;
                 if (!last) {
-                    act[slot].copyToHost(ch.size(), host[slot]);
-                    pending[slot] = transport.isend(next, Transport.CHANNEL_HIDDEN, host[slot], ch.size() * h);
+                    act[slot].copyToHost(ch.size(), sendHost[slot]);
+                    pending[slot] = transport.isend(next, Transport.CHANNEL_HIDDEN, sendHost[slot], ch.size() * h);
                     posted = clock.ms();
                     pendingEvent[slot] = events.size();
                 }
@@ -219,7 +231,7 @@ public final class StageWorker {
             }
             finishSend(pending, pendingEvent, 0, events, clock);
             finishSend(pending, pendingEvent, 1, events, clock);
-            int[] generated = decode(r, req, stage, act[0], host[0], lastLogits, prev, next, clock, events);
+            int[] generated = decode(r, req, stage, act[0], recvHost[0], lastLogits, prev, next, clock, events);
             if (logits) {
                 sink.result(new RequestResult(r, lastLogits, generated, ttftMs, clock.ms()));
             }
