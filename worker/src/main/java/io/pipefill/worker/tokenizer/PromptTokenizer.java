@@ -12,6 +12,14 @@ import java.util.Map;
  * native library). Special tokens are added as the tokenizer's post-processor says, as transformers does.
  */
 public final class PromptTokenizer implements AutoCloseable {
+    static {
+        // DJL probes for GPUs by loading libcudart into the process; the CPU path must not load CUDA libraries,
+        // so let it ask a short-lived child process instead (unless the user chose otherwise)
+        if (System.getProperty("ai.djl.util.cuda.fork") == null) {
+            System.setProperty("ai.djl.util.cuda.fork", "true");
+        }
+    }
+
     private final HuggingFaceTokenizer tokenizer;
 
     private PromptTokenizer(HuggingFaceTokenizer tokenizer) {
