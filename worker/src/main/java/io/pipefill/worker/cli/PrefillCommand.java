@@ -45,7 +45,7 @@ final class PrefillCommand implements Callable<Integer> {
             description = "Tokens to generate greedily; the first comes from the prefill (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
-    @Option(names = "--threads", description = "Compute threads (default: all cores).")
+    @Option(names = "--threads", description = "Compute threads, per rank with --pp/--tp (default: all cores, divided among the ranks).")
     Integer threads;
 
     @Option(names = "--kv-budget", defaultValue = "auto",
