@@ -1,0 +1,71 @@
+package io.pipefill.model.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pipefill.model.LayerPartition;
+import io.pipefill.model.cost.ChunkCost;
+import io.pipefill.model.cost.Layout;
+import io.pipefill.model.cost.ModelCatalog;
+import io.pipefill.model.cost.ModelSpec;
+import io.pipefill.model.cost.ParallelCostModel;
+import io.pipefill.model.hw.Cluster;
+import io.pipefill.model.hw.Efficiency;
+import io.pipefill.model.hw.GpuCatalog;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class CalibrationTest {
+
+    @Test
+    void recoversTheFactorsThatMadeTheSamples() {
+        ModelSpec m = ModelCatalog.preset("llama-3.1-8b");
+        Cluster defaults = Cluster.of(GpuCatalog.get("h100"), 1, 8);
+        Efficiency truth = new Efficiency(0.5, 0.35, 0.8, 0.8, 0.05);
+        Cluster measured = defaults.withGpu(defaults.gpu().withEfficiency(truth));
+        List<CalibrationSample> samples = new ArrayList<>();
+        for (int tp : new int[] {1, 2}) {
+            ParallelCostModel cost = new ParallelCostModel(m, measured, new Layout(1, tp, LayerPartition.even(32, 1)));
+            for (int n : new int[] {1024, 2048, 4096}) {
+                for (long prefix : new long[] {0, 16384, 65536}) {
+                    ChunkCost c = cost.layerCost(false, prefix, n).times(8);
+                    assertFalse(c.gemmMemoryBound() || c.attentionMemoryBound(), "samples must be compute-bound");
+                    samples.add(new CalibrationSample(tp, 0, 8, prefix, n, c.totalMs()));
+                }
+            }
+        }
+        Calibration.Result r = Calibration.fit(m, defaults, samples);
+        assertEquals(0.5, r.efficiency().gemm(), 1e-6);
+        assertEquals(0.35, r.efficiency().attention(), 1e-6);
+        assertEquals(0.05, r.efficiency().layerOverheadMs(), 1e-6);
+        assertEquals(0, r.rmsRelativeError(), 1e-9);
+        assertTrue(r.notes().isEmpty(), r.notes().toString());
+    }
+
+    @Test
+    void readsTheEngineReport() {
+        String json = """
+                {"model": "models/x", "pp": 2, "tp": 1, "layer_partition": [1, 2],
+                 "timeline": [
+                  {"stage": 0, "chunk": 0, "offset": 0, "size": 30, "compute_ms": 4.0, "send_ms": 0.1},
+                  {"stage": 0, "chunk": 1, "offset": 30, "size": 30, "compute_ms": 5.0, "send_ms": 0.1},
+                  {"stage": 1, "chunk": 0, "offset": 0, "size": 30, "compute_ms": 8.0, "send_ms": 0},
+                  {"stage": 1, "chunk": 1, "offset": 30, "size": 30, "compute_ms": 9.5, "send_ms": 0}]}""";
+        List<CalibrationSample> s = Calibration.parse(json, "run.json");
+        assertEquals(3, s.size(), "the last stage's last chunk includes the lm_head and is left out");
+        assertEquals(new CalibrationSample(1, 1, 2, 0, 30, 8.0), s.get(2));
+        assertEquals(new CalibrationSample(1, 0, 1, 30, 30, 5.0), s.get(1));
+    }
+
+    @Test
+    void badFilesAreExplained() {
+        var e = assertThrows(IllegalArgumentException.class, () -> Calibration.parse("{\"x\": 1}", "c.json"));
+        assertTrue(e.getMessage().contains("expected an engine report"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Calibration.parse(
+                "{\"samples\": [{\"tp\": 1, \"layers\": 2, \"chunk\": 0, \"ms\": 3}]}", "c.json"));
+        assertTrue(e.getMessage().contains("c.json") && e.getMessage().contains("chunk ≥ 1"), e.getMessage());
+    }
+}
