@@ -132,7 +132,23 @@ public final class Calibration {
             y[i] = s.ms() - ar;
         }
         List<String> notes = new ArrayList<>();
-        double[] coef = nonNegativeLeastSquares(x, y, notes);
+        double[] coef;
+        try {
+            coef = nonNegativeLeastSquares(x, y, notes);
+        } catch (IllegalArgumentException singular) {
+            // one chunk size (fixed chunking): GEMM time and the per-layer overhead both scale with the layer count
+            // alone and cannot be told apart; keep the overhead and fit the other two
+            double[][] x2 = new double[n][];
+            double[] y2 = new double[n];
+            for (int i = 0; i < n; i++) {
+                x2[i] = new double[] {x[i][0], x[i][1]};
+                y2[i] = y[i] - x[i][2] * base.layerOverheadMs();
+            }
+            double[] c2 = nonNegativeLeastSquares(x2, y2, notes);
+            coef = new double[] {c2[0], c2[1], base.layerOverheadMs()};
+            notes.add(String.format("the samples have too few chunk sizes to separate the per-layer overhead from GEMM "
+                    + "time; kept the overhead at %.3f ms per layer", base.layerOverheadMs()));
+        }
         double eg = clampEfficiency(coef[0], "GEMM", base.gemm(), notes);
         double ea = clampEfficiency(coef[1], "attention", base.attention(), notes);
         Efficiency e = new Efficiency(eg, ea, base.memory(), base.network(), coef[2]);

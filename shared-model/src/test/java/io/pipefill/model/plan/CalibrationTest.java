@@ -61,6 +61,28 @@ class CalibrationTest {
     }
 
     @Test
+    void aRealEngineReportCalibrates() throws Exception {
+        // `pipefill prefill --model tiny-llama --random-tokens 2000 --pp 2 --chunk 200 --threads 1 --json` on the CPU
+        String report;
+        try (var in = getClass().getResourceAsStream("/calibration/engine-pp2-tiny-llama.json")) {
+            report = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        List<CalibrationSample> s = Calibration.parse(report, "engine-pp2-tiny-llama.json");
+        assertEquals(19, s.size(), "10 chunks × 2 stages, less the last stage's last chunk");
+        assertTrue(s.stream().allMatch(x -> x.layers() == 2 && x.chunk() == 200));
+        assertEquals(2, s.stream().filter(x -> x.prefix() == 400).toList().get(1).firstLayer());
+        ModelSpec tiny = io.pipefill.model.cost.ModelSpecJson.parse("""
+                {"architectures": ["LlamaForCausalLM"], "vocab_size": 512, "hidden_size": 128, "intermediate_size": 384,
+                 "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32}""",
+                "tiny-llama", "test");
+        Calibration.Result r = Calibration.fit(tiny, Cluster.of(GpuCatalog.get("h20"), 1, 8), s);
+        // one chunk size: the overhead cannot be told from GEMM time and keeps its default
+        assertEquals(0.02, r.efficiency().layerOverheadMs(), 0);
+        assertTrue(r.notes().stream().anyMatch(n -> n.contains("too few chunk sizes")), r.notes().toString());
+        assertTrue(r.efficiency().gemm() < 0.01, "a CPU is far below an H20's peak: " + r.efficiency());
+    }
+
+    @Test
     void badFilesAreExplained() {
         var e = assertThrows(IllegalArgumentException.class, () -> Calibration.parse("{\"x\": 1}", "c.json"));
         assertTrue(e.getMessage().contains("expected an engine report"), e.getMessage());

@@ -151,7 +151,7 @@ final class PlanCommand implements Callable<Integer> {
         report.notes().forEach(n -> out.println("note     " + n));
         if (cal != null) {
             var e = cal.efficiency();
-            out.printf("calibrated from %d samples: GEMM %.0f%%, attention %.0f%%, %.3f ms per layer (rms error %.1f%%)%n",
+            out.printf("calibrated from %d samples: GEMM %.3g%%, attention %.3g%%, %.3f ms per layer (rms error %.1f%%)%n",
                     cal.samples(), 100 * e.gemm(), 100 * e.attention(), e.layerOverheadMs(), 100 * cal.rmsRelativeError());
             cal.notes().forEach(n -> out.println("         " + n));
         }
