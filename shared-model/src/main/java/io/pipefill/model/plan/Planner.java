@@ -237,6 +237,18 @@ public final class Planner {
             b.append(String.format(", %d stage boundar%s (%d across nodes), layers %s", l.pp() - 1,
                     l.pp() == 2 ? "y" : "ies", crossing, l.partition()));
         }
+        int[] parts = l.partition().layersPerStage();
+        int min = java.util.Arrays.stream(parts).min().orElse(0);
+        int max = java.util.Arrays.stream(parts).max().orElse(0);
+        if (min != max) {
+            double[] u = p.simulation().stageUtilization();
+            b.append(String.format(" (uneven: stages of %d layers are busy %.0f%% of the time, those of %d only %.0f%%)",
+                    max, 100 * java.util.Arrays.stream(u).max().orElse(0), min, 100 * java.util.Arrays.stream(u).min().orElse(0)));
+        }
+        if (r.model().attention() instanceof io.pipefill.model.cost.AttentionSpec.Gqa g && l.tp() > g.kvHeads()) {
+            b.append(String.format("; TP %d over %d KV heads replicates each KV head on %d ranks", l.tp(), g.kvHeads(),
+                    l.tp() / g.kvHeads()));
+        }
         b.append(". ");
         ChunkCost c = p.busiestStageCost();
         double t = c.totalMs();
@@ -270,9 +282,9 @@ public final class Planner {
             } else {
                 Plan best = plans.get(0);
                 head = objective == Objective.TTFT
-                        ? String.format("#%d: TTFT %.0f%% above the best (%s). ", i + 1, 100 * (p.ttftMs() / best.ttftMs() - 1),
+                        ? String.format("#%d: TTFT %.1f%% above the best (%s). ", i + 1, 100 * (p.ttftMs() / best.ttftMs() - 1),
                                 best.layout().name())
-                        : String.format("#%d: %.0f%% fewer tokens/s per GPU than the best (%s). ", i + 1,
+                        : String.format("#%d: %.1f%% fewer tokens/s per GPU than the best (%s). ", i + 1,
                                 100 * (1 - p.tokensPerSecondPerGpu() / best.tokensPerSecondPerGpu()), best.layout().name());
             }
             out.add(p.withReason(head + p.reason()));
