@@ -19,11 +19,14 @@ import java.util.Map;
  * model predicts a chunk as G/e_gemm + A/e_attn + layers·overhead + all-reduces, where G and A are the GEMM and
  * attention times at 100% of the peak; that is linear in (1/e_gemm, 1/e_attn, overhead), so least squares over
  * the samples gives them. Memory floors are left out of the fit: calibrate with chunks large enough to be
- * compute-bound. The memory and network factors are kept.
+ * compute-bound. The network factor is refitted from measured sends when the file has them (time = latency +
+ * bytes / (bandwidth × e_net), least squares through the origin); the memory factor is kept.
  *
  * <p>Samples come from a JSON file: either the engine's {@code pipefill prefill --pp/--tp --json} report (its
  * {@code timeline}: stage, offset, size, compute_ms, with {@code tp} and {@code layer_partition}), or
- * {@code {"samples": [{"tp", "first_layer", "layers", "prefix", "chunk", "ms"}]}}.
+ * {@code {"samples": [{"tp", "first_layer", "layers", "prefix", "chunk", "ms"}], "sends": [{"tokens", "ms",
+ * "inter_node"}]}} ("sends" optional). The engine's own send times are not used: its CPU sockets carry float32
+ * activations and say nothing about NVLink or a NIC.
  */
 public final class Calibration {
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -96,6 +99,28 @@ public final class Calibration {
         return out;
     }
 
+    /** The optional "sends" of a samples file (empty for engine reports). */
+    public static List<SendSample> parseSends(String text, String source) {
+        JsonNode root;
+        try {
+            root = MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(source + ": malformed JSON: " + e.getOriginalMessage(), e);
+        }
+        List<SendSample> out = new ArrayList<>();
+        if (root != null && root.has("sends") && !root.has("timeline")) {
+            for (JsonNode e : root.get("sends")) {
+                try {
+                    out.add(new SendSample(field(e, "tokens", source), e.path("ms").asDouble(-1),
+                            e.path("inter_node").asBoolean(false)));
+                } catch (IllegalArgumentException ex) {
+                    throw new IllegalArgumentException(source + ": " + ex.getMessage(), ex);
+                }
+            }
+        }
+        return out;
+    }
+
     private static int field(JsonNode e, String name, String source) {
         JsonNode n = e.get(name);
         if (n == null || !n.isIntegralNumber()) {
@@ -106,6 +131,11 @@ public final class Calibration {
 
     /** Fits the factors of {@code cluster}'s GPU to samples measured with model {@code m} on that GPU. */
     public static Result fit(ModelSpec m, Cluster cluster, List<CalibrationSample> samples) {
+        return fit(m, cluster, samples, List.of());
+    }
+
+    /** As {@link #fit(ModelSpec, Cluster, List)}, also refitting the network factor from {@code sends}. */
+    public static Result fit(ModelSpec m, Cluster cluster, List<CalibrationSample> samples, List<SendSample> sends) {
         Efficiency base = cluster.gpu().efficiency();
         Map<Integer, ParallelCostModel> byTp = new HashMap<>();
         int n = samples.size();
@@ -151,7 +181,8 @@ public final class Calibration {
         }
         double eg = clampEfficiency(coef[0], "GEMM", base.gemm(), notes);
         double ea = clampEfficiency(coef[1], "attention", base.attention(), notes);
-        Efficiency e = new Efficiency(eg, ea, base.memory(), base.network(), coef[2]);
+        double en = sends.isEmpty() ? base.network() : networkEfficiency(m, cluster, sends, notes);
+        Efficiency e = new Efficiency(eg, ea, base.memory(), en, coef[2]);
         double sq = 0;
         for (int i = 0; i < n; i++) {
             double pred = x[i][0] / eg + x[i][1] / ea + x[i][2] * coef[2] + (samples.get(i).ms() - y[i]);
@@ -159,6 +190,21 @@ public final class Calibration {
             sq += rel * rel;
         }
         return new Result(e, n, Math.sqrt(sq / n), notes);
+    }
+
+    /** ms − latency = (bytes / bandwidth) / e_net: least squares through the origin for 1 / e_net. */
+    private static double networkEfficiency(ModelSpec m, Cluster cluster, List<SendSample> sends, List<String> notes) {
+        double nvlinkOneWay = cluster.gpu().nvlinkBytesPerS() / 2;
+        double xy = 0;
+        double xx = 0;
+        for (SendSample s : sends) {
+            double bytes = 2.0 * s.tokens() * m.hiddenSize() * ModelSpec.ACTIVATION_BYTES; // hidden + residual
+            double x = bytes / (s.interNode() ? cluster.nicBytesPerS() : nvlinkOneWay) * 1e3;
+            double y = s.ms() - (s.interNode() ? cluster.nicLatencyMs() : cluster.nvlinkLatencyMs());
+            xy += x * y;
+            xx += x * x;
+        }
+        return clampEfficiency(xy / xx, "network", cluster.gpu().efficiency().network(), notes);
     }
 
     private static double clampEfficiency(double inverse, String what, double fallback, List<String> notes) {

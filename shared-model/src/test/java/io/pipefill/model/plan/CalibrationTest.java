@@ -46,6 +46,27 @@ class CalibrationTest {
     }
 
     @Test
+    void refitsTheNetworkFromMeasuredSends() {
+        ModelSpec m = ModelCatalog.preset("llama-3.1-8b");
+        Cluster defaults = Cluster.of(GpuCatalog.get("h20"), 2, 8);
+        Cluster slow = defaults.withGpu(defaults.gpu().withEfficiency(defaults.gpu().efficiency().withNetwork(0.5)));
+        ParallelCostModel across = new ParallelCostModel(m, slow, new Layout(2, 8, LayerPartition.even(32, 2)));
+        ParallelCostModel inside = new ParallelCostModel(m, slow, new Layout(2, 4, LayerPartition.even(32, 2)));
+        assertTrue(across.linkCrossesNodes(0) && !inside.linkCrossesNodes(0));
+        List<SendSample> sends = new ArrayList<>();
+        for (int n : new int[] {1024, 4096, 16384}) {
+            sends.add(new SendSample(n, across.sendMs(0, n), true));
+            sends.add(new SendSample(n, inside.sendMs(0, n), false));
+        }
+        List<CalibrationSample> chunks = List.of(new CalibrationSample(1, 0, 4, 0, 4096, 100),
+                new CalibrationSample(1, 0, 4, 8192, 2048, 70), new CalibrationSample(1, 0, 8, 0, 1024, 60));
+        Calibration.Result r = Calibration.fit(m, defaults, chunks, sends);
+        assertEquals(0.5, r.efficiency().network(), 1e-9);
+        String file = "{\"samples\": [], \"sends\": [{\"tokens\": 4096, \"ms\": 2.5, \"inter_node\": true}]}";
+        assertEquals(List.of(new SendSample(4096, 2.5, true)), Calibration.parseSends(file, "f.json"));
+    }
+
+    @Test
     void readsTheEngineReport() {
         String json = """
                 {"model": "models/x", "pp": 2, "tp": 1, "layer_partition": [1, 2],

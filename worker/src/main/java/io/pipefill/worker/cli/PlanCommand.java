@@ -144,15 +144,16 @@ final class PlanCommand implements Callable<Integer> {
                 measured = ModelCatalog.resolve(dir.toString());
             }
         }
-        return Calibration.fit(measured, cluster, samples);
+        return Calibration.fit(measured, cluster, samples, Calibration.parseSends(text, calibration.toString()));
     }
 
     private void human(PrintStream out, PlanReport report, Calibration.Result cal) {
         report.notes().forEach(n -> out.println("note     " + n));
         if (cal != null) {
             var e = cal.efficiency();
-            out.printf("calibrated from %d samples: GEMM %.3g%%, attention %.3g%%, %.3f ms per layer (rms error %.1f%%)%n",
-                    cal.samples(), 100 * e.gemm(), 100 * e.attention(), e.layerOverheadMs(), 100 * cal.rmsRelativeError());
+            out.printf("calibrated from %d samples: GEMM %.3g%%, attention %.3g%%, network %.3g%%, %.3f ms per layer"
+                    + " (rms error %.1f%%)%n", cal.samples(), 100 * e.gemm(), 100 * e.attention(), 100 * e.network(),
+                    e.layerOverheadMs(), 100 * cal.rmsRelativeError());
             cal.notes().forEach(n -> out.println("         " + n));
         }
         int rank = 1;
