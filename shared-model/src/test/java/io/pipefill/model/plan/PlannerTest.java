@@ -47,6 +47,24 @@ class PlannerTest {
     }
 
     @Test
+    void theWholePipelineNeverBeatsTheClustersPeak() {
+        for (String preset : ModelCatalog.PRESETS) {
+            PlanReport r = planner.plan(recommend(preset, "h100", 4, 131072));
+            ModelSpec m = r.request().model();
+            double n = r.request().promptTokens();
+            // at least the GEMMs over active parameters and QK·V over causal pairs must be done
+            double pairs = n * (n + 1) / 2;
+            double perPair = m.attention() instanceof io.pipefill.model.cost.AttentionSpec.Gqa g
+                    ? 4.0 * g.heads() * g.headDim() : 0;
+            double flops = 2 * n * m.activeParams() - 2 * n * 2 * m.embeddingParams() + pairs * perPair * m.numLayers();
+            for (Plan p : r.plans()) {
+                double peak = p.layout().gpus() * (m.isFp8() ? 1979e12 : 989e12);
+                assertTrue(flops / (p.ttftMs() / 1e3) <= peak, preset + " " + p.layout().name());
+            }
+        }
+    }
+
+    @Test
     void aLayoutThatDoesNotFitIsRejectedWithNumbers() {
         var e = assertThrows(IllegalArgumentException.class,
                 () -> planner.plan(predict("llama-3.1-405b", "h100", 1, 131072, 1, 8, 4096, false)));

@@ -27,9 +27,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "plan", mixinStandardHelpOptions = true,
-        description = {"Predict or recommend a PP × TP layout and chunking for one long prompt on a GPU cluster,",
-                "from the model's config.json, the GPU's datasheet and a discrete-event simulation of the pipeline.",
-                "With --pp and --tp it predicts that layout; without them it ranks the feasible ones."})
+        description = "Predict or recommend a PP × TP layout and chunking for one long prompt on a GPU cluster, from "
+                + "the model's config.json, the GPU's datasheet and a discrete-event simulation of the pipeline. With --pp "
+                + "and --tp it predicts that layout; without them it ranks the feasible ones.")
 final class PlanCommand implements Callable<Integer> {
     @Option(names = "--model", required = true,
             description = "Preset (deepseek-v3.1, qwen3-235b-a22b, qwen3-235b-a22b-fp8, llama-3.1-8b, llama-3.1-70b, "
@@ -79,7 +79,8 @@ final class PlanCommand implements Callable<Integer> {
     String objective;
 
     @Option(names = "--calibration", description = "JSON of measured chunk times (a `pipefill prefill --pp --json` report, "
-            + "or {\"samples\": [{tp, first_layer, layers, prefix, chunk, ms}]}) to refit the GPU's efficiency factors.")
+            + "or {\"samples\": [{tp, first_layer, layers, prefix, chunk, ms}], \"sends\": [{tokens, ms, inter_node}]}) to "
+            + "refit the GPU's efficiency factors.")
     Path calibration;
 
     @Option(names = "--timeline", description = "With --json, include the simulated per-stage timeline (Gantt data).")
