@@ -7,6 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "pipefill", mixinStandardHelpOptions = true, version = "pipefill 0.1.0",
         description = "Chunked pipeline-parallel prefill for ultra-long prompts.",
         subcommands = {ModelCommand.class, PrefillCommand.class, WorkerCommand.class, BenchCommand.class,
+                       PlanCommand.class,
                        CommandLine.HelpCommand.class})
 public final class PipefillCli {
 

@@ -1,0 +1,35 @@
+package io.pipefill.model.plan;
+
+import io.pipefill.model.cost.ChunkCost;
+import io.pipefill.model.cost.Layout;
+import io.pipefill.model.cost.MemoryEstimate;
+import io.pipefill.model.sim.SimulationResult;
+import java.util.List;
+
+/**
+ * One evaluated layout with its best chunking: the simulated pipeline, the memory of its fullest stage, where the
+ * busiest stage spends its time, the chunk configurations tried, and the explanation.
+ */
+public record Plan(Layout layout, ChunkingChoice chunking, SimulationResult simulation, MemoryEstimate memory,
+                   int busiestStage, ChunkCost busiestStageCost, List<SweepPoint> sweep, String reason) {
+
+    /** One chunk configuration tried for this layout. */
+    public record SweepPoint(String chunking, double ttftMs) {
+    }
+
+    public double ttftMs() {
+        return simulation.ttftMs();
+    }
+
+    public double tokensPerSecond() {
+        return simulation.prefillTokensPerSecond();
+    }
+
+    public double tokensPerSecondPerGpu() {
+        return tokensPerSecond() / layout.gpus();
+    }
+
+    public Plan withReason(String r) {
+        return new Plan(layout, chunking, simulation, memory, busiestStage, busiestStageCost, sweep, r);
+    }
+}

@@ -1,0 +1,297 @@
+package io.pipefill.model.plan;
+
+import io.pipefill.model.ChunkSchedule;
+import io.pipefill.model.DynamicChunking;
+import io.pipefill.model.LatencyFit;
+import io.pipefill.model.cost.ChunkCost;
+import io.pipefill.model.cost.Layout;
+import io.pipefill.model.cost.MemoryEstimate;
+import io.pipefill.model.cost.ModelSpec;
+import io.pipefill.model.cost.ParallelCostModel;
+import io.pipefill.model.hw.Cluster;
+import io.pipefill.model.sim.PipelineSimulator;
+import io.pipefill.model.sim.SimulationResult;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Chooses PP × TP and chunking for one prompt on one cluster: enumerate layouts, rule out the impossible ones
+ * (divisibility, placement, memory) with reasons, sweep chunk sizes (and dynamic chunking from 2–4× the best fixed
+ * size with σ 0.6–0.85, the design's tuning practice), simulate each with the cost model, rank.
+ */
+public final class Planner {
+    public static final int[] CHUNK_SIZES = {512, 1024, 2048, 4096, 8192, 16384, 32768};
+    public static final double[] SIGMAS = {0.6, 0.75, 0.85};
+    public static final int[] DYNAMIC_BASE_FACTORS = {2, 3, 4};
+    /** The engine profiles stage 0 at these fractions of the base chunk (ChunkingProfile). */
+    static final double[] PROFILE_FRACTIONS = {0.25, 0.5, 0.75, 1.0, 1.25};
+
+    public PlanReport plan(PlanRequest r) {
+        ModelSpec m = r.model();
+        Cluster c = r.cluster();
+        List<String> notes = new ArrayList<>();
+        notes.add(m.describe());
+        notes.add(String.format("%s: %d node%s × %d GPU%s (%s), NIC %.0f GB/s per GPU", c.gpu().name(), c.nodes(),
+                c.nodes() == 1 ? "" : "s", c.gpusPerNode(), c.gpusPerNode() == 1 ? "" : "s", c.gpu().description(),
+                c.nicBytesPerS() / 1e9));
+        if (r.promptTokens() > m.maxPositionEmbeddings()) {
+            notes.add(String.format("the prompt (%d tokens) is longer than max_position_embeddings (%d): the model needs "
+                    + "RoPE scaling (e.g. YaRN) to use it; the cost is modelled regardless", r.promptTokens(),
+                    m.maxPositionEmbeddings()));
+        }
+        List<Plan> plans = new ArrayList<>();
+        List<Rejection> rejections = new ArrayList<>();
+        if (r.predicts()) {
+            Layout layout = Layout.of(m, c, r.pp(), r.tp(), r.partition(), r.allowInterNodeTp());
+            Object result = evaluate(r, layout);
+            if (result instanceof Rejection rej) {
+                throw new IllegalArgumentException(rej.layout() + " does not fit: " + rej.reason());
+            }
+            plans.add((Plan) result);
+        } else {
+            for (int[] pt : candidates(r)) {
+                List<String> problems = Layout.problems(m, c, pt[0], pt[1], r.allowInterNodeTp());
+                if (!problems.isEmpty()) {
+                    rejections.add(new Rejection(pt[0], pt[1], String.join("; ", problems)));
+                    continue;
+                }
+                Object result = evaluate(r, Layout.of(m, c, pt[0], pt[1], null, r.allowInterNodeTp()));
+                if (result instanceof Rejection rej) {
+                    rejections.add(rej);
+                } else {
+                    plans.add((Plan) result);
+                }
+            }
+            Comparator<Plan> order = r.objective() == Objective.TTFT ? Comparator.comparingDouble(Plan::ttftMs)
+                    : Comparator.comparingDouble(Plan::tokensPerSecondPerGpu).reversed();
+            plans.sort(order);
+            if (plans.isEmpty()) {
+                notes.add("no layout fits: see the rejections");
+            }
+        }
+        return new PlanReport(r, explainRanks(plans, r.objective()), rejections, notes);
+    }
+
+    /** (pp, tp) pairs to try: TP dividing a node (or whole nodes when allowed), GPU counts per the objective. */
+    List<int[]> candidates(PlanRequest r) {
+        Cluster c = r.cluster();
+        int total = c.totalGpus();
+        int g = c.gpusPerNode();
+        List<Integer> tps = new ArrayList<>();
+        for (int t = 1; t <= total; t++) {
+            boolean inNode = t <= g && g % t == 0;
+            boolean wholeNodes = t > g && t % g == 0 && total % t == 0;
+            if ((inNode || (wholeNodes && r.allowInterNodeTp())) && (r.tp() == null || r.tp() == t)) {
+                tps.add(t);
+            }
+        }
+        if (r.tp() != null && !tps.contains(r.tp())) {
+            tps.add(r.tp()); // let its problems be reported
+        }
+        List<int[]> out = new ArrayList<>();
+        for (int t : tps) {
+            for (int p = 1; p * t <= total; p++) {
+                if (r.pp() != null && r.pp() != p) {
+                    continue;
+                }
+                int used = p * t;
+                boolean allowed = r.objective() == Objective.TTFT ? used == total
+                        : used == total || used % g == 0 || (c.nodes() == 1 && g % used == 0);
+                if (r.pp() != null && r.tp() == null) {
+                    allowed = used == total || r.objective() != Objective.TTFT && used % g == 0;
+                }
+                if (allowed) {
+                    out.add(new int[] {p, t});
+                }
+            }
+        }
+        if (out.isEmpty() && r.pp() != null) {
+            out.add(new int[] {r.pp(), r.tp() != null ? r.tp() : Math.max(1, total / r.pp())});
+        }
+        return out;
+    }
+
+    /** The best chunking for one layout, or why the layout cannot run this prompt. */
+    private Object evaluate(PlanRequest r, Layout layout) {
+        ParallelCostModel cost = new ParallelCostModel(r.model(), r.cluster(), layout);
+        int prompt = r.promptTokens();
+        List<Integer> fixedSizes = new ArrayList<>();
+        if (r.chunk() != null) {
+            fixedSizes.add(Math.min(r.chunk(), prompt));
+        } else {
+            for (int s : CHUNK_SIZES) {
+                if (s <= prompt) {
+                    fixedSizes.add(s);
+                }
+            }
+            if (fixedSizes.isEmpty()) {
+                fixedSizes.add(prompt);
+            }
+        }
+        // memory: the KV cache does not depend on the chunk, the activations do
+        MemoryEstimate smallest = cost.worstMemory(prompt, fixedSizes.get(0));
+        if (!smallest.fits()) {
+            return new Rejection(layout.pp(), layout.tp(), smallest.describe() + " on " + r.cluster().gpu().name()
+                    + String.format(" (%.0f%% of %.0f GB)", ParallelCostModel.USABLE_MEMORY_SHARE * 100,
+                    r.cluster().gpu().memoryBytes() / 1e9));
+        }
+        PipelineSimulator sim = new PipelineSimulator(layout.pp(), cost.latency(), cost.links(), cost.headMs(),
+                PipelineSimulator.ENGINE_SEND_BUFFERS);
+        List<Plan.SweepPoint> sweep = new ArrayList<>();
+        Candidate bestFixed = null;
+        for (int size : fixedSizes) {
+            if (!cost.worstMemory(prompt, size).fits()) {
+                sweep.add(new Plan.SweepPoint("fixed " + size + ": activations do not fit", Double.NaN));
+                continue;
+            }
+            ChunkSchedule s = ChunkSchedule.fixed(prompt, size);
+            Candidate cand = new Candidate(new ChunkingChoice(false, size, 0, null, null, s), sim.run(s));
+            sweep.add(new Plan.SweepPoint(cand.choice.describe(), cand.result.ttftMs()));
+            if (bestFixed == null || cand.result.ttftMs() < bestFixed.result.ttftMs()) {
+                bestFixed = cand;
+            }
+        }
+        boolean tryDynamic = r.dynamic() || r.chunk() == null;
+        Candidate best = r.dynamic() ? null : bestFixed;
+        if (tryDynamic) {
+            List<Integer> bases = new ArrayList<>();
+            if (r.chunk() != null) {
+                bases.add(fixedSizes.get(0));
+            } else {
+                for (int f : DYNAMIC_BASE_FACTORS) {
+                    int b = bestFixed.choice.base() * f;
+                    if (b <= prompt && cost.worstMemory(prompt, b).fits()) {
+                        bases.add(b);
+                    }
+                }
+                if (bases.isEmpty()) {
+                    bases.add(bestFixed.choice.base());
+                }
+            }
+            double[] sigmas = r.sigma() != null ? new double[] {r.sigma()} : SIGMAS;
+            for (int base : bases) {
+                for (double sigma : sigmas) {
+                    ChunkingChoice choice = dynamicChoice(cost, prompt, base, sigma);
+                    Candidate cand = new Candidate(choice, sim.run(choice.schedule()));
+                    sweep.add(new Plan.SweepPoint(choice.describe(), cand.result.ttftMs()));
+                    if (best == null || cand.result.ttftMs() < best.result.ttftMs()) {
+                        best = cand;
+                    }
+                    if (choice.fallbackReason() != null) {
+                        break; // every σ falls back to the same fixed chunks
+                    }
+                }
+            }
+        }
+        SimulationResult res = best.result;
+        int busiest = 0;
+        double[] util = res.stageUtilization();
+        for (int s = 1; s < util.length; s++) {
+            if (util[s] > util[busiest]) {
+                busiest = s;
+            }
+        }
+        ChunkCost share = ChunkCost.ZERO;
+        for (var step : res.stage(busiest)) {
+            share = share.plus(cost.chunkCost(busiest, step.offset(), step.size()));
+        }
+        MemoryEstimate mem = cost.worstMemory(prompt, best.choice.schedule().maxChunkSize());
+        Plan plan = new Plan(layout, best.choice, res, mem, busiest, share, sweep, "");
+        return plan.withReason(explain(plan, cost, r));
+    }
+
+    /** Profiles stage 0 through the cost model the way the engine profiles it, fits, and derives the chunks. */
+    static ChunkingChoice dynamicChoice(ParallelCostModel cost, int prompt, int base, double sigma) {
+        double[] lengths = new double[PROFILE_FRACTIONS.length];
+        double[] ms = new double[PROFILE_FRACTIONS.length];
+        for (int i = 0; i < lengths.length; i++) {
+            int l = Math.max(1, (int) Math.round(base * PROFILE_FRACTIONS[i]));
+            lengths[i] = l;
+            ms[i] = cost.chunkCost(0, 0, l).totalMs();
+        }
+        try {
+            LatencyFit fit = LatencyFit.leastSquares(lengths, ms);
+            DynamicChunking rule = new DynamicChunking(base, sigma, fit, Math.max(base, prompt),
+                    DynamicChunking.alignmentFor(1));
+            return new ChunkingChoice(true, base, sigma, fit, null, rule.schedule(prompt));
+        } catch (IllegalArgumentException e) {
+            return new ChunkingChoice(false, base, sigma, null, e.getMessage(), ChunkSchedule.fixed(prompt, base));
+        }
+    }
+
+    private String explain(Plan p, ParallelCostModel cost, PlanRequest r) {
+        Layout l = p.layout();
+        StringBuilder b = new StringBuilder();
+        b.append(l.name()).append(" on ").append(l.gpus()).append(" GPUs: ");
+        if (l.tp() > 1) {
+            b.append(cost.tpInsideNode() ? "TP inside a node over NVLink" : "TP across nodes over the NIC");
+        } else {
+            b.append("no TP");
+        }
+        int crossing = 0;
+        for (int s = 0; s + 1 < l.pp(); s++) {
+            crossing += cost.linkCrossesNodes(s) ? 1 : 0;
+        }
+        if (l.pp() > 1) {
+            b.append(String.format(", %d stage boundar%s (%d across nodes), layers %s", l.pp() - 1,
+                    l.pp() == 2 ? "y" : "ies", crossing, l.partition()));
+        }
+        int[] parts = l.partition().layersPerStage();
+        int min = java.util.Arrays.stream(parts).min().orElse(0);
+        int max = java.util.Arrays.stream(parts).max().orElse(0);
+        if (min != max) {
+            double[] u = p.simulation().stageUtilization();
+            b.append(String.format(" (uneven: stages of %d layers are busy %.0f%% of the time, those of %d only %.0f%%)",
+                    max, 100 * java.util.Arrays.stream(u).max().orElse(0), min, 100 * java.util.Arrays.stream(u).min().orElse(0)));
+        }
+        if (r.model().attention() instanceof io.pipefill.model.cost.AttentionSpec.Gqa g && l.tp() > g.kvHeads()) {
+            b.append(String.format("; TP %d over %d KV heads replicates each KV head on %d ranks", l.tp(), g.kvHeads(),
+                    l.tp() / g.kvHeads()));
+        }
+        b.append(". ");
+        ChunkCost c = p.busiestStageCost();
+        double t = c.totalMs();
+        b.append(String.format("Busiest stage %d: GEMM %.0f%%, attention %.0f%%, TP all-reduce %.0f%%, fixed overhead %.0f%%",
+                p.busiestStage(), 100 * c.gemmMs() / t, 100 * c.attentionMs() / t, 100 * c.allReduceMs() / t,
+                100 * c.overheadMs() / t));
+        if (c.gemmMemoryBound()) {
+            b.append(" (some GEMMs bound by weight reads)");
+        }
+        b.append(String.format(". Chunking %s", p.chunking().describe()));
+        List<Plan.SweepPoint> tried = p.sweep().stream().filter(s -> !Double.isNaN(s.ttftMs())).toList();
+        if (tried.size() > 1) {
+            Plan.SweepPoint worst = tried.stream().max(Comparator.comparingDouble(Plan.SweepPoint::ttftMs)).orElseThrow();
+            b.append(String.format(", best of %d tried (worst: %s at %.0f ms)", tried.size(), worst.chunking(),
+                    worst.ttftMs()));
+        }
+        b.append(String.format(". Bubble %.1f%%. Fullest GPU: %s.", 100 * p.simulation().bubbleRatio(),
+                p.memory().describe()));
+        return b.toString();
+    }
+
+    /** Prefixes each reason with its rank and how it compares with the best. */
+    private static List<Plan> explainRanks(List<Plan> plans, Objective objective) {
+        List<Plan> out = new ArrayList<>();
+        for (int i = 0; i < plans.size(); i++) {
+            Plan p = plans.get(i);
+            String head;
+            if (i == 0) {
+                head = plans.size() > 1 ? String.format("Best by %s. ", objective == Objective.TTFT ? "TTFT"
+                        : "tokens/s per GPU") : "";
+            } else {
+                Plan best = plans.get(0);
+                head = objective == Objective.TTFT
+                        ? String.format("#%d: TTFT %.1f%% above the best (%s). ", i + 1, 100 * (p.ttftMs() / best.ttftMs() - 1),
+                                best.layout().name())
+                        : String.format("#%d: %.1f%% fewer tokens/s per GPU than the best (%s). ", i + 1,
+                                100 * (1 - p.tokensPerSecondPerGpu() / best.tokensPerSecondPerGpu()), best.layout().name());
+            }
+            out.add(p.withReason(head + p.reason()));
+        }
+        return out;
+    }
+
+    private record Candidate(ChunkingChoice choice, SimulationResult result) {
+    }
+}
