@@ -71,11 +71,11 @@ final class CudaDevice implements AutoCloseable {
     private static final double POOL_FRACTION = 0.90;
 
     final String arch;
-    private final CUstream_st stream;
-    private final cublasContext blas;
+    private CUstream_st stream;
+    private cublasContext blas;
     private final List<CUmod_st> modules = new ArrayList<>();
     private final Map<String, CUfunc_st> functions = new HashMap<>();
-    private final long base;
+    private long base;
     final DevicePool pool;
     private final FloatPointer one = new FloatPointer(1f);
     private final FloatPointer zero = new FloatPointer(0f);
@@ -95,10 +95,22 @@ final class CudaDevice implements AutoCloseable {
         check(cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device), "compute capability");
         check(cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device), "compute capability");
         arch = NvrtcOptions.arch(major[0], minor[0]);
-        stream = new CUstream_st();
-        check(cudaStreamCreate(stream), "cudaStreamCreate");
-        blas = new cublasContext();
-        blasCheck(cublasCreate_v2(blas), "cublasCreate");
+        try {
+            pool = start(cache);
+        } catch (RuntimeException | Error e) {
+            // a failed start (NVRTC error, no memory) must not leave a stream, handle or modules behind
+            release();
+            throw e;
+        }
+    }
+
+    private DevicePool start(CubinCache cache) {
+        CUstream_st s = new CUstream_st();
+        check(cudaStreamCreate(s), "cudaStreamCreate");
+        stream = s;
+        cublasContext b = new cublasContext();
+        blasCheck(cublasCreate_v2(b), "cublasCreate");
+        blas = b;
         blasCheck(cublasSetStream_v2(blas, stream), "cublasSetStream");
         loadKernels(cache);
         SizeTPointer free = new SizeTPointer(1);
@@ -108,7 +120,7 @@ final class CudaDevice implements AutoCloseable {
         PointerPointer<Pointer> p = new PointerPointer<>(1);
         check(cudaMalloc(p, capacity), "cudaMalloc of the " + capacity / (1 << 20) + " MiB pool");
         base = p.get(0).address();
-        pool = new DevicePool(capacity);
+        return new DevicePool(capacity);
     }
 
     private void loadKernels(CubinCache cache) {
@@ -294,10 +306,24 @@ final class CudaDevice implements AutoCloseable {
         }
         closed = true;
         sync();
-        cudaFree(ptr(0));
+        release();
+    }
+
+    private void release() {
+        if (base != 0) {
+            cudaFree(ptr(0));
+            base = 0;
+        }
         modules.forEach(m -> cuModuleUnload(m));
-        cublasDestroy_v2(blas);
-        cudaStreamDestroy(stream);
+        modules.clear();
+        if (blas != null) {
+            cublasDestroy_v2(blas);
+            blas = null;
+        }
+        if (stream != null) {
+            cudaStreamDestroy(stream);
+            stream = null;
+        }
         staging.close();
         one.close();
         zero.close();
