@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.cpu.CpuBackend;
+import io.pipefill.worker.engine.Backend;
 import io.pipefill.worker.engine.CapacityCheck;
 import io.pipefill.worker.engine.PrefillEngine;
 import io.pipefill.worker.engine.PrefillRequest;
@@ -44,6 +45,10 @@ final class PrefillCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", defaultValue = "1",
             description = "Tokens to generate greedily; the first comes from the prefill (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
+
+    @Option(names = "--backend", defaultValue = "cpu",
+            description = "Compute backend: cpu (float32, OpenBLAS) or cuda (BF16 on GPU 0; single process only so far) (default: ${DEFAULT-VALUE}).")
+    Backends.Kind backend;
 
     @Option(names = "--threads", description = "Compute threads, per rank with --pp/--tp (default: all cores, divided among the ranks).")
     Integer threads;
@@ -96,6 +101,12 @@ final class PrefillCommand implements Callable<Integer> {
         if (nThreads < 1) {
             throw new IllegalArgumentException("--threads must be at least 1, got " + nThreads);
         }
+        if (backend == Backends.Kind.cuda && pipeline) {
+            throw new IllegalArgumentException("--backend cuda runs the single-process path only so far: "
+                    + "drop --pp, --tp, --dynamic-chunking and --in-process");
+        }
+        // before the model is read: a machine without CUDA learns so at once, with the libraries it lacks
+        Backends.checkAvailable(backend);
         Path dir = ModelResolver.resolve(model, log);
         ModelDirectory md = ModelDirectory.open(dir);
         ModelConfig c = md.config();
@@ -104,9 +115,13 @@ final class PrefillCommand implements Callable<Integer> {
 
         StageShard shard = StageShard.whole(c);
         long budget = kvBudget.equals("auto") ? SystemMemory.totalBytes() / 2 : ByteSize.parse("--kv-budget", kvBudget);
+        // float32 bytes per position: conservative for the CUDA backend, whose cache is BF16
         CapacityCheck.check(c, tokens.length, maxNewTokens, CpuBackend.kvCacheBytes(c, shard, 1), budget);
-        SystemMemory.checkFits("float32 weights", CpuBackend.weightBytes(c, shard)
-                + CpuBackend.kvCacheBytes(c, shard, request.kvPositions()));
+        if (backend == Backends.Kind.cpu) {
+            // the CUDA backend holds weights and cache on the device; its pool reports what does not fit
+            SystemMemory.checkFits("float32 weights", CpuBackend.weightBytes(c, shard)
+                    + CpuBackend.kvCacheBytes(c, shard, request.kvPositions()));
+        }
 
         if (pipeline) {
             return new PipelineRun(this, dir, c, tokens, nThreads).execute(out, log);
@@ -126,9 +141,9 @@ final class PrefillCommand implements Callable<Integer> {
         PrefillResult r;
         long weightBytes;
         long kvBytes;
-        try (CpuBackend backend = new CpuBackend(nThreads); Checkpoint ckpt = md.openCheckpoint()) {
+        try (Backend compute = Backends.create(backend, nThreads); Checkpoint ckpt = md.openCheckpoint()) {
             long t0 = System.nanoTime();
-            try (Stage stage = backend.loadStage(c, shard, ckpt, request.kvPositions())) {
+            try (Stage stage = compute.loadStage(c, shard, ckpt, request.kvPositions())) {
                 if (!quiet) {
                     log.printf("  loaded weights in %.1f s%n", (System.nanoTime() - t0) / 1e9);
                 }
@@ -174,7 +189,7 @@ final class PrefillCommand implements Callable<Integer> {
         ObjectNode o = mapper.createObjectNode();
         o.put("model", dir.toString());
         o.put("architecture", c.architecture().hfName());
-        o.put("backend", "cpu");
+        o.put("backend", backend.name());
         o.put("threads", nThreads);
         o.put("prompt_tokens", r.promptTokens());
         o.put("chunk", chunk);

@@ -11,6 +11,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.pipefill.worker.cuda.CudaLibraries;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -165,5 +167,35 @@ class PipefillCliTest {
         assertTrue(r.out().contains("Qwen2ForCausalLM, 1 layers"), r.out());
         Run p = run("prefill", "--model", out.toString(), "--prompt", "hi", "--threads", "1", "--quiet");
         assertEquals(0, p.code(), p.err());
+    }
+
+    @Test
+    void cudaBackendFailsFastNamingTheMissingLibraries() {
+        Assumptions.assumeFalse(CudaLibraries.probe().missing().isEmpty(), "this machine has every CUDA library");
+        Run r = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("the CUDA backend needs libraries that were not found"), r.err());
+        for (String so : CudaLibraries.probe().missing()) {
+            assertTrue(r.err().contains(so), so + " is named: " + r.err());
+        }
+        assertTrue(r.err().contains("/usr/local/cuda/lib64"), "searched directories are listed: " + r.err());
+        assertTrue(!r.err().contains("loaded weights") && !r.err().contains("chunk 1/"), "nothing ran: " + r.err());
+    }
+
+    @Test
+    void cudaBackendIsSingleProcessForNowAndUnknownBackendsAreNamed() {
+        Run pipeline = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2");
+        assertEquals(1, pipeline.code());
+        assertTrue(pipeline.err().contains("--backend cuda runs the single-process path only so far"), pipeline.err());
+        Run unknown = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "tpu");
+        assertTrue(unknown.code() != 0 && unknown.err().contains("tpu"), unknown.err());
+    }
+
+    @Test
+    void cpuBackendIsTheDefaultAndReportedInJson() throws Exception {
+        Run r = run("prefill", "--model", model, "--random-tokens", "20", "--threads", "1", "--backend", "cpu", "--json",
+                "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("cpu", new ObjectMapper().readTree(r.out()).get("backend").asText());
     }
 }

@@ -1,0 +1,338 @@
+package io.pipefill.worker.cuda;
+
+import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32F;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_GEMM_DEFAULT;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
+import static org.bytedeco.cuda.global.cublas.cublasCreate_v2;
+import static org.bytedeco.cuda.global.cublas.cublasDestroy_v2;
+import static org.bytedeco.cuda.global.cublas.cublasGemmEx;
+import static org.bytedeco.cuda.global.cublas.cublasSetStream_v2;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_16BF;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
+import static org.bytedeco.cuda.global.cudart.cuInit;
+import static org.bytedeco.cuda.global.cudart.cuLaunchKernel;
+import static org.bytedeco.cuda.global.cudart.cuModuleGetFunction;
+import static org.bytedeco.cuda.global.cudart.cuModuleLoadData;
+import static org.bytedeco.cuda.global.cudart.cuModuleUnload;
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrComputeCapabilityMajor;
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrComputeCapabilityMinor;
+import static org.bytedeco.cuda.global.cudart.cudaDeviceGetAttribute;
+import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
+import static org.bytedeco.cuda.global.cudart.cudaMalloc;
+import static org.bytedeco.cuda.global.cudart.cudaMemGetInfo;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
+import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCreate;
+import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcCompileProgram;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcCreateProgram;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcDestroyProgram;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcGetCUBIN;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcGetCUBINSize;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcGetErrorString;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcGetProgramLog;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcGetProgramLogSize;
+import static org.bytedeco.cuda.global.nvrtc.nvrtcVersion;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudart.CUfunc_st;
+import org.bytedeco.cuda.cudart.CUmod_st;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.nvrtc._nvrtcProgram;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.bytedeco.javacpp.ShortPointer;
+import org.bytedeco.javacpp.SizeTPointer;
+
+/**
+ * One GPU as the CUDA stage sees it: the primary context, one stream, a cuBLAS handle, our kernels (NVRTC to
+ * a cubin for this device, cached on disk, loaded with the driver API) and a {@link DevicePool} over one
+ * cudaMalloc. Everything is issued on the one stream, so kernels and GEMMs need no events between them; host
+ * copies synchronise the stream before returning.
+ *
+ * <p>Unverified without a GPU: this class compiles against the JavaCPP presets, but no line of it has run.
+ */
+final class CudaDevice implements AutoCloseable {
+    /** Fraction of the free device memory the pool takes; the rest is for cuBLAS workspaces and the context. */
+    private static final double POOL_FRACTION = 0.90;
+
+    final String arch;
+    private CUstream_st stream;
+    private cublasContext blas;
+    private final List<CUmod_st> modules = new ArrayList<>();
+    private final Map<String, CUfunc_st> functions = new HashMap<>();
+    private long base;
+    final DevicePool pool;
+    private final FloatPointer one = new FloatPointer(1f);
+    private final FloatPointer zero = new FloatPointer(0f);
+    private ShortPointer staging = new ShortPointer(1 << 16);
+    private boolean closed;
+
+    /** A device address as a kernel argument (a 64-bit pointer, not a long long scalar). */
+    record Address(long value) {
+    }
+
+    CudaDevice(int device, CubinCache cache) {
+        check(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+        // the runtime API creates and binds the primary context; the driver API calls below then use it
+        driver(cuInit(0), "cuInit");
+        int[] major = {0};
+        int[] minor = {0};
+        check(cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device), "compute capability");
+        check(cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device), "compute capability");
+        arch = NvrtcOptions.arch(major[0], minor[0]);
+        try {
+            pool = start(cache);
+        } catch (RuntimeException | Error e) {
+            // a failed start (NVRTC error, no memory) must not leave a stream, handle or modules behind
+            release();
+            throw e;
+        }
+    }
+
+    private DevicePool start(CubinCache cache) {
+        CUstream_st s = new CUstream_st();
+        check(cudaStreamCreate(s), "cudaStreamCreate");
+        stream = s;
+        cublasContext b = new cublasContext();
+        blasCheck(cublasCreate_v2(b), "cublasCreate");
+        blas = b;
+        blasCheck(cublasSetStream_v2(blas, stream), "cublasSetStream");
+        loadKernels(cache);
+        SizeTPointer free = new SizeTPointer(1);
+        SizeTPointer total = new SizeTPointer(1);
+        check(cudaMemGetInfo(free, total), "cudaMemGetInfo");
+        long capacity = (long) (free.get() * POOL_FRACTION);
+        PointerPointer<Pointer> p = new PointerPointer<>(1);
+        check(cudaMalloc(p, capacity), "cudaMalloc of the " + capacity / (1 << 20) + " MiB pool");
+        base = p.get(0).address();
+        return new DevicePool(capacity);
+    }
+
+    private void loadKernels(CubinCache cache) {
+        int[] vMajor = {0};
+        int[] vMinor = {0};
+        nvrtcCheck(nvrtcVersion(vMajor, vMinor), "nvrtcVersion");
+        String compiler = NvrtcOptions.compilerId(vMajor[0], vMinor[0]);
+        List<String> options = NvrtcOptions.options(arch, NvrtcOptions.defaultIncludeDir());
+        for (Map.Entry<String, List<String>> e : KernelSources.KERNELS.entrySet()) {
+            String file = e.getKey();
+            byte[] cubin = cache.getOrCompile(KernelSources.cacheKey(file, arch, compiler), () -> compile(file, options));
+            CUmod_st module = new CUmod_st();
+            driver(cuModuleLoadData(module, new BytePointer(cubin)), "cuModuleLoadData(" + file + ")");
+            modules.add(module);
+            for (String kernel : e.getValue()) {
+                CUfunc_st f = new CUfunc_st();
+                driver(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
+                functions.put(kernel, f);
+            }
+        }
+    }
+
+    private static byte[] compile(String file, List<String> options) {
+        _nvrtcProgram prog = new _nvrtcProgram();
+        nvrtcCheck(nvrtcCreateProgram(prog, new BytePointer(KernelSources.load(file)), new BytePointer(file), 0,
+                (PointerPointer<?>) null, (PointerPointer<?>) null), "nvrtcCreateProgram(" + file + ")");
+        try {
+            int rc = nvrtcCompileProgram(prog, options.size(), new PointerPointer<>(options.toArray(new String[0])));
+            if (rc != 0) {
+                SizeTPointer size = new SizeTPointer(1);
+                nvrtcGetProgramLogSize(prog, size);
+                byte[] log = new byte[(int) size.get()];
+                nvrtcGetProgramLog(prog, log);
+                throw new IllegalStateException("NVRTC failed to compile " + file + " with " + options + ": "
+                        + nvrtcGetErrorString(rc).getString() + "\n" + new String(log, StandardCharsets.UTF_8).trim());
+            }
+            SizeTPointer size = new SizeTPointer(1);
+            nvrtcCheck(nvrtcGetCUBINSize(prog, size), "nvrtcGetCUBINSize");
+            byte[] cubin = new byte[(int) size.get()];
+            nvrtcCheck(nvrtcGetCUBIN(prog, cubin), "nvrtcGetCUBIN");
+            return cubin;
+        } finally {
+            nvrtcDestroyProgram(prog);
+        }
+    }
+
+    /** The device pointer at {@code offset} in the pool. */
+    Pointer ptr(long offset) {
+        return new DevicePointer(base + offset);
+    }
+
+    Address arg(long offset) {
+        return new Address(base + offset);
+    }
+
+    /** Launches {@code kernel} on the stream; args are Address, Integer, Long or Float, in the kernel's order. */
+    void launch(String kernel, int gridX, int gridY, int blockX, Object... args) {
+        CUfunc_st f = functions.get(kernel);
+        if (f == null) {
+            throw new IllegalArgumentException("no kernel '" + kernel + "' loaded");
+        }
+        PointerPointer<Pointer> params = new PointerPointer<>(args.length);
+        List<Pointer> cells = new ArrayList<>(args.length);
+        for (int i = 0; i < args.length; i++) {
+            if (args[i] == null) {
+                throw new IllegalArgumentException("null argument " + i + " of " + kernel);
+            }
+            Pointer cell = cell(args[i], kernel, i);
+            cells.add(cell);
+            params.put(i, cell);
+        }
+        driver(cuLaunchKernel(f, gridX, gridY, 1, blockX, 1, 1, 0, stream, params, (PointerPointer<?>) null),
+                "launch of " + kernel);
+        // cuLaunchKernel copies the argument values, so the cells may go now
+        cells.forEach(Pointer::close);
+        params.close();
+    }
+
+    private static Pointer cell(Object a, String kernel, int i) {
+        if (a instanceof Address d) {
+            return new LongPointer(1).put(d.value());
+        } else if (a instanceof Integer v) {
+            return new IntPointer(1).put(v);
+        } else if (a instanceof Long v) {
+            return new LongPointer(1).put(v);
+        } else if (a instanceof Float v) {
+            return new FloatPointer(1).put(v);
+        }
+        throw new IllegalArgumentException("argument " + i + " of " + kernel + " has unsupported type " + a.getClass());
+    }
+
+    /**
+     * C[rows × out] = A[rows × in] · W[out × in]ᵀ (+ C when accumulate), all row-major, A and W BF16, FP32
+     * accumulation. Row-major C is column-major Cᵀ = W · Aᵀ, hence op(W) = T with lda = in. cublasGemmEx for
+     * now; cuBLASLt with a tuned algorithm and epilogues (bias, residual) is the planned replacement.
+     */
+    void linear(int rows, int in, int out, long a, long w, boolean accumulate, long c, boolean floatOutput) {
+        blasCheck(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, one, ptr(w), CUDA_R_16BF, in,
+                ptr(a), CUDA_R_16BF, in, accumulate ? one : zero, ptr(c), floatOutput ? CUDA_R_32F : CUDA_R_16BF, out,
+                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmEx " + rows + "x" + in + " · " + out + "x" + in + "ᵀ");
+    }
+
+    /** Copies BF16 values from the host to the pool at {@code offset} + {@code at} elements. */
+    void uploadBf16(long offset, long at, short[] src, int count) {
+        ShortPointer s = staging(count);
+        s.put(src, 0, count);
+        check(cudaMemcpyAsync(ptr(offset + at * 2), s, count * 2L, cudaMemcpyHostToDevice, stream), "upload");
+        sync();  // the staging buffer is reused by the next call
+    }
+
+    void uploadFloats(long offset, float[] src, int count) {
+        try (FloatPointer f = new FloatPointer(count)) {
+            f.put(src, 0, count);
+            check(cudaMemcpyAsync(ptr(offset), f, count * 4L, cudaMemcpyHostToDevice, stream), "upload");
+            sync();
+        }
+    }
+
+    void uploadInts(long offset, int[] src, int from, int count) {
+        try (IntPointer p = new IntPointer(count)) {
+            p.put(src, from, count);
+            check(cudaMemcpyAsync(ptr(offset), p, count * 4L, cudaMemcpyHostToDevice, stream), "upload");
+            sync();
+        }
+    }
+
+    void downloadBf16(long offset, short[] dst, int count) {
+        try (ShortPointer s = new ShortPointer(count)) {
+            check(cudaMemcpyAsync(s, ptr(offset), count * 2L, cudaMemcpyDeviceToHost, stream), "download");
+            sync();
+            s.get(dst, 0, count);
+        }
+    }
+
+    void downloadFloats(long offset, float[] dst, int count) {
+        try (FloatPointer f = new FloatPointer(count)) {
+            check(cudaMemcpyAsync(f, ptr(offset), count * 4L, cudaMemcpyDeviceToHost, stream), "download");
+            sync();
+            f.get(dst, 0, count);
+        }
+    }
+
+    void sync() {
+        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    }
+
+    private ShortPointer staging(int count) {
+        if (staging.capacity() < count) {
+            staging.close();
+            staging = new ShortPointer(count);
+        }
+        return staging;
+    }
+
+    static void check(int err, String what) {
+        if (err != 0) {
+            throw new IllegalStateException(what + " failed: CUDA error " + err + " (" + cudaGetErrorString(err).getString() + ")");
+        }
+    }
+
+    private static void driver(int err, String what) {
+        if (err != 0) {
+            throw new IllegalStateException(what + " failed: CUresult " + err);
+        }
+    }
+
+    private static void blasCheck(int err, String what) {
+        if (err != 0) {
+            throw new IllegalStateException(what + " failed: cublasStatus " + err);
+        }
+    }
+
+    private static void nvrtcCheck(int err, String what) {
+        if (err != 0) {
+            throw new IllegalStateException(what + " failed: " + nvrtcGetErrorString(err).getString());
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        sync();
+        release();
+    }
+
+    private void release() {
+        if (base != 0) {
+            cudaFree(ptr(0));
+            base = 0;
+        }
+        modules.forEach(m -> cuModuleUnload(m));
+        modules.clear();
+        if (blas != null) {
+            cublasDestroy_v2(blas);
+            blas = null;
+        }
+        if (stream != null) {
+            cudaStreamDestroy(stream);
+            stream = null;
+        }
+        staging.close();
+        one.close();
+        zero.close();
+    }
+
+    /** A raw device address; JavaCPP passes it through unchanged and never frees it. */
+    private static final class DevicePointer extends Pointer {
+        DevicePointer(long address) {
+            this.address = address;
+        }
+    }
+}

@@ -1,0 +1,326 @@
+package io.pipefill.worker.cuda;
+
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.StageShard;
+import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.RotaryEmbedding;
+import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.safetensors.DType;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A stage on one GPU: BF16 weights, activations and KV cache in the device pool, FP32 arithmetic. Mirrors
+ * CpuStage step by step (same fused q/k/v and gate/up GEMMs, same tensor-parallel all-reduce points, same
+ * checks and messages); the residual stream is stored in BF16 where CpuStage keeps float32.
+ *
+ * <p>Unverified without a GPU: compiles, but has never run; parity with CpuStage is the first GPU check.
+ */
+final class CudaStage implements Stage {
+    private static final long ABSENT = -1;
+
+    /** Pool offsets of one layer's weights; ABSENT for what the architecture lacks. */
+    private record Layer(long inputNorm, long qkv, long qkvBias, long qNorm, long kNorm, long o, long oBias,
+                         long postNorm, long gateUp, long down, long keys, long values) {
+    }
+
+    private final CudaDevice dev;
+    private final ModelConfig config;
+    private final StageShard shard;
+    private final TensorParallel tp;
+    private final int heads;
+    private final int kvHeads;
+    private final int headDim;
+    private final int qDim;
+    private final int kvDim;
+    private final int inter;
+    private final int capacity;
+    private final float eps;
+    private final RotaryEmbedding rope;
+    private final List<Layer> layers = new ArrayList<>();
+    private final List<Long> owned = new ArrayList<>();
+    private long embedding = ABSENT;
+    private long finalNorm = ABSENT;
+    private long lmHead = ABSENT;
+    private final long weightBytes;
+    private long kvBytes;
+    private int length;
+    private Buffers buffers;
+
+    CudaStage(CudaDevice dev, ModelConfig config, StageShard shard, TensorParallel tp, WeightLayout.Stage layout,
+              Checkpoint ckpt, int kvCapacity) {
+        this.dev = dev;
+        this.config = config;
+        this.shard = shard;
+        this.tp = tp;
+        this.heads = tp.count(config.numHeads());
+        this.kvHeads = tp.count(config.numKvHeads());
+        this.headDim = config.headDim();
+        this.qDim = heads * headDim;
+        this.kvDim = kvHeads * headDim;
+        this.inter = tp.count(config.intermediateSize());
+        this.capacity = kvCapacity;
+        this.eps = (float) config.rmsNormEps();
+        this.rope = new RotaryEmbedding(config);
+        this.weightBytes = layout.bf16Bytes();
+        try {
+            upload(layout, ckpt);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            close();
+            throw e;
+        }
+    }
+
+    private void upload(WeightLayout.Stage layout, Checkpoint ckpt) {
+        if (layout.embedding() != null) {
+            embedding = buffer(layout.embedding(), ckpt);
+        }
+        long cacheBytes = (long) kvHeads * capacity * headDim * 2;
+        for (WeightLayout.Layer l : layout.layers()) {
+            long keys = alloc(cacheBytes, "KV cache keys");
+            long values = alloc(cacheBytes, "KV cache values");
+            kvBytes += 2 * cacheBytes;
+            layers.add(new Layer(buffer(l.inputNorm(), ckpt), buffer(l.qkv(), ckpt), buffer(l.qkvBias(), ckpt),
+                    buffer(l.qNorm(), ckpt), buffer(l.kNorm(), ckpt), buffer(l.o(), ckpt), buffer(l.oBias(), ckpt),
+                    buffer(l.postNorm(), ckpt), buffer(l.gateUp(), ckpt), buffer(l.down(), ckpt), keys, values));
+        }
+        if (layout.finalNorm() != null) {
+            finalNorm = buffer(layout.finalNorm(), ckpt);
+            lmHead = layout.lmHeadIsEmbedding() ? embedding : buffer(layout.lmHead(), ckpt);
+        }
+    }
+
+    private long buffer(WeightLayout.Buffer b, Checkpoint ckpt) {
+        if (b == null) {
+            return ABSENT;
+        }
+        long off = alloc(b.bf16Bytes(), b.name());
+        WeightLayout.pack(ckpt, b, (at, bf16, count) -> dev.uploadBf16(off, at, bf16, count));
+        return off;
+    }
+
+    private long alloc(long bytes, String what) {
+        long off = dev.pool.allocate(bytes, what);
+        owned.add(off);
+        return off;
+    }
+
+    @Override
+    public Activations allocate(int maxTokens) {
+        return new CudaActivations(dev, maxTokens, config.hiddenSize());
+    }
+
+    @Override
+    public void embed(int[] tokens, int from, int n, Activations out) {
+        if (embedding == ABSENT) {
+            throw new IllegalStateException("stage " + shard + " holds no embedding (only the first stage does)");
+        }
+        CudaActivations x = CudaActivations.of(out);
+        x.checkRows(n);
+        for (int t = 0; t < n; t++) {
+            int id = tokens[from + t];
+            if (id < 0 || id >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " at prompt position " + (from + t)
+                        + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+            }
+        }
+        Buffers b = buffers(n);
+        dev.uploadInts(b.ids, tokens, from, n);
+        int h = config.hiddenSize();
+        dev.launch("embedding_gather", n, 1, LaunchGeometry.rowThreads(Math.min(h, 256)),
+                dev.arg(b.ids), dev.arg(embedding), dev.arg(x.offset), n, h);
+    }
+
+    @Override
+    public void forward(Activations activations, int position, int n) {
+        CudaActivations x = CudaActivations.of(activations);
+        x.checkRows(n);
+        if (position != length) {
+            throw new IllegalStateException("chunk at position " + position + " but the KV cache holds " + length
+                    + " positions: chunks must arrive in order");
+        }
+        if (position + n > capacity) {
+            throw new IllegalStateException("positions up to " + (position + n) + " exceed the KV cache capacity " + capacity);
+        }
+        Buffers b = buffers(n);
+        RotaryEmbedding.Table table = rope.table(position, n);
+        dev.uploadFloats(b.cos, table.cos(), table.cos().length);
+        dev.uploadFloats(b.sin, table.sin(), table.sin().length);
+        for (Layer l : layers) {
+            layer(l, x.offset, b, position, n);
+        }
+        dev.sync();
+        length = position + n;
+    }
+
+    private void layer(Layer w, long x, Buffers b, int pos0, int n) {
+        int h = config.hiddenSize();
+        int qkvWidth = qDim + 2 * kvDim;
+        int ew = LaunchGeometry.ELEMENTWISE_THREADS;
+
+        dev.launch("rms_norm", n, 1, LaunchGeometry.rowThreads(h), dev.arg(x), dev.arg(w.inputNorm()), dev.arg(b.normed), n, h, eps);
+        dev.linear(n, h, qkvWidth, b.normed, w.qkv(), false, b.qkv, false);
+        if (w.qkvBias() != ABSENT) {
+            dev.launch("add_bias", LaunchGeometry.blocks((long) n * qkvWidth, ew), 1, ew,
+                    dev.arg(b.qkv), dev.arg(w.qkvBias()), n, qkvWidth, qkvWidth);
+        }
+        if (w.qNorm() != ABSENT) {
+            int t = LaunchGeometry.rowThreads(headDim);
+            dev.launch("head_rms_norm", n * heads, 1, t, dev.arg(b.qkv), dev.arg(w.qNorm()), n, heads, headDim, qkvWidth, 0, eps);
+            dev.launch("head_rms_norm", n * kvHeads, 1, t, dev.arg(b.qkv), dev.arg(w.kNorm()), n, kvHeads, headDim, qkvWidth, qDim, eps);
+        }
+        // q's heads and k's heads are adjacent in each row, so one launch rotates both
+        int ropeHeads = heads + kvHeads;
+        dev.launch("rope", LaunchGeometry.blocks((long) n * ropeHeads * (headDim / 2), ew), 1, ew,
+                dev.arg(b.qkv), dev.arg(b.cos), dev.arg(b.sin), n, ropeHeads, headDim, qkvWidth, 0);
+        dev.launch("kv_append", LaunchGeometry.blocks((long) n * kvDim, ew), 1, ew, dev.arg(b.qkv), dev.arg(w.keys()),
+                dev.arg(w.values()), n, kvHeads, headDim, qkvWidth, qDim, qDim + kvDim, capacity, pos0);
+        int[] grid = LaunchGeometry.attentionGrid(n, heads);
+        dev.launch("attention_prefill", grid[0], grid[1], LaunchGeometry.ATTENTION_THREADS, dev.arg(b.qkv), dev.arg(w.keys()),
+                dev.arg(w.values()), dev.arg(b.attn), n, pos0, heads, kvHeads, headDim, capacity, qkvWidth, qDim,
+                (float) (1.0 / Math.sqrt(headDim)));
+        projectIntoResidual(n, qDim, b.attn, w.o(), x, b);
+        if (w.oBias() != ABSENT) {
+            dev.launch("add_bias", LaunchGeometry.blocks((long) n * h, ew), 1, ew, dev.arg(x), dev.arg(w.oBias()), n, h, h);
+        }
+        dev.launch("rms_norm", n, 1, LaunchGeometry.rowThreads(h), dev.arg(x), dev.arg(w.postNorm()), dev.arg(b.normed), n, h, eps);
+        dev.linear(n, h, 2 * inter, b.normed, w.gateUp(), false, b.gateUp, false);
+        dev.launch("swiglu", LaunchGeometry.blocks((long) n * inter, ew), 1, ew, dev.arg(b.gateUp), dev.arg(b.act), n, inter);
+        projectIntoResidual(n, inter, b.act, w.down(), x, b);
+    }
+
+    /**
+     * x += in · Wᵀ: alone, the GEMM accumulates into the residual (beta = 1). Under tensor parallelism the
+     * partial products go through the host all-reduce (float32, as the CPU ranks do) and are added back; an
+     * NCCL all-reduce on the device is the planned replacement.
+     */
+    private void projectIntoResidual(int n, int in, long input, long w, long x, Buffers b) {
+        int h = config.hiddenSize();
+        if (tp.size() == 1) {
+            dev.linear(n, in, h, input, w, true, x, false);
+            return;
+        }
+        dev.linear(n, in, h, input, w, false, b.partial, false);
+        short[] bf = new short[n * h];
+        dev.downloadBf16(b.partial, bf, bf.length);
+        float[] partial = new float[n * h];
+        for (int i = 0; i < bf.length; i++) {
+            partial[i] = DType.bf16ToFloat(bf[i]);
+        }
+        tp.allReduce().sum(partial, n * h);
+        for (int i = 0; i < bf.length; i++) {
+            bf[i] = DType.floatToBf16(partial[i]);
+        }
+        dev.uploadBf16(b.partial, 0, bf, bf.length);
+        int ew = LaunchGeometry.ELEMENTWISE_THREADS;
+        dev.launch("residual_add", LaunchGeometry.blocks((long) n * h, ew), 1, ew, dev.arg(x), dev.arg(b.partial), (long) n * h);
+    }
+
+    @Override
+    public float[] logits(Activations activations, int row) {
+        if (lmHead == ABSENT) {
+            throw new IllegalStateException("stage " + shard + " holds no lm_head (only the last stage does)");
+        }
+        CudaActivations x = CudaActivations.of(activations);
+        x.checkRows(row + 1);
+        int h = config.hiddenSize();
+        int vocab = config.vocabSize();
+        Buffers b = buffers(1);
+        dev.launch("rms_norm", 1, 1, LaunchGeometry.rowThreads(h), dev.arg(x.offset + (long) row * h * 2),
+                dev.arg(finalNorm), dev.arg(b.normed), 1, h, eps);
+        // a GEMV as a one-row GEMM, written straight to FP32 so that the host gets full-precision logits
+        dev.linear(1, h, vocab, b.normed, lmHead, false, b.logits, true);
+        float[] logits = new float[vocab];
+        dev.downloadFloats(b.logits, logits, vocab);
+        return logits;
+    }
+
+    private Buffers buffers(int n) {
+        if (buffers == null || buffers.rows < n) {
+            if (buffers != null) {
+                buffers.close();
+            }
+            buffers = new Buffers(n);
+        }
+        return buffers;
+    }
+
+    @Override
+    public void resetCache() {
+        length = 0;
+    }
+
+    @Override
+    public int cachedPositions() {
+        return length;
+    }
+
+    @Override
+    public long weightBytes() {
+        return weightBytes;
+    }
+
+    @Override
+    public long kvCacheBytes() {
+        return kvBytes;
+    }
+
+    @Override
+    public void close() {
+        if (buffers != null) {
+            buffers.close();
+            buffers = null;
+        }
+        owned.forEach(dev.pool::free);
+        owned.clear();
+    }
+
+    /** Work buffers for one chunk of up to {@code rows} tokens (BF16 unless noted), reused across chunks and layers. */
+    private final class Buffers implements AutoCloseable {
+        final int rows;
+        final long normed;
+        final long qkv;
+        final long attn;
+        final long gateUp;
+        final long act;
+        final long partial;
+        /** int32 token ids. */
+        final long ids;
+        /** FP32 RoPE tables [rows][headDim/2]. */
+        final long cos;
+        final long sin;
+        /** FP32 logits of one row. */
+        final long logits;
+        private final List<Long> mine = new ArrayList<>();
+
+        Buffers(int rows) {
+            this.rows = rows;
+            long r = rows;
+            int h = config.hiddenSize();
+            normed = take(r * h * 2, "normed rows");
+            qkv = take(r * (qDim + 2L * kvDim) * 2, "q/k/v rows");
+            attn = take(r * qDim * 2, "attention output");
+            gateUp = take(r * 2L * inter * 2, "gate/up rows");
+            act = take(r * inter * 2, "SwiGLU output");
+            partial = take(r * h * 2, "tensor-parallel partial sums");
+            ids = take(r * 4, "token ids");
+            cos = take(r * (headDim / 2) * 4, "RoPE cos table");
+            sin = take(r * (headDim / 2) * 4, "RoPE sin table");
+            logits = take((long) config.vocabSize() * 4, "logits");
+        }
+
+        private long take(long bytes, String what) {
+            long off = dev.pool.allocate(bytes, what);
+            mine.add(off);
+            return off;
+        }
+
+        @Override
+        public void close() {
+            mine.forEach(dev.pool::free);
+            mine.clear();
+        }
+    }
+}

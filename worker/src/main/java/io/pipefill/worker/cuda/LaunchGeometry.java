@@ -1,0 +1,55 @@
+package io.pipefill.worker.cuda;
+
+/** Grid and block sizes for the kernels, kept in one place (and tested) so that the CUDA code stays simple. */
+public final class LaunchGeometry {
+    /** Threads per block of the element-wise kernels. */
+    public static final int ELEMENTWISE_THREADS = 256;
+    /** attention.cu's ATTN_WARPS × 32; query rows per attention block = ATTN_WARPS. */
+    public static final int ATTENTION_WARPS = 4;
+    public static final int ATTENTION_THREADS = ATTENTION_WARPS * 32;
+    /** attention.cu's ATTN_MAX_HEAD_DIM. */
+    public static final int ATTENTION_MAX_HEAD_DIM = 256;
+
+    private LaunchGeometry() {
+    }
+
+    /** Blocks of {@code threads} covering {@code n} items; fails rather than overflowing gridDim.x. */
+    public static int blocks(long n, int threads) {
+        if (n < 0 || threads <= 0) {
+            throw new IllegalArgumentException("cannot cover " + n + " items with blocks of " + threads);
+        }
+        long b = Math.max(1, (n + threads - 1) / threads);
+        if (b > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(n + " items need more than 2^31-1 blocks of " + threads);
+        }
+        return (int) b;
+    }
+
+    /**
+     * Threads for a one-block-per-row reduction over {@code width} values: a multiple of 32 (block_sum in
+     * common.cuh needs whole warps), at most 1024, and no more than the row needs.
+     */
+    public static int rowThreads(int width) {
+        if (width <= 0) {
+            throw new IllegalArgumentException("row width must be positive, got " + width);
+        }
+        int t = (width + 31) / 32 * 32;
+        return Math.min(1024, t);
+    }
+
+    /** Attention grid: (query-row blocks, heads). */
+    public static int[] attentionGrid(int rows, int heads) {
+        return new int[] {blocks(rows, ATTENTION_WARPS), heads};
+    }
+
+    /** Checks what attention.cu assumes about the head layout. */
+    public static void checkAttention(int heads, int kvHeads, int headDim) {
+        if (headDim > ATTENTION_MAX_HEAD_DIM || headDim % 2 != 0) {
+            throw new IllegalArgumentException("the CUDA attention kernel supports even head dims up to "
+                    + ATTENTION_MAX_HEAD_DIM + ", got " + headDim);
+        }
+        if (kvHeads < 1 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException(heads + " query heads do not group evenly over " + kvHeads + " key/value heads");
+        }
+    }
+}

@@ -1,0 +1,246 @@
+package io.pipefill.worker.cuda;
+
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.StageShard;
+import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.WeightNames;
+import io.pipefill.worker.safetensors.DType;
+import io.pipefill.worker.safetensors.TensorInfo;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Which blocks of which checkpoint tensors make up each device buffer of a stage: the same fused [q; k; v] and
+ * [gate; up] rows and the same tensor-parallel slices as the CPU backend's CpuWeights (q/k/v/gate/up split by
+ * output rows, o/down by input columns). Plain Java, no CUDA class: the layout and the BF16 packing are tested
+ * against CpuWeights on machines without a GPU, and CudaStage only copies the packed blocks to the device.
+ */
+public final class WeightLayout {
+
+    /** Rows [row0, row0 + rowCount) × columns [col0, col0 + colCount) of a tensor; a 1-D tensor is one row. */
+    public record Block(TensorInfo tensor, long row0, long rowCount, long col0, long colCount) {
+        static Block whole(TensorInfo t) {
+            return new Block(t, 0, rows(t), 0, cols(t));
+        }
+
+        static Block rowRange(TensorInfo t, long row0, long count) {
+            return new Block(t, row0, count, 0, cols(t));
+        }
+
+        static Block colRange(TensorInfo t, long col0, long count) {
+            return new Block(t, 0, rows(t), col0, count);
+        }
+
+        static long rows(TensorInfo t) {
+            return t.shape().length == 1 ? 1 : t.shape()[0];
+        }
+
+        static long cols(TensorInfo t) {
+            return t.shape().length == 1 ? t.shape()[0] : t.shape()[1];
+        }
+
+        long elements() {
+            return rowCount * colCount;
+        }
+    }
+
+    /** One device buffer: its blocks' rows stacked in order, row-major, {@code cols} wide. */
+    public record Buffer(String name, List<Block> blocks) {
+        public Buffer {
+            blocks = List.copyOf(blocks);
+            long cols = blocks.get(0).colCount();
+            for (Block b : blocks) {
+                // 1-D slices (the q/k/v biases) are laid end to end; matrix blocks stack rows of one width
+                if (b.tensor().shape().length == 2 && b.colCount() != cols) {
+                    throw new IllegalArgumentException(name + " stacks blocks of different widths");
+                }
+            }
+        }
+
+        public long elements() {
+            return blocks.stream().mapToLong(Block::elements).sum();
+        }
+
+        public long rows() {
+            return blocks.stream().mapToLong(Block::rowCount).sum();
+        }
+
+        public long cols() {
+            return blocks.get(0).colCount();
+        }
+
+        public long bf16Bytes() {
+            return elements() * 2;
+        }
+    }
+
+    /** One decoder layer's buffers; the optional ones are null when the architecture has none. */
+    public record Layer(Buffer inputNorm, Buffer qkv, Buffer qkvBias, Buffer qNorm, Buffer kNorm, Buffer o, Buffer oBias,
+                        Buffer postNorm, Buffer gateUp, Buffer down) {
+        public List<Buffer> all() {
+            List<Buffer> out = new ArrayList<>();
+            for (Buffer b : new Buffer[] {inputNorm, qkv, qkvBias, qNorm, kNorm, o, oBias, postNorm, gateUp, down}) {
+                if (b != null) {
+                    out.add(b);
+                }
+            }
+            return out;
+        }
+    }
+
+    /**
+     * A stage's buffers. {@code lmHeadIsEmbedding}: tied weights on a stage that also holds the embedding
+     * share one device buffer (as CpuWeights shares one native matrix).
+     */
+    public record Stage(Buffer embedding, List<Layer> layers, Buffer finalNorm, Buffer lmHead, boolean lmHeadIsEmbedding) {
+        public long bf16Bytes() {
+            long n = 0;
+            if (embedding != null) {
+                n += embedding.bf16Bytes();
+            }
+            for (Layer l : layers) {
+                for (Buffer b : l.all()) {
+                    n += b.bf16Bytes();
+                }
+            }
+            if (finalNorm != null) {
+                n += finalNorm.bf16Bytes();
+            }
+            if (lmHead != null && !lmHeadIsEmbedding) {
+                n += lmHead.bf16Bytes();
+            }
+            return n;
+        }
+    }
+
+    private WeightLayout() {
+    }
+
+    /** The layout of one stage's tensor-parallel slice; checks every tensor's shape against the config. */
+    public static Stage plan(ModelConfig c, StageShard shard, TensorParallel tp, Checkpoint ckpt) {
+        long h = c.hiddenSize();
+        long q = c.qDim();
+        long kv = c.kvDim();
+        long inter = c.intermediateSize();
+        long q0 = tp.start(c.qDim());
+        long qn = tp.count(c.qDim());
+        long kv0 = tp.start(c.kvDim());
+        long kvn = tp.count(c.kvDim());
+        long i0 = tp.start(c.intermediateSize());
+        long in = tp.count(c.intermediateSize());
+        Buffer embedding = null;
+        if (shard.embedding()) {
+            embedding = new Buffer("embedding", List.of(Block.whole(ckpt.require(WeightNames.EMBED, c.vocabSize(), h))));
+        }
+        List<Layer> layers = new ArrayList<>();
+        for (int l = shard.firstLayer(); l < shard.endLayer(); l++) {
+            Buffer inNorm = vec("layer " + l + " input norm", ckpt.require(WeightNames.inputNorm(l), h), 0, h);
+            Buffer qkv = new Buffer("layer " + l + " qkv", List.of(
+                    Block.rowRange(ckpt.require(WeightNames.attn(l, "q_proj"), q, h), q0, qn),
+                    Block.rowRange(ckpt.require(WeightNames.attn(l, "k_proj"), kv, h), kv0, kvn),
+                    Block.rowRange(ckpt.require(WeightNames.attn(l, "v_proj"), kv, h), kv0, kvn)));
+            Buffer qkvBias = null;
+            if (c.qkvBias()) {
+                // a bias is one row: its slices are column ranges, concatenated into one row of width qn + 2 kvn
+                qkvBias = concatVectors("layer " + l + " qkv bias",
+                        Block.colRange(ckpt.require(WeightNames.attnBias(l, "q_proj"), q), q0, qn),
+                        Block.colRange(ckpt.require(WeightNames.attnBias(l, "k_proj"), kv), kv0, kvn),
+                        Block.colRange(ckpt.require(WeightNames.attnBias(l, "v_proj"), kv), kv0, kvn));
+            }
+            Buffer qNorm = null;
+            Buffer kNorm = null;
+            if (c.qkNorm()) {
+                qNorm = vec("layer " + l + " q norm", ckpt.require(WeightNames.qNorm(l), c.headDim()), 0, c.headDim());
+                kNorm = vec("layer " + l + " k norm", ckpt.require(WeightNames.kNorm(l), c.headDim()), 0, c.headDim());
+            }
+            Buffer o = new Buffer("layer " + l + " o_proj",
+                    List.of(Block.colRange(ckpt.require(WeightNames.attn(l, "o_proj"), h, q), q0, qn)));
+            Buffer oBias = c.oBias() ? vec("layer " + l + " o bias", ckpt.require(WeightNames.attnBias(l, "o_proj"), h), 0, h) : null;
+            Buffer postNorm = vec("layer " + l + " post norm", ckpt.require(WeightNames.postAttentionNorm(l), h), 0, h);
+            Buffer gateUp = new Buffer("layer " + l + " gate_up", List.of(
+                    Block.rowRange(ckpt.require(WeightNames.mlp(l, "gate_proj"), inter, h), i0, in),
+                    Block.rowRange(ckpt.require(WeightNames.mlp(l, "up_proj"), inter, h), i0, in)));
+            Buffer down = new Buffer("layer " + l + " down_proj",
+                    List.of(Block.colRange(ckpt.require(WeightNames.mlp(l, "down_proj"), h, inter), i0, in)));
+            layers.add(new Layer(inNorm, qkv, qkvBias, qNorm, kNorm, o, oBias, postNorm, gateUp, down));
+        }
+        Buffer finalNorm = null;
+        Buffer lmHead = null;
+        boolean shared = false;
+        if (shard.head()) {
+            finalNorm = vec("final norm", ckpt.require(WeightNames.FINAL_NORM, h), 0, h);
+            if (c.tieWordEmbeddings()) {
+                shared = embedding != null;
+                lmHead = shared ? embedding
+                        : new Buffer("lm_head", List.of(Block.whole(ckpt.require(WeightNames.EMBED, c.vocabSize(), h))));
+            } else {
+                lmHead = new Buffer("lm_head", List.of(Block.whole(ckpt.require(WeightNames.LM_HEAD, c.vocabSize(), h))));
+            }
+        }
+        return new Stage(embedding, layers, finalNorm, lmHead, shared);
+    }
+
+    private static Buffer vec(String name, TensorInfo t, long start, long count) {
+        return new Buffer(name, List.of(Block.colRange(t, start, count)));
+    }
+
+    /** 1-D slices laid end to end into one vector. */
+    private static Buffer concatVectors(String name, Block... parts) {
+        return new Buffer(name, List.of(parts));
+    }
+
+    /** Receives packed BF16 elements [at, at + count) of a buffer, in order. */
+    @FunctionalInterface
+    public interface Sink {
+        void accept(long at, short[] bf16, int count);
+    }
+
+    /** Reads a buffer's blocks as float32, converts them to BF16 (round to nearest even) and streams them in order. */
+    public static void pack(Checkpoint ckpt, Buffer buffer, Sink sink) {
+        float[] f = new float[1 << 16];
+        short[] s = new short[f.length];
+        long at = 0;
+        for (Block b : buffer.blocks()) {
+            long cols = Block.cols(b.tensor());
+            if (b.colCount() == cols) {
+                // whole rows are contiguous in the file: read them in large blocks
+                long first = b.row0() * cols;
+                long n = b.elements();
+                for (long done = 0; done < n; done += f.length) {
+                    int count = (int) Math.min(f.length, n - done);
+                    ckpt.readFloats(b.tensor(), first + done, f, 0, count);
+                    toBf16(f, s, count);
+                    sink.accept(at + done, s, count);
+                }
+            } else {
+                int w = (int) b.colCount();
+                float[] row = new float[w];
+                short[] rowBf = new short[w];
+                for (long r = 0; r < b.rowCount(); r++) {
+                    ckpt.readFloats(b.tensor(), (b.row0() + r) * cols + b.col0(), row, 0, w);
+                    toBf16(row, rowBf, w);
+                    sink.accept(at + r * w, rowBf, w);
+                }
+            }
+            at += b.elements();
+        }
+    }
+
+    /** A whole (small) buffer packed into one array, for tests and for the norms. */
+    public static short[] packAll(Checkpoint ckpt, Buffer buffer) {
+        long n = buffer.elements();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(buffer.name() + " is too large for one array");
+        }
+        short[] out = new short[(int) n];
+        pack(ckpt, buffer, (at, bf16, count) -> System.arraycopy(bf16, 0, out, (int) at, count));
+        return out;
+    }
+
+    private static void toBf16(float[] f, short[] s, int n) {
+        for (int i = 0; i < n; i++) {
+            s[i] = DType.floatToBf16(f[i]);
+        }
+    }
+}
