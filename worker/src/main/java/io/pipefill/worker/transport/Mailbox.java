@@ -8,11 +8,15 @@ import java.util.ArrayDeque;
  */
 final class Mailbox {
     private final String name;
-    private final ArrayDeque<float[]> arrived = new ArrayDeque<>();
+    private final ArrayDeque<Arrived> arrived = new ArrayDeque<>();
     private final ArrayDeque<Posted> posted = new ArrayDeque<>();
     private TransportException failure;
 
     private record Posted(Handle handle, float[] into, int length) {
+    }
+
+    /** A message waiting for its receive; {@code sent}, if any, completes once the data has been copied out. */
+    private record Arrived(float[] data, int length, Handle sent) {
     }
 
     Mailbox(String name) {
@@ -24,7 +28,7 @@ final class Mailbox {
             handle.fail(failure);
             return;
         }
-        float[] msg = arrived.poll();
+        Arrived msg = arrived.poll();
         if (msg != null) {
             deliver(msg, handle, into, length);
         } else {
@@ -32,8 +36,18 @@ final class Mailbox {
         }
     }
 
+    /** A message that owns its array (the socket reader's). */
     synchronized void arrive(float[] msg) {
+        arrive(msg, msg.length, null);
+    }
+
+    /**
+     * A message still in its sender's buffer (in-process): copied straight into the receive's buffer, and the
+     * send completes only then, so the sender reuses its buffer safely and nothing is copied twice.
+     */
+    synchronized void arrive(float[] data, int length, Handle sent) {
         Posted p = posted.poll();
+        Arrived msg = new Arrived(data, length, sent);
         if (p != null) {
             deliver(msg, p.handle, p.into, p.length);
         } else {
@@ -41,14 +55,21 @@ final class Mailbox {
         }
     }
 
-    private void deliver(float[] msg, Handle handle, float[] into, int length) {
-        if (msg.length != length) {
-            handle.fail(new TransportException(name + ": message of " + msg.length + " floats, but the receive expects "
-                    + length));
+    private void deliver(Arrived msg, Handle handle, float[] into, int length) {
+        if (msg.length() != length) {
+            TransportException e = new TransportException(name + ": message of " + msg.length()
+                    + " floats, but the receive expects " + length);
+            handle.fail(e);
+            if (msg.sent() != null) {
+                msg.sent().fail(e);
+            }
             return;
         }
-        System.arraycopy(msg, 0, into, 0, length);
+        System.arraycopy(msg.data(), 0, into, 0, length);
         handle.complete();
+        if (msg.sent() != null) {
+            msg.sent().complete();
+        }
     }
 
     synchronized void fail(TransportException e) {
@@ -58,6 +79,12 @@ final class Mailbox {
         Posted p;
         while ((p = posted.poll()) != null) {
             p.handle.fail(e);
+        }
+        Arrived a;
+        while ((a = arrived.poll()) != null) {
+            if (a.sent() != null) {
+                a.sent().fail(e);
+            }
         }
     }
 }
