@@ -34,12 +34,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Stage loadStage(ModelConfig config, StageShard shard, TensorParallel tp, Checkpoint checkpoint, int kvCapacity) {
         shard.checkFits(config);
-        if (config.numHeads() % tp.size() != 0 || config.numKvHeads() % tp.size() != 0
-                || config.intermediateSize() % tp.size() != 0) {
-            throw new IllegalArgumentException("tensor parallelism " + tp.size() + " must divide the heads ("
-                    + config.numHeads() + "), key/value heads (" + config.numKvHeads() + ") and intermediate_size ("
-                    + config.intermediateSize() + ")");
-        }
+        tp.checkDivides(config);
         if (kvCapacity < 1) {
             throw new IllegalArgumentException("KV cache capacity must be at least 1 position, got " + kvCapacity);
         }

@@ -20,6 +20,15 @@ public record TensorParallel(int rank, int size, AllReduce allReduce) {
         }
     }
 
+    /** Refuses a split that would cut a head or leave ranks unequal shares of the MLP. */
+    public void checkDivides(io.pipefill.model.ModelConfig config) {
+        if (config.numHeads() % size != 0 || config.numKvHeads() % size != 0 || config.intermediateSize() % size != 0) {
+            throw new IllegalArgumentException("tensor parallelism " + size + " must divide the heads ("
+                    + config.numHeads() + "), key/value heads (" + config.numKvHeads() + ") and intermediate_size ("
+                    + config.intermediateSize() + ")");
+        }
+    }
+
     /** This rank's [start, start + count) of {@code total} items split evenly. */
     public int start(int total) {
         return total / size * rank;

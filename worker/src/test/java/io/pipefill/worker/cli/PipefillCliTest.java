@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pipefill.worker.TestModels;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import io.pipefill.worker.cuda.CudaLibraries;
@@ -22,28 +19,13 @@ class PipefillCliTest {
     Path dir;
     private final String model = TestModels.committed("tiny-llama").toString();
 
-    record Run(int code, String out, String err) {
-    }
-
-    private static synchronized Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = PipefillCli.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void prefillJsonHasTheContractFields() throws Exception {
-        Run r = run("prefill", "--model", model, "--random-tokens", "100", "--chunk", "30", "--max-new-tokens", "3",
+        CliRun r = run("prefill", "--model", model, "--random-tokens", "100", "--chunk", "30", "--max-new-tokens", "3",
                 "--threads", "1", "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
@@ -61,7 +43,7 @@ class PipefillCliTest {
 
     @Test
     void pipelineJsonHasTheTopologyAndTimelineFields() throws Exception {
-        Run r = run("prefill", "--model", model, "--random-tokens", "200", "--pp", "2", "--tp", "2", "--chunk", "64",
+        CliRun r = run("prefill", "--model", model, "--random-tokens", "200", "--pp", "2", "--tp", "2", "--chunk", "64",
                 "--layer-partition", "1,3", "--dynamic-chunking", "--chunk-fit", "0.002,0.05,1", "--in-process",
                 "--max-new-tokens", "2", "--threads", "1", "--json");
         assertEquals(0, r.code(), r.err());
@@ -100,7 +82,7 @@ class PipefillCliTest {
 
     @Test
     void textPromptIsTokenizedAndHumanOutputIsPrinted() {
-        Run r = run("prefill", "--model", model, "--prompt", "Hello", "--threads", "1", "--max-new-tokens", "2");
+        CliRun r = run("prefill", "--model", model, "--prompt", "Hello", "--threads", "1", "--max-new-tokens", "2");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("prompt   6 tokens (text)"), r.out());
         assertTrue(r.out().contains("TTFT") && r.out().contains("top-5"), r.out());
@@ -110,17 +92,17 @@ class PipefillCliTest {
     void tokenIdFilesAreRead() throws Exception {
         Path ids = dir.resolve("ids.txt");
         Files.writeString(ids, "256, 1 2\n3");
-        Run r = run("prefill", "--model", model, "--token-ids-file", ids.toString(), "--json", "--quiet");
+        CliRun r = run("prefill", "--model", model, "--token-ids-file", ids.toString(), "--json", "--quiet");
         assertEquals(0, r.code(), r.err());
         assertEquals(4, new ObjectMapper().readTree(r.out()).get("prompt_tokens").asInt());
         Files.writeString(ids, "1, two");
-        Run bad = run("prefill", "--model", model, "--token-ids-file", ids.toString());
+        CliRun bad = run("prefill", "--model", model, "--token-ids-file", ids.toString());
         assertTrue(bad.err().contains("token 2 is 'two', not an integer id"), bad.err());
     }
 
     @Test
     void promptLongerThanTheContextIsRefusedBeforeCompute() {
-        Run r = run("prefill", "--model", model, "--random-tokens", "9000");
+        CliRun r = run("prefill", "--model", model, "--random-tokens", "9000");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("prompt of 9000 tokens plus 1 new tokens exceeds the model's context of 8192"), r.err());
         assertTrue(!r.err().contains("chunk 1/"), "no chunk may run");
@@ -128,7 +110,7 @@ class PipefillCliTest {
 
     @Test
     void promptOverTheKvBudgetIsRefusedBeforeCompute() {
-        Run r = run("prefill", "--model", model, "--random-tokens", "4000", "--kv-budget", "1m");
+        CliRun r = run("prefill", "--model", model, "--random-tokens", "4000", "--kv-budget", "1m");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("needs a KV cache of 8 MiB but the budget is 1 MiB (at most 512 positions)"), r.err());
         assertTrue(run("prefill", "--model", model, "--random-tokens", "4", "--kv-budget", "lots").err()
@@ -143,7 +125,7 @@ class PipefillCliTest {
                 .contains("token id 600 at prompt position 1 is outside the vocabulary [0, 512)"));
         assertTrue(run("prefill", "--model", dir.resolve("nope").toString(), "--random-tokens", "3").err()
                 .contains("not a directory, nor a preset to generate (tiny, small)"));
-        Run both = run("prefill", "--model", model, "--random-tokens", "3", "--prompt", "x");
+        CliRun both = run("prefill", "--model", model, "--random-tokens", "3", "--prompt", "x");
         assertEquals(2, both.code());
         assertTrue(both.err().contains("mutually exclusive"), both.err());
         assertTrue(run("model", "create", "--out", dir.resolve("m").toString(), "--arch", "gpt2").err()
@@ -155,24 +137,24 @@ class PipefillCliTest {
         Path m = dir.resolve("gpt");
         Files.createDirectories(m);
         Files.writeString(m.resolve("config.json"), "{\"architectures\": [\"GPT2LMHeadModel\"]}");
-        Run r = run("prefill", "--model", m.toString(), "--random-tokens", "3");
+        CliRun r = run("prefill", "--model", m.toString(), "--random-tokens", "3");
         assertTrue(r.err().contains("config.json: unsupported architecture 'GPT2LMHeadModel'"), r.err());
     }
 
     @Test
     void modelCreateWritesALoadableDirectory() {
         Path out = dir.resolve("q2");
-        Run r = run("model", "create", "--out", out.toString(), "--arch", "qwen2", "--layers", "1", "--seed", "9");
+        CliRun r = run("model", "create", "--out", out.toString(), "--arch", "qwen2", "--layers", "1", "--seed", "9");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("Qwen2ForCausalLM, 1 layers"), r.out());
-        Run p = run("prefill", "--model", out.toString(), "--prompt", "hi", "--threads", "1", "--quiet");
+        CliRun p = run("prefill", "--model", out.toString(), "--prompt", "hi", "--threads", "1", "--quiet");
         assertEquals(0, p.code(), p.err());
     }
 
     @Test
     void cudaBackendFailsFastNamingTheMissingLibraries() {
         Assumptions.assumeFalse(CudaLibraries.probe().missing().isEmpty(), "this machine has every CUDA library");
-        Run r = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda");
+        CliRun r = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("the CUDA backend needs libraries that were not found"), r.err());
         for (String so : CudaLibraries.probe().missing()) {
@@ -184,16 +166,16 @@ class PipefillCliTest {
 
     @Test
     void cudaBackendIsSingleProcessForNowAndUnknownBackendsAreNamed() {
-        Run pipeline = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2");
+        CliRun pipeline = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2");
         assertEquals(1, pipeline.code());
         assertTrue(pipeline.err().contains("--backend cuda runs the single-process path only so far"), pipeline.err());
-        Run unknown = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "tpu");
+        CliRun unknown = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "tpu");
         assertTrue(unknown.code() != 0 && unknown.err().contains("tpu"), unknown.err());
     }
 
     @Test
     void cpuBackendIsTheDefaultAndReportedInJson() throws Exception {
-        Run r = run("prefill", "--model", model, "--random-tokens", "20", "--threads", "1", "--backend", "cpu", "--json",
+        CliRun r = run("prefill", "--model", model, "--random-tokens", "20", "--threads", "1", "--backend", "cpu", "--json",
                 "--quiet");
         assertEquals(0, r.code(), r.err());
         assertEquals("cpu", new ObjectMapper().readTree(r.out()).get("backend").asText());

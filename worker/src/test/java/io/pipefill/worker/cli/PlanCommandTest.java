@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -18,28 +15,13 @@ class PlanCommandTest {
     @TempDir
     Path dir;
 
-    record Run(int code, String out, String err) {
-    }
-
-    private static synchronized Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = PipefillCli.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void predictsALayout() throws Exception {
-        Run r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h20", "--nodes", "4", "--gpus-per-node", "8",
+        CliRun r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h20", "--nodes", "4", "--gpus-per-node", "8",
                 "--prompt-tokens", "131072", "--pp", "4", "--tp", "8", "--chunk", "4096", "--json", "--timeline");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
@@ -57,7 +39,7 @@ class PlanCommandTest {
 
     @Test
     void recommendsRankedPlans() throws Exception {
-        Run r = run("plan", "--model", "qwen3-32b", "--gpu", "h100", "--nodes", "2", "--prompt-tokens", "65536",
+        CliRun r = run("plan", "--model", "qwen3-32b", "--gpu", "h100", "--nodes", "2", "--prompt-tokens", "65536",
                 "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
@@ -82,7 +64,7 @@ class PlanCommandTest {
                   {"tp": 8, "first_layer": 0, "layers": 20, "prefix": 65536, "chunk": 4096, "ms": 700},
                   {"tp": 8, "first_layer": 0, "layers": 20, "prefix": 0, "chunk": 8192, "ms": 640},
                   {"tp": 8, "first_layer": 0, "layers": 20, "prefix": 131072, "chunk": 2048, "ms": 610}]}""");
-        Run r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h20", "--nodes", "4", "--prompt-tokens", "131072",
+        CliRun r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h20", "--nodes", "4", "--prompt-tokens", "131072",
                 "--pp", "4", "--tp", "8", "--calibration", cal.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("calibrated from 4 samples"), r.out());
@@ -91,7 +73,7 @@ class PlanCommandTest {
 
     @Test
     void badInputGetsOneClearLine() {
-        Run r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h300", "--prompt-tokens", "1000");
+        CliRun r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h300", "--prompt-tokens", "1000");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("unknown GPU 'h300'; known: h20"), r.err());
         r = run("plan", "--model", "gpt-5", "--prompt-tokens", "1000");
