@@ -36,6 +36,28 @@ final class Mailbox {
         }
     }
 
+    /**
+     * The oldest posted receive, taken off the queue so that a reader can fill its buffer in place (no
+     * message array); null when none is waiting. Messages and receives are never both queued, so taking
+     * it keeps FIFO order.
+     */
+    synchronized Receive takePosted() {
+        Posted p = posted.poll();
+        return p == null ? null : new Receive(p.handle, p.into, p.length);
+    }
+
+    /** A posted receive handed to a reader; it must complete or fail the handle. */
+    record Receive(Handle handle, float[] into, int length) {
+        void fail(String name, int actualLength) {
+            handle.fail(new TransportException(name + ": message of " + actualLength
+                    + " floats, but the receive expects " + length));
+        }
+    }
+
+    String name() {
+        return name;
+    }
+
     /** A message that owns its array (the socket reader's). */
     synchronized void arrive(float[] msg) {
         arrive(msg, msg.length, null);

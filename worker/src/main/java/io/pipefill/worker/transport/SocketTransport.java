@@ -261,9 +261,20 @@ public final class SocketTransport implements Transport {
                         bytes = new byte[n];
                     }
                     in.readFully(bytes, 0, n);
-                    float[] msg = new float[length];
-                    ByteBuffer.wrap(bytes, 0, n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(msg);
-                    mailboxes.get(channel).arrive(msg);
+                    var floats = ByteBuffer.wrap(bytes, 0, n).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                    Mailbox box = mailboxes.get(channel);
+                    // receives are posted ahead (the stage loop does): decode straight into the waiting buffer
+                    Mailbox.Receive waiting = box.takePosted();
+                    if (waiting == null) {
+                        float[] msg = new float[length];
+                        floats.get(msg);
+                        box.arrive(msg);
+                    } else if (waiting.length() != length) {
+                        waiting.fail(box.name(), length);
+                    } else {
+                        floats.get(waiting.into(), 0, length);
+                        waiting.handle().complete();
+                    }
                 }
             } catch (EOFException e) {
                 fail("connection closed by the peer");
