@@ -22,10 +22,6 @@ public final class RotaryEmbedding {
         }
     }
 
-    public double invFreq(int i) {
-        return invFreq[i];
-    }
-
     /** cos and sin for positions [position, position + n), each laid out [n][headDim/2]. */
     public Table table(int position, int n) {
         int half = headDim / 2;

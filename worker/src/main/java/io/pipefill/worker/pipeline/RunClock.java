@@ -16,9 +16,4 @@ public record RunClock(long epochMicros) {
     public double ms() {
         return (nowMicros() - epochMicros) / 1000.0;
     }
-
-    /** Converts a System.nanoTime() reading taken in this process to run milliseconds. */
-    public double msFromNanos(long nanos, long nanoAnchor, double msAnchor) {
-        return msAnchor + (nanos - nanoAnchor) / 1e6;
-    }
 }

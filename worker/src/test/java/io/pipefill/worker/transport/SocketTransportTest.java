@@ -57,6 +57,17 @@ class SocketTransportTest {
             other.get();
             assertArrayEquals(new float[] {1.75f, 6f}, x0);
             assertArrayEquals(x0, x1);
+
+            float[] root = {3f, 1f, 4f};
+            float[] copy = new float[3];
+            CompletableFuture<Void> receiver = CompletableFuture.runAsync(() -> {
+                t[1].broadcast(0, new int[] {0, 1}, copy, 3);
+                t[1].barrier(new int[] {0, 1});
+            });
+            t[0].broadcast(0, new int[] {0, 1}, root, 3);
+            t[0].barrier(new int[] {0, 1});
+            receiver.get();
+            assertArrayEquals(root, copy);
         } finally {
             t[0].close();
             t[1].close();
