@@ -6,6 +6,7 @@ import io.pipefill.worker.engine.Backend;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.WeightLayout;
 
 /**
  * BF16 compute on one NVIDIA GPU (sm_80 or newer) through the JavaCPP CUDA presets. The constructor probes for

@@ -7,6 +7,7 @@ import io.pipefill.worker.engine.RotaryEmbedding;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.WeightLayout;
 import io.pipefill.worker.safetensors.DType;
 import java.util.ArrayList;
 import java.util.List;

@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.TestModels;
-import io.pipefill.worker.cuda.WeightLayout;
+import io.pipefill.worker.model.WeightLayout;
 import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.worker.model.ModelDirectory;

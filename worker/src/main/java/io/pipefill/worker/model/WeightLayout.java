@@ -1,20 +1,18 @@
-package io.pipefill.worker.cuda;
+package io.pipefill.worker.model;
 
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.TensorParallel;
-import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.WeightNames;
 import io.pipefill.worker.safetensors.DType;
 import io.pipefill.worker.safetensors.TensorInfo;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Which blocks of which checkpoint tensors make up each device buffer of a stage: the same fused [q; k; v] and
- * [gate; up] rows and the same tensor-parallel slices as the CPU backend's CpuWeights (q/k/v/gate/up split by
- * output rows, o/down by input columns). Plain Java, no CUDA class: the layout and the BF16 packing are tested
- * against CpuWeights on machines without a GPU, and CudaStage only copies the packed blocks to the device.
+ * Which blocks of which checkpoint tensors make up each weight buffer of a stage, for every backend: fused
+ * [q; k; v] and [gate; up] rows (one GEMM each) and this rank's tensor-parallel slice (q/k/v/gate/up split by
+ * output rows, o/down by input columns). Backends stream the buffers out with {@link #read} (float32, the CPU
+ * backend) or {@link #pack} (BF16, the CUDA backend) and never slice tensors themselves.
  */
 public final class WeightLayout {
 
@@ -45,7 +43,7 @@ public final class WeightLayout {
         }
     }
 
-    /** One device buffer: its blocks' rows stacked in order, row-major, {@code cols} wide. */
+    /** One weight buffer: its blocks' rows stacked in order, row-major, {@code cols} wide. */
     public record Buffer(String name, List<Block> blocks) {
         public Buffer {
             blocks = List.copyOf(blocks);
@@ -91,7 +89,7 @@ public final class WeightLayout {
 
     /**
      * A stage's buffers. {@code lmHeadIsEmbedding}: tied weights on a stage that also holds the embedding
-     * share one device buffer (as CpuWeights shares one native matrix).
+     * share one buffer.
      */
     public record Stage(Buffer embedding, List<Layer> layers, Buffer finalNorm, Buffer lmHead, boolean lmHeadIsEmbedding) {
         public long bf16Bytes() {
@@ -190,57 +188,78 @@ public final class WeightLayout {
         return new Buffer(name, List.of(parts));
     }
 
+    /** Receives float32 elements [at, at + count) of a buffer, in order. */
+    @FunctionalInterface
+    public interface FloatSink {
+        void accept(long at, float[] values, int count);
+    }
+
     /** Receives packed BF16 elements [at, at + count) of a buffer, in order. */
     @FunctionalInterface
     public interface Sink {
         void accept(long at, short[] bf16, int count);
     }
 
-    /** Reads a buffer's blocks as float32, converts them to BF16 (round to nearest even) and streams them in order. */
-    public static void pack(Checkpoint ckpt, Buffer buffer, Sink sink) {
+    /** Reads a buffer's blocks as float32 and streams them in order; whole rows are read in large blocks. */
+    public static void read(Checkpoint ckpt, Buffer buffer, FloatSink sink) {
         float[] f = new float[1 << 16];
-        short[] s = new short[f.length];
         long at = 0;
         for (Block b : buffer.blocks()) {
             long cols = Block.cols(b.tensor());
             if (b.colCount() == cols) {
-                // whole rows are contiguous in the file: read them in large blocks
+                // whole rows are contiguous in the file
                 long first = b.row0() * cols;
                 long n = b.elements();
                 for (long done = 0; done < n; done += f.length) {
                     int count = (int) Math.min(f.length, n - done);
                     ckpt.readFloats(b.tensor(), first + done, f, 0, count);
-                    toBf16(f, s, count);
-                    sink.accept(at + done, s, count);
+                    sink.accept(at + done, f, count);
                 }
             } else {
                 int w = (int) b.colCount();
                 float[] row = new float[w];
-                short[] rowBf = new short[w];
                 for (long r = 0; r < b.rowCount(); r++) {
                     ckpt.readFloats(b.tensor(), (b.row0() + r) * cols + b.col0(), row, 0, w);
-                    toBf16(row, rowBf, w);
-                    sink.accept(at + r * w, rowBf, w);
+                    sink.accept(at + r * w, row, w);
                 }
             }
             at += b.elements();
         }
     }
 
+    /** A whole (small) buffer as one float32 array: norms and biases. */
+    public static float[] readAll(Checkpoint ckpt, Buffer buffer) {
+        float[] out = new float[checkedSize(buffer)];
+        read(ckpt, buffer, (at, values, count) -> System.arraycopy(values, 0, out, (int) at, count));
+        return out;
+    }
+
+    /** Reads a buffer as float32, converts it to BF16 (round to nearest even) and streams it in order. */
+    public static void pack(Checkpoint ckpt, Buffer buffer, Sink sink) {
+        short[][] s = {new short[1 << 16]};
+        read(ckpt, buffer, (at, values, count) -> {
+            if (s[0].length < count) {
+                s[0] = new short[count]; // a column slice wider than the block size
+            }
+            for (int i = 0; i < count; i++) {
+                s[0][i] = DType.floatToBf16(values[i]);
+            }
+            sink.accept(at, s[0], count);
+        });
+    }
+
     /** A whole (small) buffer packed into one array, for tests and for the norms. */
     public static short[] packAll(Checkpoint ckpt, Buffer buffer) {
-        long n = buffer.elements();
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException(buffer.name() + " is too large for one array");
-        }
-        short[] out = new short[(int) n];
+        short[] out = new short[checkedSize(buffer)];
         pack(ckpt, buffer, (at, bf16, count) -> System.arraycopy(bf16, 0, out, (int) at, count));
         return out;
     }
 
-    private static void toBf16(float[] f, short[] s, int n) {
-        for (int i = 0; i < n; i++) {
-            s[i] = DType.floatToBf16(f[i]);
+    private static int checkedSize(Buffer buffer) {
+        long n = buffer.elements();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(buffer.name() + " is too large for one array");
         }
+        return (int) n;
     }
 }
