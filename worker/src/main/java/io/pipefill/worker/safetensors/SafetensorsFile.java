@@ -189,7 +189,7 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new IndexOutOfBoundsException("elements [" + first + ", " + (first + count) + ") of " + t);
         }
         int width = t.dtype().bytes();
-        ByteBuffer buf = map(t.begin() + first * width, (long) count * width);
+        ByteBuffer buf = mapped(t).slice((int) (first * width), count * width).order(ByteOrder.LITTLE_ENDIAN);
         switch (t.dtype()) {
             case F32 -> buf.asFloatBuffer().get(dst, dstOffset, count);
             case BF16 -> {
@@ -206,6 +206,24 @@ public final class SafetensorsFile implements AutoCloseable {
             }
         }
     }
+
+    /**
+     * The whole tensor, mapped once and kept while reads stay on it: a column slice is read row by row, and
+     * mapping each row separately would cost one mmap call per row.
+     */
+    private synchronized ByteBuffer mapped(TensorInfo t) {
+        if (lastMapped == null || !lastMapped.equals(t)) {
+            if (t.byteLength() > Integer.MAX_VALUE) {
+                throw new SafetensorsException(path + ": tensor '" + t.name() + "' is over 2 GiB, which one mapping cannot hold");
+            }
+            lastMappedBuffer = map(t.begin(), t.byteLength());
+            lastMapped = t;
+        }
+        return lastMappedBuffer;
+    }
+
+    private TensorInfo lastMapped;
+    private ByteBuffer lastMappedBuffer;
 
     private ByteBuffer map(long offsetInData, long length) {
         try {
