@@ -1,0 +1,157 @@
+package io.pipefill.controlplane.cluster;
+
+import io.pipefill.controlplane.common.Json;
+import io.pipefill.model.agent.GpuInventory;
+import io.pipefill.model.agent.Heartbeat;
+import io.pipefill.model.agent.WorkerRegistration;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Repository;
+import org.springframework.transaction.annotation.Transactional;
+import tools.jackson.core.type.TypeReference;
+
+/** Nodes and workers in PostgreSQL. Blocking: call through {@code Blocking}. */
+@Repository
+public class ClusterRepository {
+    private static final String NODE_COLUMNS = "id, name, host, cpu_cores, memory_bytes, gpus::text, labels::text, health, last_heartbeat, created_at";
+    private static final String WORKER_COLUMNS = "id, node_id, backend, agent_url, pod_name, state, deployment_id, last_heartbeat, registered_at";
+
+    private final JdbcClient jdbc;
+    private final Json json;
+
+    public ClusterRepository(JdbcClient jdbc, Json json) {
+        this.jdbc = jdbc;
+        this.json = json;
+    }
+
+    /**
+     * Records a registration: the node is created or updated by name, a new worker row is created, and an
+     * older worker at the same agent URL (a restarted process) is marked lost.
+     */
+    @Transactional
+    public Worker register(WorkerRegistration r, Instant now) {
+        UUID nodeId = jdbc.sql("""
+                        insert into nodes (id, name, host, cpu_cores, memory_bytes, gpus, labels, health, last_heartbeat)
+                        values (:id, :name, :host, :cpu, :mem, :gpus, :labels, 'HEALTHY', :now)
+                        on conflict (name) do update set host = excluded.host, cpu_cores = excluded.cpu_cores,
+                            memory_bytes = excluded.memory_bytes, gpus = excluded.gpus, labels = excluded.labels,
+                            health = case when nodes.health = 'DRAINING' then nodes.health else 'HEALTHY' end,
+                            last_heartbeat = excluded.last_heartbeat
+                        returning id""")
+                .param("id", UUID.randomUUID()).param("name", r.nodeName()).param("host", r.host())
+                .param("cpu", r.cpuCores()).param("mem", r.memoryBytes())
+                .param("gpus", json.jsonb(r.gpus() == null ? List.of() : r.gpus()))
+                .param("labels", json.jsonb(r.labels() == null ? java.util.Map.of() : r.labels()))
+                .param("now", Timestamp.from(now))
+                .query(UUID.class).single();
+        jdbc.sql("update workers set state = 'LOST' where agent_url = :url and state <> 'LOST'")
+                .param("url", r.agentUrl()).update();
+        UUID id = UUID.randomUUID();
+        jdbc.sql("""
+                        insert into workers (id, node_id, backend, agent_url, pod_name, state, last_heartbeat, registered_at)
+                        values (:id, :node, :backend, :url, :pod, 'IDLE', :now, :now)""")
+                .param("id", id).param("node", nodeId).param("backend", r.backend()).param("url", r.agentUrl())
+                .param("pod", r.podName()).param("now", Timestamp.from(now)).update();
+        return worker(id).orElseThrow();
+    }
+
+    /** Applies a heartbeat; false when the worker is unknown or was marked lost (it must register again). */
+    @Transactional
+    public boolean heartbeat(UUID workerId, Heartbeat h, Instant now) {
+        int n = jdbc.sql("""
+                        update workers set state = case when state = 'DRAINED' then state else :state end,
+                            last_heartbeat = :now
+                        where id = :id and state <> 'LOST'""")
+                .param("state", h.state().name()).param("now", Timestamp.from(now)).param("id", workerId).update();
+        if (n == 0) {
+            return false;
+        }
+        jdbc.sql("""
+                        update nodes set last_heartbeat = :now,
+                            health = case when health = 'DRAINING' then health else 'HEALTHY' end
+                        where id = (select node_id from workers where id = :id)""")
+                .param("now", Timestamp.from(now)).param("id", workerId).update();
+        return true;
+    }
+
+    /** Marks every worker silent since {@code cutoff} lost, and nodes with no live worker lost; returns the newly lost. */
+    @Transactional
+    public List<Worker> markLost(Instant cutoff) {
+        List<Worker> lost = jdbc.sql("update workers set state = 'LOST' where state <> 'LOST' and last_heartbeat < :cutoff returning "
+                        + WORKER_COLUMNS)
+                .param("cutoff", Timestamp.from(cutoff)).query(this::workerRow).list();
+        if (!lost.isEmpty()) {
+            jdbc.sql("""
+                    update nodes set health = 'LOST' where health = 'HEALTHY'
+                      and not exists (select 1 from workers w where w.node_id = nodes.id and w.state <> 'LOST')""").update();
+        }
+        return lost;
+    }
+
+    public void setWorkerState(UUID workerId, WorkerState state) {
+        jdbc.sql("update workers set state = :s where id = :id").param("s", state.name()).param("id", workerId).update();
+    }
+
+    public void assignDeployment(UUID workerId, UUID deploymentId) {
+        jdbc.sql("update workers set deployment_id = :d where id = :id").param("d", deploymentId).param("id", workerId).update();
+    }
+
+    /** Drains a node: its health becomes DRAINING and its workers DRAINED (no new placements). */
+    @Transactional
+    public Optional<Node> drainNode(UUID nodeId) {
+        int n = jdbc.sql("update nodes set health = 'DRAINING' where id = :id").param("id", nodeId).update();
+        if (n == 0) {
+            return Optional.empty();
+        }
+        jdbc.sql("update workers set state = 'DRAINED' where node_id = :id and state <> 'LOST'").param("id", nodeId).update();
+        return node(nodeId);
+    }
+
+    public Optional<Worker> drainWorker(UUID workerId) {
+        jdbc.sql("update workers set state = 'DRAINED' where id = :id and state <> 'LOST'").param("id", workerId).update();
+        return worker(workerId);
+    }
+
+    public List<Node> nodes() {
+        return jdbc.sql("select " + NODE_COLUMNS + " from nodes order by name").query(this::nodeRow).list();
+    }
+
+    public Optional<Node> node(UUID id) {
+        return jdbc.sql("select " + NODE_COLUMNS + " from nodes where id = :id").param("id", id).query(this::nodeRow).optional();
+    }
+
+    public List<Worker> workers() {
+        return jdbc.sql("select " + WORKER_COLUMNS + " from workers order by registered_at").query(this::workerRow).list();
+    }
+
+    public List<Worker> workersOn(UUID nodeId) {
+        return jdbc.sql("select " + WORKER_COLUMNS + " from workers where node_id = :n order by registered_at")
+                .param("n", nodeId).query(this::workerRow).list();
+    }
+
+    public Optional<Worker> worker(UUID id) {
+        return jdbc.sql("select " + WORKER_COLUMNS + " from workers where id = :id").param("id", id).query(this::workerRow).optional();
+    }
+
+    private Node nodeRow(ResultSet rs, int row) throws SQLException {
+        return new Node(rs.getObject(1, UUID.class), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getLong(5),
+                json.read(rs.getString(6), new TypeReference<List<GpuInventory>>() { }), json.readLabels(rs.getString(7)),
+                NodeHealth.valueOf(rs.getString(8)), instant(rs.getTimestamp(9)), instant(rs.getTimestamp(10)));
+    }
+
+    private Worker workerRow(ResultSet rs, int row) throws SQLException {
+        return new Worker(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3), rs.getString(4),
+                rs.getString(5), WorkerState.valueOf(rs.getString(6)), rs.getObject(7, UUID.class),
+                instant(rs.getTimestamp(8)), instant(rs.getTimestamp(9)));
+    }
+
+    static Instant instant(Timestamp t) {
+        return t == null ? null : t.toInstant();
+    }
+}

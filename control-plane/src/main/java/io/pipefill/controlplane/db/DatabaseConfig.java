@@ -1,0 +1,82 @@
+package io.pipefill.controlplane.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.pipefill.controlplane.PipefillProperties;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * The database: the external PostgreSQL named by {@code pipefill.db.url} ({@code PIPEFILL_DB_URL}), or
+ * else an embedded PostgreSQL server whose data directory lives under {@code pipefill.data-dir}, so that
+ * records survive restarts with no database to set up.
+ */
+@Configuration(proxyBeanMethods = false)
+public class DatabaseConfig {
+    private static final Logger log = LoggerFactory.getLogger(DatabaseConfig.class);
+
+    @Bean(destroyMethod = "close")
+    public DataSource dataSource(PipefillProperties props, EmbeddedServer embedded) {
+        HikariConfig hc = new HikariConfig();
+        if (props.db().external()) {
+            hc.setJdbcUrl(props.db().url());
+            hc.setUsername(props.db().username());
+            hc.setPassword(props.db().password());
+            log.info("database: {}", props.db().url());
+        } else {
+            hc.setJdbcUrl(embedded.jdbcUrl());
+            hc.setUsername("postgres");
+            hc.setPassword("postgres");
+        }
+        hc.setMaximumPoolSize(10);
+        hc.setPoolName("pipefill-db");
+        return new HikariDataSource(hc);
+    }
+
+    @Bean(destroyMethod = "close")
+    public EmbeddedServer embeddedServer(PipefillProperties props) {
+        if (props.db().external()) {
+            return EmbeddedServer.NONE;
+        }
+        Path dir = props.dataDir().resolve("postgres");
+        try {
+            Files.createDirectories(dir);
+            EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
+                    .setDataDirectory(dir)
+                    .setCleanDataDirectory(false);
+            if (props.db().embeddedPort() > 0) {
+                builder.setPort(props.db().embeddedPort());
+            }
+            EmbeddedPostgres pg = builder.start();
+            log.info("database: embedded PostgreSQL on port {}, data in {}", pg.getPort(), dir);
+            return new EmbeddedServer(pg);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not start the embedded PostgreSQL in " + dir
+                    + " (set PIPEFILL_DB_URL to use an external server): " + e.getMessage(), e);
+        }
+    }
+
+    /** The embedded server when one runs; closing stops it. */
+    public record EmbeddedServer(EmbeddedPostgres pg) implements AutoCloseable {
+        static final EmbeddedServer NONE = new EmbeddedServer(null);
+
+        String jdbcUrl() {
+            return pg.getJdbcUrl("postgres", "postgres");
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (pg != null) {
+                pg.close();
+            }
+        }
+    }
+}
