@@ -51,6 +51,15 @@ public final class LoadedStage implements AutoCloseable {
         this.stage = backend.loadStage(config, shard, tp, checkpoint, kvCapacity);
     }
 
+    /**
+     * The KV capacity a long-lived stage loads with when runs may hold up to {@code maxTokens} positions:
+     * stage 0 also runs the dynamic-chunking profile, up to 1.25 × the base chunk, and a base chunk may be as
+     * long as {@code maxTokens} (the chunk size is only known per run), so stage 0 holds that much more.
+     */
+    public static int kvCapacityFor(int stage, int maxTokens) {
+        return stage == 0 ? Math.max(maxTokens, ChunkingProfile.maxProfileLength(maxTokens)) : maxTokens;
+    }
+
     /** Reads this rank's shard of the model with a KV cache for {@code kvCapacity} positions. */
     public static LoadedStage load(Path modelDir, Topology topology, int rank, int threads, int kvCapacity) {
         if (rank < 0 || rank >= topology.worldSize()) {
