@@ -203,6 +203,32 @@ class WorkerAgentTest {
     }
 
     @Test
+    void tensorParallelRanksAllReduceOverTheRunsTransport() throws Exception {
+        // pp 1 × tp 2: both agents hold half of every layer; they warmed up alone, the run's all-reduces pair them
+        for (int rank = 0; rank < 2; rank++) {
+            WorkerAgent agent = rank == 0 ? a0 : a1;
+            assertEquals(202, call(agent, "PUT", "/agent/shard",
+                    new ShardAssignment("dep-tp", MODEL.toString(), 1, 2, List.of(4), rank, 1, 64)).status());
+        }
+        awaitState(a0, "READY");
+        awaitState(a1, "READY");
+        List<DataEndpoint> peers = List.of(open(a0, "run-tp"), open(a1, "run-tp"));
+        assertEquals(202, call(a0, "POST", "/agent/runs/run-tp/start", runStart("run-tp", true, peers, 10_000)).status());
+        assertEquals(202, call(a1, "POST", "/agent/runs/run-tp/start", runStart("run-tp", true, peers, 10_000)).status());
+        cp.awaitReport("run-tp", 0, "done", 20_000);
+        cp.awaitReport("run-tp", 1, "done", 20_000);
+        JsonNode result = cp.awaitReport("run-tp", 0, "result", 0).path("body");
+        float[] logits = new float[result.path("lastLogits").size()];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) result.path("lastLogits").get(i).asDouble();
+        }
+        assertTrue(TestModels.relativeError(logits, reference.lastLogits()) <= TOLERANCE);
+        assertArrayEquals(reference.generated(), FakeControlPlane.JSON.treeToValue(result.path("generated"), int[].class));
+        awaitState(a0, "READY");
+        awaitState(a1, "READY");
+    }
+
+    @Test
     void refusesCallsWithoutTheJoinToken() throws Exception {
         for (String token : new String[] {null, "wrong-token"}) {
             Answer a = call(a0, "GET", "/agent/status", null, token);
