@@ -86,8 +86,16 @@ final class ReportSender {
         }
     }
 
-    static String describe(Exception e) {
-        String m = e.getMessage();
-        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+    /** The first message along the cause chain (the JDK's HTTP client often throws one without a message). */
+    static String describe(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                return t == e ? t.getMessage() : e.getClass().getSimpleName() + ": " + t.getMessage();
+            }
+        }
+        if (e instanceof java.net.ConnectException) {
+            return "could not connect (connection refused or host unreachable)";
+        }
+        return e.getClass().getSimpleName();
     }
 }

@@ -161,8 +161,7 @@ public final class WorkerAgent implements AutoCloseable {
                     p.assignment().deploymentId(), (System.nanoTime() - t0) / 1e9);
         } catch (RuntimeException | Error e) {
             String why = "loading rank " + p.assignment().rank() + " of deployment " + p.assignment().deploymentId()
-                    + " from " + p.modelDir() + " failed: " + ReportSender.describe(e instanceof Exception ex ? ex
-                    : new RuntimeException(e.toString()));
+                    + " from " + p.modelDir() + " failed: " + ReportSender.describe(e);
             System.err.println("pipefill agent: " + why);
             synchronized (this) {
                 if (gen == generation) {
