@@ -15,6 +15,8 @@ import org.springframework.security.web.server.authentication.ServerAuthenticati
 import org.springframework.security.web.server.authorization.ServerAccessDeniedHandler;
 import org.springframework.security.web.server.context.NoOpServerSecurityContextRepository;
 import org.springframework.security.web.server.savedrequest.NoOpServerRequestCache;
+import org.springframework.security.web.server.util.matcher.AndServerWebExchangeMatcher;
+import org.springframework.security.web.server.util.matcher.NegatedServerWebExchangeMatcher;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatchers;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
@@ -29,6 +31,7 @@ import reactor.core.publisher.Mono;
 @EnableWebFluxSecurity
 public class SecurityConfig {
     private static final String BEARER = "Bearer ";
+    private static final String[] PUBLIC = {"/actuator/health/**", "/actuator/prometheus", "/v3/api-docs/**"};
 
     @Bean
     SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, TokenAuthenticationManager manager,
@@ -45,7 +48,9 @@ public class SecurityConfig {
         bearer.setServerAuthenticationConverter(bearerConverter());
         bearer.setAuthenticationFailureHandler(new ServerAuthenticationEntryPointFailureHandler(unauthorized));
         // only API and actuator routes look at the header: a stale token must not break a public health probe
-        bearer.setRequiresAuthenticationMatcher(ServerWebExchangeMatchers.pathMatchers("/api/**", "/actuator/**"));
+        bearer.setRequiresAuthenticationMatcher(new AndServerWebExchangeMatcher(
+                ServerWebExchangeMatchers.pathMatchers("/api/**", "/actuator/**"),
+                new NegatedServerWebExchangeMatcher(ServerWebExchangeMatchers.pathMatchers(PUBLIC))));
         bearer.setSecurityContextRepository(NoOpServerSecurityContextRepository.getInstance());
 
         return http
@@ -57,7 +62,7 @@ public class SecurityConfig {
                 .requestCache(c -> c.requestCache(NoOpServerRequestCache.getInstance()))
                 .addFilterAt(bearer, SecurityWebFiltersOrder.AUTHENTICATION)
                 .authorizeExchange(ex -> ex
-                        .pathMatchers("/actuator/health/**", "/actuator/prometheus", "/v3/api-docs/**").permitAll()
+                        .pathMatchers(PUBLIC).permitAll()
                         .pathMatchers("/actuator/**").hasRole("ADMIN")
                         .pathMatchers("/api/v1/agent/**").hasRole("WORKER")
                         .pathMatchers("/api/**").hasRole("ADMIN")
