@@ -100,7 +100,7 @@ public class LocalBootstrap {
             Deployment now = deployments.get(d.id().toString());
             if (now.state() == DeploymentState.READY) {
                 System.out.printf("%npipefill: deployment %s is READY (%s, PP %d on %d local workers). Submit a run:%n%n"
-                                + "  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\%n"
+                                + "  curl -s -H \"Authorization: Bearer %s\" -H 'Content-Type: application/json' \\%n"
                                 + "    -d '{\"deployment\":\"%s\",\"randomTokens\":4096,\"maxNewTokens\":8}' \\%n"
                                 + "    http://127.0.0.1:%d/api/v1/runs%n%n"
                                 + "then poll GET /api/v1/runs/<id> or stream GET /api/v1/runs/<id>/events (same header).%n"

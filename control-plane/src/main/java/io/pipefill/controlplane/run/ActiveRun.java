@@ -74,8 +74,14 @@ final class ActiveRun {
             default -> throw new IllegalArgumentException("type: '" + r.type()
                     + "' is not a report type (chunking, progress, result, timeline, done, error)");
         }
-        if (done.size() == world && result != null && !outcome.isDone()) {
-            outcome.complete(new Gathered(chunking, result, List.copyOf(events)));
+        if (done.size() == world && !outcome.isDone()) {
+            if (result == null) {
+                // every rank finished but the last stage's answer never came: no point waiting for it
+                outcome.completeExceptionally(new IllegalStateException("every rank finished but the result report of the "
+                        + "last stage (rank " + (world - 1) + ") never arrived"));
+            } else {
+                outcome.complete(new Gathered(chunking, result, List.copyOf(events)));
+            }
         }
         return true;
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pipefill.controlplane.local.LocalWorkers;
 import io.pipefill.model.Architecture;
+import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.cpu.CpuBackend;
@@ -52,6 +53,7 @@ import tools.jackson.databind.json.JsonMapper;
 class WholeSystemTest {
     static final double TOLERANCE = 1e-4;
     static final String ADMIN = "test-admin-token";
+    static final int VOCAB = 32000;
 
     @TempDir
     static Path tmp;
@@ -65,11 +67,17 @@ class WholeSystemTest {
     @BeforeAll
     static void generateModel() throws Exception {
         model = tmp.resolve("tiny");
-        new ModelGenerator(ModelPreset.fromCliName("tiny").config(Architecture.LLAMA), 11).write(model);
+        // the tiny shape with a 32K vocabulary: the result report then carries ~400 KB of logits as JSON
+        ModelConfig t = ModelPreset.fromCliName("tiny").config(Architecture.LLAMA);
+        ModelConfig c = new ModelConfig(t.architecture(), VOCAB, t.hiddenSize(), t.intermediateSize(), t.numLayers(),
+                t.numHeads(), t.numKvHeads(), t.headDim(), t.maxPositionEmbeddings(), t.ropeTheta(), t.ropeScaling(),
+                t.rmsNormEps(), t.tieWordEmbeddings(), t.attentionBias(), t.torchDtype());
+        new ModelGenerator(c, 11).write(model);
     }
 
     private WebTestClient client() {
         return WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(30))
+                .codecs(c -> c.defaultCodecs().maxInMemorySize(16 << 20))
                 .defaultHeader("Authorization", "Bearer " + ADMIN).build();
     }
 
@@ -137,7 +145,7 @@ class WholeSystemTest {
     @Order(1)
     void aRunThroughTheApiEqualsTheSingleProcessEngineAndIsRecorded() throws Exception {
         deploy();
-        int[] prompt = new SplittableRandom(5).ints(300, 0, 512).toArray();
+        int[] prompt = new SplittableRandom(5).ints(300, 0, VOCAB).toArray();
         Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2",
                 "tokenIds", Arrays.stream(prompt).boxed().toList(), "maxNewTokens", 5));
         String id = (String) submitted.get("id");
