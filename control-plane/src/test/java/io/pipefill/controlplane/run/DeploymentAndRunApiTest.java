@@ -1,0 +1,192 @@
+package io.pipefill.controlplane.run;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pipefill.controlplane.catalog.ModelRegistrar;
+import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.RegisteredModel;
+import io.pipefill.controlplane.cluster.ClusterRepository;
+import io.pipefill.controlplane.cluster.Worker;
+import io.pipefill.controlplane.deployment.Deployment;
+import io.pipefill.controlplane.deployment.DeploymentRepository;
+import io.pipefill.controlplane.deployment.DeploymentState;
+import io.pipefill.controlplane.deployment.Placement;
+import io.pipefill.model.Architecture;
+import io.pipefill.model.ModelPreset;
+import io.pipefill.model.agent.WorkerRegistration;
+import io.pipefill.worker.create.ModelGenerator;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.http.MediaType;
+import org.springframework.test.context.ActiveProfiles;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+/**
+ * The deployment and run routes' answers to bad input, missing records, wrong states and missing or wrong
+ * tokens. (Successful deployments and runs on real workers are the whole-system test's.)
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ActiveProfiles("test")
+class DeploymentAndRunApiTest {
+    @LocalServerPort
+    int port;
+    @Autowired
+    ModelRegistrar registrar;
+    @Autowired
+    ModelRepository models;
+    @Autowired
+    DeploymentRepository deployments;
+    @Autowired
+    ClusterRepository cluster;
+
+    RegisteredModel model;
+
+    @BeforeEach
+    void tinyModel() throws Exception {
+        model = models.byName("tiny-api").orElse(null);
+        if (model == null) {
+            Path dir = Files.createTempDirectory("pipefill-api-test-").resolve("tiny");
+            new ModelGenerator(ModelPreset.fromCliName("tiny").config(Architecture.LLAMA), 2).write(dir);
+            model = registrar.register("tiny-api", dir.toString());
+        }
+    }
+
+    private WebTestClient client(String token) {
+        WebTestClient.Builder b = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(20));
+        return token == null ? b.build() : b.defaultHeader("Authorization", "Bearer " + token).build();
+    }
+
+    private WebTestClient admin() {
+        return client("test-admin-token");
+    }
+
+    private void expectProblem(WebTestClient.RequestHeadersSpec<?> request, int status, String... detailParts) {
+        request.exchange().expectStatus().isEqualTo(status)
+                .expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON)
+                .expectBody(String.class).value(body -> {
+                    for (String part : detailParts) {
+                        assertThat(body).contains(part);
+                    }
+                });
+    }
+
+    private WebTestClient.RequestHeadersSpec<?> postDeployment(Map<String, ?> body) {
+        return admin().post().uri("/api/v1/deployments").contentType(MediaType.APPLICATION_JSON).bodyValue(body);
+    }
+
+    private WebTestClient.RequestHeadersSpec<?> postRun(Map<String, ?> body) {
+        return admin().post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON).bodyValue(body);
+    }
+
+    /** A deployment recorded directly in a given state, on a registered worker whose agent is unreachable. */
+    private Deployment recorded(String name, DeploymentState state, int maxTokens) {
+        Worker w = cluster.register(new WorkerRegistration("node-" + name, "127.0.0.1", 2, 1 << 30, List.of(), Map.of(), "cpu",
+                "http://127.0.0.1:9/" + name, null), Instant.now());
+        return deployments.insert(new Deployment(UUID.randomUUID(), name, model.id(), 1, 1, List.of(model.layers()), 64, false,
+                0.75, maxTokens, 1, state, null, List.of(new Placement(0, 0, 0, w.id())), null, null));
+    }
+
+    @Test
+    void deploymentValidationNamesTheField() {
+        expectProblem(postDeployment(Map.of("model", "tiny-api")), 400, "name");
+        expectProblem(postDeployment(Map.of("name", "Bad Name!", "model", "tiny-api")), 400, "name", "a-z");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "pp", 0)), 400, "pp");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "tp", 100)), 400, "tp");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "sigma", 2.0)), 400, "sigma");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "backend", "tpu")), 400, "backend", "cpu or cuda");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "chunkSize", 0)), 400, "chunkSize");
+        // layouts the model cannot take
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "tp", 3)), 400, "tp 3 must divide");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "pp", 2, "layersPerStage", List.of(1, 1))), 400,
+                "layer");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "maxTokens", 1 << 20)), 400, "maxTokens",
+                "8192");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "no-such-model")), 404, "no-such-model");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "workers", List.of(UUID.randomUUID(), UUID.randomUUID()))),
+                400, "workers", "exactly 1");
+        expectProblem(postDeployment(Map.of("name", "d1", "model", "tiny-api", "pp", 4, "backend", "cuda")), 409,
+                "cannot place PP 4", "needs 4 free workers");
+        admin().post().uri("/api/v1/deployments").contentType(MediaType.APPLICATION_JSON).bodyValue("{not json")
+                .exchange().expectStatus().isBadRequest();
+    }
+
+    @Test
+    void deploymentLookupsAndDeletion() {
+        Deployment d = recorded("dep-lookup", DeploymentState.READY, 1024);
+        admin().get().uri("/api/v1/deployments/dep-lookup").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.id").isEqualTo(d.id().toString()).jsonPath("$.placements.length()").isEqualTo(1);
+        admin().get().uri("/api/v1/deployments/" + d.id()).exchange().expectStatus().isOk();
+        admin().get().uri("/api/v1/deployments").exchange().expectStatus().isOk()
+                .expectBody(String.class).value(b -> assertThat(b).contains("dep-lookup"));
+        expectProblem(admin().get().uri("/api/v1/deployments/nope"), 404, "deployment nope not found");
+        expectProblem(postDeployment(Map.of("name", "dep-lookup", "model", "tiny-api")), 409, "already exists");
+        admin().delete().uri("/api/v1/deployments/dep-lookup").exchange().expectStatus().isNoContent();
+        admin().get().uri("/api/v1/deployments/dep-lookup").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.state").isEqualTo("DELETED");
+        expectProblem(admin().delete().uri("/api/v1/deployments/dep-lookup"), 409, "already deleted");
+        expectProblem(admin().delete().uri("/api/v1/deployments/" + UUID.randomUUID()), 404, "not found");
+    }
+
+    @Test
+    void runValidationNamesTheField() {
+        recorded("dep-ready", DeploymentState.READY, 100);
+        recorded("dep-loading", DeploymentState.LOADING, 100);
+        expectProblem(postRun(Map.of("randomTokens", 10)), 400, "deployment");
+        expectProblem(postRun(Map.of("deployment", "nope", "randomTokens", 10)), 404, "deployment nope not found");
+        expectProblem(postRun(Map.of("deployment", "dep-loading", "randomTokens", 10)), 409, "LOADING", "READY");
+        expectProblem(postRun(Map.of("deployment", "dep-ready")), 400, "exactly one of text, tokenIds or randomTokens");
+        expectProblem(postRun(Map.of("deployment", "dep-ready", "randomTokens", 10, "tokenIds", List.of(1))), 400, "exactly one");
+        expectProblem(postRun(Map.of("deployment", "dep-ready", "randomTokens", 0)), 400, "randomTokens");
+        expectProblem(postRun(Map.of("deployment", "dep-ready", "tokenIds", List.of(1, 512))), 400, "tokenIds[1]", "0..511");
+        expectProblem(postRun(Map.of("deployment", "dep-ready", "tokenIds", List.of())), 400, "tokenIds", "empty");
+        expectProblem(postRun(Map.of("deployment", "dep-ready", "text", "")), 400, "text", "empty");
+        expectProblem(postRun(Map.of("deployment", "dep-ready", "randomTokens", 10, "maxNewTokens", 0)), 400, "maxNewTokens");
+        expectProblem(postRun(Map.of("deployment", "dep-ready", "randomTokens", 95, "maxNewTokens", 10)), 400,
+                "104 KV positions", "maxTokens = 100");
+    }
+
+    @Test
+    void runLookups() {
+        expectProblem(admin().get().uri("/api/v1/runs/" + UUID.randomUUID()), 404, "not found");
+        expectProblem(admin().get().uri("/api/v1/runs/not-a-uuid"), 400);
+        expectProblem(admin().get().uri("/api/v1/runs?limit=0"), 400, "limit");
+        expectProblem(admin().get().uri("/api/v1/runs?state=BOGUS"), 400);
+        expectProblem(admin().get().uri("/api/v1/runs?deployment=nope"), 404);
+        expectProblem(admin().get().uri("/api/v1/runs/" + UUID.randomUUID() + "/logits"), 404);
+        admin().get().uri("/api/v1/runs?state=SUCCEEDED&limit=5").exchange().expectStatus().isOk();
+    }
+
+    @Test
+    void agentReportsNeedTheJoinTokenAndARunningRun() {
+        String report = "{\"workerId\":\"w\",\"rank\":0,\"seq\":0,\"type\":\"progress\",\"body\":{}}";
+        String path = "/api/v1/agent/runs/" + UUID.randomUUID() + "/reports";
+        client(null).post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report).exchange().expectStatus().isUnauthorized();
+        admin().post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report).exchange().expectStatus().isForbidden();
+        expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report), 404, "not found");
+        expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("{\"rank\":0,\"seq\":0}"), 400, "type");
+    }
+
+    @Test
+    void everyRouteNeedsTheAdminToken() {
+        for (String path : List.of("/api/v1/deployments", "/api/v1/runs", "/api/v1/runs/" + UUID.randomUUID(),
+                "/api/v1/runs/" + UUID.randomUUID() + "/events")) {
+            client(null).get().uri(path).exchange().expectStatus().isUnauthorized();
+            client("wrong").get().uri(path).exchange().expectStatus().isUnauthorized();
+            client("test-join-token").get().uri(path).exchange().expectStatus().isForbidden();
+        }
+        client(null).post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON).bodyValue("{}").exchange()
+                .expectStatus().isUnauthorized();
+        client("test-join-token").delete().uri("/api/v1/deployments/x").exchange().expectStatus().isForbidden();
+    }
+}
