@@ -40,7 +40,7 @@ class ModelController {
 
     /** By id or by name. */
     @GetMapping("/{idOrName}")
-    Mono<RegisteredModel> one(@PathVariable String idOrName) {
+    Mono<RegisteredModel> one(@PathVariable("idOrName") String idOrName) {
         return Blocking.call(() -> models.byIdOrName(idOrName).orElseThrow(() -> new NotFoundException("model", idOrName)));
     }
 }

@@ -41,7 +41,7 @@ class AgentController {
 
     /** 204; 404 when the worker is unknown or already LOST, which tells it to register again. */
     @PostMapping("/{id}/heartbeat")
-    Mono<ResponseEntity<Void>> heartbeat(@PathVariable UUID id, @RequestBody Heartbeat heartbeat) {
+    Mono<ResponseEntity<Void>> heartbeat(@PathVariable("id") UUID id, @RequestBody Heartbeat heartbeat) {
         RegistrationRules.check(heartbeat);
         return Blocking.call(() -> cluster.heartbeat(id, heartbeat, Instant.now())).map(known -> {
             if (!known) {

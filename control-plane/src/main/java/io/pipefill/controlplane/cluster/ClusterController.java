@@ -28,33 +28,33 @@ class ClusterController {
     }
 
     @GetMapping("/nodes/{id}")
-    Mono<NodeDetails> node(@PathVariable UUID id) {
+    Mono<NodeDetails> node(@PathVariable("id") UUID id) {
         return Blocking.call(() -> new NodeDetails(cluster.node(id).orElseThrow(() -> new NotFoundException("node", id)),
                 cluster.workersOn(id)));
     }
 
     /** The node becomes DRAINING and its live workers DRAINED: no new placements there. */
     @PostMapping("/nodes/{id}/drain")
-    Mono<NodeDetails> drainNode(@PathVariable UUID id) {
+    Mono<NodeDetails> drainNode(@PathVariable("id") UUID id) {
         return Blocking.call(() -> new NodeDetails(cluster.drainNode(id).orElseThrow(() -> new NotFoundException("node", id)),
                 cluster.workersOn(id)));
     }
 
     /** All workers, or those in one state ({@code ?state=READY}). */
     @GetMapping("/workers")
-    Mono<List<Worker>> workers(@RequestParam(required = false) WorkerState state) {
+    Mono<List<Worker>> workers(@RequestParam(name = "state", required = false) WorkerState state) {
         return Blocking.call(() -> state == null ? cluster.workers()
                 : cluster.workers().stream().filter(w -> w.state() == state).toList());
     }
 
     @GetMapping("/workers/{id}")
-    Mono<Worker> worker(@PathVariable UUID id) {
+    Mono<Worker> worker(@PathVariable("id") UUID id) {
         return Blocking.call(() -> cluster.worker(id).orElseThrow(() -> new NotFoundException("worker", id)));
     }
 
     /** DRAINED: kept out of new placements (a LOST worker stays LOST). */
     @PostMapping("/workers/{id}/drain")
-    Mono<Worker> drainWorker(@PathVariable UUID id) {
+    Mono<Worker> drainWorker(@PathVariable("id") UUID id) {
         return Blocking.call(() -> cluster.drainWorker(id).orElseThrow(() -> new NotFoundException("worker", id)));
     }
 }

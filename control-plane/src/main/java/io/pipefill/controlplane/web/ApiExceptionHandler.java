@@ -122,7 +122,7 @@ public class ApiExceptionHandler {
             Class<?> type = t.getRequiredType();
             String allowed = type == null ? "" : type.isEnum() ? "one of " + constants(type)
                     : type == java.util.UUID.class ? "a UUID" : "a " + type.getSimpleName();
-            return kind + " '" + p.getParameterName() + "': '" + t.getValue() + "' is not " + allowed;
+            return kind + " '" + parameterName(p, t) + "': '" + t.getValue() + "' is not " + allowed;
         }
         for (Throwable c = cause; c != null; c = c.getCause()) {
             if (c instanceof JacksonException j) {
@@ -134,6 +134,19 @@ public class ApiExceptionHandler {
             return "the request needs a JSON body";
         }
         return reason.isEmpty() ? "unreadable request" : reason;
+    }
+
+    /** The name the route uses (annotation first: the build does not keep parameter names). */
+    private static String parameterName(MethodParameter p, TypeMismatchException t) {
+        PathVariable pv = p.getParameterAnnotation(PathVariable.class);
+        if (pv != null && !pv.name().isEmpty()) {
+            return pv.name();
+        }
+        RequestParam rp = p.getParameterAnnotation(RequestParam.class);
+        if (rp != null && !rp.name().isEmpty()) {
+            return rp.name();
+        }
+        return t.getPropertyName() != null ? t.getPropertyName() : String.valueOf(p.getParameterName());
     }
 
     private static String jsonMessage(JacksonException j) {
