@@ -3,11 +3,11 @@ package io.pipefill.worker.cli;
 import java.lang.management.ManagementFactory;
 
 /** The machine's physical memory, for defaults and for refusing loads that cannot fit. */
-final class SystemMemory {
+public final class SystemMemory {
     private SystemMemory() {
     }
 
-    static long totalBytes() {
+    public static long totalBytes() {
         var os = ManagementFactory.getOperatingSystemMXBean();
         if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
             return sun.getTotalMemorySize();

@@ -5,15 +5,10 @@ import io.pipefill.model.Chunk;
 import io.pipefill.model.DynamicChunking;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
-import io.pipefill.model.StageShard;
 import io.pipefill.model.Topology;
-import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.worker.engine.Stage;
-import io.pipefill.worker.engine.TensorParallel;
-import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
 import io.pipefill.worker.transport.Handle;
 import io.pipefill.worker.transport.Transport;
 import java.nio.file.Path;
@@ -54,17 +49,35 @@ public final class StageWorker {
         this.clocks = clocks;
     }
 
+    /** Loads this rank's shard, warms it up and runs the spec's requests: the one-shot rank of a pipeline run. */
     public void run() {
-        ModelDirectory md = ModelDirectory.open(Path.of(spec.modelDir()));
-        ModelConfig c = md.config();
-        StageShard full = topo.partition().shard(stageIndex);
-        // logits are needed once per stage: TP rank 0 of the last stage holds the final norm and lm_head
-        StageShard shard = new StageShard(full.firstLayer(), full.endLayer(), full.embedding(), full.head() && tpRank == 0);
-        int[] group = topo.group(stageIndex);
-        TensorParallel tp = new TensorParallel(tpRank, topo.tp(), (data, n) -> transport.allReduceSum(group, data, n));
-        try (CpuBackend backend = new CpuBackend(spec.threadsPerRank()); Checkpoint ckpt = md.openCheckpoint();
-             Stage stage = backend.loadStage(c, shard, tp, ckpt, spec.kvCapacity(stageIndex))) {
-            warmUp(stage, c);
+        try (LoadedStage loaded = LoadedStage.load(Path.of(spec.modelDir()), topo, rank, spec.threadsPerRank(),
+                spec.kvCapacity(stageIndex))) {
+            loaded.bind(transport);
+            loaded.warmUp();
+            runOn(loaded);
+        }
+    }
+
+    /**
+     * The per-run part on a stage loaded earlier (a long-lived worker serves many runs with one load): agree
+     * on the chunking, start the run clock, run the requests, report the timeline. The stage's all-reduces go
+     * through this run's transport while it runs.
+     */
+    public void runOn(LoadedStage loaded) {
+        if (loaded.rank() != rank || !loaded.topology().equals(topo)) {
+            throw new IllegalArgumentException("the loaded stage is " + loaded.topology().describe(loaded.rank())
+                    + " of pp " + loaded.topology().pp() + " × tp " + loaded.topology().tp() + ", the run wants "
+                    + topo.describe(rank) + " of pp " + topo.pp() + " × tp " + topo.tp());
+        }
+        if (spec.kvCapacity(stageIndex) > loaded.kvCapacity()) {
+            throw new IllegalArgumentException("the run needs " + spec.kvCapacity(stageIndex) + " KV positions on "
+                    + topo.describe(rank) + " but its stage was loaded with " + loaded.kvCapacity());
+        }
+        Stage stage = loaded.stage();
+        ModelConfig c = loaded.config();
+        loaded.bind(transport);
+        try {
             // the profile is a start-up cost like loading the weights: measured once, before the run clock starts
             ChunkingDecision decision = agreeOnChunking(stage, c);
             if (rank == 0) {
@@ -77,34 +90,10 @@ public final class StageWorker {
                 runRequest(r, stage, c, decision, clock, events);
             }
             sink.timeline(rank, events);
+        } finally {
+            loaded.unbind();
         }
     }
-
-    /**
-     * Runs this stage once on a dummy chunk so that the JIT has compiled the hot loops before the first real
-     * chunk: a fresh worker JVM is otherwise several times slower on its first chunks. Stages warm up
-     * independently (TP ranks of a stage together, for their all-reduces); the cache is cleared after.
-     */
-    private void warmUp(Stage stage, ModelConfig c) {
-        int n = Math.min(WARM_UP_TOKENS, spec.kvCapacity(stageIndex));
-        int[] tokens = new java.util.SplittableRandom(1).ints(n, 0, c.vocabSize()).toArray();
-        try (Activations x = stage.allocate(n)) {
-            for (int round = 0; round < 2; round++) {
-                stage.resetCache();
-                if (stageIndex == 0) {
-                    stage.embed(tokens, 0, n, x);
-                } else {
-                    float[] h = new float[n * c.hiddenSize()];
-                    java.util.Arrays.fill(h, 0.5f);
-                    x.copyFromHost(n, h);
-                }
-                stage.forward(x, 0, n);
-            }
-        }
-        stage.resetCache();
-    }
-
-    static final int WARM_UP_TOKENS = 256;
 
     /** Stage 0 profiles and fits; rank 0 broadcasts the outcome so that every rank derives the same chunks. */
     private ChunkingDecision agreeOnChunking(Stage stage, ModelConfig c) {

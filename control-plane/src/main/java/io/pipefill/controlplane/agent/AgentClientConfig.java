@@ -1,0 +1,19 @@
+package io.pipefill.controlplane.agent;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.retry.RetryRegistry;
+import io.pipefill.controlplane.security.Tokens;
+import java.time.Duration;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.client.WebClient;
+
+@Configuration(proxyBeanMethods = false)
+class AgentClientConfig {
+    @Bean
+    AgentClient agentClient(WebClient.Builder builder, CircuitBreakerRegistry breakers, RetryRegistry retries,
+                            @Value("${pipefill.agent-call-timeout:5s}") Duration timeout, Tokens tokens) {
+        return new AgentClient(builder, breakers, retries, timeout, tokens.join());
+    }
+}

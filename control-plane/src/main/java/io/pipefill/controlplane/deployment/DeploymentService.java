@@ -1,0 +1,249 @@
+package io.pipefill.controlplane.deployment;
+
+import io.pipefill.controlplane.agent.AgentClient;
+import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.RegisteredModel;
+import io.pipefill.controlplane.cluster.ClusterRepository;
+import io.pipefill.controlplane.cluster.Node;
+import io.pipefill.controlplane.cluster.Worker;
+import io.pipefill.controlplane.cluster.WorkersLost;
+import io.pipefill.controlplane.common.ConflictException;
+import io.pipefill.controlplane.common.NotFoundException;
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.Topology;
+import io.pipefill.model.agent.AgentState;
+import io.pipefill.model.agent.AgentStatus;
+import io.pipefill.model.agent.ShardAssignment;
+import io.pipefill.worker.model.ModelDirectory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.context.event.EventListener;
+import org.springframework.stereotype.Service;
+
+/**
+ * Creates deployments (validate the layout against the model, place ranks on workers, record it), has the
+ * workers load their shards in the background (LOADING → READY, or FAILED naming the worker), deletes them
+ * (workers release their shards) and degrades them when a placed worker is lost. Blocking methods: call
+ * through {@code Blocking}.
+ */
+@Service
+public class DeploymentService {
+    private static final Logger log = LoggerFactory.getLogger(DeploymentService.class);
+
+    private final DeploymentRepository deployments;
+    private final ClusterRepository cluster;
+    private final ModelRepository models;
+    private final AgentClient agents;
+    private final Duration loadTimeout;
+    private final ExecutorService loaders = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "shard-loader");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public DeploymentService(DeploymentRepository deployments, ClusterRepository cluster, ModelRepository models,
+                             AgentClient agents, @Value("${pipefill.load-timeout:10m}") Duration loadTimeout) {
+        this.deployments = deployments;
+        this.cluster = cluster;
+        this.models = models;
+        this.agents = agents;
+        this.loadTimeout = loadTimeout;
+    }
+
+    /** Validates, places and records the deployment (state LOADING), then starts loading its shards. */
+    public Deployment create(CreateDeploymentRequest r) {
+        RegisteredModel model = resolveModel(r.model());
+        if (deployments.byName(r.name()).isPresent()) {
+            throw new ConflictException("a deployment named '" + r.name() + "' already exists");
+        }
+        ModelConfig config = ModelDirectory.open(java.nio.file.Path.of(model.location())).config();
+        int pp = r.ppOrDefault();
+        int tp = r.tpOrDefault();
+        String partition = r.layersPerStage() == null ? null
+                : r.layersPerStage().stream().map(String::valueOf).collect(Collectors.joining(","));
+        Topology topo;
+        try {
+            topo = Topology.of(config, pp, tp, partition);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage().replace("--pp", "pp").replace("--tp", "tp")
+                    + " (model " + model.name() + ")", e);
+        }
+        int maxTokens = r.maxTokens() == null ? Math.min(config.maxPositionEmbeddings(), 32768) : r.maxTokens();
+        if (maxTokens > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("maxTokens " + maxTokens + " exceeds the model's context of "
+                    + config.maxPositionEmbeddings() + " positions");
+        }
+        List<Placement> placements = placementsFor(r, pp, tp);
+        List<Integer> layers = new ArrayList<>();
+        for (int n : topo.partition().layersPerStage()) {
+            layers.add(n);
+        }
+        Deployment d = new Deployment(UUID.randomUUID(), r.name(), model.id(), pp, tp, layers,
+                r.chunkSize() == null ? 2048 : r.chunkSize(), Boolean.TRUE.equals(r.dynamicChunking()),
+                r.sigma() == null ? 0.75 : r.sigma(), maxTokens, r.threadsPerRank() == null ? 1 : r.threadsPerRank(),
+                DeploymentState.LOADING, "loading shards on " + placements.size() + " worker(s)", placements, null, null);
+        Deployment saved = deployments.insert(d);
+        log.info("deployment {} ({}): {} PP {} × TP {} on workers {}", saved.name(), saved.id(), model.name(), pp, tp,
+                placements.stream().map(p -> p.workerId().toString()).toList());
+        loaders.submit(() -> load(saved, model));
+        return saved;
+    }
+
+    private List<Placement> placementsFor(CreateDeploymentRequest r, int pp, int tp) {
+        List<Worker> all = cluster.workers();
+        Set<UUID> busy = new HashSet<>();
+        for (Deployment other : deployments.all(false)) {
+            other.placements().forEach(p -> busy.add(p.workerId()));
+        }
+        List<Worker> free = all.stream().filter(w -> w.state().placeable() && !busy.contains(w.id())
+                && w.backend().equals(r.backendOrDefault())).collect(Collectors.toCollection(ArrayList::new));
+        if (r.workers() == null) {
+            List<Node> nodes = cluster.nodes();
+            return PlacementPlanner.place(pp, tp, free, nodes);
+        }
+        if (r.workers().size() != pp * tp) {
+            throw new IllegalArgumentException("workers: lists " + r.workers().size() + " worker id(s); PP " + pp
+                    + " × TP " + tp + " needs exactly " + pp * tp + ", one per rank");
+        }
+        Map<UUID, Worker> byId = all.stream().collect(Collectors.toMap(Worker::id, Function.identity()));
+        List<Placement> out = new ArrayList<>();
+        for (int rank = 0; rank < r.workers().size(); rank++) {
+            UUID id = r.workers().get(rank);
+            Worker w = byId.get(id);
+            if (w == null) {
+                throw new IllegalArgumentException("workers[" + rank + "]: no worker " + id);
+            }
+            if (!free.contains(w)) {
+                throw new ConflictException("workers[" + rank + "]: worker " + id + " is " + w.state()
+                        + (busy.contains(id) ? " and holds another deployment's shard" : "")
+                        + (w.backend().equals(r.backendOrDefault()) ? "" : " with backend " + w.backend()));
+            }
+            out.add(new Placement(rank, rank / tp, rank % tp, id));
+        }
+        if (out.stream().map(Placement::workerId).distinct().count() != out.size()) {
+            throw new IllegalArgumentException("workers: a worker may hold only one rank");
+        }
+        for (int s = 0; s < pp; s++) {
+            int stage = s;
+            long nodesInGroup = out.stream().filter(p -> p.stage() == stage).map(p -> byId.get(p.workerId()).nodeId()).distinct().count();
+            if (nodesInGroup > 1) {
+                throw new IllegalArgumentException("workers: stage " + s + "'s TP group spans " + nodesInGroup
+                        + " nodes; a TP group must stay inside one node");
+            }
+        }
+        return out;
+    }
+
+    RegisteredModel resolveModel(String ref) {
+        try {
+            UUID id = UUID.fromString(ref);
+            return models.byId(id).orElseThrow(() -> new NotFoundException("model", ref));
+        } catch (IllegalArgumentException notUuid) {
+            return models.byName(ref).orElseThrow(() -> new NotFoundException("model", ref));
+        }
+    }
+
+    /** Has every placed worker load its shard and waits for all to be READY; the first failure fails the deployment. */
+    private void load(Deployment d, RegisteredModel model) {
+        try {
+            for (Placement p : d.placements()) {
+                Worker w = worker(p.workerId());
+                agents.assignShard(w, new ShardAssignment(d.id().toString(), model.location(), d.pp(), d.tp(),
+                        d.layersPerStage(), p.rank(), d.threadsPerRank(), d.maxTokens())).block();
+            }
+            long deadline = System.nanoTime() + loadTimeout.toNanos();
+            Set<Integer> ready = new HashSet<>();
+            while (ready.size() < d.placements().size()) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("shards not loaded within " + loadTimeout.toSeconds() + " s");
+                }
+                for (Placement p : d.placements()) {
+                    if (ready.contains(p.rank())) {
+                        continue;
+                    }
+                    Worker w = worker(p.workerId());
+                    AgentStatus s = agents.status(w).block();
+                    if (s.state() == AgentState.FAILED) {
+                        throw new IllegalStateException("worker " + w.id() + " (rank " + p.rank() + ", " + w.agentUrl()
+                                + ") failed to load its shard: " + s.error());
+                    }
+                    if (s.state() == AgentState.READY && d.id().toString().equals(s.deploymentId())) {
+                        ready.add(p.rank());
+                    }
+                }
+                Thread.sleep(200);
+            }
+            if (deployments.setState(d.id(), DeploymentState.READY, null)) {
+                log.info("deployment {} ready", d.name());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.warn("deployment {} failed: {}", d.name(), e.getMessage());
+            deployments.setState(d.id(), DeploymentState.FAILED, e.getMessage());
+        }
+    }
+
+    private Worker worker(UUID id) {
+        return cluster.worker(id).orElseThrow(() -> new NotFoundException("worker", id));
+    }
+
+    /** Deletes a deployment: its workers release their shards (best effort: a lost worker has nothing to release). */
+    public void delete(UUID id) {
+        Deployment d = deployments.byId(id).orElseThrow(() -> new NotFoundException("deployment", id));
+        if (d.state() == DeploymentState.DELETED) {
+            throw new ConflictException("deployment " + id + " is already deleted");
+        }
+        deployments.delete(id);
+        for (Placement p : d.placements()) {
+            cluster.worker(p.workerId()).ifPresent(w -> {
+                try {
+                    agents.releaseShard(w).block();
+                } catch (RuntimeException e) {
+                    log.info("deployment {}: {} (ignored: the shard goes with the worker)", d.name(), e.getMessage());
+                }
+            });
+        }
+        log.info("deployment {} deleted", d.name());
+    }
+
+    public Deployment get(String ref) {
+        try {
+            UUID id = UUID.fromString(ref);
+            return deployments.byId(id).orElseThrow(() -> new NotFoundException("deployment", ref));
+        } catch (IllegalArgumentException notUuid) {
+            return deployments.byName(ref).orElseThrow(() -> new NotFoundException("deployment", ref));
+        }
+    }
+
+    public List<Deployment> list(boolean includeDeleted) {
+        return deployments.all(includeDeleted);
+    }
+
+    /** A lost worker degrades every live deployment it holds a rank of. */
+    @EventListener
+    public void onWorkersLost(WorkersLost event) {
+        for (Worker w : event.workers()) {
+            for (Deployment d : deployments.usingWorker(w.id())) {
+                int rank = d.placements().stream().filter(p -> p.workerId().equals(w.id())).findFirst().orElseThrow().rank();
+                String reason = "worker " + w.id() + " (rank " + rank + ", " + w.agentUrl() + ") lost: no heartbeat since "
+                        + w.lastHeartbeat();
+                if (deployments.setState(d.id(), DeploymentState.DEGRADED, reason)) {
+                    log.warn("deployment {} degraded: {}", d.name(), reason);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+package io.pipefill.controlplane.local;
+
+import io.pipefill.controlplane.PipefillProperties;
+import io.pipefill.controlplane.catalog.ModelRegistrar;
+import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.RegisteredModel;
+import io.pipefill.controlplane.cluster.ClusterRepository;
+import io.pipefill.controlplane.cluster.WorkerState;
+import io.pipefill.controlplane.deployment.CreateDeploymentRequest;
+import io.pipefill.controlplane.deployment.Deployment;
+import io.pipefill.controlplane.deployment.DeploymentService;
+import io.pipefill.controlplane.deployment.DeploymentState;
+import io.pipefill.controlplane.security.Tokens;
+import io.pipefill.model.Architecture;
+import io.pipefill.model.ModelPreset;
+import io.pipefill.worker.create.ModelGenerator;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.web.server.context.WebServerInitializedEvent;
+import org.springframework.context.event.EventListener;
+import org.springframework.stereotype.Component;
+
+/**
+ * The one-machine setup of {@code pipefill up}: generates the preset model once (kept in the data
+ * directory), registers it, waits for the local workers to join, deploys it across them (PP = number of
+ * workers) and prints a request that submits a run. Runs in the background so the API is up meanwhile.
+ */
+@Component
+public class LocalBootstrap {
+    private static final Logger log = LoggerFactory.getLogger(LocalBootstrap.class);
+
+    private final String preset;
+    private final int maxTokens;
+    private final int threads;
+    private final LocalWorkers workers;
+    private final PipefillProperties props;
+    private final ModelRepository models;
+    private final ModelRegistrar registrar;
+    private final ClusterRepository cluster;
+    private final DeploymentService deployments;
+    private final Tokens tokens;
+
+    public LocalBootstrap(@Value("${pipefill.local.model:}") String preset,
+                          @Value("${pipefill.local.max-tokens:16384}") int maxTokens,
+                          @Value("${pipefill.local.threads:1}") int threads, LocalWorkers workers,
+                          PipefillProperties props, ModelRepository models, ModelRegistrar registrar,
+                          ClusterRepository cluster, DeploymentService deployments, Tokens tokens) {
+        this.preset = preset;
+        this.maxTokens = maxTokens;
+        this.threads = threads;
+        this.workers = workers;
+        this.props = props;
+        this.models = models;
+        this.registrar = registrar;
+        this.cluster = cluster;
+        this.deployments = deployments;
+        this.tokens = tokens;
+    }
+
+    @EventListener
+    public void onStarted(WebServerInitializedEvent event) {
+        if (preset.isBlank() || workers.count() == 0) {
+            return;
+        }
+        int port = event.getWebServer().getPort();
+        Thread t = new Thread(() -> {
+            try {
+                bootstrap(port);
+            } catch (RuntimeException e) {
+                log.error("local setup failed: {}", e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "local-bootstrap");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void bootstrap(int port) throws InterruptedException {
+        RegisteredModel model = models.byName(preset).orElseGet(() -> registrar.register(preset, generate().toString()));
+        Deployment d = deployments.list(false).stream().filter(x -> x.name().equals(preset)).findFirst().orElse(null);
+        if (d == null || d.state() != DeploymentState.READY && d.state() != DeploymentState.LOADING) {
+            if (d != null) {
+                deployments.delete(d.id());
+            }
+            awaitWorkers(Duration.ofMinutes(2));
+            int n = workers.count();
+            int pp = Math.min(n, model.layers());
+            d = deployments.create(new CreateDeploymentRequest(deploymentName(d), model.name(), pp, 1, null, 2048, false,
+                    null, Math.min(maxTokens, model.maxPositions()), threads, "cpu", null));
+        }
+        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            Deployment now = deployments.get(d.id().toString());
+            if (now.state() == DeploymentState.READY) {
+                System.out.printf("%npipefill: deployment %s is READY (%s, PP %d on %d local workers). Submit a run:%n%n"
+                                + "  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\%n"
+                                + "    -d '{\"deployment\":\"%s\",\"randomTokens\":4096,\"maxNewTokens\":8}' \\%n"
+                                + "    http://127.0.0.1:%d/api/v1/runs%n%n"
+                                + "then poll GET /api/v1/runs/<id> or stream GET /api/v1/runs/<id>/events (same header).%n"
+                                + "The admin token is in %s.%n%n", now.name(), model.name(), now.pp(), workers.count(),
+                        "$(cat " + props.dataDir().resolve("admin-token") + ")", now.name(), port,
+                        props.dataDir().resolve("admin-token"));
+                return;
+            }
+            if (now.state() == DeploymentState.FAILED) {
+                log.error("deployment {} failed: {}", now.name(), now.stateReason());
+                return;
+            }
+            Thread.sleep(500);
+        }
+        log.warn("deployment {} not READY after 5 min; see GET /api/v1/deployments", d.name());
+    }
+
+    private String deploymentName(Deployment previous) {
+        return previous == null ? preset : preset + "-" + Long.toString(System.currentTimeMillis() % 1_000_000, 36);
+    }
+
+    private void awaitWorkers(Duration wait) throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (cluster.workers().stream().filter(w -> w.state() == WorkerState.IDLE).count() < workers.count()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the local workers did not register within " + wait.toSeconds()
+                        + " s; see their logs in " + props.dataDir().resolve("logs"));
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    /** The preset's model directory under the data directory, generated on first use. */
+    private Path generate() {
+        Path dir = props.dataDir().resolve("models").resolve(preset);
+        if (Files.isRegularFile(dir.resolve("config.json"))) {
+            return dir;
+        }
+        try {
+            log.info("generating the {} model in {}", preset, dir);
+            new ModelGenerator(ModelPreset.fromCliName(preset).config(Architecture.LLAMA), 0).write(dir);
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not write the " + preset + " model to " + dir, e);
+        }
+    }
+}

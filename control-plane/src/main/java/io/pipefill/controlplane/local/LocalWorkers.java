@@ -1,0 +1,105 @@
+package io.pipefill.controlplane.local;
+
+import io.pipefill.controlplane.PipefillProperties;
+import io.pipefill.controlplane.security.Tokens;
+import jakarta.annotation.PreDestroy;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.web.server.context.WebServerInitializedEvent;
+import org.springframework.context.event.EventListener;
+import org.springframework.stereotype.Component;
+
+/**
+ * {@code pipefill up --local-workers N}: launches N CPU worker processes on this machine, from this
+ * process's Java and class path, that register with this control plane like any other worker. The join
+ * token travels in their environment (never on a command line, which any local user can read). They are
+ * killed when the control plane stops.
+ */
+@Component
+public class LocalWorkers {
+    private static final Logger log = LoggerFactory.getLogger(LocalWorkers.class);
+
+    private final int count;
+    private final int threads;
+    private final PipefillProperties props;
+    private final Tokens tokens;
+    private final List<Process> processes = new ArrayList<>();
+
+    public LocalWorkers(@Value("${pipefill.local.workers:0}") int count, @Value("${pipefill.local.threads:1}") int threads,
+                        PipefillProperties props, Tokens tokens) {
+        if (count < 0 || count > 64) {
+            throw new IllegalArgumentException("pipefill.local.workers must be in 0..64, got " + count);
+        }
+        this.count = count;
+        this.threads = threads;
+        this.props = props;
+        this.tokens = tokens;
+    }
+
+    public int count() {
+        return count;
+    }
+
+    @EventListener
+    public void onStarted(WebServerInitializedEvent event) {
+        if (count == 0 || !processes.isEmpty()) {
+            return;
+        }
+        int port = event.getWebServer().getPort();
+        Path logs = props.dataDir().resolve("logs");
+        try {
+            Files.createDirectories(logs);
+            for (int i = 0; i < count; i++) {
+                processes.add(launch(i, port, logs.resolve("worker-" + i + ".log")));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not launch local workers: " + e.getMessage(), e);
+        }
+        log.info("launched {} local CPU worker(s) ({} thread(s) each), logs in {}", count, threads, logs);
+    }
+
+    private Process launch(int index, int port, Path logFile) throws IOException {
+        String java = ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> cmd = new ArrayList<>();
+        cmd.add(java);
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            // the worker needs the Vector API and native access flags; debugger and agent flags stay here
+            if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent") && !arg.startsWith("-Xmx")) {
+                cmd.add(arg);
+            }
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add("io.pipefill.worker.cli.PipefillCli");
+        cmd.add("worker");
+        cmd.add("--control-plane");
+        cmd.add("http://127.0.0.1:" + port);
+        cmd.add("--threads");
+        cmd.add(String.valueOf(threads));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile());
+        pb.environment().put("PIPEFILL_JOIN_TOKEN", tokens.join());
+        return pb.start();
+    }
+
+    /** The local worker processes, for tests that kill one. */
+    public List<Process> processes() {
+        return List.copyOf(processes);
+    }
+
+    @PreDestroy
+    public void stop() {
+        for (Process p : processes) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+    }
+}

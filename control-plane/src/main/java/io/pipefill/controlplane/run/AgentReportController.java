@@ -1,0 +1,29 @@
+package io.pipefill.controlplane.run;
+
+import io.pipefill.controlplane.common.Blocking;
+import io.pipefill.model.agent.RunReport;
+import java.util.UUID;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RestController;
+import reactor.core.publisher.Mono;
+
+/** Worker-facing (join token): ranks report a run's progress, results, timelines and errors here. */
+@RestController
+public class AgentReportController {
+    private final RunService service;
+
+    public AgentReportController(RunService service) {
+        this.service = service;
+    }
+
+    @PostMapping("/api/v1/agent/runs/{runId}/reports")
+    public Mono<ResponseEntity<Void>> report(@PathVariable UUID runId, @RequestBody RunReport report) {
+        if (report.type() == null || report.type().isBlank()) {
+            return Mono.error(new IllegalArgumentException("type: missing; one of chunking, progress, result, timeline, done, error"));
+        }
+        return Blocking.run(() -> service.report(runId, report)).thenReturn(ResponseEntity.noContent().build());
+    }
+}

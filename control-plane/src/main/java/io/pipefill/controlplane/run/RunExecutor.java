@@ -1,0 +1,183 @@
+package io.pipefill.controlplane.run;
+
+import io.pipefill.controlplane.PipefillProperties;
+import io.pipefill.controlplane.agent.AgentClient;
+import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.cluster.ClusterRepository;
+import io.pipefill.controlplane.cluster.Worker;
+import io.pipefill.controlplane.common.NotFoundException;
+import io.pipefill.controlplane.deployment.Deployment;
+import io.pipefill.controlplane.deployment.DeploymentRepository;
+import io.pipefill.controlplane.deployment.DeploymentState;
+import io.pipefill.controlplane.deployment.Placement;
+import io.pipefill.controlplane.metrics.RunMetrics;
+import io.pipefill.model.LayerPartition;
+import io.pipefill.model.Topology;
+import io.pipefill.model.agent.DataEndpoint;
+import io.pipefill.model.agent.RunStart;
+import io.pipefill.worker.pipeline.PipelineResult;
+import io.pipefill.worker.pipeline.PipelineSpec;
+import io.pipefill.worker.pipeline.StageEvent;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.stereotype.Component;
+
+/**
+ * Runs one prefill on a deployment's workers: opens every rank's data port, starts every rank with the
+ * prompt and its peers' addresses, waits for the ranks' reports, and records the outcome. Any failure
+ * aborts the other ranks and fails the run with a reason that names the worker behind it.
+ */
+@Component
+public class RunExecutor {
+    private static final Logger log = LoggerFactory.getLogger(RunExecutor.class);
+
+    private final RunRepository runs;
+    private final DeploymentRepository deployments;
+    private final ClusterRepository cluster;
+    private final ModelRepository models;
+    private final AgentClient agents;
+    private final RunMetrics metrics;
+    private final Duration peerTimeout;
+    private final Duration runTimeout;
+
+    public RunExecutor(RunRepository runs, DeploymentRepository deployments, ClusterRepository cluster,
+                       ModelRepository models, AgentClient agents, RunMetrics metrics, PipefillProperties props,
+                       @Value("${pipefill.run-timeout:2h}") Duration runTimeout) {
+        this.runs = runs;
+        this.deployments = deployments;
+        this.cluster = cluster;
+        this.models = models;
+        this.agents = agents;
+        this.metrics = metrics;
+        this.peerTimeout = props.peerTimeout();
+        this.runTimeout = runTimeout;
+    }
+
+    void execute(Run run, UUID deploymentId, int[] tokens, BiFunction<UUID, List<Worker>, ActiveRun> register,
+                 Consumer<UUID> unregister) {
+        Deployment d = deployments.byId(deploymentId).orElseThrow(() -> new NotFoundException("deployment", deploymentId));
+        if (d.state() != DeploymentState.READY) {
+            fail(run, d, "deployment " + d.name() + " became " + d.state()
+                    + (d.stateReason() == null ? "" : " (" + d.stateReason() + ")") + " before the run started");
+            return;
+        }
+        List<Worker> workers = new ArrayList<>();
+        for (Placement p : d.placements()) {
+            workers.add(cluster.worker(p.workerId()).orElseThrow(() -> new NotFoundException("worker", p.workerId())));
+        }
+        String runId = run.id().toString();
+        ActiveRun active = register.apply(run.id(), workers);
+        try {
+            runs.started(run.id());
+            List<DataEndpoint> peers = new ArrayList<>();
+            for (Worker w : workers) {
+                peers.add(agents.openRun(w, runId).block());
+            }
+            RunStart start = new RunStart(runId, tokens, run.maxNewTokens(), d.chunkSize(), d.dynamicChunking(), d.sigma(),
+                    peers, peerTimeout.toMillis());
+            for (Worker w : workers) {
+                agents.startRun(w, start).block();
+            }
+            ActiveRun.Gathered g = active.outcome.get(runTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            RunOutcome o = outcome(d, run, tokens, g);
+            runs.succeeded(run.id(), o);
+            metrics.recordRun(d.name(), o.ttftMs(), o.tokensPerSecond(), true);
+            log.info("run {} on {}: {} tokens, TTFT {} ms, {} tokens/s", run.id(), d.name(), tokens.length,
+                    Math.round(o.ttftMs()), Math.round(o.tokensPerSecond()));
+        } catch (ExecutionException e) {
+            String reason = e.getCause() instanceof ActiveRun.RankFailed f ? nameTheCulprit(f, workers) : e.getCause().getMessage();
+            abortAll(workers, runId);
+            fail(run, d, reason);
+        } catch (TimeoutException e) {
+            abortAll(workers, runId);
+            fail(run, d, "no result within the run timeout of " + runTimeout.toMinutes() + " min");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            abortAll(workers, runId);
+            fail(run, d, "the control plane is shutting down");
+        } catch (RuntimeException e) {
+            abortAll(workers, runId);
+            fail(run, d, e.getMessage());
+        } finally {
+            unregister.accept(run.id());
+        }
+    }
+
+    /** A lost worker fails every active run it holds a rank of. */
+    void failRunsUsing(Worker lost, Collection<ActiveRun> active) {
+        for (ActiveRun a : active) {
+            for (int rank = 0; rank < a.workers.size(); rank++) {
+                if (a.workers.get(rank).id().equals(lost.id())) {
+                    a.fail(new IllegalStateException("worker " + lost.id() + " (rank " + rank + ", " + lost.agentUrl()
+                            + ") lost: no heartbeat since " + lost.lastHeartbeat()));
+                }
+            }
+        }
+    }
+
+    /**
+     * A rank that loses a peer reports first; the worker that actually died is the one that no longer
+     * answers. Names it when found, else the reporting rank's own worker.
+     */
+    private String nameTheCulprit(ActiveRun.RankFailed f, List<Worker> workers) {
+        for (int rank = 0; rank < workers.size(); rank++) {
+            Worker w = workers.get(rank);
+            try {
+                agents.status(w).block(Duration.ofSeconds(3));
+            } catch (RuntimeException unreachable) {
+                return "worker " + w.id() + " (rank " + rank + ", " + w.agentUrl() + ") lost: it no longer answers ("
+                        + unreachable.getMessage() + "); rank " + f.rank + " reported: " + f.getMessage();
+            }
+        }
+        Worker w = workers.get(f.rank);
+        return "worker " + w.id() + " (rank " + f.rank + ", " + w.agentUrl() + ") failed: " + f.getMessage();
+    }
+
+    private void abortAll(List<Worker> workers, String runId) {
+        for (Worker w : workers) {
+            try {
+                agents.abortRun(w, runId).block(Duration.ofSeconds(5));
+            } catch (RuntimeException ignored) {
+                // best effort: a lost worker has nothing to abort
+            }
+        }
+    }
+
+    private void fail(Run run, Deployment d, String reason) {
+        if (runs.failed(run.id(), reason)) {
+            metrics.recordRun(d.name(), 0, 0, false);
+            log.warn("run {} on {} failed: {}", run.id(), d.name(), reason);
+        }
+    }
+
+    private RunOutcome outcome(Deployment d, Run run, int[] tokens, ActiveRun.Gathered g) {
+        String modelDir = models.byId(d.modelId()).map(m -> m.location()).orElse("");
+        int[] layers = d.layersPerStage().stream().mapToInt(Integer::intValue).toArray();
+        PipelineSpec spec = new PipelineSpec(modelDir, new Topology(d.pp(), d.tp(), new LayerPartition(layers)),
+                d.chunkSize(), d.dynamicChunking(), d.sigma(), null, d.threadsPerRank(), peerTimeout,
+                List.of(new PipelineSpec.Request(tokens, run.maxNewTokens())));
+        PipelineResult pr = new PipelineResult(spec, g.chunking(), List.of(g.result()), Map.of(), Map.of(), g.events());
+        List<Integer> schedule = pr.prefillTimeline(0).stream().filter(e -> e.stage() == 0)
+                .sorted(Comparator.comparingInt(StageEvent::chunk)).map(StageEvent::size).toList();
+        double ttft = g.result().ttftMs();
+        List<Integer> generated = new ArrayList<>();
+        for (int t : g.result().generated()) {
+            generated.add(t);
+        }
+        return new RunOutcome(schedule, ttft, g.result().endMs(), tokens.length / (ttft / 1000.0), pr.bubbleRatio(0),
+                g.events(), generated.isEmpty() ? -1 : generated.get(0), generated, g.result().lastLogits());
+    }
+}

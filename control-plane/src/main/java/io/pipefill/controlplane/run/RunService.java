@@ -1,0 +1,192 @@
+package io.pipefill.controlplane.run;
+
+import io.github.resilience4j.bulkhead.Bulkhead;
+import io.github.resilience4j.bulkhead.BulkheadConfig;
+import io.github.resilience4j.bulkhead.BulkheadFullException;
+import io.github.resilience4j.bulkhead.BulkheadRegistry;
+import io.pipefill.controlplane.PipefillProperties;
+import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.RegisteredModel;
+import io.pipefill.controlplane.cluster.Worker;
+import io.pipefill.controlplane.cluster.WorkersLost;
+import io.pipefill.controlplane.common.ConflictException;
+import io.pipefill.controlplane.common.NotFoundException;
+import io.pipefill.controlplane.deployment.Deployment;
+import io.pipefill.controlplane.deployment.DeploymentService;
+import io.pipefill.controlplane.deployment.DeploymentState;
+import io.pipefill.model.agent.RunReport;
+import io.pipefill.worker.model.ModelDirectory;
+import jakarta.annotation.PreDestroy;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.event.EventListener;
+import org.springframework.stereotype.Service;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Accepts runs (validated, tokenized, recorded QUEUED) behind a bulkhead that answers 429 when
+ * {@code pipefill.max-runs-in-flight} runs are already queued or running, queues them per deployment (a
+ * deployment's ranks run one prefill at a time), takes in the ranks' reports and fails runs whose workers
+ * are lost. Blocking methods: call through {@code Blocking}.
+ */
+@Service
+public class RunService {
+    private static final Logger log = LoggerFactory.getLogger(RunService.class);
+
+    private final RunRepository runs;
+    private final DeploymentService deployments;
+    private final ModelRepository models;
+    private final RunExecutor executor;
+    private final Bulkhead submissions;
+    private final JsonMapper json;
+    private final Map<UUID, ExecutorService> queues = new ConcurrentHashMap<>();
+    private final Map<UUID, ActiveRun> active = new ConcurrentHashMap<>();
+
+    public RunService(RunRepository runs, DeploymentService deployments, ModelRepository models, RunExecutor executor,
+                      BulkheadRegistry bulkheads, PipefillProperties props, JsonMapper json) {
+        this.runs = runs;
+        this.deployments = deployments;
+        this.models = models;
+        this.executor = executor;
+        this.json = json;
+        // a semaphore bulkhead held from submission to the run's end: it bounds queued + running runs
+        this.submissions = bulkheads.bulkhead("run-submission", BulkheadConfig.custom()
+                .maxConcurrentCalls(props.maxRunsInFlight()).maxWaitDuration(Duration.ZERO).build());
+    }
+
+    /** Runs left QUEUED or RUNNING by a previous control-plane process cannot finish: their ranks' state is gone. */
+    @EventListener(ApplicationReadyEvent.class)
+    public void failOrphans() {
+        for (Run r : runs.unfinished()) {
+            if (!active.containsKey(r.id())) {
+                runs.failed(r.id(), "the control plane restarted while the run was " + r.state());
+                log.warn("run {} failed: the control plane restarted while it was {}", r.id(), r.state());
+            }
+        }
+    }
+
+    public Run submit(SubmitRunRequest request) {
+        Deployment d = deployments.get(request.deployment());
+        if (d.state() != DeploymentState.READY) {
+            throw new ConflictException("deployment " + d.name() + " is " + d.state()
+                    + (d.stateReason() == null ? "" : " (" + d.stateReason() + ")") + "; runs need a READY deployment");
+        }
+        RegisteredModel model = models.byId(d.modelId()).orElseThrow(() -> new NotFoundException("model", d.modelId()));
+        PromptResolver.Prompt prompt = PromptResolver.resolve(request, ModelDirectory.open(Path.of(model.location())));
+        int need = prompt.tokens().length + request.maxNewTokensOrDefault() - 1;
+        if (need > d.maxTokens()) {
+            throw new IllegalArgumentException("the prompt has " + prompt.tokens().length + " tokens and "
+                    + request.maxNewTokensOrDefault() + " are to be generated: " + need + " KV positions, but deployment "
+                    + d.name() + " holds at most maxTokens = " + d.maxTokens());
+        }
+        if (!submissions.tryAcquirePermission()) {
+            throw BulkheadFullException.createBulkheadFullException(submissions);
+        }
+        try {
+            UUID id = UUID.randomUUID();
+            Run run = runs.insert(id, d.id(), prompt.kind(), prompt.tokens().length, request.maxNewTokensOrDefault());
+            queue(d.id()).submit(() -> {
+                try {
+                    executor.execute(run, d.id(), prompt.tokens(), this::register, active::remove);
+                } finally {
+                    submissions.releasePermission();
+                }
+            });
+            return run;
+        } catch (RuntimeException e) {
+            submissions.releasePermission();
+            throw e;
+        }
+    }
+
+    private ActiveRun register(UUID runId, List<Worker> workers) {
+        ActiveRun a = new ActiveRun(runId, workers, json);
+        active.put(runId, a);
+        return a;
+    }
+
+    private ExecutorService queue(UUID deploymentId) {
+        return queues.computeIfAbsent(deploymentId, id -> Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "runs-" + id.toString().substring(0, 8));
+            t.setDaemon(true);
+            return t;
+        }));
+    }
+
+    /** A rank's report: applied to the run in progress and recorded as a run event. */
+    public void report(UUID runId, RunReport report) {
+        ActiveRun a = active.get(runId);
+        if (a == null) {
+            Run r = runs.byId(runId).orElseThrow(() -> new NotFoundException("run", runId));
+            throw new ConflictException("run " + runId + " is " + r.state() + ", not running: report ignored");
+        }
+        if (!a.apply(report)) {
+            return;
+        }
+        Map<String, Object> detail = new LinkedHashMap<>();
+        detail.put("rank", report.rank());
+        detail.put("type", report.type());
+        Map<String, Object> body = report.body() == null ? Map.of() : report.body();
+        switch (report.type()) {
+            case "progress" -> {
+                detail.putAll(body);
+                runs.event(runId, "PROGRESS", detail);
+            }
+            case "chunking" -> {
+                detail.put("dynamic", body.get("dynamicRequested"));
+                detail.put("base", body.get("base"));
+                detail.put("fit", body.get("fit"));
+                detail.put("fallbackReason", body.get("fallbackReason"));
+                runs.event(runId, "STAGE", detail);
+            }
+            case "error" -> {
+                detail.put("message", body.get("message"));
+                runs.event(runId, "ERROR", detail);
+            }
+            case "timeline", "done", "result" -> runs.event(runId, "STAGE", detail);
+            default -> { }
+        }
+    }
+
+    /** Runs on a deployment that lost a worker fail at once, naming the worker. */
+    @EventListener
+    public void onWorkersLost(WorkersLost event) {
+        for (Worker w : event.workers()) {
+            executor.failRunsUsing(w, active.values());
+        }
+    }
+
+    public Run get(UUID id) {
+        return runs.byId(id).orElseThrow(() -> new NotFoundException("run", id));
+    }
+
+    public List<Run> list(String deploymentRef, RunState state, int limit) {
+        UUID deploymentId = deploymentRef == null ? null : deployments.get(deploymentRef).id();
+        return runs.list(deploymentId, state, limit);
+    }
+
+    public float[] logits(UUID id) {
+        Run r = get(id);
+        return runs.lastLogits(id).orElseThrow(() -> new ConflictException("run " + id + " is " + r.state()
+                + " and has no logits" + (r.state().finished() ? "" : " yet")));
+    }
+
+    public List<RunEvent> events(UUID id, long after) {
+        return runs.events(id, after);
+    }
+
+    @PreDestroy
+    void stop() {
+        queues.values().forEach(ExecutorService::shutdownNow);
+    }
+}

@@ -1,0 +1,215 @@
+package io.pipefill.controlplane.system;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pipefill.controlplane.local.LocalWorkers;
+import io.pipefill.model.Architecture;
+import io.pipefill.model.ModelPreset;
+import io.pipefill.model.StageShard;
+import io.pipefill.worker.cpu.CpuBackend;
+import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.worker.engine.PrefillEngine;
+import io.pipefill.worker.engine.PrefillRequest;
+import io.pipefill.worker.engine.PrefillResult;
+import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.ModelDirectory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.core.ParameterizedTypeReference;
+import org.springframework.http.MediaType;
+import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.test.context.ActiveProfiles;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+/**
+ * The whole system on one machine: the control plane with its embedded PostgreSQL, two local worker
+ * processes that register over HTTP, a PP = 2 deployment of a generated model, runs submitted through the
+ * REST API. The run's logits and tokens must equal the single-process engine's; then a worker is killed
+ * mid-run and the run must fail naming it while the control plane stays healthy.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {"pipefill.local.workers=2", "pipefill.local.threads=1", "pipefill.peer-timeout=10s"})
+@ActiveProfiles("test")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class WholeSystemTest {
+    static final double TOLERANCE = 1e-4;
+    static final String ADMIN = "test-admin-token";
+
+    @TempDir
+    static Path tmp;
+    static Path model;
+
+    @LocalServerPort
+    int port;
+    @Autowired
+    LocalWorkers localWorkers;
+
+    @BeforeAll
+    static void generateModel() throws Exception {
+        model = tmp.resolve("tiny");
+        new ModelGenerator(ModelPreset.fromCliName("tiny").config(Architecture.LLAMA), 11).write(model);
+    }
+
+    private WebTestClient client() {
+        return WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(30))
+                .defaultHeader("Authorization", "Bearer " + ADMIN).build();
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> get(String path) {
+        return client().get().uri(path).exchange().expectStatus().isOk().expectBody(Map.class).returnResult().getResponseBody();
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Map<String, Object>> list(String path) {
+        return client().get().uri(path).exchange().expectStatus().isOk().expectBody(List.class).returnResult().getResponseBody();
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> post(String path, Object body) {
+        return client().post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
+                .expectStatus().isCreated().expectBody(Map.class).returnResult().getResponseBody();
+    }
+
+    private Map<String, Object> await(String path, Predicate<Map<String, Object>> done, Duration within) throws InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
+        Map<String, Object> last = null;
+        while (System.nanoTime() < deadline) {
+            last = get(path);
+            if (done.test(last)) {
+                return last;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError(path + " did not reach the expected state within " + within + "; last: " + last);
+    }
+
+    private static PrefillResult singleProcess(int[] tokens, int maxNewTokens) {
+        ModelDirectory md = ModelDirectory.open(model);
+        PrefillRequest req = new PrefillRequest(tokens, tokens.length, maxNewTokens);
+        try (CpuBackend backend = new CpuBackend(1); Checkpoint ckpt = md.openCheckpoint();
+             Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, req.kvPositions())) {
+            return new PrefillEngine(md.config(), stage).run(req, ProgressListener.NONE);
+        }
+    }
+
+    private String deploy() throws InterruptedException {
+        // both local workers register and report in
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (list("/api/v1/workers").stream().filter(w -> "IDLE".equals(w.get("state"))).count() < 2) {
+            assertThat(System.nanoTime()).as("two local workers registered within 60 s").isLessThan(deadline);
+            Thread.sleep(200);
+        }
+        post("/api/v1/models", Map.of("name", "tiny-e2e", "location", model.toString()));
+        Map<String, Object> d = post("/api/v1/deployments", Map.of("name", "tiny-pp2", "model", "tiny-e2e", "pp", 2,
+                "chunkSize", 64, "maxTokens", 8192));
+        assertThat(d.get("state")).isEqualTo("LOADING");
+        assertThat((List<?>) d.get("placements")).hasSize(2);
+        await("/api/v1/deployments/tiny-pp2", m -> "READY".equals(m.get("state")), Duration.ofSeconds(60));
+        return (String) d.get("id");
+    }
+
+    @Test
+    @Order(1)
+    void aRunThroughTheApiEqualsTheSingleProcessEngineAndIsRecorded() throws Exception {
+        deploy();
+        int[] prompt = new SplittableRandom(5).ints(300, 0, 512).toArray();
+        Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2",
+                "tokenIds", Arrays.stream(prompt).boxed().toList(), "maxNewTokens", 5));
+        String id = (String) submitted.get("id");
+        Map<String, Object> run = await("/api/v1/runs/" + id, m -> !"QUEUED".equals(m.get("state")) && !"RUNNING".equals(m.get("state")),
+                Duration.ofSeconds(60));
+        assertThat(run.get("state")).as("run %s: %s", id, run.get("error")).isEqualTo("SUCCEEDED");
+
+        PrefillResult ref = singleProcess(prompt, 5);
+        List<Double> logits = client().get().uri("/api/v1/runs/" + id + "/logits").exchange().expectStatus().isOk()
+                .expectBody(new ParameterizedTypeReference<List<Double>>() { }).returnResult().getResponseBody();
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < ref.lastLogits().length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(logits.get(i) - ref.lastLogits()[i]));
+            maxRef = Math.max(maxRef, Math.abs(ref.lastLogits()[i]));
+        }
+        assertThat(maxDiff / maxRef).as("relative error of the last position's logits").isLessThanOrEqualTo(TOLERANCE);
+        assertThat((List<Integer>) run.get("generated")).containsExactlyElementsOf(Arrays.stream(ref.generated()).boxed().toList());
+        assertThat(run.get("firstToken")).isEqualTo(ref.generated()[0]);
+
+        // the record: chunk schedule, TTFT, throughput and both stages' timelines
+        assertThat(((List<Integer>) run.get("chunkSchedule")).stream().mapToInt(Integer::intValue).sum()).isEqualTo(300);
+        assertThat((List<Integer>) run.get("chunkSchedule")).startsWith(64, 64);
+        assertThat((Double) run.get("ttftMs")).isPositive();
+        assertThat((Double) run.get("tokensPerSecond")).isPositive();
+        List<Map<String, Object>> timeline = (List<Map<String, Object>>) run.get("timeline");
+        assertThat(timeline).extracting(e -> e.get("stage")).contains(0, 1);
+        assertThat(list("/api/v1/runs?deployment=tiny-pp2&state=SUCCEEDED")).extracting(r -> r.get("id")).contains(id);
+
+        // the event stream replays the run from the database: every chunk's progress, then SUCCEEDED
+        List<ServerSentEvent<Map<String, Object>>> events = client().get().uri("/api/v1/runs/" + id + "/events")
+                .accept(MediaType.TEXT_EVENT_STREAM).exchange().expectStatus().isOk()
+                .returnResult(new ParameterizedTypeReference<ServerSentEvent<Map<String, Object>>>() { })
+                .getResponseBody().collectList().block(Duration.ofSeconds(20));
+        assertThat(events).extracting(ServerSentEvent::event).contains("PROGRESS", "STAGE");
+        assertThat(events.stream().filter(e -> "PROGRESS".equals(e.event())).count()).isEqualTo(5); // 300 = 4 × 64 + 44
+        ServerSentEvent<Map<String, Object>> last = events.get(events.size() - 1);
+        assertThat(last.event()).isEqualTo("STATE");
+        assertThat(((Map<String, Object>) last.data().get("detail")).get("state")).isEqualTo("SUCCEEDED");
+    }
+
+    @Test
+    @Order(2)
+    void aWorkerKilledMidRunFailsTheRunNamingItAndTheControlPlaneStaysHealthy() throws Exception {
+        // a long run: 6000 prompt tokens in chunks of 64, then 2000 decode steps through both stages
+        Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 6000,
+                "seed", 3, "maxNewTokens", 2000));
+        String id = (String) submitted.get("id");
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            Map<String, Object> run = get("/api/v1/runs/" + id);
+            assertThat(run.get("state")).as("the run must still be going when the worker is killed").isIn("QUEUED", "RUNNING");
+            boolean progressing = client().get().uri("/api/v1/runs/" + id + "/events").accept(MediaType.TEXT_EVENT_STREAM)
+                    .exchange().returnResult(String.class).getResponseBody().take(Duration.ofMillis(300))
+                    .any(s -> s.contains("PROGRESS") || s.contains("\"chunk\"")).block();
+            if (progressing) {
+                break;
+            }
+            assertThat(System.nanoTime()).isLessThan(deadline);
+        }
+        Process victim = localWorkers.processes().get(1);
+        victim.destroyForcibly();
+        long killedAt = System.nanoTime();
+
+        Map<String, Object> failed = await("/api/v1/runs/" + id, m -> "FAILED".equals(m.get("state")), Duration.ofSeconds(30));
+        double seconds = (System.nanoTime() - killedAt) / 1e9;
+        String error = (String) failed.get("error");
+        assertThat(seconds).as("failed within a bounded time").isLessThan(30);
+        // the named worker is the one that is gone: it turns LOST, the other one does not
+        String named = error.replaceAll(".*worker ([0-9a-f-]{36}).*", "$1");
+        assertThat(named).as("error names a worker: %s", error).hasSize(36);
+        await("/api/v1/workers/" + named, m -> "LOST".equals(m.get("state")), Duration.ofSeconds(15));
+        assertThat(list("/api/v1/workers").stream().filter(w -> !"LOST".equals(w.get("state"))).count()).isEqualTo(1);
+        await("/api/v1/deployments/tiny-pp2", m -> "DEGRADED".equals(m.get("state")), Duration.ofSeconds(15));
+
+        WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).build().get().uri("/actuator/health").exchange()
+                .expectStatus().isOk().expectBody().jsonPath("$.status").isEqualTo("UP");
+        // a new run on the degraded deployment is refused with the reason
+        client().post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("deployment", "tiny-pp2", "randomTokens", 10)).exchange()
+                .expectStatus().isEqualTo(409).expectBody(String.class).value(b -> assertThat(b).contains("DEGRADED"));
+    }
+}

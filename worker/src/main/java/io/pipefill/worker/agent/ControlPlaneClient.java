@@ -1,0 +1,83 @@
+package io.pipefill.worker.agent;
+
+import io.pipefill.model.agent.Heartbeat;
+import io.pipefill.model.agent.RegistrationAccepted;
+import io.pipefill.model.agent.RunReport;
+import io.pipefill.model.agent.WorkerRegistration;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/** The control plane's three worker-facing routes, each with the join token as bearer and bounded timeouts. */
+final class ControlPlaneClient {
+    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
+
+    private final URI base;
+    private final String joinToken;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    ControlPlaneClient(URI base, String joinToken) {
+        String s = base.toString();
+        this.base = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
+        this.joinToken = joinToken;
+    }
+
+    URI base() {
+        return base;
+    }
+
+    URI registrationUri() {
+        return URI.create(base + "/api/v1/agent/workers");
+    }
+
+    /** One registration attempt: the accepted ids, or an IOException naming the URL and the answer. */
+    RegistrationAccepted register(WorkerRegistration registration) throws IOException, InterruptedException {
+        URI uri = registrationUri();
+        HttpResponse<byte[]> r = post(uri, registration);
+        if (r.statusCode() / 100 != 2) {
+            throw new IOException("POST " + uri + " answered " + r.statusCode() + describeBody(r));
+        }
+        RegistrationAccepted a = AgentJson.MAPPER.readValue(r.body(), RegistrationAccepted.class);
+        if (a == null || a.workerId() == null || a.workerId().isBlank()) {
+            throw new IOException("POST " + uri + " answered without a workerId");
+        }
+        return a;
+    }
+
+    /** Sends a heartbeat and returns the HTTP status (404: the control plane does not know this worker). */
+    int heartbeat(String workerId, Heartbeat heartbeat) throws IOException, InterruptedException {
+        return post(URI.create(base + "/api/v1/agent/workers/" + encode(workerId) + "/heartbeat"), heartbeat).statusCode();
+    }
+
+    void report(String runId, RunReport report) throws IOException, InterruptedException {
+        URI uri = URI.create(base + "/api/v1/agent/runs/" + encode(runId) + "/reports");
+        HttpResponse<byte[]> r = post(uri, report);
+        if (r.statusCode() / 100 != 2) {
+            throw new IOException("POST " + uri + " answered " + r.statusCode() + describeBody(r));
+        }
+    }
+
+    private HttpResponse<byte[]> post(URI uri, Object body) throws IOException, InterruptedException {
+        HttpRequest req = HttpRequest.newBuilder(uri)
+                .timeout(REQUEST_TIMEOUT)
+                .header("Authorization", "Bearer " + joinToken)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(AgentJson.write(body)))
+                .build();
+        return http.send(req, HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    private static String describeBody(HttpResponse<byte[]> r) {
+        String b = new String(r.body(), StandardCharsets.UTF_8).strip();
+        return b.isEmpty() ? "" : ": " + (b.length() > 300 ? b.substring(0, 300) + "…" : b);
+    }
+
+    private static String encode(String segment) {
+        return URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+}

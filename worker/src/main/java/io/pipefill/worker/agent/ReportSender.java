@@ -1,0 +1,101 @@
+package io.pipefill.worker.agent;
+
+import io.pipefill.model.agent.RunReport;
+import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Supplier;
+
+/**
+ * Posts one rank's reports of one run to the control plane, in order, from a thread of its own: the stage
+ * loop only enqueues, so a slow or absent control plane never stalls the pipeline. {@code seq} counts from
+ * 0. A failed post is retried with backoff; progress reports are best effort, the others (chunking, result,
+ * timeline, done, error) are tried much longer, and a report given up on is logged, never dropped silently.
+ */
+final class ReportSender {
+    private static final int PROGRESS_ATTEMPTS = 3;
+    private static final int ATTEMPTS = 10;
+    private static final long MAX_BACKOFF_MS = 3_000;
+    private static final RunReport END = new RunReport(null, -1, -1, null, null);
+
+    private final ControlPlaneClient client;
+    private final String runId;
+    private final Supplier<String> workerId;
+    private final int rank;
+    private final LinkedBlockingQueue<RunReport> queue = new LinkedBlockingQueue<>();
+    private final Thread thread;
+    private long seq;
+
+    ReportSender(ControlPlaneClient client, String runId, Supplier<String> workerId, int rank) {
+        this.client = client;
+        this.runId = runId;
+        this.workerId = workerId;
+        this.rank = rank;
+        this.thread = new Thread(this::drain, "reports-" + runId + "-rank-" + rank);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    synchronized void send(String type, Map<String, Object> body) {
+        queue.add(new RunReport(workerId.get(), rank, seq++, type, body));
+    }
+
+    /** No more reports: the thread ends once the queued ones are posted (or given up on). */
+    void finish() {
+        queue.add(END);
+    }
+
+    /** Waits for the queued reports to be posted; for tests and shutdown. */
+    boolean awaitDrained(long millis) throws InterruptedException {
+        thread.join(millis);
+        return !thread.isAlive();
+    }
+
+    private void drain() {
+        try {
+            while (true) {
+                RunReport r = queue.take();
+                if (r == END) {
+                    return;
+                }
+                post(r);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void post(RunReport r) throws InterruptedException {
+        int attempts = "progress".equals(r.type()) ? PROGRESS_ATTEMPTS : ATTEMPTS;
+        long backoff = 100;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                client.report(runId, r);
+                return;
+            } catch (IOException e) {
+                if (attempt >= attempts) {
+                    System.err.println("pipefill agent: gave up on the " + r.type() + " report (seq " + r.seq() + ") of run "
+                            + runId + " after " + attempts + " attempts: " + describe(e));
+                    return;
+                }
+                System.err.println("pipefill agent: posting the " + r.type() + " report (seq " + r.seq() + ") of run "
+                        + runId + " failed (attempt " + attempt + " of " + attempts + "): " + describe(e));
+                Thread.sleep(backoff);
+                backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+            }
+        }
+    }
+
+    /** The first message along the cause chain (the JDK's HTTP client often throws one without a message). */
+    static String describe(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                return t == e ? t.getMessage() : e.getClass().getSimpleName() + ": " + t.getMessage();
+            }
+        }
+        if (e instanceof java.net.ConnectException) {
+            return "could not connect (connection refused or host unreachable)";
+        }
+        return e.getClass().getSimpleName();
+    }
+}

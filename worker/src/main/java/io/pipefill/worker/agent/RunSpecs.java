@@ -1,0 +1,53 @@
+package io.pipefill.worker.agent;
+
+import io.pipefill.model.agent.DataEndpoint;
+import io.pipefill.model.agent.RunStart;
+import io.pipefill.worker.pipeline.LoadedStage;
+import io.pipefill.worker.pipeline.PipelineSpec;
+import java.time.Duration;
+import java.util.List;
+
+/** Turns a {@link RunStart} into the pipeline's one-request spec, refusing (400, naming the field) what cannot run. */
+final class RunSpecs {
+    private RunSpecs() {
+    }
+
+    static PipelineSpec spec(RunStart rs, ShardPlan plan, LoadedStage loaded) {
+        int world = plan.topology().worldSize();
+        int[] tokens = rs.tokens();
+        require(tokens != null && tokens.length > 0, "tokens must hold at least one token id");
+        int vocab = loaded.config().vocabSize();
+        for (int i = 0; i < tokens.length; i++) {
+            // an id outside the vocabulary would read past the embedding table
+            require(tokens[i] >= 0 && tokens[i] < vocab, "tokens[" + i + "] = " + tokens[i]
+                    + " is outside the vocabulary [0, " + vocab + ")");
+        }
+        require(rs.maxNewTokens() >= 0, "maxNewTokens must be at least 0, got " + rs.maxNewTokens());
+        require(rs.chunk() > 0, "chunk must be positive, got " + rs.chunk());
+        require(rs.peerTimeoutMs() > 0, "peerTimeoutMs must be positive, got " + rs.peerTimeoutMs());
+        List<DataEndpoint> peers = rs.peers();
+        require(peers != null && peers.size() == world, "peers must list one endpoint per rank (" + world + " for pp "
+                + plan.topology().pp() + " × tp " + plan.topology().tp() + "), got " + (peers == null ? "none" : peers.size()));
+        for (int i = 0; i < peers.size(); i++) {
+            DataEndpoint p = peers.get(i);
+            require(p != null && p.host() != null && !p.host().isBlank() && p.port() > 0 && p.port() <= 65535,
+                    "peers[" + i + "] must have a host and a port in [1, 65535], got " + p);
+        }
+        PipelineSpec spec = new PipelineSpec(plan.modelDir().toString(), plan.topology(), rs.chunk(), rs.dynamic(),
+                rs.sigma(), null, plan.threads(), Duration.ofMillis(rs.peerTimeoutMs()),
+                List.of(new PipelineSpec.Request(tokens, rs.maxNewTokens())));
+        int stage = loaded.stageIndex();
+        int need = spec.kvCapacity(stage);
+        require(need <= loaded.kvCapacity(), "the run needs " + need + " KV positions on stage " + stage + " ("
+                + tokens.length + " tokens + maxNewTokens " + rs.maxNewTokens()
+                + (rs.dynamic() && stage == 0 ? ", and the dynamic-chunking profile of chunk " + rs.chunk() : "")
+                + ") but the shard was loaded for maxTokens " + plan.assignment().maxTokens());
+        return spec;
+    }
+
+    private static void require(boolean ok, String detail) {
+        if (!ok) {
+            throw AgentException.badRequest("run start: " + detail);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+package io.pipefill.worker.pipeline;
+
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.StageShard;
+import io.pipefill.model.Topology;
+import io.pipefill.worker.cpu.CpuBackend;
+import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.worker.transport.Transport;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * One rank's shard, loaded once and kept for many runs: the CPU backend, the open checkpoint and the
+ * {@link Stage} with a KV cache of fixed capacity. Runs come and go with their own transports, so the
+ * tensor-parallel all-reduce does not capture a transport: it forwards to the one {@link #bind bound} for
+ * the run in progress. One run at a time uses a loaded stage.
+ */
+public final class LoadedStage implements AutoCloseable {
+    static final int WARM_UP_TOKENS = 256;
+
+    private final String modelDir;
+    private final ModelConfig config;
+    private final Topology topology;
+    private final int rank;
+    private final int stageIndex;
+    private final int[] group;
+    private final int kvCapacity;
+    private final CpuBackend backend;
+    private final Checkpoint checkpoint;
+    private final Stage stage;
+    private volatile Transport transport;
+    private volatile boolean skipAllReduce;
+
+    private LoadedStage(String modelDir, ModelConfig config, Topology topology, int rank, int kvCapacity,
+                        CpuBackend backend, Checkpoint checkpoint, StageShard shard) {
+        this.modelDir = modelDir;
+        this.config = config;
+        this.topology = topology;
+        this.rank = rank;
+        this.stageIndex = topology.stageOf(rank);
+        this.group = topology.group(stageIndex);
+        this.kvCapacity = kvCapacity;
+        this.backend = backend;
+        this.checkpoint = checkpoint;
+        TensorParallel tp = new TensorParallel(topology.tpRankOf(rank), topology.tp(), this::allReduce);
+        this.stage = backend.loadStage(config, shard, tp, checkpoint, kvCapacity);
+    }
+
+    /**
+     * The KV capacity a long-lived stage loads with when runs may hold up to {@code maxTokens} positions:
+     * stage 0 also runs the dynamic-chunking profile, up to 1.25 × the base chunk, and a base chunk may be as
+     * long as {@code maxTokens} (the chunk size is only known per run), so stage 0 holds that much more.
+     */
+    public static int kvCapacityFor(int stage, int maxTokens) {
+        return stage == 0 ? Math.max(maxTokens, ChunkingProfile.maxProfileLength(maxTokens)) : maxTokens;
+    }
+
+    /** Reads this rank's shard of the model with a KV cache for {@code kvCapacity} positions. */
+    public static LoadedStage load(Path modelDir, Topology topology, int rank, int threads, int kvCapacity) {
+        if (rank < 0 || rank >= topology.worldSize()) {
+            throw new IllegalArgumentException("rank " + rank + " is outside the world of " + topology.worldSize()
+                    + " ranks (pp " + topology.pp() + " × tp " + topology.tp() + ")");
+        }
+        ModelDirectory md = ModelDirectory.open(modelDir);
+        ModelConfig c = md.config();
+        int stageIndex = topology.stageOf(rank);
+        int tpRank = topology.tpRankOf(rank);
+        StageShard full = topology.partition().shard(stageIndex);
+        // logits are needed once per stage: TP rank 0 of the last stage holds the final norm and lm_head
+        StageShard shard = new StageShard(full.firstLayer(), full.endLayer(), full.embedding(), full.head() && tpRank == 0);
+        CpuBackend backend = new CpuBackend(threads);
+        Checkpoint ckpt = null;
+        try {
+            ckpt = md.openCheckpoint();
+            return new LoadedStage(modelDir.toString(), c, topology, rank, kvCapacity, backend, ckpt, shard);
+        } catch (RuntimeException | Error e) {
+            if (ckpt != null) {
+                ckpt.close();
+            }
+            backend.close();
+            throw e;
+        }
+    }
+
+    /** Makes {@code t} carry this stage's tensor-parallel all-reduces until {@link #unbind}. */
+    public void bind(Transport t) {
+        if (t.rank() != rank) {
+            throw new IllegalArgumentException("a transport of rank " + t.rank() + " cannot serve the stage of rank " + rank);
+        }
+        this.transport = t;
+    }
+
+    public void unbind() {
+        this.transport = null;
+    }
+
+    private void allReduce(float[] data, int length) {
+        if (group.length == 1 || skipAllReduce) {
+            return;
+        }
+        Transport t = transport;
+        if (t == null) {
+            throw new IllegalStateException(topology.describe(rank)
+                    + ": a tensor-parallel all-reduce needs the run's transport, and none is bound");
+        }
+        t.allReduceSum(group, data, length);
+    }
+
+    /**
+     * Runs this stage on a dummy chunk so that the JIT has compiled the hot loops before the first real
+     * chunk: a fresh worker JVM is otherwise several times slower on its first chunks. TP ranks of a stage
+     * warm up together through the bound transport's all-reduces; the cache is cleared after.
+     */
+    public void warmUp() {
+        runWarmUp();
+    }
+
+    /**
+     * The warm-up without peers: the all-reduces are skipped, so a TP rank computes on its partial sums. The
+     * numbers are thrown away (the cache is cleared) and the compute loops the JIT must compile are the same,
+     * so a long-lived worker can warm up while it loads, before any peer or run exists, instead of adding
+     * the warm-up to its first run's time.
+     */
+    public void warmUpLocally() {
+        skipAllReduce = true;
+        try {
+            runWarmUp();
+        } finally {
+            skipAllReduce = false;
+        }
+    }
+
+    private void runWarmUp() {
+        int n = Math.min(WARM_UP_TOKENS, kvCapacity);
+        int[] tokens = new SplittableRandom(1).ints(n, 0, config.vocabSize()).toArray();
+        try (Activations x = stage.allocate(n)) {
+            for (int round = 0; round < 2; round++) {
+                stage.resetCache();
+                if (stageIndex == 0) {
+                    stage.embed(tokens, 0, n, x);
+                } else {
+                    float[] h = new float[n * config.hiddenSize()];
+                    Arrays.fill(h, 0.5f);
+                    x.copyFromHost(n, h);
+                }
+                stage.forward(x, 0, n);
+            }
+        }
+        stage.resetCache();
+    }
+
+    public String modelDir() {
+        return modelDir;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Topology topology() {
+        return topology;
+    }
+
+    public int rank() {
+        return rank;
+    }
+
+    public int stageIndex() {
+        return stageIndex;
+    }
+
+    public Stage stage() {
+        return stage;
+    }
+
+    /** KV positions the stage holds: a run whose prompt, decode or profile needs more is refused. */
+    public int kvCapacity() {
+        return kvCapacity;
+    }
+
+    public long weightBytes() {
+        return stage.weightBytes();
+    }
+
+    public long kvCacheBytes() {
+        return stage.kvCacheBytes();
+    }
+
+    @Override
+    public void close() {
+        transport = null;
+        try (CpuBackend b = backend; Checkpoint c = checkpoint; Stage s = stage) {
+            // closed in reverse: stage, checkpoint, backend
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.pipefill.worker.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.pipefill.model.agent.RegistrationAccepted;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+
+/**
+ * Plays the control plane's three worker-facing routes on a real HTTP server and records what arrives:
+ * registrations, heartbeats and run reports. {@link #forget} makes it answer a worker's heartbeats with
+ * 404, as a restarted control plane would.
+ */
+final class FakeControlPlane implements AutoCloseable {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String token;
+    private final HttpServer server;
+    private final AtomicInteger ids = new AtomicInteger();
+    private final Set<String> known = ConcurrentHashMap.newKeySet();
+    final List<JsonNode> registrations = new ArrayList<>();
+    final List<JsonNode> heartbeats = new ArrayList<>();
+    final List<JsonNode> reports = new ArrayList<>();
+    final AtomicInteger unauthorized = new AtomicInteger();
+
+    FakeControlPlane(String token) throws IOException {
+        this.token = token;
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+        server.createContext("/api/v1/agent/", this::handle);
+        server.start();
+    }
+
+    URI url() {
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+    }
+
+    void forget(String workerId) {
+        known.remove(workerId);
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try (ex) {
+            if (!("Bearer " + token).equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+                unauthorized.incrementAndGet();
+                ex.sendResponseHeaders(401, -1);
+                return;
+            }
+            String path = ex.getRequestURI().getPath();
+            JsonNode body = JSON.readTree(ex.getRequestBody());
+            if (path.equals("/api/v1/agent/workers")) {
+                String id = "w" + ids.incrementAndGet();
+                known.add(id);
+                record(registrations, body);
+                byte[] answer = JSON.writeValueAsBytes(new RegistrationAccepted(id, "node-" + id, 100));
+                ex.sendResponseHeaders(200, answer.length);
+                ex.getResponseBody().write(answer);
+            } else if (path.matches("/api/v1/agent/workers/[^/]+/heartbeat")) {
+                String id = path.split("/")[5];
+                if (!known.contains(id)) {
+                    ex.sendResponseHeaders(404, -1);
+                    return;
+                }
+                record(heartbeats, JSON.createObjectNode().put("workerId", id).setAll((com.fasterxml.jackson.databind.node.ObjectNode) body));
+                ex.sendResponseHeaders(200, -1);
+            } else if (path.matches("/api/v1/agent/runs/[^/]+/reports")) {
+                record(reports, JSON.createObjectNode().put("runId", path.split("/")[5])
+                        .setAll((com.fasterxml.jackson.databind.node.ObjectNode) body));
+                ex.sendResponseHeaders(200, -1);
+            } else {
+                byte[] b = ("no route " + path).getBytes(StandardCharsets.UTF_8);
+                ex.sendResponseHeaders(404, b.length);
+                ex.getResponseBody().write(b);
+            }
+        }
+    }
+
+    private synchronized void record(List<JsonNode> list, JsonNode node) {
+        list.add(node);
+        notifyAll();
+    }
+
+    /** Waits until some recorded node of {@code list} matches; fails after {@code millis}. */
+    synchronized JsonNode await(List<JsonNode> list, Predicate<JsonNode> match, long millis, String what)
+            throws InterruptedException {
+        long deadline = System.currentTimeMillis() + millis;
+        while (true) {
+            for (JsonNode n : list) {
+                if (match.test(n)) {
+                    return n;
+                }
+            }
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0) {
+                throw new AssertionError("no " + what + " within " + millis + " ms; got " + list.stream()
+                        .map(n -> n.path("type").asText() + "@" + n.path("rank").asText() + ":" + n.path("body").path("message").asText(""))
+                        .toList());
+            }
+            wait(left);
+        }
+    }
+
+    synchronized List<JsonNode> snapshot(List<JsonNode> list, Predicate<JsonNode> match) {
+        return list.stream().filter(match).toList();
+    }
+
+    JsonNode awaitReport(String runId, int rank, String type, long millis) throws InterruptedException {
+        return await(reports, r -> r.path("runId").asText().equals(runId) && r.path("rank").asInt() == rank
+                && r.path("type").asText().equals(type), millis, type + " report of rank " + rank + " for run " + runId);
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}
