@@ -47,6 +47,17 @@ public class ModelRepository {
         return jdbc.sql("select " + COLUMNS + " from models where name = :n").param("n", name).query(this::row).optional();
     }
 
+    /** By UUID when the text is one, else by name. */
+    public Optional<RegisteredModel> byIdOrName(String idOrName) {
+        UUID id;
+        try {
+            id = UUID.fromString(idOrName);
+        } catch (IllegalArgumentException notAUuid) {
+            return byName(idOrName);
+        }
+        return byId(id);
+    }
+
     public List<RegisteredModel> all() {
         return jdbc.sql("select " + COLUMNS + " from models order by name").query(this::row).list();
     }

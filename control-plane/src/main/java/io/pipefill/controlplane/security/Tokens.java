@@ -1,22 +1,115 @@
 package io.pipefill.controlplane.security;
 
 import io.pipefill.controlplane.PipefillProperties;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.Set;
 import org.springframework.stereotype.Component;
 
-/** TEMPORARY stand-in until the security package lands: the configured tokens. */
+/**
+ * The two bearer tokens: {@code admin} (operators, every {@code /api/v1} route but the agent ones) and
+ * {@code join} (workers, {@code /api/v1/agent/**}; also what the control plane sends to worker agents).
+ *
+ * <p>A token comes from its property ({@code pipefill.admin-token}, {@code pipefill.join-token}); when that is
+ * blank it is read from {@code <data-dir>/admin-token} / {@code join-token}, and on the very first start it is
+ * generated there (mode 600) and printed once to stdout, the only time it is ever shown. Never log a token.
+ */
 @Component
 public class Tokens {
-    private final PipefillProperties props;
+    static final String ADMIN_FILE = "admin-token";
+    static final String JOIN_FILE = "join-token";
+
+    private final String admin;
+    private final String join;
+    private final byte[] adminDigest;
+    private final byte[] joinDigest;
 
     public Tokens(PipefillProperties props) {
-        this.props = props;
+        this.admin = resolve(props.adminToken(), props.dataDir().resolve(ADMIN_FILE), "admin");
+        this.join = resolve(props.joinToken(), props.dataDir().resolve(JOIN_FILE), "join");
+        if (admin.equals(join)) {
+            // one token for both would make the 403 rules meaningless
+            throw new IllegalStateException("pipefill.admin-token and pipefill.join-token must differ");
+        }
+        this.adminDigest = sha256(admin);
+        this.joinDigest = sha256(join);
     }
 
     public String admin() {
-        return props.adminToken();
+        return admin;
     }
 
     public String join() {
-        return props.joinToken();
+        return join;
+    }
+
+    /** The role a presented token grants, compared in constant time; null for an unknown token. */
+    public String roleOf(String presented) {
+        byte[] d = sha256(presented);
+        // both comparisons always run, so timing says nothing about which one matched
+        boolean isAdmin = MessageDigest.isEqual(d, adminDigest);
+        boolean isJoin = MessageDigest.isEqual(d, joinDigest);
+        return isAdmin ? "ADMIN" : isJoin ? "WORKER" : null;
+    }
+
+    private static String resolve(String configured, Path file, String what) {
+        if (configured != null && !configured.isBlank()) {
+            return configured.trim();
+        }
+        try {
+            if (Files.exists(file)) {
+                String t = Files.readString(file, StandardCharsets.UTF_8).trim();
+                if (t.isEmpty()) {
+                    throw new IllegalStateException(file + " is empty: delete it to generate a new " + what + " token");
+                }
+                return t;
+            }
+            String t = generate();
+            write(file, t);
+            // stdout, not the log: shown once to whoever starts the service, kept out of log files
+            System.out.println("pipefill: " + what + " token (saved in " + file + "): " + t);
+            return t;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read or create the " + what + " token file " + file, e);
+        }
+    }
+
+    static String generate() {
+        byte[] b = new byte[32];
+        new SecureRandom().nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    private static void write(Path file, String token) throws IOException {
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        Set<PosixFilePermission> owner = PosixFilePermissions.fromString("rw-------");
+        try {
+            // created with mode 600 from the start: no window in which others could read it
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(owner));
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(file); // not a POSIX file system
+        } catch (FileAlreadyExistsException e) {
+            throw new IOException(file + " appeared while generating it; start again", e);
+        }
+        Files.writeString(file, token + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
+    }
+
+    private static byte[] sha256(String s) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

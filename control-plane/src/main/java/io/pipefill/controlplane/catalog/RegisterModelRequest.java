@@ -1,0 +1,19 @@
+package io.pipefill.controlplane.catalog;
+
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+
+/**
+ * POST /api/v1/models: a name (used in URLs and deployment names, hence DNS-label-like) and the model directory,
+ * a path every worker host can read.
+ */
+public record RegisterModelRequest(
+        @NotBlank(message = "must not be blank")
+        @Size(max = 63, message = "must be 1 to 63 characters")
+        @Pattern(regexp = "[a-z0-9][a-z0-9._-]*",
+                message = "must start with a lower-case letter or digit and contain only a-z, 0-9, '.', '_' and '-'")
+        String name,
+        @NotBlank(message = "must not be blank: a model directory holding config.json and *.safetensors")
+        String location) {
+}

@@ -1,0 +1,98 @@
+package io.pipefill.controlplane.security;
+
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.security.config.annotation.web.reactive.EnableWebFluxSecurity;
+import org.springframework.security.config.web.server.SecurityWebFiltersOrder;
+import org.springframework.security.config.web.server.ServerHttpSecurity;
+import org.springframework.security.web.server.SecurityWebFilterChain;
+import org.springframework.security.web.server.ServerAuthenticationEntryPoint;
+import org.springframework.security.web.server.authentication.AuthenticationWebFilter;
+import org.springframework.security.web.server.authentication.ServerAuthenticationConverter;
+import org.springframework.security.web.server.authentication.ServerAuthenticationEntryPointFailureHandler;
+import org.springframework.security.web.server.authorization.ServerAccessDeniedHandler;
+import org.springframework.security.web.server.context.NoOpServerSecurityContextRepository;
+import org.springframework.security.web.server.savedrequest.NoOpServerRequestCache;
+import org.springframework.security.web.server.util.matcher.AndServerWebExchangeMatcher;
+import org.springframework.security.web.server.util.matcher.NegatedServerWebExchangeMatcher;
+import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatchers;
+import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Mono;
+
+/**
+ * Stateless bearer-token security: the admin token (role ADMIN) for {@code /api/**} except
+ * {@code /api/v1/agent/**}, which takes the join token (role WORKER). No or unknown token: 401; a known token
+ * on the other side's routes: 403. Health, Prometheus and the OpenAPI document are public; other paths are
+ * let through so that unknown routes answer 404 rather than 401.
+ */
+@Configuration(proxyBeanMethods = false)
+@EnableWebFluxSecurity
+public class SecurityConfig {
+    private static final String BEARER = "Bearer ";
+    private static final String[] PUBLIC = {"/actuator/health/**", "/actuator/prometheus", "/v3/api-docs/**"};
+
+    @Bean
+    SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, TokenAuthenticationManager manager,
+                                                  ProblemWriter problems) {
+        ServerAuthenticationEntryPoint unauthorized = (exchange, e) -> problems.write(exchange, HttpStatus.UNAUTHORIZED,
+                "this route needs 'Authorization: Bearer <token>' with "
+                        + (isAgentRoute(exchange) ? "the join token" : "the admin token") + "; " + whatWasPresented(exchange));
+        ServerAccessDeniedHandler forbidden = (exchange, e) -> problems.write(exchange, HttpStatus.FORBIDDEN,
+                isAgentRoute(exchange)
+                        ? "agent routes (/api/v1/agent/**) take the join token, not the admin token"
+                        : "this route takes the admin token; the join token is only for /api/v1/agent/**");
+
+        AuthenticationWebFilter bearer = new AuthenticationWebFilter(manager);
+        bearer.setServerAuthenticationConverter(bearerConverter());
+        bearer.setAuthenticationFailureHandler(new ServerAuthenticationEntryPointFailureHandler(unauthorized));
+        // only API and actuator routes look at the header: a stale token must not break a public health probe
+        bearer.setRequiresAuthenticationMatcher(new AndServerWebExchangeMatcher(
+                ServerWebExchangeMatchers.pathMatchers("/api/**", "/actuator/**"),
+                new NegatedServerWebExchangeMatcher(ServerWebExchangeMatchers.pathMatchers(PUBLIC))));
+        bearer.setSecurityContextRepository(NoOpServerSecurityContextRepository.getInstance());
+
+        return http
+                .csrf(ServerHttpSecurity.CsrfSpec::disable)
+                .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
+                .formLogin(ServerHttpSecurity.FormLoginSpec::disable)
+                .logout(ServerHttpSecurity.LogoutSpec::disable)
+                .securityContextRepository(NoOpServerSecurityContextRepository.getInstance())
+                .requestCache(c -> c.requestCache(NoOpServerRequestCache.getInstance()))
+                .addFilterAt(bearer, SecurityWebFiltersOrder.AUTHENTICATION)
+                .authorizeExchange(ex -> ex
+                        .pathMatchers(PUBLIC).permitAll()
+                        .pathMatchers("/actuator/**").hasRole("ADMIN")
+                        .pathMatchers("/api/v1/agent/**").hasRole("WORKER")
+                        .pathMatchers("/api/**").hasRole("ADMIN")
+                        .anyExchange().permitAll())
+                .exceptionHandling(e -> e.authenticationEntryPoint(unauthorized).accessDeniedHandler(forbidden))
+                .build();
+    }
+
+    private static boolean isAgentRoute(ServerWebExchange exchange) {
+        return exchange.getRequest().getPath().value().startsWith("/api/v1/agent/");
+    }
+
+    private static String whatWasPresented(ServerWebExchange exchange) {
+        String h = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
+        if (h == null) {
+            return "no Authorization header was sent";
+        }
+        return h.regionMatches(true, 0, BEARER, 0, BEARER.length()) ? "the bearer token sent is not known"
+                : "the Authorization header is not of the form 'Bearer <token>'";
+    }
+
+    /** Reads {@code Authorization: Bearer <token>}; anything else counts as no token (then 401 on /api). */
+    private static ServerAuthenticationConverter bearerConverter() {
+        return exchange -> {
+            String h = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
+            if (h == null || !h.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+                return Mono.empty();
+            }
+            String token = h.substring(BEARER.length()).trim();
+            return token.isEmpty() ? Mono.empty() : Mono.just(new TokenAuthenticationManager.Presented(token));
+        };
+    }
+}

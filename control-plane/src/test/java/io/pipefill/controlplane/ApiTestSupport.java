@@ -1,0 +1,91 @@
+package io.pipefill.controlplane;
+
+import io.pipefill.controlplane.cluster.WorkersLost;
+import io.pipefill.model.agent.GpuInventory;
+import io.pipefill.model.agent.RegistrationAccepted;
+import io.pipefill.model.agent.WorkerRegistration;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.BeforeEach;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
+import org.springframework.context.annotation.Import;
+import org.springframework.context.event.EventListener;
+import org.springframework.http.MediaType;
+import org.springframework.test.context.ActiveProfiles;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+/**
+ * The one Spring context the API tests share (so the context cache starts one embedded PostgreSQL): a real
+ * server on a random port, the test profile's fixed tokens, and a recorder of {@link WorkersLost} events. Every
+ * test class extends this without adding configuration; tests use unique names since the database is shared.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ActiveProfiles("test")
+@AutoConfigureWebTestClient
+@Import(ApiTestSupport.LostEvents.class)
+public abstract class ApiTestSupport {
+    public static final String ADMIN = "test-admin-token";
+    public static final String JOIN = "test-join-token";
+
+    @Autowired
+    private WebTestClient client;
+    @Autowired
+    protected LostEvents lostEvents;
+
+    protected WebTestClient web;
+
+    @BeforeEach
+    void longerTimeout() {
+        // the planner and the first registration (JIT, pool warm-up) can take longer than the 5 s default
+        web = client.mutate().responseTimeout(Duration.ofSeconds(30)).build();
+    }
+
+    protected static String unique(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    protected static WorkerRegistration registration(String node, String agentUrl, GpuInventory... gpus) {
+        return new WorkerRegistration(node, "10.1.2.3", 8, 1L << 34, List.of(gpus), Map.of("zone", "test"), "cpu",
+                agentUrl, null);
+    }
+
+    protected RegistrationAccepted register(WorkerRegistration r) {
+        return web.post().uri("/api/v1/agent/workers").headers(h -> h.setBearerAuth(JOIN))
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(r)
+                .exchange().expectStatus().isCreated()
+                .expectBody(RegistrationAccepted.class).returnResult().getResponseBody();
+    }
+
+    protected WebTestClient.ResponseSpec heartbeat(String workerId, String state) {
+        return web.post().uri("/api/v1/agent/workers/{id}/heartbeat", workerId).headers(h -> h.setBearerAuth(JOIN))
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("state", state)).exchange();
+    }
+
+    protected WebTestClient.RequestHeadersSpec<?> adminGet(String uri, Object... vars) {
+        return web.get().uri(uri, vars).headers(h -> h.setBearerAuth(ADMIN));
+    }
+
+    protected WebTestClient.ResponseSpec adminPost(String uri, Object body, Object... vars) {
+        var spec = web.post().uri(uri, vars).headers(h -> h.setBearerAuth(ADMIN));
+        return body == null ? spec.exchange() : spec.contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange();
+    }
+
+    /** Every {@link WorkersLost} the context publishes (from the sweep's scheduler thread, hence not ApplicationEvents). */
+    public static class LostEvents {
+        public final List<WorkersLost> seen = new CopyOnWriteArrayList<>();
+
+        @EventListener
+        void on(WorkersLost e) {
+            seen.add(e);
+        }
+
+        public boolean sawWorker(String id) {
+            return seen.stream().flatMap(e -> e.workers().stream()).anyMatch(w -> w.id().toString().equals(id));
+        }
+    }
+}
