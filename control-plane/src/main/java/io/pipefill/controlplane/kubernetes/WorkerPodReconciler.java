@@ -23,7 +23,9 @@ import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
-import org.springframework.scheduling.annotation.Scheduled;
+import org.springframework.scheduling.annotation.SchedulingConfigurer;
+import org.springframework.scheduling.config.FixedDelayTask;
+import org.springframework.scheduling.config.ScheduledTaskRegistrar;
 
 /**
  * Compares worker registrations with the worker pods the API server knows. A registered worker whose pod is
@@ -31,9 +33,10 @@ import org.springframework.scheduling.annotation.Scheduled;
  * time out, and {@link WorkersLost} is published just as the heartbeat sweep publishes it. Running pods that
  * do not register within the grace period are reported in {@link KubernetesView}.
  *
- * <p>Runs on the scheduler thread (blocking calls are fine there, never on an event loop).
+ * <p>Runs on the scheduler thread (blocking calls are fine there, never on an event loop); registered through
+ * {@link SchedulingConfigurer} so the interval is the bound {@code Duration}, like the heartbeat sweep's.
  */
-public class WorkerPodReconciler implements AutoCloseable {
+public class WorkerPodReconciler implements SchedulingConfigurer, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WorkerPodReconciler.class);
 
     private final KubernetesClient client;
@@ -64,9 +67,14 @@ public class WorkerPodReconciler implements AutoCloseable {
                 namespace, props.reconcileInterval());
     }
 
-    @Scheduled(initialDelayString = "${pipefill.kubernetes.reconcile-interval:5s}",
-            fixedDelayString = "${pipefill.kubernetes.reconcile-interval:5s}")
-    public void scheduled() {
+    /** Every reconcile interval, the first pass one interval after start (registrations need a moment). */
+    @Override
+    public void configureTasks(ScheduledTaskRegistrar registrar) {
+        registrar.addFixedDelayTask(new FixedDelayTask(this::scheduled,
+                props.reconcileInterval(), props.reconcileInterval()));
+    }
+
+    void scheduled() {
         try {
             reconcile();
         } catch (RuntimeException e) {
