@@ -35,7 +35,9 @@ import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.MediaType;
 import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.test.context.ActiveProfiles;
+import org.springframework.test.web.reactive.server.EntityExchangeResult;
 import org.springframework.test.web.reactive.server.WebTestClient;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The whole system on one machine: the control plane with its embedded PostgreSQL, two local worker
@@ -71,20 +73,26 @@ class WholeSystemTest {
                 .defaultHeader("Authorization", "Bearer " + ADMIN).build();
     }
 
+    private <T> T expect(WebTestClient.ResponseSpec response, int status, Class<T> type) {
+        EntityExchangeResult<byte[]> r = response.expectBody().returnResult();
+        assertThat(r.getStatus().value()).as("%s %s: %s", r.getMethod(), r.getUrl(),
+                r.getResponseBody() == null ? "" : new String(r.getResponseBody())).isEqualTo(status);
+        return JsonMapper.builder().build().readValue(r.getResponseBody(), type);
+    }
+
     @SuppressWarnings("unchecked")
     private Map<String, Object> get(String path) {
-        return client().get().uri(path).exchange().expectStatus().isOk().expectBody(Map.class).returnResult().getResponseBody();
+        return expect(client().get().uri(path).exchange(), 200, Map.class);
     }
 
     @SuppressWarnings("unchecked")
     private List<Map<String, Object>> list(String path) {
-        return client().get().uri(path).exchange().expectStatus().isOk().expectBody(List.class).returnResult().getResponseBody();
+        return expect(client().get().uri(path).exchange(), 200, List.class);
     }
 
     @SuppressWarnings("unchecked")
     private Map<String, Object> post(String path, Object body) {
-        return client().post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
-                .expectStatus().isCreated().expectBody(Map.class).returnResult().getResponseBody();
+        return expect(client().post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange(), 201, Map.class);
     }
 
     private Map<String, Object> await(String path, Predicate<Map<String, Object>> done, Duration within) throws InterruptedException {
