@@ -14,6 +14,7 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
 import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.ActiveProfiles;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
@@ -23,6 +24,8 @@ import org.springframework.test.web.reactive.server.WebTestClient;
         "pipefill.metrics.refresh-interval=1h"})
 @AutoConfigureWebTestClient
 @ActiveProfiles("test")
+// its own properties make this context unshareable: close it (and its embedded database) when done
+@DirtiesContext
 class MetricsEndpointTest {
     @Autowired
     WebTestClient web;
