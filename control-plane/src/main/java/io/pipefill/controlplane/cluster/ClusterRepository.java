@@ -94,6 +94,27 @@ public class ClusterRepository {
         return lost;
     }
 
+    /**
+     * Marks the given workers lost (those not lost already) and nodes left with no live worker lost; returns
+     * the newly lost. By id rather than by pod name: a StatefulSet pod that comes back under the same name
+     * must not take its new registration down with the old one.
+     */
+    @Transactional
+    public List<Worker> markLostById(java.util.Collection<UUID> workerIds) {
+        if (workerIds.isEmpty()) {
+            return List.of();
+        }
+        List<Worker> lost = jdbc.sql("update workers set state = 'LOST' where state <> 'LOST' and id in (:ids) returning "
+                        + WORKER_COLUMNS)
+                .param("ids", List.copyOf(workerIds)).query(this::workerRow).list();
+        if (!lost.isEmpty()) {
+            jdbc.sql("""
+                    update nodes set health = 'LOST' where health = 'HEALTHY'
+                      and not exists (select 1 from workers w where w.node_id = nodes.id and w.state <> 'LOST')""").update();
+        }
+        return lost;
+    }
+
     public void setWorkerState(UUID workerId, WorkerState state) {
         jdbc.sql("update workers set state = :s where id = :id").param("s", state.name()).param("id", workerId).update();
     }

@@ -1,0 +1,64 @@
+{{- define "pipefill.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "pipefill.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "pipefill.controlPlaneName" -}}
+{{- printf "%s-control-plane" (include "pipefill.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "pipefill.workerName" -}}
+{{- printf "%s-worker" (include "pipefill.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "pipefill.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "pipefill.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* selector labels of one component: pass (dict "ctx" $ "component" "pipefill-worker") */}}
+{{- define "pipefill.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "pipefill.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "pipefill.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "pipefill.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "pipefill.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "pipefill.tokensSecret" -}}
+{{- default (printf "%s-tokens" (include "pipefill.fullname" .)) .Values.tokens.existingSecret }}
+{{- end }}
+
+{{- define "pipefill.databaseSecret" -}}
+{{- default (printf "%s-database" (include "pipefill.fullname" .)) .Values.database.existingSecret }}
+{{- end }}
+
+{{/* the URL workers register with: the control plane's Service inside the cluster */}}
+{{- define "pipefill.controlPlaneUrl" -}}
+{{- printf "http://%s.%s.svc:%v" (include "pipefill.controlPlaneName" .) .Release.Namespace .Values.controlPlane.service.port }}
+{{- end }}
