@@ -69,8 +69,9 @@ public class DeploymentRepository {
     }
 
     public Optional<Deployment> byName(String name) {
-        return jdbc.sql("select " + COLUMNS + " from deployments where name = :n").param("n", name).query(this::row)
-                .optional().map(d -> d.withPlacements(placements(d.id())));
+        // the live deployment of that name if there is one, else the latest deleted one
+        return jdbc.sql("select " + COLUMNS + " from deployments where name = :n order by state = 'DELETED', created_at desc limit 1")
+                .param("n", name).query(this::row).optional().map(d -> d.withPlacements(placements(d.id())));
     }
 
     /** Every deployment except deleted ones, unless asked. */
@@ -82,8 +83,8 @@ public class DeploymentRepository {
 
     /** Live (not deleted) deployments that place a rank on the given worker. */
     public List<Deployment> usingWorker(UUID workerId) {
-        return jdbc.sql("select " + COLUMNS.replaceAll("(^|, )", "$1d.") + " from deployments d join placements p on p.deployment_id = d.id"
-                        + " where p.worker_id = :w and d.state <> 'DELETED'")
+        return jdbc.sql("select " + COLUMNS + " from deployments where state <> 'DELETED'"
+                        + " and id in (select deployment_id from placements where worker_id = :w)")
                 .param("w", workerId).query(this::row).list().stream().map(d -> d.withPlacements(placements(d.id()))).toList();
     }
 

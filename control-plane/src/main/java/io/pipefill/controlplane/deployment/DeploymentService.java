@@ -65,7 +65,7 @@ public class DeploymentService {
     /** Validates, places and records the deployment (state LOADING), then starts loading its shards. */
     public Deployment create(CreateDeploymentRequest r) {
         RegisteredModel model = resolveModel(r.model());
-        if (deployments.byName(r.name()).isPresent()) {
+        if (deployments.byName(r.name()).filter(d -> d.state() != DeploymentState.DELETED).isPresent()) {
             throw new ConflictException("a deployment named '" + r.name() + "' already exists");
         }
         ModelConfig config = ModelDirectory.open(java.nio.file.Path.of(model.location())).config();

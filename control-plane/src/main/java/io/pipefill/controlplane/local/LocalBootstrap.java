@@ -5,12 +5,12 @@ import io.pipefill.controlplane.catalog.ModelRegistrar;
 import io.pipefill.controlplane.catalog.ModelRepository;
 import io.pipefill.controlplane.catalog.RegisteredModel;
 import io.pipefill.controlplane.cluster.ClusterRepository;
+import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.controlplane.cluster.WorkerState;
 import io.pipefill.controlplane.deployment.CreateDeploymentRequest;
 import io.pipefill.controlplane.deployment.Deployment;
 import io.pipefill.controlplane.deployment.DeploymentService;
 import io.pipefill.controlplane.deployment.DeploymentState;
-import io.pipefill.controlplane.security.Tokens;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.worker.create.ModelGenerator;
@@ -19,6 +19,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Value;
@@ -44,13 +47,13 @@ public class LocalBootstrap {
     private final ModelRegistrar registrar;
     private final ClusterRepository cluster;
     private final DeploymentService deployments;
-    private final Tokens tokens;
+    private final Instant started = Instant.now();
 
     public LocalBootstrap(@Value("${pipefill.local.model:}") String preset,
                           @Value("${pipefill.local.max-tokens:16384}") int maxTokens,
                           @Value("${pipefill.local.threads:1}") int threads, LocalWorkers workers,
                           PipefillProperties props, ModelRepository models, ModelRegistrar registrar,
-                          ClusterRepository cluster, DeploymentService deployments, Tokens tokens) {
+                          ClusterRepository cluster, DeploymentService deployments) {
         this.preset = preset;
         this.maxTokens = maxTokens;
         this.threads = threads;
@@ -60,7 +63,6 @@ public class LocalBootstrap {
         this.registrar = registrar;
         this.cluster = cluster;
         this.deployments = deployments;
-        this.tokens = tokens;
     }
 
     @EventListener
@@ -84,17 +86,18 @@ public class LocalBootstrap {
 
     private void bootstrap(int port) throws InterruptedException {
         RegisteredModel model = models.byName(preset).orElseGet(() -> registrar.register(preset, generate().toString()));
-        Deployment d = deployments.list(false).stream().filter(x -> x.name().equals(preset)).findFirst().orElse(null);
-        if (d == null || d.state() != DeploymentState.READY && d.state() != DeploymentState.LOADING) {
-            if (d != null) {
-                deployments.delete(d.id());
+        List<Worker> mine = awaitWorkers(Duration.ofMinutes(2));
+        // a deployment left by an earlier `pipefill up` was placed on that process's workers, which are gone
+        for (Deployment old : deployments.list(false)) {
+            if (old.name().equals(preset)) {
+                log.info("replacing deployment {} of an earlier start (its workers were that process's)", old.name());
+                deployments.delete(old.id());
             }
-            awaitWorkers(Duration.ofMinutes(2));
-            int n = workers.count();
-            int pp = Math.min(n, model.layers());
-            d = deployments.create(new CreateDeploymentRequest(deploymentName(d), model.name(), pp, 1, null, 2048, false,
-                    null, Math.min(maxTokens, model.maxPositions()), threads, "cpu", null));
         }
+        int pp = Math.min(mine.size(), model.layers());
+        List<UUID> ranks = mine.subList(0, pp).stream().map(Worker::id).toList();
+        Deployment d = deployments.create(new CreateDeploymentRequest(preset, model.name(), pp, 1, null, 2048, false,
+                null, Math.min(maxTokens, model.maxPositions()), threads, "cpu", ranks));
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
         while (System.nanoTime() < deadline) {
             Deployment now = deployments.get(d.id().toString());
@@ -118,13 +121,15 @@ public class LocalBootstrap {
         log.warn("deployment {} not READY after 5 min; see GET /api/v1/deployments", d.name());
     }
 
-    private String deploymentName(Deployment previous) {
-        return previous == null ? preset : preset + "-" + Long.toString(System.currentTimeMillis() % 1_000_000, 36);
-    }
-
-    private void awaitWorkers(Duration wait) throws InterruptedException {
+    /** Waits for this process's local workers: registered since it started, and idle. */
+    private List<Worker> awaitWorkers(Duration wait) throws InterruptedException {
         long deadline = System.nanoTime() + wait.toNanos();
-        while (cluster.workers().stream().filter(w -> w.state() == WorkerState.IDLE).count() < workers.count()) {
+        while (true) {
+            List<Worker> mine = cluster.workers().stream()
+                    .filter(w -> w.state() == WorkerState.IDLE && !w.registeredAt().isBefore(started)).toList();
+            if (mine.size() >= workers.count()) {
+                return mine;
+            }
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("the local workers did not register within " + wait.toSeconds()
                         + " s; see their logs in " + props.dataDir().resolve("logs"));
