@@ -9,6 +9,7 @@ import io.pipefill.model.agent.WorkerRegistration;
 import java.net.URI;
 import java.time.Instant;
 import java.util.UUID;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -23,17 +24,26 @@ import reactor.core.publisher.Mono;
 class AgentController {
     private final ClusterRepository cluster;
     private final PipefillProperties props;
+    private final ApplicationEventPublisher events;
 
-    AgentController(ClusterRepository cluster, PipefillProperties props) {
+    AgentController(ClusterRepository cluster, PipefillProperties props, ApplicationEventPublisher events) {
         this.cluster = cluster;
         this.props = props;
+        this.events = events;
     }
 
     /** Joins a worker: 201 with its id and the heartbeat interval; an older worker at the same agent URL becomes LOST. */
     @PostMapping
     Mono<ResponseEntity<RegistrationAccepted>> register(@RequestBody WorkerRegistration registration) {
         RegistrationRules.check(registration);
-        return Blocking.call(() -> cluster.register(registration, Instant.now()))
+        return Blocking.call(() -> {
+                    ClusterRepository.Registered r = cluster.registerReplacing(registration, Instant.now());
+                    if (!r.replaced().isEmpty()) {
+                        // a restarted worker at the same address: whatever its predecessor held is gone
+                        events.publishEvent(new WorkersLost(r.replaced()));
+                    }
+                    return r.worker();
+                })
                 .map(w -> ResponseEntity.created(URI.create("/api/v1/workers/" + w.id()))
                         .body(new RegistrationAccepted(w.id().toString(), w.nodeId().toString(),
                                 props.heartbeatInterval().toMillis())));

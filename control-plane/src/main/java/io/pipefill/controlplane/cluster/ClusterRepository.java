@@ -35,7 +35,7 @@ public class ClusterRepository {
      * older worker at the same agent URL (a restarted process) is marked lost.
      */
     @Transactional
-    public Worker register(WorkerRegistration r, Instant now) {
+    public Registered registerReplacing(WorkerRegistration r, Instant now) {
         UUID nodeId = jdbc.sql("""
                         insert into nodes (id, name, host, cpu_cores, memory_bytes, gpus, labels, health, last_heartbeat)
                         values (:id, :name, :host, :cpu, :mem, :gpus, :labels, 'HEALTHY', :now)
@@ -50,15 +50,26 @@ public class ClusterRepository {
                 .param("labels", json.jsonb(r.labels() == null ? java.util.Map.of() : r.labels()))
                 .param("now", Timestamp.from(now))
                 .query(UUID.class).single();
-        jdbc.sql("update workers set state = 'LOST' where agent_url = :url and state <> 'LOST'")
-                .param("url", r.agentUrl()).update();
+        List<Worker> replaced = jdbc.sql("update workers set state = 'LOST' where agent_url = :url and state <> 'LOST' returning "
+                        + WORKER_COLUMNS)
+                .param("url", r.agentUrl()).query(this::workerRow).list();
         UUID id = UUID.randomUUID();
         jdbc.sql("""
                         insert into workers (id, node_id, backend, agent_url, pod_name, state, last_heartbeat, registered_at)
                         values (:id, :node, :backend, :url, :pod, 'IDLE', :now, :now)""")
                 .param("id", id).param("node", nodeId).param("backend", r.backend()).param("url", r.agentUrl())
                 .param("pod", r.podName()).param("now", Timestamp.from(now)).update();
-        return worker(id).orElseThrow();
+        return new Registered(worker(id).orElseThrow(), replaced);
+    }
+
+    /** A new worker, and the older workers at its agent URL that it replaced (now LOST: their shards are gone). */
+    public record Registered(Worker worker, List<Worker> replaced) {
+    }
+
+    /** {@link #registerReplacing}, for callers that need only the new worker. */
+    @Transactional
+    public Worker register(WorkerRegistration r, Instant now) {
+        return registerReplacing(r, now).worker();
     }
 
     /** Applies a heartbeat; false when the worker is unknown or was marked lost (it must register again). */

@@ -123,5 +123,7 @@ class AgentApiTest extends ApiTestSupport {
                 .expectBody().jsonPath("$.state").isEqualTo("IDLE");
         heartbeat(first.workerId(), "IDLE").expectStatus().isNotFound();
         heartbeat(second.workerId(), "IDLE").expectStatus().isNoContent();
+        // the predecessor's shard is gone with its process: announced like any lost worker, so its deployments degrade
+        assertThat(lostEvents.sawWorker(first.workerId())).isTrue();
     }
 }
