@@ -178,6 +178,12 @@ class DeploymentAndRunApiTest {
     }
 
     @Test
+    void kubernetesViewSaysDisabledOutsideACluster() {
+        admin().get().uri("/api/v1/kubernetes").exchange().expectStatus().isOk().expectBody().jsonPath("$.enabled").isEqualTo(false);
+        client(null).get().uri("/api/v1/kubernetes").exchange().expectStatus().isUnauthorized();
+    }
+
+    @Test
     void everyRouteNeedsTheAdminToken() {
         for (String path : List.of("/api/v1/deployments", "/api/v1/runs", "/api/v1/runs/" + UUID.randomUUID(),
                 "/api/v1/runs/" + UUID.randomUUID() + "/events")) {
