@@ -56,6 +56,12 @@ public class DeploymentRepository {
                 .update() == 1;
     }
 
+    /** Runs queued or running on the deployment. */
+    public long unfinishedRuns(UUID id) {
+        return jdbc.sql("select count(*) from runs where deployment_id = :d and state in ('QUEUED', 'RUNNING')")
+                .param("d", id).query(Long.class).single();
+    }
+
     /** Marks the deployment deleted and releases its workers. */
     @Transactional
     public void delete(UUID id) {

@@ -206,6 +206,12 @@ public class DeploymentService {
         if (d.state() == DeploymentState.DELETED) {
             throw new ConflictException("deployment " + id + " is already deleted");
         }
+        long busy = deployments.unfinishedRuns(id);
+        if (busy > 0) {
+            // its workers are computing: releasing their shards now would leave them half torn down
+            throw new ConflictException("deployment " + d.name() + " has " + busy
+                    + " queued or running run(s); delete it when they have finished");
+        }
         deployments.delete(id);
         for (Placement p : d.placements()) {
             cluster.worker(p.workerId()).ifPresent(w -> {

@@ -69,6 +69,9 @@ class RunSubmissionBulkheadTest {
             client.post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
                     .expectStatus().isEqualTo(429)
                     .expectBody(String.class).value(b -> assertThat(b).contains("run-submission"));
+            // a deployment with runs in flight cannot be deleted under them
+            client.delete().uri("/api/v1/deployments/stuck").exchange().expectStatus().isEqualTo(409)
+                    .expectBody(String.class).value(b -> assertThat(b).contains("queued or running"));
             // each stuck run fails after the agent calls time out (1 s × 3 attempts); then submissions are accepted again
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             int status;
