@@ -12,7 +12,9 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.http.client.ReactorResourceFactory;
 import org.springframework.context.ConfigurableApplicationContext;
 
 /** The embedded database keeps its data directory: a second start sees what the first wrote. */
@@ -21,8 +23,18 @@ class RestartKeepsDataTest {
     Path dataDir;
 
     private ConfigurableApplicationContext start() {
-        // arguments outrank the test profile's random data directory
+        // arguments outrank the test profile's random data directory. Own Netty resources: closing a context
+        // that uses Reactor Netty's global ones disposes them under every other server and client in this JVM
         return new SpringApplicationBuilder(ControlPlaneApplication.class).profiles("test")
+                .initializers(ctx -> ctx.getBeanFactory().addBeanPostProcessor(new BeanPostProcessor() {
+                    @Override
+                    public Object postProcessBeforeInitialization(Object bean, String name) {
+                        if (bean instanceof ReactorResourceFactory f) {
+                            f.setUseGlobalResources(false);
+                        }
+                        return bean;
+                    }
+                }))
                 .run("--pipefill.data-dir=" + dataDir, "--server.port=0");
     }
 
