@@ -34,6 +34,10 @@ EIGHT_B = dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num
                rope_theta=500000.0, rms_norm_eps=1e-5,
                rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                              "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
+# dry runs of the torch children on a machine without a GPU set this to "cpu"
+DEV = os.environ.get("PIPEFILL_CHECK_TORCH_DEVICE", "cuda")
+# step names to leave out, comma-separated (dry runs: the 8b-shape steps need a GPU's memory)
+SKIP = set(filter(None, os.environ.get("PIPEFILL_CHECK_SKIP", "").split(",")))
 NEEDED_LIBS = ["libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libnvrtc.so.13", "libcudnn.so.9",
                "libnccl.so.2", "libcuda.so.1"]
 NOT_BUILT = {
@@ -130,6 +134,20 @@ class Deadline:
         return max(0.0, min(timeout, self.left()))
 
 
+RUNNING = set()  # process groups of the children now running, killed if this script is terminated
+
+
+def on_term(signum, frame):
+    # run-on-gpu.sh's hard limit (timeout) sends SIGTERM: children live in their own sessions, so kill them
+    # here, or a hung Java process would go on holding the GPU after the check ended
+    for pgid in list(RUNNING):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
+    sys.exit(124)
+
+
 def run_cmd(cmd, timeout, env=None, cwd=None):
     """Runs cmd in its own process group; on timeout kills the whole group. Returns a dict."""
     t0 = time.monotonic()
@@ -141,6 +159,7 @@ def run_cmd(cmd, timeout, env=None, cwd=None):
                              start_new_session=True)
     except OSError as e:
         return {"ok": False, "error": "could not start: %s" % e, "seconds": 0.0, "cmd": " ".join(cmd)}
+    RUNNING.add(p.pid)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -149,8 +168,10 @@ def run_cmd(cmd, timeout, env=None, cwd=None):
         except OSError:
             pass
         out, err = p.communicate()
+        RUNNING.discard(p.pid)
         return {"ok": False, "error": "timed out after %.0f s" % timeout, "seconds": time.monotonic() - t0,
                 "stdout": out, "stderr_tail": (err or "")[-3000:], "cmd": " ".join(cmd)}
+    RUNNING.discard(p.pid)
     r = {"ok": p.returncode == 0, "rc": p.returncode, "seconds": time.monotonic() - t0, "stdout": out,
          "stderr_tail": (err or "")[-3000:], "cmd": " ".join(cmd)}
     if p.returncode != 0:
@@ -209,23 +230,26 @@ def torch_env_info():
     return info
 
 
+def sync():
+    import torch
+    if DEV == "cuda":
+        torch.cuda.synchronize()
+
+
 def torch_gemm_peak(n, iters):
     import torch
-    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    a = torch.randn(n, n, device=DEV, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=DEV, dtype=torch.bfloat16)
     for _ in range(3):
         torch.matmul(a, b)
-    torch.cuda.synchronize()
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    sync()
     best = 0.0
     for _ in range(3):  # best of three timed loops: the peak, not an average over clock ramps
-        start.record()
+        t0 = time.perf_counter()
         for _ in range(iters):
             torch.matmul(a, b)
-        stop.record()
-        torch.cuda.synchronize()
-        s = start.elapsed_time(stop) / 1e3
-        best = max(best, 2.0 * n ** 3 * iters / s)
+        sync()
+        best = max(best, 2.0 * n ** 3 * iters / (time.perf_counter() - t0))
     return {"n": n, "iters": iters, "tflops": best / 1e12}
 
 
@@ -237,8 +261,8 @@ def torch_hf_parity(model_dir, prompt_ids, new_tokens, out_logits):
         model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.bfloat16)
     except TypeError:
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
-    model = model.to("cuda").eval()
-    ids = torch.tensor([prompt_ids], device="cuda")
+    model = model.to(DEV).eval()
+    ids = torch.tensor([prompt_ids], device=DEV)
     greedy = []
     with torch.inference_mode():
         logits = model(ids).logits[0, -1].float()
@@ -246,7 +270,7 @@ def torch_hf_parity(model_dir, prompt_ids, new_tokens, out_logits):
         greedy.append(int(torch.argmax(logits)))
         seq = ids
         for _ in range(new_tokens - 1):  # whole-sequence recompute: short prompts, no cache semantics involved
-            seq = torch.cat([seq, torch.tensor([[greedy[-1]]], device="cuda")], dim=1)
+            seq = torch.cat([seq, torch.tensor([[greedy[-1]]], device=DEV)], dim=1)
             greedy.append(int(torch.argmax(model(seq).logits[0, -1])))
     return {"greedy_tokens": greedy, "attn_implementation": getattr(model.config, "_attn_implementation", None)}
 
@@ -270,7 +294,7 @@ def torch_hf_throughput(lengths, deadline_s):
     cfg._attn_implementation = "sdpa"
     torch.manual_seed(0)
     torch.set_default_dtype(torch.bfloat16)
-    with torch.device("cuda"):
+    with torch.device(DEV):
         model = LlamaForCausalLM(cfg)  # random init on the GPU: seconds, where a CPU init takes minutes
     model.eval()
     try:
@@ -278,18 +302,18 @@ def torch_hf_throughput(lengths, deadline_s):
     except Exception:
         pass
     results = {"attn_implementation": getattr(model.config, "_attn_implementation", None), "runs": []}
-    gen = torch.Generator(device="cuda").manual_seed(1)
+    gen = torch.Generator(device=DEV).manual_seed(1)
 
     def prefill(n):
-        ids = torch.randint(0, cfg.vocab_size, (1, n), device="cuda", generator=gen)
-        torch.cuda.synchronize()
+        ids = torch.randint(0, cfg.vocab_size, (1, n), device=DEV, generator=gen)
+        sync()
         t0 = time.perf_counter()
         with torch.inference_mode():
             # the base model with a KV cache (as pipefill keeps one), then lm_head on the last position only:
             # full-sequence logits at 64K would be 33 GB of float32
             out = model.model(input_ids=ids, use_cache=True)
             model.lm_head(out.last_hidden_state[:, -1:])
-        torch.cuda.synchronize()
+        sync()
         dt = time.perf_counter() - t0
         del out
         return dt
@@ -305,7 +329,8 @@ def torch_hf_throughput(lengths, deadline_s):
                                     "tflops": llama_flops(n, EIGHT_B) / dt / 1e12})
         except Exception as e:  # out of memory at 64K must not lose the shorter lengths
             results["runs"].append({"tokens": n, "error": repr(e)[:500]})
-        torch.cuda.empty_cache()
+        if DEV == "cuda":
+            torch.cuda.empty_cache()
     return results
 
 
@@ -349,9 +374,18 @@ class Check:
         self.env["PIPEFILL_JAVACPP_CACHE"] = os.path.join(self.work, "javacpp-cache")
         self.env["HOME"] = self.env.get("HOME") or self.work  # the cubin cache lives under ~/.cache/pipefill
         self.models = {}
+        # dry runs on a machine without a GPU (the check's own plumbing, against the goldens): another
+        # launcher with OpenBLAS, and the cpu backend in place of cuda
+        self.launcher = os.environ.get("PIPEFILL_CHECK_LAUNCHER") or os.path.join(self.bundle, "pipefill")
+        self.backend = os.environ.get("PIPEFILL_CHECK_BACKEND", "cuda")
+        if self.backend != "cuda":
+            self.report["dry_run"] = "backend %s via %s: not a GPU result" % (self.backend, self.launcher)
 
     def step(self, name, fn):
         """Runs one step; any exception becomes its recorded error, and the check goes on."""
+        if name in SKIP:
+            self.report["steps"][name] = {"ok": False, "error": "skipped: PIPEFILL_CHECK_SKIP"}
+            return self.report["steps"][name]
         t0 = time.monotonic()
         log("%s (%.0f s left)" % (name, self.deadline.left()))
         try:
@@ -370,7 +404,7 @@ class Check:
         return r
 
     def pipefill(self, args, timeout):
-        return run_cmd([os.path.join(self.bundle, "pipefill")] + args, self.deadline.cap(timeout), env=self.env)
+        return run_cmd([self.launcher] + args, self.deadline.cap(timeout), env=self.env)
 
     def python_child(self, args, timeout):
         r = run_cmd([sys.executable, os.path.abspath(__file__)] + args, self.deadline.cap(timeout), env=self.env)
@@ -431,7 +465,7 @@ class Check:
 
     def cuda_prefill(self, label, model_args, prompt_file, chunk, timeout):
         logits = os.path.join(self.work, label + ".logits.f32")
-        r = self.pipefill(["prefill"] + model_args + ["--backend", "cuda", "--token-ids-file",
+        r = self.pipefill(["prefill"] + model_args + ["--backend", self.backend, "--token-ids-file",
                                                       os.path.join(self.goldens, prompt_file), "--chunk", str(chunk),
                                                       "--max-new-tokens", str(self.manifest["new_tokens"]),
                                                       "--json", "--quiet", "--logits-out", logits], timeout)
@@ -511,7 +545,7 @@ class Check:
 
     def pipefill_throughput(self, n):
         r = self.pipefill(["prefill", "--model", "8b-shape", "--random-weights", "--random-tokens", str(n),
-                           "--chunk", str(THROUGHPUT_CHUNK), "--backend", "cuda", "--kv-budget", "1t",
+                           "--chunk", str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t",
                            "--json", "--quiet"], {8192: 120, 32768: 180, 65536: 240}.get(n, 240))
         row = {"tokens": n}
         if r["ok"]:
@@ -605,6 +639,7 @@ def main(argv):
     if a.command == "libs":
         print(json.dumps(locate_libraries(), indent=2))
         return 0
+    signal.signal(signal.SIGTERM, on_term)
     out_dir = os.environ.get("OUT")
     check = None
     try:
