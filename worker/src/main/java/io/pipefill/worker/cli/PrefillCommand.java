@@ -27,10 +27,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "prefill", mixinStandardHelpOptions = true,
-        description = "Prefill a prompt chunk by chunk on the CPU, then generate greedily.")
+        description = "Prefill a prompt chunk by chunk on the CPU or a GPU, then generate greedily.")
 final class PrefillCommand implements Callable<Integer> {
     @Option(names = "--model", required = true,
-            description = "Hugging Face model directory, or a preset to generate once: tiny, small.")
+            description = "Hugging Face model directory, or a preset to generate once: tiny, small (with --random-weights: tiny, small, 8b-shape).")
     String model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -81,6 +81,17 @@ final class PrefillCommand implements Callable<Integer> {
     @Option(names = "--peer-timeout", defaultValue = "120", description = "Seconds a rank waits for a peer before failing (default: ${DEFAULT-VALUE}).")
     int peerTimeout;
 
+    @Option(names = "--random-weights",
+            description = "Compute the weights of the --model preset (tiny, small, 8b-shape; llama) from --weight-seed "
+                    + "instead of reading a model directory: for throughput runs (cuda fills them on the device).")
+    boolean randomWeights;
+
+    @Option(names = "--weight-seed", defaultValue = "0", description = "Seed of --random-weights (default: ${DEFAULT-VALUE}).")
+    long weightSeed;
+
+    @Option(names = "--logits-out", description = "Also write the last position's logits to this file (float32, little-endian).")
+    Path logitsOut;
+
     @Option(names = "--json", description = "Print one JSON object instead of the human report.")
     boolean json;
 
@@ -105,12 +116,21 @@ final class PrefillCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--backend cuda runs the single-process path only so far: "
                     + "drop --pp, --tp, --dynamic-chunking and --in-process");
         }
+        if (randomWeights && pipeline) {
+            throw new IllegalArgumentException("--random-weights runs the single-process path only: the pipeline's "
+                    + "workers read a model directory; drop --pp, --tp, --dynamic-chunking and --in-process");
+        }
+        if (randomWeights && prompt.needsTokenizer()) {
+            throw new IllegalArgumentException("--random-weights has no tokenizer: give the prompt as --token-ids, "
+                    + "--token-ids-file or --random-tokens, not as text");
+        }
         // before the model is read: a machine without CUDA learns so at once, with the libraries it lacks
         Backends.checkAvailable(backend);
-        Path dir = ModelResolver.resolve(model, log);
-        ModelDirectory md = ModelDirectory.open(dir);
-        ModelConfig c = md.config();
-        int[] tokens = prompt.tokens(md.tokenizerJson(), c.vocabSize(), seed);
+        Path dir = randomWeights ? null : ModelResolver.resolve(model, log);
+        ModelDirectory md = randomWeights ? null : ModelDirectory.open(dir);
+        ModelConfig c = randomWeights ? RandomModel.config(model) : md.config();
+        String modelName = randomWeights ? RandomModel.describe(model, weightSeed) : dir.toString();
+        int[] tokens = prompt.tokens(md == null ? null : md.tokenizerJson(), c.vocabSize(), seed);
         PrefillRequest request = new PrefillRequest(tokens, chunk, maxNewTokens);
 
         StageShard shard = StageShard.whole(c);
@@ -141,7 +161,7 @@ final class PrefillCommand implements Callable<Integer> {
         PrefillResult r;
         long weightBytes;
         long kvBytes;
-        try (Backend compute = Backends.create(backend, nThreads); Checkpoint ckpt = md.openCheckpoint()) {
+        try (Backend compute = Backends.create(backend, nThreads); Checkpoint ckpt = randomWeights ? Checkpoint.random(c, weightSeed) : md.openCheckpoint()) {
             long t0 = System.nanoTime();
             try (Stage stage = compute.loadStage(c, shard, ckpt, request.kvPositions())) {
                 if (!quiet) {
@@ -153,13 +173,16 @@ final class PrefillCommand implements Callable<Integer> {
             }
         }
         String text = null;
-        if (md.hasTokenizer() && r.generated().length > 0) {
+        if (logitsOut != null) {
+            LogitsFile.write(logitsOut, r.lastLogits());
+        }
+        if (md != null && md.hasTokenizer() && r.generated().length > 0) {
             try (PromptTokenizer tok = PromptTokenizer.open(md.tokenizerJson())) {
                 text = tok.decode(r.generated());
             }
         }
         if (json) {
-            out.println(toJson(dir, c, nThreads, r, weightBytes, kvBytes, text));
+            out.println(toJson(modelName, c, nThreads, r, weightBytes, kvBytes, text));
         } else {
             printHuman(out, r, text);
         }
@@ -183,11 +206,12 @@ final class PrefillCommand implements Callable<Integer> {
         out.println(top.toString().trim());
     }
 
-    private String toJson(Path dir, ModelConfig c, int nThreads, PrefillResult r, long weightBytes, long kvBytes,
+    private String toJson(String modelName, ModelConfig c, int nThreads, PrefillResult r, long weightBytes, long kvBytes,
                           String text) throws Exception {
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode o = mapper.createObjectNode();
-        o.put("model", dir.toString());
+        o.put("model", modelName);
+        o.put("random_weights", randomWeights);
         o.put("architecture", c.architecture().hfName());
         o.put("backend", backend.name());
         o.put("threads", nThreads);

@@ -26,6 +26,11 @@ final class PromptSource {
     @Option(names = "--random-tokens", description = "A prompt of N uniformly random token ids (see --seed).")
     Integer randomTokens;
 
+    /** Whether the prompt is text, which only a model's tokenizer.json turns into ids. */
+    boolean needsTokenizer() {
+        return text != null || file != null;
+    }
+
     /** Describes the prompt for the human output. */
     String describe(long seed) {
         if (text != null) {

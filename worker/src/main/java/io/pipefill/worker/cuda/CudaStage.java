@@ -7,6 +7,7 @@ import io.pipefill.worker.engine.RotaryEmbedding;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
+import io.pipefill.worker.model.RandomWeights;
 import io.pipefill.worker.model.WeightLayout;
 import io.pipefill.worker.safetensors.DType;
 import java.util.ArrayList;
@@ -98,8 +99,31 @@ final class CudaStage implements Stage {
             return ABSENT;
         }
         long off = alloc(b.bf16Bytes(), b.name());
-        WeightLayout.pack(ckpt, b, (at, bf16, count) -> dev.uploadBf16(off, at, bf16, count));
+        RandomWeights random = ckpt.randomWeights();
+        if (random == null) {
+            WeightLayout.pack(ckpt, b, (at, bf16, count) -> dev.uploadBf16(off, at, bf16, count));
+        } else {
+            fillRandom(random, b, off);
+        }
         return off;
+    }
+
+    /** --random-weights: each block computed on the device (random_fill.cu), the values CpuStage would read. */
+    private void fillRandom(RandomWeights random, WeightLayout.Buffer b, long off) {
+        long at = 0;
+        for (WeightLayout.Block block : b.blocks()) {
+            long[] shape = block.tensor().shape();
+            long tensorCols = shape.length == 1 ? shape[0] : shape[1];
+            RandomWeights.Init init = random.init(block.tensor().name());
+            int threads = LaunchGeometry.ELEMENTWISE_THREADS;
+            // a grid-stride loop: a bounded grid covers even the 0.5G-element 8b-shape embedding
+            int grid = (int) Math.min(LaunchGeometry.blocks(block.elements(), threads), 65536);
+            dev.launch("fill_uniform_bf16", grid, 1, threads, dev.arg(off + at * 2), block.rowCount(), block.colCount(),
+                    tensorCols, block.row0(), block.col0(), random.tensorSeed(block.tensor().name()), init.mean(),
+                    init.halfWidth());
+            at += block.elements();
+        }
+        dev.sync();
     }
 
     private long alloc(long bytes, String what) {

@@ -12,7 +12,7 @@ import java.util.Map;
 
 /**
  * The CUDA C sources of the small kernels (embedding gather, RMSNorm, per-head q/k norm, RoPE, SwiGLU,
- * residual add, bias add) and the chunk-against-prefix attention, shipped as resources. NVRTC compiles them at start-up straight to a cubin for the
+ * residual add, bias add), the chunk-against-prefix attention and the --random-weights fill, shipped as resources. NVRTC compiles them at start-up straight to a cubin for the
  * device's architecture; {@link #cacheKey} names the cached cubin by content, so a changed source, another
  * architecture or another compiler never reuses a stale binary.
  */
@@ -26,7 +26,8 @@ public final class KernelSources {
             "rms_norm.cu", List.of("rms_norm", "head_rms_norm"),
             "rope.cu", List.of("rope"),
             "elementwise.cu", List.of("swiglu", "residual_add", "add_bias"),
-            "attention.cu", List.of("attention_prefill", "kv_append"));
+            "attention.cu", List.of("attention_prefill", "kv_append"),
+            "random_fill.cu", List.of("fill_uniform_bf16"));
 
     private KernelSources() {
     }

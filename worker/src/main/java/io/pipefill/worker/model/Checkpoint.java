@@ -2,6 +2,7 @@ package io.pipefill.worker.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pipefill.model.ModelConfig;
 import io.pipefill.worker.safetensors.SafetensorsException;
 import io.pipefill.worker.safetensors.SafetensorsFile;
 import io.pipefill.worker.safetensors.TensorInfo;
@@ -16,6 +17,8 @@ import java.util.Map;
 /**
  * A model's weights: one model.safetensors, or shards listed by model.safetensors.index.json. Files are
  * opened (and their headers validated) lazily, so a stage that needs two shards never touches the others.
+ * Or, for throughput runs, {@link #random computed weights} of a shape with no file at all: backends read
+ * them like stored ones, and the CUDA backend fills them on the device instead ({@link #randomWeights}).
  */
 public final class Checkpoint implements AutoCloseable {
     public static final String SINGLE_FILE = "model.safetensors";
@@ -25,10 +28,29 @@ public final class Checkpoint implements AutoCloseable {
     /** tensor name to the file that holds it */
     private final Map<String, String> weightMap;
     private final Map<String, SafetensorsFile> open = new LinkedHashMap<>();
+    /** Non-null for computed weights; then weightMap is empty and no file is opened. */
+    private final RandomWeights random;
 
     private Checkpoint(Path directory, Map<String, String> weightMap) {
         this.directory = directory;
         this.weightMap = weightMap;
+        this.random = null;
+    }
+
+    private Checkpoint(RandomWeights random) {
+        this.directory = Path.of("random-weights-seed" + random.seed());
+        this.weightMap = Map.of();
+        this.random = random;
+    }
+
+    /** Computed weights of {@code config}'s shape (see {@link RandomWeights}); no file is read. */
+    public static Checkpoint random(ModelConfig config, long seed) {
+        return new Checkpoint(new RandomWeights(config, seed));
+    }
+
+    /** The computed weights, or null when the weights come from files. */
+    public RandomWeights randomWeights() {
+        return random;
     }
 
     public static Checkpoint open(Path directory) {
@@ -75,11 +97,17 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     public boolean contains(String tensor) {
+        if (random != null) {
+            return random.contains(tensor);
+        }
         return weightMap.containsKey(tensor);
     }
 
     /** The tensor's header entry, after checking that it exists and has the shape the config implies. */
     public TensorInfo require(String tensor, long... expectedShape) {
+        if (random != null) {
+            return random.require(tensor, expectedShape);
+        }
         String fileName = weightMap.get(tensor);
         if (fileName == null) {
             throw new SafetensorsException(directory + ": missing tensor '" + tensor + "' (expected shape "
@@ -99,6 +127,10 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Reads elements of a tensor found with {@link #require}, converted to float32. */
     public void readFloats(TensorInfo tensor, long first, float[] dst, int dstOffset, int count) {
+        if (random != null) {
+            random.readFloats(tensor, first, dst, dstOffset, count);
+            return;
+        }
         file(weightMap.get(tensor.name())).readFloats(tensor, first, dst, dstOffset, count);
     }
 

@@ -38,7 +38,7 @@ public final class WeightLayout {
             return t.shape().length == 1 ? t.shape()[0] : t.shape()[1];
         }
 
-        long elements() {
+        public long elements() {
             return rowCount * colCount;
         }
     }

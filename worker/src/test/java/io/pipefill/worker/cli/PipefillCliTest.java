@@ -180,4 +180,35 @@ class PipefillCliTest {
         assertEquals(0, r.code(), r.err());
         assertEquals("cpu", new ObjectMapper().readTree(r.out()).get("backend").asText());
     }
+
+    @Test
+    void randomWeightsRunAPresetWithoutFilesAndWriteLogits() throws Exception {
+        Path logits = dir.resolve("logits.f32");
+        String[] args = {"prefill", "--model", "tiny", "--random-weights", "--weight-seed", "5", "--random-tokens", "24",
+            "--chunk", "10", "--threads", "1", "--json", "--quiet", "--logits-out", logits.toString()};
+        CliRun a = run(args);
+        assertEquals(0, a.code(), a.err());
+        JsonNode j = new ObjectMapper().readTree(a.out());
+        assertTrue(j.get("random_weights").asBoolean());
+        assertEquals("random-weights:tiny:seed5", j.get("model").asText());
+        float[] first = LogitsFile.read(logits);
+        assertEquals(512, first.length);
+        CliRun b = run(args);
+        assertEquals(a.out().replaceAll("\"(ms|ttft_ms|prefill_tokens_per_s|prefill_gflops|decode_ms)\" : [0-9.E-]+", ""),
+                b.out().replaceAll("\"(ms|ttft_ms|prefill_tokens_per_s|prefill_gflops|decode_ms)\" : [0-9.E-]+", ""),
+                "deterministic for a seed");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(first, LogitsFile.read(logits));
+    }
+
+    @Test
+    void randomWeightsRefuseDirectoriesTextAndPipelines() {
+        CliRun notPreset = run("prefill", "--model", model, "--random-weights", "--random-tokens", "4");
+        assertEquals(1, notPreset.code());
+        assertTrue(notPreset.err().contains("--random-weights needs a preset as --model") && notPreset.err().contains("8b-shape"),
+                notPreset.err());
+        CliRun text = run("prefill", "--model", "tiny", "--random-weights", "--prompt", "hello");
+        assertTrue(text.code() == 1 && text.err().contains("--random-weights has no tokenizer"), text.err());
+        CliRun pp = run("prefill", "--model", "tiny", "--random-weights", "--random-tokens", "4", "--pp", "2");
+        assertTrue(pp.code() == 1 && pp.err().contains("--random-weights runs the single-process path only"), pp.err());
+    }
 }
