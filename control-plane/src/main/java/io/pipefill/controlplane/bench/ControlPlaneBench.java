@@ -35,14 +35,19 @@ import tools.jackson.databind.json.JsonMapper;
  * {@code pipefill bench control-plane}: sustained heartbeats and run submissions against a control plane
  * started in this process (embedded PostgreSQL in a temporary directory, two local CPU workers, a tiny
  * model deployed PP = 2), driven over loopback HTTP by closed-loop clients. Baselines measured in the same
- * run: {@code GET /actuator/health} (the web stack without the database) for heartbeats, and each run's own
- * TTFT (the compute) for run latency; ratios are printed beside them.
+ * run: {@code GET /actuator/health/liveness} (the web stack and security, no database) for heartbeats, and
+ * each run's own TTFT (the compute) for run latency; ratios are printed beside them. Runs are measured twice:
+ * with one client (the control plane's own overhead per run, no queueing) and with {@code --concurrency}
+ * clients (sustained runs per second; a deployment runs one prefill at a time, so the rest queue).
  */
 @Command(name = "control-plane", mixinStandardHelpOptions = true,
         description = "Heartbeats/s and runs/s with p50/p99 latency against a local control plane (a benchmark, not a test).")
 public final class ControlPlaneBench implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "15", description = "Duration of each phase (default: ${DEFAULT-VALUE}).")
     int seconds;
+
+    @Option(names = "--warm-up-seconds", defaultValue = "5", description = "Untimed warm-up of each kind of call (default: ${DEFAULT-VALUE}).")
+    int warmUpSeconds;
 
     @Option(names = "--concurrency", defaultValue = "16", description = "Concurrent clients per phase (default: ${DEFAULT-VALUE}).")
     int concurrency;
@@ -82,22 +87,36 @@ public final class ControlPlaneBench implements Callable<Integer> {
             report.put("seconds", seconds);
             report.put("concurrency", concurrency);
             List<String> ids = registerSimulatedWorkers();
-            LatencyRecorder.Summary health = closedLoop(i -> get("/actuator/health", null));
+            Call liveness = i -> get("/actuator/health/liveness", null);
+            Call heartbeat = i -> post("/api/v1/agent/workers/" + ids.get(i % ids.size()) + "/heartbeat",
+                    join, "{\"state\":\"IDLE\",\"deploymentId\":null,\"runId\":null}");
+            // warm-up (not recorded): the JIT compiles both paths before either is timed
+            closedLoop(liveness, warmUpSeconds);
+            closedLoop(heartbeat, warmUpSeconds);
+            runPhase(1, warmUpSeconds);
+            LatencyRecorder.Summary health = closedLoop(liveness, seconds);
             LatencyRecorder.Summary beats = closedLoop(i -> post("/api/v1/agent/workers/" + ids.get(i % ids.size()) + "/heartbeat",
-                    join, "{\"state\":\"IDLE\",\"deploymentId\":null,\"runId\":null}"));
-            report.put("healthBaseline", health);
+                    join, "{\"state\":\"IDLE\",\"deploymentId\":null,\"runId\":null}"), seconds);
+            report.put("livenessBaseline", health);
             report.put("heartbeats", beats);
-            report.put("heartbeatP99OverHealthP99", beats.p99Ms() / health.p99Ms());
-            RunPhase runs = runPhase();
+            report.put("heartbeatP99OverLivenessP99", beats.p99Ms() / health.p99Ms());
+            RunPhase single = runPhase(1, seconds);
+            report.put("singleClientRuns", single.endToEnd);
+            report.put("singleClientMeanTtftMs", single.meanTtftMs);
+            report.put("singleClientOverheadMs", single.endToEnd.p50Ms() - single.meanTtftMs);
+            RunPhase runs = runPhase(concurrency, seconds);
             report.put("runSubmissions", runs.submit);
             report.put("runsEndToEnd", runs.endToEnd);
             report.put("runMeanTtftMs", runs.meanTtftMs);
             report.put("runP50OverTtft", runs.endToEnd.p50Ms() / runs.meanTtftMs);
             Files.createDirectories(out.toAbsolutePath().getParent());
             Files.writeString(out, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
-            System.out.printf("%nheartbeats   %8.0f /s   p50 %6.1f ms   p99 %6.1f ms   errors %d   (health baseline %6.0f /s, p99 %5.1f ms; p99 ratio %.2f)%n",
+            System.out.printf("%nheartbeats   %8.0f /s   p50 %6.1f ms   p99 %6.1f ms   errors %d   (liveness baseline %6.0f /s, p99 %5.1f ms; p99 ratio %.2f)%n",
                     beats.perSecond(), beats.p50Ms(), beats.p99Ms(), beats.errors(), health.perSecond(), health.p99Ms(),
                     beats.p99Ms() / health.p99Ms());
+            System.out.printf("one client: runs %5.1f /s   p50 %6.1f ms   p99 %6.1f ms   (mean TTFT %.1f ms: control-plane overhead %.0f ms per run)%n",
+                    single.endToEnd.perSecond(), single.endToEnd.p50Ms(), single.endToEnd.p99Ms(), single.meanTtftMs,
+                    single.endToEnd.p50Ms() - single.meanTtftMs);
             System.out.printf("submissions  %8.1f /s   p50 %6.1f ms   p99 %6.1f ms   errors %d %s%n", runs.submit.perSecond(),
                     runs.submit.p50Ms(), runs.submit.p99Ms(), runs.submit.errors(), runs.submit.errorsByStatus());
             System.out.printf("runs (submit→SUCCEEDED) %6.1f /s   p50 %6.1f ms   p99 %6.1f ms   (mean TTFT %.1f ms; p50 / TTFT %.1f)%n",
@@ -145,7 +164,7 @@ public final class ControlPlaneBench implements Callable<Integer> {
         HttpResponse<String> send(int i) throws Exception;
     }
 
-    private LatencyRecorder.Summary closedLoop(Call call) throws InterruptedException {
+    private LatencyRecorder.Summary closedLoop(Call call, int seconds) throws InterruptedException {
         LatencyRecorder rec = new LatencyRecorder();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         AtomicInteger n = new AtomicInteger();
@@ -177,15 +196,15 @@ public final class ControlPlaneBench implements Callable<Integer> {
     }
 
     /** Each client submits a run, polls it to its end, and goes again; 429s are counted, not retried at once. */
-    private RunPhase runPhase() throws InterruptedException {
+    private RunPhase runPhase(int clients, int seconds) throws InterruptedException {
         LatencyRecorder submit = new LatencyRecorder();
         LatencyRecorder e2e = new LatencyRecorder();
         List<Double> ttfts = new ArrayList<>();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        ExecutorService pool = Executors.newFixedThreadPool(concurrency);
+        ExecutorService pool = Executors.newFixedThreadPool(clients);
         String body = "{\"deployment\":\"bench\",\"randomTokens\":" + promptTokens + ",\"maxNewTokens\":1}";
         long t0 = System.nanoTime();
-        for (int c = 0; c < concurrency; c++) {
+        for (int c = 0; c < clients; c++) {
             pool.submit(() -> {
                 while (System.nanoTime() < end) {
                     long s = System.nanoTime();
