@@ -2,10 +2,10 @@ package io.pipefill.controlplane.local;
 
 import io.pipefill.controlplane.PipefillProperties;
 import io.pipefill.controlplane.security.Tokens;
+import io.pipefill.worker.pipeline.WorkerCommandLine;
 import jakarta.annotation.PreDestroy;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,7 +58,7 @@ public class LocalWorkers {
         try {
             Files.createDirectories(logs);
             for (int i = 0; i < count; i++) {
-                processes.add(launch(i, port, logs.resolve("worker-" + i + ".log")));
+                processes.add(launch(port, logs.resolve("worker-" + i + ".log")));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("could not launch local workers: " + e.getMessage(), e);
@@ -66,25 +66,9 @@ public class LocalWorkers {
         log.info("launched {} local CPU worker(s) ({} thread(s) each), logs in {}", count, threads, logs);
     }
 
-    private Process launch(int index, int port, Path logFile) throws IOException {
-        String java = ProcessHandle.current().info().command()
-                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> cmd = new ArrayList<>();
-        cmd.add(java);
-        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            // the worker needs the Vector API and native access flags; debugger and agent flags stay here
-            if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent") && !arg.startsWith("-Xmx")) {
-                cmd.add(arg);
-            }
-        }
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("io.pipefill.worker.cli.PipefillCli");
-        cmd.add("worker");
-        cmd.add("--control-plane");
-        cmd.add("http://127.0.0.1:" + port);
-        cmd.add("--threads");
-        cmd.add(String.valueOf(threads));
+    private Process launch(int port, Path logFile) throws IOException {
+        List<String> cmd = WorkerCommandLine.of(List.of("--control-plane", "http://127.0.0.1:" + port,
+                "--threads", String.valueOf(threads)));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile());
         pb.environment().put("PIPEFILL_JOIN_TOKEN", tokens.join());
         return pb.start();

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -143,22 +142,7 @@ public final class ProcessPipeline {
     private Address[] addresses;
 
     private Process launch(int rank, int port) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> cmd = new ArrayList<>();
-        cmd.add(java);
-        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent")) {
-                cmd.add(arg);
-            }
-        }
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("io.pipefill.worker.cli.PipefillCli");
-        cmd.add("worker");
-        cmd.add("--coordinator");
-        cmd.add("127.0.0.1:" + port);
-        cmd.add("--rank");
-        cmd.add(String.valueOf(rank));
+        List<String> cmd = WorkerCommandLine.of(List.of("--coordinator", "127.0.0.1:" + port, "--rank", String.valueOf(rank)));
         Path logFile = logDir.resolve("rank-" + rank + ".log");
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
     }
