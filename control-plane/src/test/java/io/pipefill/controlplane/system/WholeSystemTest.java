@@ -16,6 +16,7 @@ import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.worker.tokenizer.PromptTokenizer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -143,6 +144,7 @@ class WholeSystemTest {
 
     @Test
     @Order(1)
+    @SuppressWarnings("unchecked")
     void aRunThroughTheApiEqualsTheSingleProcessEngineAndIsRecorded() throws Exception {
         deploy();
         int[] prompt = new SplittableRandom(5).ints(300, 0, VOCAB).toArray();
@@ -189,6 +191,25 @@ class WholeSystemTest {
 
     @Test
     @Order(2)
+    @SuppressWarnings("unchecked")
+    void aTextPromptIsTokenizedWithTheModelsTokenizer() throws Exception {
+        String text = "Chunked pipeline prefill streams a long prompt through every stage at once.";
+        Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "text", text, "maxNewTokens", 3));
+        Map<String, Object> run = await("/api/v1/runs/" + submitted.get("id"),
+                m -> "SUCCEEDED".equals(m.get("state")) || "FAILED".equals(m.get("state")), Duration.ofSeconds(60));
+        assertThat(run.get("state")).as("%s", run.get("error")).isEqualTo("SUCCEEDED");
+        assertThat(run.get("promptKind")).isEqualTo("TEXT");
+        int[] ids;
+        try (PromptTokenizer tok = PromptTokenizer.open(model.resolve("tokenizer.json"))) {
+            ids = tok.encode(text);
+        }
+        assertThat(run.get("promptTokens")).isEqualTo(ids.length);
+        assertThat((List<Integer>) run.get("generated"))
+                .containsExactlyElementsOf(Arrays.stream(singleProcess(ids, 3).generated()).boxed().toList());
+    }
+
+    @Test
+    @Order(3)
     void aWorkerKilledMidRunFailsTheRunNamingItAndTheControlPlaneStaysHealthy() throws Exception {
         // a long run: 6000 prompt tokens in chunks of 64, then 2000 decode steps through both stages
         Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 6000,
