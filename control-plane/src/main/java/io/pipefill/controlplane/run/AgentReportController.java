@@ -2,6 +2,7 @@ package io.pipefill.controlplane.run;
 
 import io.pipefill.controlplane.common.Blocking;
 import io.pipefill.model.agent.RunReport;
+import java.util.List;
 import java.util.UUID;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -25,5 +26,17 @@ public class AgentReportController {
             return Mono.error(new IllegalArgumentException("type: missing; one of chunking, progress, result, timeline, done, error"));
         }
         return Blocking.run(() -> service.report(runId, report)).thenReturn(ResponseEntity.noContent().build());
+    }
+
+    /** A rank's queued reports in one request, applied in order (a retried batch's duplicates are dropped by seq). */
+    @PostMapping("/api/v1/agent/runs/{runId}/reports/batch")
+    public Mono<ResponseEntity<Void>> reports(@PathVariable UUID runId, @RequestBody List<RunReport> reports) {
+        for (int i = 0; i < reports.size(); i++) {
+            if (reports.get(i) == null || reports.get(i).type() == null || reports.get(i).type().isBlank()) {
+                return Mono.error(new IllegalArgumentException("[" + i + "].type: missing; one of chunking, progress, "
+                        + "result, timeline, done, error"));
+            }
+        }
+        return Blocking.run(() -> reports.forEach(r -> service.report(runId, r))).thenReturn(ResponseEntity.noContent().build());
     }
 }

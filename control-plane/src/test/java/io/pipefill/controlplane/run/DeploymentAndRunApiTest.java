@@ -175,6 +175,13 @@ class DeploymentAndRunApiTest {
         expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report), 404, "not found");
         expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("{\"rank\":0,\"seq\":0}"), 400, "type");
+        String batch = path + "/batch";
+        admin().post().uri(batch).contentType(MediaType.APPLICATION_JSON).bodyValue("[" + report + "]").exchange()
+                .expectStatus().isForbidden();
+        expectProblem(client("test-join-token").post().uri(batch).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("[" + report + ",{\"rank\":0,\"seq\":1}]"), 400, "[1].type");
+        expectProblem(client("test-join-token").post().uri(batch).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("[" + report + "]"), 404, "not found");
     }
 
     @Test

@@ -5,7 +5,8 @@
  * <p>Worker → control plane (bearer: the join token): {@code POST /api/v1/agent/workers} with a
  * {@link WorkerRegistration} answered by {@link RegistrationAccepted}; {@code POST
  * /api/v1/agent/workers/{id}/heartbeat} with a {@link Heartbeat} (404 means "unknown, register again");
- * {@code POST /api/v1/agent/runs/{runId}/reports} with a {@link RunReport}.
+ * {@code POST /api/v1/agent/runs/{runId}/reports} with a {@link RunReport}, or {@code .../reports/batch} with
+ * a rank's queued reports as a JSON array, applied in order.
  *
  * <p>Control plane → worker agent (bearer: the join token), paths under the worker's {@code agentUrl}:
  * {@code GET /agent/status} → {@link AgentStatus}; {@code PUT /agent/shard} with a {@link ShardAssignment}

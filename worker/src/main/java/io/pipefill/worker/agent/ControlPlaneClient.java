@@ -6,6 +6,7 @@ import io.pipefill.model.agent.RunReport;
 import io.pipefill.model.agent.WorkerRegistration;
 import java.io.IOException;
 import java.net.URI;
+import java.util.List;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -54,9 +55,10 @@ final class ControlPlaneClient {
         return post(URI.create(base + "/api/v1/agent/workers/" + encode(workerId) + "/heartbeat"), heartbeat).statusCode();
     }
 
-    void report(String runId, RunReport report) throws IOException, InterruptedException {
-        URI uri = URI.create(base + "/api/v1/agent/runs/" + encode(runId) + "/reports");
-        HttpResponse<byte[]> r = post(uri, report);
+    /** Posts a rank's reports in order: one alone, several as one batch (one request, one answer). */
+    void report(String runId, List<RunReport> reports) throws IOException, InterruptedException {
+        URI uri = URI.create(base + "/api/v1/agent/runs/" + encode(runId) + "/reports" + (reports.size() == 1 ? "" : "/batch"));
+        HttpResponse<byte[]> r = post(uri, reports.size() == 1 ? reports.get(0) : reports);
         if (r.statusCode() / 100 != 2) {
             throw new IOException("POST " + uri + " answered " + r.statusCode() + describeBody(r));
         }

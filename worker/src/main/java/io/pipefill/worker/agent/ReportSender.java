@@ -2,6 +2,8 @@ package io.pipefill.worker.agent;
 
 import io.pipefill.model.agent.RunReport;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Supplier;
@@ -16,6 +18,7 @@ final class ReportSender {
     private static final int PROGRESS_ATTEMPTS = 3;
     private static final int ATTEMPTS = 10;
     private static final long MAX_BACKOFF_MS = 3_000;
+    private static final int MAX_BATCH = 64;
     private static final RunReport END = new RunReport(null, -1, -1, null, null);
 
     private final ControlPlaneClient client;
@@ -54,32 +57,44 @@ final class ReportSender {
     private void drain() {
         try {
             while (true) {
-                RunReport r = queue.take();
-                if (r == END) {
+                // whatever queued up while the last post was in flight goes out as one batch: after the last
+                // chunk, the result, the timeline and done are queued together and take one round trip
+                List<RunReport> batch = new ArrayList<>();
+                batch.add(queue.take());
+                queue.drainTo(batch, MAX_BATCH - 1);
+                int end = batch.indexOf(END);
+                if (end >= 0) {
+                    if (end > 0) {
+                        post(batch.subList(0, end));
+                    }
                     return;
                 }
-                post(r);
+                post(batch);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
 
-    private void post(RunReport r) throws InterruptedException {
-        int attempts = "progress".equals(r.type()) ? PROGRESS_ATTEMPTS : ATTEMPTS;
+    private void post(List<RunReport> batch) throws InterruptedException {
+        // progress alone is worth a few tries; a batch that carries anything else is worth many
+        boolean progressOnly = batch.stream().allMatch(r -> "progress".equals(r.type()));
+        int attempts = progressOnly ? PROGRESS_ATTEMPTS : ATTEMPTS;
+        String what = batch.size() == 1 ? "the " + batch.get(0).type() + " report (seq " + batch.get(0).seq() + ")"
+                : batch.size() + " reports (seq " + batch.get(0).seq() + ".." + batch.get(batch.size() - 1).seq() + ")";
         long backoff = 100;
         for (int attempt = 1; ; attempt++) {
             try {
-                client.report(runId, r);
+                client.report(runId, batch);
                 return;
             } catch (IOException e) {
                 if (attempt >= attempts) {
-                    System.err.println("pipefill agent: gave up on the " + r.type() + " report (seq " + r.seq() + ") of run "
-                            + runId + " after " + attempts + " attempts: " + describe(e));
+                    System.err.println("pipefill agent: gave up on " + what + " of run " + runId + " after " + attempts
+                            + " attempts: " + describe(e));
                     return;
                 }
-                System.err.println("pipefill agent: posting the " + r.type() + " report (seq " + r.seq() + ") of run "
-                        + runId + " failed (attempt " + attempt + " of " + attempts + "): " + describe(e));
+                System.err.println("pipefill agent: posting " + what + " of run " + runId + " failed (attempt " + attempt
+                        + " of " + attempts + "): " + describe(e));
                 Thread.sleep(backoff);
                 backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
             }

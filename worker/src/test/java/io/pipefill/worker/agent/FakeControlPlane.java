@@ -72,9 +72,12 @@ final class FakeControlPlane implements AutoCloseable {
                 }
                 record(heartbeats, JSON.createObjectNode().put("workerId", id).setAll((com.fasterxml.jackson.databind.node.ObjectNode) body));
                 ex.sendResponseHeaders(200, -1);
-            } else if (path.matches("/api/v1/agent/runs/[^/]+/reports")) {
-                record(reports, JSON.createObjectNode().put("runId", path.split("/")[5])
-                        .setAll((com.fasterxml.jackson.databind.node.ObjectNode) body));
+            } else if (path.matches("/api/v1/agent/runs/[^/]+/reports(/batch)?")) {
+                // a batch is the same reports, in order, in one request
+                for (JsonNode one : body.isArray() ? body : List.of(body)) {
+                    record(reports, JSON.createObjectNode().put("runId", path.split("/")[5])
+                            .setAll((com.fasterxml.jackson.databind.node.ObjectNode) one));
+                }
                 ex.sendResponseHeaders(200, -1);
             } else {
                 byte[] b = ("no route " + path).getBytes(StandardCharsets.UTF_8);
