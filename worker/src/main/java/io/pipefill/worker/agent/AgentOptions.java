@@ -1,5 +1,6 @@
 package io.pipefill.worker.agent;
 
+import io.pipefill.worker.engine.Backends;
 import java.net.URI;
 import java.util.Map;
 
@@ -24,10 +25,15 @@ public record AgentOptions(URI controlPlane, String joinToken, String agentHost,
         if (threads < 1) {
             throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
         }
-        if (!"cpu".equals(backend)) {
-            throw new IllegalArgumentException("--backend " + backend + " is not available to the worker agent; allowed: cpu");
+        if (!"cpu".equals(backend) && !"cuda".equals(backend)) {
+            throw new IllegalArgumentException("--backend " + backend + " is not a backend; allowed: cpu, cuda");
         }
         labels = labels == null ? Map.of() : Map.copyOf(labels);
+    }
+
+    /** The backend as the engine names it. */
+    public Backends.Kind backendKind() {
+        return Backends.Kind.valueOf(backend);
     }
 
     /** This host's name, the default node name. */

@@ -6,14 +6,16 @@ import io.pipefill.model.Topology;
 import io.pipefill.model.agent.ShardAssignment;
 import io.pipefill.worker.model.ModelDirectory;
 import io.pipefill.worker.pipeline.LoadedStage;
+import io.pipefill.worker.engine.Backends;
 import java.nio.file.Path;
 import java.util.stream.Collectors;
 
 /** A checked shard assignment: the topology it describes, the threads to use and the stage's KV capacity. */
-record ShardPlan(ShardAssignment assignment, Path modelDir, Topology topology, int threads, int kvCapacity) {
+record ShardPlan(ShardAssignment assignment, Path modelDir, Topology topology, int threads, int kvCapacity,
+                 Backends.Kind backend) {
 
     /** Checks everything that can be checked without loading; a 400 naming the field otherwise. */
-    static ShardPlan of(ShardAssignment a, int defaultThreads) {
+    static ShardPlan of(ShardAssignment a, int defaultThreads, Backends.Kind backend) {
         require(a.deploymentId() != null && !a.deploymentId().isBlank(), "deploymentId is required");
         require(a.modelDir() != null && !a.modelDir().isBlank(), "modelDir is required");
         require(a.pp() >= 1 && a.tp() >= 1, "pp and tp must be at least 1, got pp=" + a.pp() + " tp=" + a.tp());
@@ -45,7 +47,7 @@ record ShardPlan(ShardAssignment assignment, Path modelDir, Topology topology, i
         }
         int threads = a.threadsPerRank() > 0 ? a.threadsPerRank() : defaultThreads;
         return new ShardPlan(a, dir, topology, threads,
-                LoadedStage.kvCapacityFor(topology.stageOf(a.rank()), a.maxTokens()));
+                LoadedStage.kvCapacityFor(topology.stageOf(a.rank()), a.maxTokens()), backend);
     }
 
     private static void require(boolean ok, String detail) {
@@ -55,6 +57,6 @@ record ShardPlan(ShardAssignment assignment, Path modelDir, Topology topology, i
     }
 
     LoadedStage load() {
-        return LoadedStage.load(modelDir, topology, assignment.rank(), threads, kvCapacity);
+        return LoadedStage.load(modelDir, topology, assignment.rank(), backend, threads, kvCapacity);
     }
 }

@@ -122,7 +122,7 @@ public final class WorkerAgent implements AutoCloseable {
      * nothing; another one replaces (closes) the current shard. Refused while a run is in progress.
      */
     synchronized AgentStatus assign(ShardAssignment a) {
-        ShardPlan next = ShardPlan.of(a, options.threads());
+        ShardPlan next = ShardPlan.of(a, options.threads(), options.backendKind());
         if (plan != null && plan.assignment().equals(a)
                 && (shardState == AgentState.LOADING || shardState == AgentState.READY)) {
             return status();

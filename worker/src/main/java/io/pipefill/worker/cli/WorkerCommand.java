@@ -1,6 +1,7 @@
 package io.pipefill.worker.cli;
 
 import io.pipefill.worker.agent.AgentOptions;
+import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.agent.WorkerAgent;
 import io.pipefill.worker.pipeline.WorkerProcess;
 import java.net.URI;
@@ -58,7 +59,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--label", description = "Agent mode: a node label k=v for placement (repeatable).")
     Map<String, String> labels = new LinkedHashMap<>();
 
-    @Option(names = "--backend", defaultValue = "cpu", description = "Agent mode: compute backend; allowed: cpu (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--backend", defaultValue = "cpu", description = "Agent mode: compute backend, cpu or cuda (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Override
@@ -106,6 +107,9 @@ final class WorkerCommand implements Callable<Integer> {
         String token = joinToken != null ? joinToken : System.getenv(TOKEN_ENV);
         AgentOptions options = new AgentOptions(cp, token, agentHost, agentPort,
                 nodeName != null ? nodeName : AgentOptions.defaultNodeName(), threads, labels, backend);
+        // before joining: a GPU worker on a host without the CUDA libraries says which are missing, and where
+        // it looked, instead of registering and failing every shard it is given
+        Backends.checkAvailable(options.backendKind());
         WorkerAgent agent = WorkerAgent.start(options);
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "agent-shutdown"));
         agent.awaitClosed();

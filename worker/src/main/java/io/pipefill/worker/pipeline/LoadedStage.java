@@ -3,7 +3,8 @@ package io.pipefill.worker.pipeline;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.model.Topology;
-import io.pipefill.worker.cpu.CpuBackend;
+import io.pipefill.worker.engine.Backend;
+import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.TensorParallel;
@@ -30,14 +31,14 @@ public final class LoadedStage implements AutoCloseable {
     private final int stageIndex;
     private final int[] group;
     private final int kvCapacity;
-    private final CpuBackend backend;
+    private final Backend backend;
     private final Checkpoint checkpoint;
     private final Stage stage;
     private volatile Transport transport;
     private volatile boolean skipAllReduce;
 
     private LoadedStage(String modelDir, ModelConfig config, Topology topology, int rank, int kvCapacity,
-                        CpuBackend backend, Checkpoint checkpoint, StageShard shard) {
+                        Backend backend, Checkpoint checkpoint, StageShard shard) {
         this.modelDir = modelDir;
         this.config = config;
         this.topology = topology;
@@ -60,8 +61,14 @@ public final class LoadedStage implements AutoCloseable {
         return stage == 0 ? Math.max(maxTokens, ChunkingProfile.maxProfileLength(maxTokens)) : maxTokens;
     }
 
-    /** Reads this rank's shard of the model with a KV cache for {@code kvCapacity} positions. */
+    /** Reads this rank's shard of the model into the CPU backend with a KV cache for {@code kvCapacity} positions. */
     public static LoadedStage load(Path modelDir, Topology topology, int rank, int threads, int kvCapacity) {
+        return load(modelDir, topology, rank, Backends.Kind.cpu, threads, kvCapacity);
+    }
+
+    /** Reads this rank's shard of the model into the given backend with a KV cache for {@code kvCapacity} positions. */
+    public static LoadedStage load(Path modelDir, Topology topology, int rank, Backends.Kind kind, int threads,
+                                   int kvCapacity) {
         if (rank < 0 || rank >= topology.worldSize()) {
             throw new IllegalArgumentException("rank " + rank + " is outside the world of " + topology.worldSize()
                     + " ranks (pp " + topology.pp() + " × tp " + topology.tp() + ")");
@@ -73,7 +80,7 @@ public final class LoadedStage implements AutoCloseable {
         StageShard full = topology.partition().shard(stageIndex);
         // logits are needed once per stage: TP rank 0 of the last stage holds the final norm and lm_head
         StageShard shard = new StageShard(full.firstLayer(), full.endLayer(), full.embedding(), full.head() && tpRank == 0);
-        CpuBackend backend = new CpuBackend(threads);
+        Backend backend = Backends.create(kind, threads);
         Checkpoint ckpt = null;
         try {
             ckpt = md.openCheckpoint();
@@ -194,7 +201,7 @@ public final class LoadedStage implements AutoCloseable {
     @Override
     public void close() {
         transport = null;
-        try (CpuBackend b = backend; Checkpoint c = checkpoint; Stage s = stage) {
+        try (Backend b = backend; Checkpoint c = checkpoint; Stage s = stage) {
             // closed in reverse: stage, checkpoint, backend
         }
     }

@@ -165,6 +165,18 @@ class PipefillCliTest {
     }
 
     @Test
+    void aCudaWorkerAgentNamesTheMissingLibrariesBeforeJoining() {
+        Assumptions.assumeFalse(CudaLibraries.probe().missing().isEmpty(), "this machine has every CUDA library");
+        // the control plane address is never contacted: the check comes first
+        CliRun r = run("worker", "--control-plane", "http://127.0.0.1:9", "--join-token", "t", "--backend", "cuda");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("the CUDA backend needs libraries that were not found"), r.err());
+        assertTrue(!r.err().contains("joining the control plane"), "it did not start: " + r.err());
+        CliRun unknown = run("worker", "--control-plane", "http://127.0.0.1:9", "--join-token", "t", "--backend", "tpu");
+        assertTrue(unknown.code() != 0 && unknown.err().contains("allowed: cpu, cuda"), unknown.err());
+    }
+
+    @Test
     void cudaBackendIsSingleProcessForNowAndUnknownBackendsAreNamed() {
         CliRun pipeline = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2");
         assertEquals(1, pipeline.code());

@@ -1,17 +1,16 @@
-package io.pipefill.worker.cli;
+package io.pipefill.worker.engine;
 
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.cuda.CudaLibraries;
-import io.pipefill.worker.engine.Backend;
 import java.lang.reflect.InvocationTargetException;
 
 /**
- * Chooses the compute backend. The CUDA backend is loaded by name, only when chosen: no class of the CPU path
+ * Chooses the compute backend (the CLI's prefill, the coordinator's ranks, the worker agent). The CUDA backend is loaded by name, only when chosen: no class of the CPU path
  * refers to it, so the CPU path never loads a JavaCPP CUDA class or library (CpuPathLoadsNoCudaTest).
  */
-final class Backends {
+public final class Backends {
     /** Lower case, as typed on the command line. */
-    enum Kind {
+    public enum Kind {
         cpu, cuda
     }
 
@@ -24,13 +23,13 @@ final class Backends {
      * Fails before any model is read when the chosen backend cannot run here; for cuda, with CudaLibraries'
      * message naming each missing library and the directories searched. CudaLibraries is plain Java.
      */
-    static void checkAvailable(Kind kind) {
+    public static void checkAvailable(Kind kind) {
         if (kind == Kind.cuda) {
             CudaLibraries.probe().requireAll();
         }
     }
 
-    static Backend create(Kind kind, int threads) {
+    public static Backend create(Kind kind, int threads) {
         return switch (kind) {
             case cpu -> new CpuBackend(threads);
             case cuda -> cuda();
