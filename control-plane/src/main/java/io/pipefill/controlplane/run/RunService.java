@@ -98,6 +98,10 @@ public class RunService {
             queue(d.id()).submit(() -> {
                 try {
                     executor.execute(run, d.id(), prompt.tokens(), this::register, active::remove);
+                } catch (RuntimeException e) {
+                    // whatever escaped the executor (a record gone, the database away) must not leave the run QUEUED
+                    log.warn("run {} failed before it started: {}", run.id(), e.toString());
+                    runs.failed(run.id(), "the run could not start: " + e.getMessage());
                 } finally {
                     submissions.releasePermission();
                 }
