@@ -71,6 +71,8 @@ public class LocalWorkers {
                 "--threads", String.valueOf(threads)));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile());
         pb.environment().put("PIPEFILL_JOIN_TOKEN", tokens.join());
+        // the worker exits when this process does, even when this one is killed without running its hooks
+        pb.environment().put("PIPEFILL_PARENT_PID", String.valueOf(ProcessHandle.current().pid()));
         return pb.start();
     }
 

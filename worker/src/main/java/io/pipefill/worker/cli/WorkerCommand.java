@@ -112,7 +112,37 @@ final class WorkerCommand implements Callable<Integer> {
         Backends.checkAvailable(options.backendKind());
         WorkerAgent agent = WorkerAgent.start(options);
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "agent-shutdown"));
+        exitWithParent(agent);
         agent.awaitClosed();
         return 0;
     }
+
+    /**
+     * A local worker of {@code pipefill up} (which sets {@value #PARENT_ENV}) ends with the control plane that
+     * launched it, even one killed with SIGKILL, instead of heart-beating into the void forever.
+     */
+    private static void exitWithParent(WorkerAgent agent) {
+        String pid = System.getenv(PARENT_ENV);
+        if (pid == null || pid.isBlank()) {
+            return;
+        }
+        try {
+            ProcessHandle.of(Long.parseLong(pid.trim())).ifPresentOrElse(
+                    parent -> parent.onExit().thenRun(() -> {
+                        System.err.println("pipefill agent: the control plane that launched this worker (pid " + pid
+                                + ") is gone; exiting");
+                        agent.close();
+                        System.exit(0);
+                    }),
+                    () -> {
+                        System.err.println("pipefill agent: the control plane that launched this worker (pid " + pid
+                                + ") is already gone; exiting");
+                        System.exit(0);
+                    });
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(PARENT_ENV + " must be a process id, got '" + pid + "'");
+        }
+    }
+
+    static final String PARENT_ENV = "PIPEFILL_PARENT_PID";
 }
