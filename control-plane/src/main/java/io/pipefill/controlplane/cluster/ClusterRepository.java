@@ -98,9 +98,7 @@ public class ClusterRepository {
                         + WORKER_COLUMNS)
                 .param("cutoff", Timestamp.from(cutoff)).query(this::workerRow).list();
         if (!lost.isEmpty()) {
-            jdbc.sql("""
-                    update nodes set health = 'LOST' where health = 'HEALTHY'
-                      and not exists (select 1 from workers w where w.node_id = nodes.id and w.state <> 'LOST')""").update();
+            markNodesWithoutLiveWorkersLost();
         }
         return lost;
     }
@@ -119,19 +117,15 @@ public class ClusterRepository {
                         + WORKER_COLUMNS)
                 .param("ids", List.copyOf(workerIds)).query(this::workerRow).list();
         if (!lost.isEmpty()) {
-            jdbc.sql("""
-                    update nodes set health = 'LOST' where health = 'HEALTHY'
-                      and not exists (select 1 from workers w where w.node_id = nodes.id and w.state <> 'LOST')""").update();
+            markNodesWithoutLiveWorkersLost();
         }
         return lost;
     }
 
-    public void setWorkerState(UUID workerId, WorkerState state) {
-        jdbc.sql("update workers set state = :s where id = :id").param("s", state.name()).param("id", workerId).update();
-    }
-
-    public void assignDeployment(UUID workerId, UUID deploymentId) {
-        jdbc.sql("update workers set deployment_id = :d where id = :id").param("d", deploymentId).param("id", workerId).update();
+    private void markNodesWithoutLiveWorkersLost() {
+        jdbc.sql("""
+                update nodes set health = 'LOST' where health = 'HEALTHY'
+                  and not exists (select 1 from workers w where w.node_id = nodes.id and w.state <> 'LOST')""").update();
     }
 
     /** Drains a node: its health becomes DRAINING and its workers DRAINED (no new placements). */

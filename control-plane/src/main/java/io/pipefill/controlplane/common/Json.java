@@ -16,10 +16,6 @@ public final class Json {
         this.mapper = mapper;
     }
 
-    public JsonMapper mapper() {
-        return mapper;
-    }
-
     /** A jsonb parameter for JDBC; null stays SQL NULL. */
     public PGobject jsonb(Object value) {
         if (value == null) {
@@ -33,10 +29,6 @@ public final class Json {
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    public <T> T read(String json, Class<T> type) {
-        return json == null ? null : mapper.readValue(json, type);
     }
 
     public <T> T read(String json, TypeReference<T> type) {

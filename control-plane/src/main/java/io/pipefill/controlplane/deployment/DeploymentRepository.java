@@ -74,6 +74,17 @@ public class DeploymentRepository {
                 .optional().map(d -> d.withPlacements(placements(id)));
     }
 
+    /** By id when {@code ref} is a UUID, else by name. */
+    public Optional<Deployment> byIdOrName(String ref) {
+        UUID id;
+        try {
+            id = UUID.fromString(ref);
+        } catch (IllegalArgumentException notAUuid) {
+            return byName(ref);
+        }
+        return byId(id);
+    }
+
     public Optional<Deployment> byName(String name) {
         // the live deployment of that name if there is one, else the latest deleted one
         return jdbc.sql("select " + COLUMNS + " from deployments where name = :n order by state = 'DELETED', created_at desc limit 1")

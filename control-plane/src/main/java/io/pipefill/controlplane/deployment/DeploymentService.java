@@ -146,13 +146,8 @@ public class DeploymentService {
         return out;
     }
 
-    RegisteredModel resolveModel(String ref) {
-        try {
-            UUID id = UUID.fromString(ref);
-            return models.byId(id).orElseThrow(() -> new NotFoundException("model", ref));
-        } catch (IllegalArgumentException notUuid) {
-            return models.byName(ref).orElseThrow(() -> new NotFoundException("model", ref));
-        }
+    private RegisteredModel resolveModel(String ref) {
+        return models.byIdOrName(ref).orElseThrow(() -> new NotFoundException("model", ref));
     }
 
     /** Has every placed worker load its shard and waits for all to be READY; the first failure fails the deployment. */
@@ -226,12 +221,7 @@ public class DeploymentService {
     }
 
     public Deployment get(String ref) {
-        try {
-            UUID id = UUID.fromString(ref);
-            return deployments.byId(id).orElseThrow(() -> new NotFoundException("deployment", ref));
-        } catch (IllegalArgumentException notUuid) {
-            return deployments.byName(ref).orElseThrow(() -> new NotFoundException("deployment", ref));
-        }
+        return deployments.byIdOrName(ref).orElseThrow(() -> new NotFoundException("deployment", ref));
     }
 
     public List<Deployment> list(boolean includeDeleted) {

@@ -125,10 +125,6 @@ public class RunRepository {
                 .query(this::row).list();
     }
 
-    public long countUnfinished() {
-        return jdbc.sql("select count(*) from runs where state in ('QUEUED', 'RUNNING')").query(Long.class).single();
-    }
-
     private Run row(ResultSet rs, int i) throws SQLException {
         return new Run(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), PromptKind.valueOf(rs.getString(3)),
                 rs.getInt(4), rs.getInt(5), json.readInts(rs.getString(6)), RunState.valueOf(rs.getString(7)),

@@ -136,7 +136,7 @@ public class ApiExceptionHandler {
         return reason.isEmpty() ? "unreadable request" : reason;
     }
 
-    /** The name the route uses (annotation first: the build does not keep parameter names). */
+    /** The name the route uses: the annotation's, else the compiled parameter name. */
     private static String parameterName(MethodParameter p, TypeMismatchException t) {
         PathVariable pv = p.getParameterAnnotation(PathVariable.class);
         if (pv != null && !pv.name().isEmpty()) {

@@ -70,7 +70,7 @@ final class AgentRun {
                 }
                 new StageWorker(t, spec, new ReportingSink(reports), new SharedRunClock(t)).runOn(loaded);
                 // nobody closes its sockets before every rank is done: a peer may still be reading what it sent
-                t.barrier(world(topo.worldSize()));
+                t.barrier(t.allRanks());
             }
             reports.send("done", Map.of("rank", rank));
         } catch (RuntimeException e) {
@@ -83,14 +83,6 @@ final class AgentRun {
             Thread.interrupted(); // an abort's interrupt must not leak into whatever runs next on this thread
             onEnd.run();
         }
-    }
-
-    private static int[] world(int n) {
-        int[] w = new int[n];
-        for (int i = 0; i < n; i++) {
-            w[i] = i;
-        }
-        return w;
     }
 
     /** Stops the run: it fails fast and reports {@value #ABORTED}. A run not yet started just releases its port. */

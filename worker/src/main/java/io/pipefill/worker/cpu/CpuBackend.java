@@ -33,11 +33,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Stage loadStage(ModelConfig config, StageShard shard, TensorParallel tp, Checkpoint checkpoint, int kvCapacity) {
-        shard.checkFits(config);
-        tp.checkDivides(config);
-        if (kvCapacity < 1) {
-            throw new IllegalArgumentException("KV cache capacity must be at least 1 position, got " + kvCapacity);
-        }
+        Backend.checkLoadable(config, shard, tp, kvCapacity);
         CpuWeights weights = CpuWeights.load(config, shard, tp, checkpoint);
         try {
             return new CpuStage(config, shard, tp, weights, kvCapacity, pool, threads);

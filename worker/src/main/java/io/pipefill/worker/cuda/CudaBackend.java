@@ -34,11 +34,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Stage loadStage(ModelConfig config, StageShard shard, TensorParallel tp, Checkpoint checkpoint, int kvCapacity) {
-        shard.checkFits(config);
-        tp.checkDivides(config);
-        if (kvCapacity < 1) {
-            throw new IllegalArgumentException("KV cache capacity must be at least 1 position, got " + kvCapacity);
-        }
+        Backend.checkLoadable(config, shard, tp, kvCapacity);
         LaunchGeometry.checkAttention(tp.count(config.numHeads()), tp.count(config.numKvHeads()), config.headDim());
         WeightLayout.Stage layout = WeightLayout.plan(config, shard, tp, checkpoint);
         return new CudaStage(device, config, shard, tp, layout, checkpoint, kvCapacity);

@@ -17,6 +17,15 @@ public interface Backend extends AutoCloseable {
      */
     Stage loadStage(ModelConfig config, StageShard shard, TensorParallel tp, Checkpoint checkpoint, int kvCapacity);
 
+    /** What every backend checks before it reads a weight: the shard fits the model, TP divides it, a KV capacity. */
+    static void checkLoadable(ModelConfig config, StageShard shard, TensorParallel tp, int kvCapacity) {
+        shard.checkFits(config);
+        tp.checkDivides(config);
+        if (kvCapacity < 1) {
+            throw new IllegalArgumentException("KV cache capacity must be at least 1 position, got " + kvCapacity);
+        }
+    }
+
     /** A stage without tensor parallelism. */
     default Stage loadStage(ModelConfig config, StageShard shard, Checkpoint checkpoint, int kvCapacity) {
         return loadStage(config, shard, TensorParallel.NONE, checkpoint, kvCapacity);

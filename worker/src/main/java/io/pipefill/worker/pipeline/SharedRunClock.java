@@ -18,10 +18,7 @@ public final class SharedRunClock implements StageWorker.RunClockSource {
 
     @Override
     public RunClock awaitStart() {
-        int[] world = new int[transport.worldSize()];
-        for (int i = 0; i < world.length; i++) {
-            world[i] = i;
-        }
+        int[] world = transport.allRanks();
         transport.barrier(world);
         float[] msg = transport.rank() == 0 ? encode(RunClock.nowMicros()) : new float[PARTS];
         transport.broadcast(0, world, msg, PARTS);

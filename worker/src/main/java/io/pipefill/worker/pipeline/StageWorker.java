@@ -123,10 +123,7 @@ public final class StageWorker {
                 }
             }
         }
-        int[] world = new int[topo.worldSize()];
-        for (int i = 0; i < world.length; i++) {
-            world[i] = i;
-        }
+        int[] world = transport.allRanks();
         // the fit travels as float32 so that every rank (rank 0 included) computes chunks from the same values
         transport.broadcast(0, world, msg, msg.length);
         double[] lengths = new double[n];

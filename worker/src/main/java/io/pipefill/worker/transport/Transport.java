@@ -19,6 +19,11 @@ public interface Transport extends AutoCloseable {
 
     int worldSize();
 
+    /** Every rank, 0 .. worldSize − 1: the group of a world-wide barrier or broadcast. */
+    default int[] allRanks() {
+        return java.util.stream.IntStream.range(0, worldSize()).toArray();
+    }
+
     /** Posts the send of {@code data[0, length)}; {@code data} must not change until the handle completes. */
     Handle isend(int peer, int channel, float[] data, int length);
 
