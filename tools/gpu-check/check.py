@@ -543,11 +543,15 @@ class Check:
             self.report["throughput"]["bf16_gemm_peak_tflops"] = r["result"]["tflops"]
         return r
 
-    def pipefill_throughput(self, n):
-        r = self.pipefill(["prefill", "--model", "8b-shape", "--random-weights", "--random-tokens", str(n),
-                           "--chunk", str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t",
-                           "--json", "--quiet"], {8192: 120, 32768: 180, 65536: 240}.get(n, 240))
-        row = {"tokens": n}
+    def pipefill_throughput(self, n, attention="flash"):
+        env = self.env
+        if attention != "flash":
+            # the CUDA-core attention kernel: the baseline the tensor-core kernel is measured against
+            env = dict(self.env, PIPEFILL_JVM_OPTS="-Dpipefill.cuda.attention=" + attention)
+        r = run_cmd([self.launcher, "prefill", "--model", "8b-shape", "--random-weights", "--random-tokens", str(n),
+                     "--chunk", str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t", "--json",
+                     "--quiet"], self.deadline.cap({8192: 120, 32768: 180, 65536: 240}.get(n, 240)), env=env)
+        row = {"tokens": n, "attention": attention}
         if r["ok"]:
             j = json.loads(r["stdout"])
             s = j["ttft_ms"] / 1e3
@@ -558,7 +562,8 @@ class Check:
                 row["mfu_of_measured_peak"] = row["tflops"] / peak
         else:
             row["error"] = r.get("error")
-        self.report["throughput"].setdefault("pipefill_cuda", []).append(row)
+        self.report["throughput"].setdefault("pipefill_cuda" if attention == "flash" else "pipefill_cuda_" + attention,
+                                             []).append(row)
         r["row"] = row
         return r
 
@@ -605,7 +610,8 @@ class Check:
             self.step("parity_cuda_vs_transformers_" + name, lambda name=name: self.hf_parity(name))
         if not any(self.report["steps"].get("parity_cuda_vs_cpu_" + g, {}).get("ok") for g in ("tiny", "small")):
             # a backend that computes wrong logits is not worth timing: leave the device time to a rerun
-            for name in ("bf16_gemm_peak", "throughput_pipefill_8k", "throughput_transformers",
+            for name in ("bf16_gemm_peak", "throughput_pipefill_8k", "throughput_pipefill_8k_cuda_core_attention",
+                         "throughput_transformers",
                          "throughput_pipefill_32k", "throughput_pipefill_64k"):
                 self.report["steps"][name] = {"ok": False, "error": "skipped: no CUDA parity check passed"}
             return self.finish()
@@ -613,6 +619,7 @@ class Check:
         # pipefill's 8K first (cheap, and it says whether the long runs are worth their time), then
         # transformers at every length, then pipefill's long runs, each skipped if a shorter one failed
         first = self.step("throughput_pipefill_8k", lambda: self.pipefill_throughput(8192))
+        self.step("throughput_pipefill_8k_cuda_core_attention", lambda: self.pipefill_throughput(8192, "cuda-cores"))
         self.step("throughput_transformers", self.hf_throughput)
         ok = first.get("ok")
         for n in (32768, 65536):

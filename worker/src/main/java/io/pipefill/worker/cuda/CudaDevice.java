@@ -10,6 +10,8 @@ import static org.bytedeco.cuda.global.cublas.cublasGemmEx;
 import static org.bytedeco.cuda.global.cublas.cublasSetStream_v2;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_16BF;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
+import static org.bytedeco.cuda.global.cudart.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
+import static org.bytedeco.cuda.global.cudart.cuFuncSetAttribute;
 import static org.bytedeco.cuda.global.cudart.cuInit;
 import static org.bytedeco.cuda.global.cudart.cuLaunchKernel;
 import static org.bytedeco.cuda.global.cudart.cuModuleGetFunction;
@@ -64,7 +66,7 @@ import org.bytedeco.javacpp.SizeTPointer;
  * cudaMalloc. Everything is issued on the one stream, so kernels and GEMMs need no events between them; host
  * copies synchronise the stream before returning.
  *
- * <p>Unverified without a GPU: this class compiles against the JavaCPP presets, but no line of it has run.
+ * <p>Verified on an H200 (tools/gpu-check, docs/PERFORMANCE.md).
  */
 final class CudaDevice implements AutoCloseable {
     /** Fraction of the free device memory the pool takes; the rest is for cuBLAS workspaces and the context. */
@@ -75,6 +77,9 @@ final class CudaDevice implements AutoCloseable {
     private cublasContext blas;
     private final List<CUmod_st> modules = new ArrayList<>();
     private final Map<String, CUfunc_st> functions = new HashMap<>();
+    /** Dynamic shared memory each kernel may use without another cuFuncSetAttribute. */
+    private final Map<String, Integer> sharedOptIn = new HashMap<>();
+    private static final int DEFAULT_SHARED_BYTES = 48 * 1024;
     private long base;
     final DevicePool pool;
     private final FloatPointer one = new FloatPointer(1f);
@@ -178,9 +183,19 @@ final class CudaDevice implements AutoCloseable {
 
     /** Launches {@code kernel} on the stream; args are Address, Integer, Long or Float, in the kernel's order. */
     void launch(String kernel, int gridX, int gridY, int blockX, Object... args) {
+        launchWithShared(kernel, gridX, gridY, blockX, 0, args);
+    }
+
+    /** {@link #launch} with {@code sharedBytes} of dynamic shared memory (above 48 KiB needs an opt-in per kernel). */
+    void launchWithShared(String kernel, int gridX, int gridY, int blockX, int sharedBytes, Object... args) {
         CUfunc_st f = functions.get(kernel);
         if (f == null) {
             throw new IllegalArgumentException("no kernel '" + kernel + "' loaded");
+        }
+        if (sharedBytes > sharedOptIn.getOrDefault(kernel, DEFAULT_SHARED_BYTES)) {
+            driver(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, sharedBytes),
+                    "cuFuncSetAttribute(" + kernel + ", max dynamic shared memory " + sharedBytes + " bytes)");
+            sharedOptIn.put(kernel, sharedBytes);
         }
         PointerPointer<Pointer> params = new PointerPointer<>(args.length);
         List<Pointer> cells = new ArrayList<>(args.length);
@@ -192,7 +207,7 @@ final class CudaDevice implements AutoCloseable {
             cells.add(cell);
             params.put(i, cell);
         }
-        driver(cuLaunchKernel(f, gridX, gridY, 1, blockX, 1, 1, 0, stream, params, (PointerPointer<?>) null),
+        driver(cuLaunchKernel(f, gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream, params, (PointerPointer<?>) null),
                 "launch of " + kernel);
         // cuLaunchKernel copies the argument values, so the cells may go now
         cells.forEach(Pointer::close);

@@ -18,10 +18,12 @@ import java.util.List;
  * CpuStage step by step (same fused q/k/v and gate/up GEMMs, same tensor-parallel all-reduce points, same
  * checks and messages); the residual stream is stored in BF16 where CpuStage keeps float32.
  *
- * <p>Unverified without a GPU: compiles, but has never run; parity with CpuStage is the first GPU check.
+ * <p>Parity with CpuStage and with Hugging Face transformers is checked on a GPU by tools/gpu-check.
  */
 final class CudaStage implements Stage {
     private static final long ABSENT = -1;
+    /** The flash kernel works in base 2 (ex2.approx): scores are scaled by log2(e) / sqrt(headDim). */
+    private static final double LOG2_E = 1.4426950408889634;
 
     /** Pool offsets of one layer's weights; ABSENT for what the architecture lacks. */
     private record Layer(long inputNorm, long qkv, long qkvBias, long qNorm, long kNorm, long o, long oBias,
@@ -41,6 +43,8 @@ final class CudaStage implements Stage {
     private final int capacity;
     private final float eps;
     private final RotaryEmbedding rope;
+    /** flash_attention.cu's kernel for this layout; null: attention.cu's CUDA-core kernel. */
+    private final String flashKernel;
     private final List<Layer> layers = new ArrayList<>();
     private final List<Long> owned = new ArrayList<>();
     private long embedding = ABSENT;
@@ -66,6 +70,7 @@ final class CudaStage implements Stage {
         this.capacity = kvCapacity;
         this.eps = (float) config.rmsNormEps();
         this.rope = new RotaryEmbedding(config);
+        this.flashKernel = flashEnabled() ? LaunchGeometry.flashKernel(headDim, qDim + 2 * kvDim, qDim) : null;
         this.weightBytes = layout.bf16Bytes();
         try {
             upload(layout, ckpt);
@@ -202,10 +207,7 @@ final class CudaStage implements Stage {
                 dev.arg(b.qkv), dev.arg(b.cos), dev.arg(b.sin), n, ropeHeads, headDim, qkvWidth, 0);
         dev.launch("kv_append", LaunchGeometry.blocks((long) n * kvDim, ew), 1, ew, dev.arg(b.qkv), dev.arg(w.keys()),
                 dev.arg(w.values()), n, kvHeads, headDim, qkvWidth, qDim, qDim + kvDim, capacity, pos0);
-        int[] grid = LaunchGeometry.attentionGrid(n, heads);
-        dev.launch("attention_prefill", grid[0], grid[1], LaunchGeometry.ATTENTION_THREADS, dev.arg(b.qkv), dev.arg(w.keys()),
-                dev.arg(w.values()), dev.arg(b.attn), n, pos0, heads, kvHeads, headDim, capacity, qkvWidth, qDim,
-                (float) (1.0 / Math.sqrt(headDim)));
+        attend(w, b, pos0, n, qkvWidth);
         projectIntoResidual(n, qDim, b.attn, w.o(), x, b);
         if (w.oBias() != ABSENT) {
             dev.launch("add_bias", LaunchGeometry.blocks((long) n * h, ew), 1, ew, dev.arg(x), dev.arg(w.oBias()), n, h, h);
@@ -214,6 +216,33 @@ final class CudaStage implements Stage {
         dev.linear(n, h, 2 * inter, b.normed, w.gateUp(), false, b.gateUp, false);
         dev.launch("swiglu", LaunchGeometry.blocks((long) n * inter, ew), 1, ew, dev.arg(b.gateUp), dev.arg(b.act), n, inter);
         projectIntoResidual(n, inter, b.act, w.down(), x, b);
+    }
+
+    /**
+     * -Dpipefill.cuda.attention=cuda-cores forces the CUDA-core kernel everywhere: the baseline of the GPU
+     * check's throughput comparison, and a way around a suspected flash-kernel problem.
+     */
+    static boolean flashEnabled() {
+        String choice = System.getProperty("pipefill.cuda.attention", "flash");
+        if (!choice.equals("flash") && !choice.equals("cuda-cores")) {
+            throw new IllegalArgumentException("pipefill.cuda.attention is '" + choice + "'; allowed: flash, cuda-cores");
+        }
+        return choice.equals("flash");
+    }
+
+    /** The chunk's queries against the cache: tensor-core flash kernel where its layout fits, else CUDA cores. */
+    private void attend(Layer w, Buffers b, int pos0, int n, int qkvWidth) {
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        if (flashKernel != null) {
+            int[] grid = LaunchGeometry.flashGrid(n, heads);
+            dev.launchWithShared(flashKernel, grid[0], grid[1], LaunchGeometry.FLASH_WARPS * 32,
+                    LaunchGeometry.flashSharedBytes(headDim), dev.arg(b.qkv), dev.arg(w.keys()), dev.arg(w.values()),
+                    dev.arg(b.attn), n, pos0, heads, kvHeads, capacity, qkvWidth, qDim, (float) (scale * LOG2_E));
+            return;
+        }
+        int[] grid = LaunchGeometry.attentionGrid(n, heads);
+        dev.launch("attention_prefill", grid[0], grid[1], LaunchGeometry.ATTENTION_THREADS, dev.arg(b.qkv), dev.arg(w.keys()),
+                dev.arg(w.values()), dev.arg(b.attn), n, pos0, heads, kvHeads, headDim, capacity, qkvWidth, qDim, scale);
     }
 
     /**

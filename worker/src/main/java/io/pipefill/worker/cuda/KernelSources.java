@@ -12,7 +12,8 @@ import java.util.Map;
 
 /**
  * The CUDA C sources of the small kernels (embedding gather, RMSNorm, per-head q/k norm, RoPE, SwiGLU,
- * residual add, bias add), the chunk-against-prefix attention and the --random-weights fill, shipped as resources. NVRTC compiles them at start-up straight to a cubin for the
+ * residual add, bias add), the chunk-against-prefix attention (tensor-core flash kernels, and a CUDA-core
+ * fallback) and the --random-weights fill, shipped as resources. NVRTC compiles them at start-up straight to a cubin for the
  * device's architecture; {@link #cacheKey} names the cached cubin by content, so a changed source, another
  * architecture or another compiler never reuses a stale binary.
  */
@@ -27,6 +28,7 @@ public final class KernelSources {
             "rope.cu", List.of("rope"),
             "elementwise.cu", List.of("swiglu", "residual_add", "add_bias"),
             "attention.cu", List.of("attention_prefill", "kv_append"),
+            "flash_attention.cu", LaunchGeometry.flashKernels(),
             "random_fill.cu", List.of("fill_uniform_bf16"));
 
     private KernelSources() {

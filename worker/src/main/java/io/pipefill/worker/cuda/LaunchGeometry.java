@@ -1,5 +1,7 @@
 package io.pipefill.worker.cuda;
 
+import java.util.List;
+
 /** Grid and block sizes for the kernels, kept in one place (and tested) so that the CUDA code stays simple. */
 public final class LaunchGeometry {
     /** Threads per block of the element-wise kernels. */
@@ -37,9 +39,47 @@ public final class LaunchGeometry {
         return Math.min(1024, t);
     }
 
+    /** flash_attention.cu's FA_BLOCK_N: keys per shared-memory tile. */
+    public static final int FLASH_BLOCK_N = 64;
+    /** Head dims flash_attention.cu instantiates (FLASH_ATTENTION(D, W) lines); others use attention.cu. */
+    public static final List<Integer> FLASH_HEAD_DIMS = List.of(16, 32, 48, 64, 96, 128);
+    /** Warps per block (16 query rows each) of the instantiation used for each head dim. */
+    public static final int FLASH_WARPS = 4;
+
     /** Attention grid: (query-row blocks, heads). */
     public static int[] attentionGrid(int rows, int heads) {
         return new int[] {blocks(rows, ATTENTION_WARPS), heads};
+    }
+
+    /**
+     * The tensor-core kernel for this layout, or null where only the CUDA-core attention_prefill applies: a head
+     * dim flash_attention.cu does not instantiate, or row strides that break its 16-byte copies.
+     */
+    public static String flashKernel(int headDim, int qStride, int outStride) {
+        if (!FLASH_HEAD_DIMS.contains(headDim) || qStride % 8 != 0 || outStride % 8 != 0) {
+            return null;
+        }
+        return "flash_attention_d" + headDim + "_w" + FLASH_WARPS;
+    }
+
+    /** Every flash kernel KernelSources loads. */
+    static List<String> flashKernels() {
+        return FLASH_HEAD_DIMS.stream().map(d -> "flash_attention_d" + d + "_w" + FLASH_WARPS).toList();
+    }
+
+    /** Query rows per flash block. */
+    public static int flashBlockRows() {
+        return FLASH_WARPS * 16;
+    }
+
+    /** Dynamic shared memory of a flash block: the Q tile and double-buffered K and V tiles, rows padded by 8. */
+    public static int flashSharedBytes(int headDim) {
+        return (flashBlockRows() + 4 * FLASH_BLOCK_N) * (headDim + 8) * 2;
+    }
+
+    /** Flash grid: (query-row blocks, heads). */
+    public static int[] flashGrid(int rows, int heads) {
+        return new int[] {blocks(rows, flashBlockRows()), heads};
     }
 
     /** Checks what attention.cu assumes about the head layout. */
