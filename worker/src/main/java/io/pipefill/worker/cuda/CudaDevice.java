@@ -61,20 +61,22 @@ import org.bytedeco.javacpp.ShortPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
- * One GPU as the CUDA stage sees it: the primary context, one stream, a cuBLAS handle, our kernels (NVRTC to
- * a cubin for this device, cached on disk, loaded with the driver API) and a {@link DevicePool} over one
- * cudaMalloc. Everything is issued on the one stream, so kernels and GEMMs need no events between them; host
- * copies synchronise the stream before returning.
+ * One GPU as the CUDA stage sees it: the primary context, one stream, cuBLASLt for the GEMMs (and a cuBLAS
+ * handle for the cublasGemmEx reference), our kernels (NVRTC to a cubin for this device, cached on disk, loaded
+ * with the driver API) and a {@link DevicePool} over one cudaMalloc. Everything is issued on the one stream,
+ * so kernels and GEMMs need no events between them; host copies synchronise the stream before returning.
  *
- * <p>Verified on an H200 (tools/gpu-check, docs/PERFORMANCE.md).
+ * <p>The cublasGemmEx version of this class was verified on an H200; the cuBLASLt path ({@link CublasLtMatmul})
+ * has not run on a GPU yet: {@link GemmProbe} is its first check.
  */
 final class CudaDevice implements AutoCloseable {
-    /** Fraction of the free device memory the pool takes; the rest is for cuBLAS workspaces and the context. */
+    /** Fraction of the free device memory the pool takes; the rest is for the context and cublasGemmEx's own workspace. */
     private static final double POOL_FRACTION = 0.90;
 
     final String arch;
     private CUstream_st stream;
     private cublasContext blas;
+    private CublasLtMatmul lt;
     private final List<CUmod_st> modules = new ArrayList<>();
     private final Map<String, CUfunc_st> functions = new HashMap<>();
     /** Dynamic shared memory each kernel may use without another cuFuncSetAttribute. */
@@ -91,6 +93,7 @@ final class CudaDevice implements AutoCloseable {
     record Address(long value) {
     }
 
+    /** {@code cache} null: no kernels are compiled or loaded, for {@link GemmProbe}, which only needs GEMMs. */
     CudaDevice(int device, CubinCache cache) {
         check(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
         // the runtime API creates and binds the primary context; the driver API calls below then use it
@@ -117,7 +120,9 @@ final class CudaDevice implements AutoCloseable {
         blasCheck(cublasCreate_v2(b), "cublasCreate");
         blas = b;
         blasCheck(cublasSetStream_v2(blas, stream), "cublasSetStream");
-        loadKernels(cache);
+        if (cache != null) {
+            loadKernels(cache);
+        }
         SizeTPointer free = new SizeTPointer(1);
         SizeTPointer total = new SizeTPointer(1);
         check(cudaMemGetInfo(free, total), "cudaMemGetInfo");
@@ -125,7 +130,11 @@ final class CudaDevice implements AutoCloseable {
         PointerPointer<Pointer> p = new PointerPointer<>(1);
         check(cudaMalloc(p, capacity), "cudaMalloc of the " + capacity / (1 << 20) + " MiB pool");
         base = p.get(0).address();
-        return new DevicePool(capacity);
+        DevicePool pool = new DevicePool(capacity);
+        // allocated first and never freed, so it sits at the pool's start for the device's lifetime
+        long workspace = pool.allocate(CublasLtMatmul.WORKSPACE_BYTES, "cuBLASLt workspace");
+        lt = new CublasLtMatmul(stream, ptr(workspace), CublasLtMatmul.WORKSPACE_BYTES);
+        return pool;
     }
 
     private void loadKernels(CubinCache cache) {
@@ -229,13 +238,32 @@ final class CudaDevice implements AutoCloseable {
 
     /**
      * C[rows × out] = A[rows × in] · W[out × in]ᵀ (+ C when accumulate), all row-major, A and W BF16, FP32
-     * accumulation. Row-major C is column-major Cᵀ = W · Aᵀ, hence op(W) = T with lda = in. cublasGemmEx for
-     * now; cuBLASLt with a tuned algorithm and epilogues (bias, residual) is the planned replacement.
+     * accumulation, C BF16 or (floatOutput) FP32; a, w and c are pool offsets. Row-major C is column-major
+     * Cᵀ = W · Aᵀ, hence op(W) = T with lda = in (see {@link GemmShape}). Runs through cuBLASLt with a plan
+     * cached per shape.
      */
     void linear(int rows, int in, int out, long a, long w, boolean accumulate, long c, boolean floatOutput) {
+        GemmShape shape = GemmShape.of(rows, in, out, accumulate, floatOutput, base + a, base + w, base + c);
+        lt.matmul(shape, ptr(a), ptr(w), ptr(c));
+    }
+
+    /**
+     * The same GEMM through cublasGemmEx, the path {@link #linear} used before cuBLASLt: kept as the
+     * reference {@link GemmProbe} checks cuBLASLt against and times it beside.
+     */
+    void linearGemmEx(int rows, int in, int out, long a, long w, boolean accumulate, long c, boolean floatOutput) {
         blasCheck(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, one, ptr(w), CUDA_R_16BF, in,
                 ptr(a), CUDA_R_16BF, in, accumulate ? one : zero, ptr(c), floatOutput ? CUDA_R_32F : CUDA_R_16BF, out,
                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmEx " + rows + "x" + in + " · " + out + "x" + in + "ᵀ");
+    }
+
+    CublasLtMatmul lt() {
+        return lt;
+    }
+
+    /** For the probe's CUDA events; everything else goes through this class. */
+    CUstream_st stream() {
+        return stream;
     }
 
     /** Copies BF16 values from the host to the pool at {@code offset} + {@code at} elements. */
@@ -325,6 +353,10 @@ final class CudaDevice implements AutoCloseable {
     }
 
     private void release() {
+        if (lt != null) {
+            lt.close();
+            lt = null;
+        }
         if (base != 0) {
             cudaFree(ptr(0));
             base = 0;
