@@ -167,6 +167,26 @@ final class CudnnAttention implements AutoCloseable {
         }
     }
 
+    /** System property naming the variants to try, comma-separated, in order (default: all, in declaration order). */
+    static final String VARIANT_PROPERTY = "pipefill.cudnn.attention.variants";
+
+    static List<Variant> variants() {
+        String p = System.getProperty(VARIANT_PROPERTY, "").trim();
+        if (p.isEmpty()) {
+            return List.of(Variant.values());
+        }
+        List<Variant> out = new ArrayList<>();
+        for (String name : p.split(",")) {
+            try {
+                out.add(Variant.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("-D" + VARIANT_PROPERTY + "=" + p + ": unknown variant '" + name.trim()
+                        + "'; known: " + java.util.Arrays.toString(Variant.values()), e);
+            }
+        }
+        return out;
+    }
+
     /** How a plan was chosen, for logs and the probe. */
     record PlanInfo(Variant variant, String heuristic, int configIndex, int configCount, long engineGlobalIndex,
                     long workspaceBytes, double buildMillis, String json, List<String> rejected) {
@@ -254,7 +274,7 @@ final class CudnnAttention implements AutoCloseable {
     private Plan build(AttentionShape shape) {
         long t0 = System.nanoTime();
         List<String> rejected = new ArrayList<>();
-        for (Variant variant : Variant.values()) {
+        for (Variant variant : variants()) {
             Descriptors graphDescs = new Descriptors();
             Plan plan = null;
             try {
