@@ -90,7 +90,8 @@ public final class CudnnAttentionProbe {
             setup.put("pass", false);
             setup.putAll(failure(t));
             setup.put("hint", "no GPU work was possible; check LD_LIBRARY_PATH (libcudart.so.13, libnvrtc.so.13, "
-                    + "libcublas.so.13, libcudnn.so.9) and nvidia-smi");
+                    + "libcublas.so.13, libcudnn.so.9; the presets' libjnicudnn.so also links libcudnn_graph/_ops/_cnn/_adv.so.9, "
+                    + "and cuDNN loads libcudnn_engines_*.so.9 from the same directory at run time) and nvidia-smi");
             emit(setup);
             emit(summary(0, 0, 2, start));
             return 2;
