@@ -181,6 +181,11 @@ final class CudaDevice implements AutoCloseable {
         }
     }
 
+    /** The one stream everything is issued on; a library handle (cuDNN) is bound to it so that it needs no events. */
+    CUstream_st stream() {
+        return stream;
+    }
+
     /** The device pointer at {@code offset} in the pool. */
     Pointer ptr(long offset) {
         return new DevicePointer(base + offset);
