@@ -181,7 +181,7 @@ final class CudaDevice implements AutoCloseable {
         }
     }
 
-    /** The one stream everything is issued on; a library handle (cuDNN) is bound to it so that it needs no events. */
+    /** The one stream everything is issued on: library handles (cuDNN) are bound to it, and the probes time it with events. */
     CUstream_st stream() {
         return stream;
     }
@@ -264,11 +264,6 @@ final class CudaDevice implements AutoCloseable {
 
     CublasLtMatmul lt() {
         return lt;
-    }
-
-    /** For the probe's CUDA events; everything else goes through this class. */
-    CUstream_st stream() {
-        return stream;
     }
 
     /** Copies BF16 values from the host to the pool at {@code offset} + {@code at} elements. */
