@@ -373,6 +373,12 @@ class Check:
         self.env = dict(os.environ)
         self.env["PIPEFILL_JAVACPP_CACHE"] = os.path.join(self.work, "javacpp-cache")
         self.env["HOME"] = self.env.get("HOME") or self.work  # the cubin cache lives under ~/.cache/pipefill
+        # the attention implementation every pipefill step uses (CudaStage.AttentionChoice); the default is the
+        # worker's own default
+        self.attention = os.environ.get("PIPEFILL_CHECK_ATTENTION", "")
+        if self.attention:
+            self.env["PIPEFILL_JVM_OPTS"] = "-Dpipefill.cuda.attention=" + self.attention
+        self.report["attention"] = self.attention or "worker default"
         self.models = {}
         # dry runs on a machine without a GPU (the check's own plumbing, against the goldens): another
         # launcher with OpenBLAS, and the cpu backend in place of cuda
@@ -543,15 +549,15 @@ class Check:
             self.report["throughput"]["bf16_gemm_peak_tflops"] = r["result"]["tflops"]
         return r
 
-    def pipefill_throughput(self, n, attention="flash"):
+    def pipefill_throughput(self, n, attention=None):
         env = self.env
-        if attention != "flash":
+        if attention is not None:
             # the CUDA-core attention kernel: the baseline the tensor-core kernel is measured against
             env = dict(self.env, PIPEFILL_JVM_OPTS="-Dpipefill.cuda.attention=" + attention)
         r = run_cmd([self.launcher, "prefill", "--model", "8b-shape", "--random-weights", "--random-tokens", str(n),
                      "--chunk", str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t", "--json",
                      "--quiet"], self.deadline.cap({8192: 120, 32768: 180, 65536: 240}.get(n, 240)), env=env)
-        row = {"tokens": n, "attention": attention}
+        row = {"tokens": n, "attention": attention or self.report["attention"]}
         if r["ok"]:
             j = json.loads(r["stdout"])
             s = j["ttft_ms"] / 1e3
@@ -562,7 +568,7 @@ class Check:
                 row["mfu_of_measured_peak"] = row["tflops"] / peak
         else:
             row["error"] = r.get("error")
-        self.report["throughput"].setdefault("pipefill_cuda" if attention == "flash" else "pipefill_cuda_" + attention,
+        self.report["throughput"].setdefault("pipefill_cuda" if attention is None else "pipefill_cuda_" + attention,
                                              []).append(row)
         r["row"] = row
         return r

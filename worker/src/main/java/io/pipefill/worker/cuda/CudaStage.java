@@ -45,6 +45,8 @@ final class CudaStage implements Stage {
     private final RotaryEmbedding rope;
     /** flash_attention.cu's kernel for this layout; null: attention.cu's CUDA-core kernel. */
     private final String flashKernel;
+    /** Set when cuDNN's fused attention was chosen; owned (and closed) by this stage. */
+    private final CudnnAttention cudnn;
     private final List<Layer> layers = new ArrayList<>();
     private final List<Long> owned = new ArrayList<>();
     private long embedding = ABSENT;
@@ -70,7 +72,9 @@ final class CudaStage implements Stage {
         this.capacity = kvCapacity;
         this.eps = (float) config.rmsNormEps();
         this.rope = new RotaryEmbedding(config);
-        this.flashKernel = flashEnabled() ? LaunchGeometry.flashKernel(headDim, qDim + 2 * kvDim, qDim) : null;
+        AttentionChoice choice = AttentionChoice.fromSystemProperty();
+        this.flashKernel = choice == AttentionChoice.FLASH ? LaunchGeometry.flashKernel(headDim, qDim + 2 * kvDim, qDim) : null;
+        this.cudnn = choice == AttentionChoice.CUDNN ? new CudnnAttention(dev) : null;
         this.weightBytes = layout.bf16Bytes();
         try {
             upload(layout, ckpt);
@@ -218,21 +222,38 @@ final class CudaStage implements Stage {
         projectIntoResidual(n, inter, b.act, w.down(), x, b);
     }
 
-    /**
-     * -Dpipefill.cuda.attention=cuda-cores forces the CUDA-core kernel everywhere: the baseline of the GPU
-     * check's throughput comparison, and a way around a suspected flash-kernel problem.
-     */
-    static boolean flashEnabled() {
-        String choice = System.getProperty("pipefill.cuda.attention", "flash");
-        if (!choice.equals("flash") && !choice.equals("cuda-cores")) {
-            throw new IllegalArgumentException("pipefill.cuda.attention is '" + choice + "'; allowed: flash, cuda-cores");
+    /** Which attention implementation a stage uses; -Dpipefill.cuda.attention picks it (default flash). */
+    enum AttentionChoice {
+        /** flash_attention.cu on tensor cores, attention.cu where its layout does not fit. */
+        FLASH,
+        /** cuDNN's fused attention through the backend graph API ({@link CudnnAttention}). */
+        CUDNN,
+        /** attention.cu everywhere: the CUDA-core baseline of the GPU check, and a way around a suspected bug. */
+        CUDA_CORES;
+
+        static AttentionChoice fromSystemProperty() {
+            String v = System.getProperty("pipefill.cuda.attention", "flash");
+            for (AttentionChoice c : values()) {
+                if (c.propertyValue().equals(v)) {
+                    return c;
+                }
+            }
+            throw new IllegalArgumentException("pipefill.cuda.attention is '" + v + "'; allowed: flash, cudnn, cuda-cores");
         }
-        return choice.equals("flash");
+
+        String propertyValue() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
     }
 
-    /** The chunk's queries against the cache: tensor-core flash kernel where its layout fits, else CUDA cores. */
+    /** The chunk's queries against the cache, with the implementation chosen at load. */
     private void attend(Layer w, Buffers b, int pos0, int n, int qkvWidth) {
         float scale = (float) (1.0 / Math.sqrt(headDim));
+        if (cudnn != null) {
+            cudnn.attend(AttentionShape.ofStage(heads, kvHeads, headDim, n, pos0, capacity), dev.arg(b.qkv).value(),
+                    dev.arg(w.keys()).value(), dev.arg(w.values()).value(), dev.arg(b.attn).value());
+            return;
+        }
         if (flashKernel != null) {
             int[] grid = LaunchGeometry.flashGrid(n, heads);
             dev.launchWithShared(flashKernel, grid[0], grid[1], LaunchGeometry.FLASH_WARPS * 32,
@@ -329,6 +350,9 @@ final class CudaStage implements Stage {
         }
         owned.forEach(dev.pool::free);
         owned.clear();
+        if (cudnn != null) {
+            cudnn.close();
+        }
     }
 
     /** Work buffers for one chunk of up to {@code rows} tokens (BF16 unless noted), reused across chunks and layers. */
