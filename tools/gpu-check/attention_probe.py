@@ -5,7 +5,7 @@ against a float32 PyTorch reference (chunk against a cached prefix, bottom-right
 the unfilled part of the cache) and times the 8K chunks of a 64K prompt beside PyTorch's SDPA on the whole
 causal 64K. Prints one JSON line per case.
 
-Usage: attention_probe.py CUBIN [KERNEL_SUFFIX ...]   (suffixes like w4 w8; default w4)
+Usage: attention_probe.py CUBIN [VARIANT ...]   (variants wW_mM: W warps of M 16-row m-tiles; default w4_m1)
 The Java backend's own parity runs in check.py; this is for iterating on the kernel quickly.
 """
 import ctypes
@@ -22,7 +22,7 @@ BLOCK_N = 64
 
 def main(argv):
     cubin = open(argv[0], "rb").read()
-    variants = argv[1:] or ["w4"]
+    variants = argv[1:] or ["w4_m1"]
     torch.zeros(1, device="cuda")  # creates and binds the primary context
     cu = ctypes.CDLL("libcuda.so.1")
 
@@ -43,8 +43,8 @@ def main(argv):
         return functions[name]
 
     def launch(d, variant, q, kc, vc, out, rows, pos0, heads, kv_heads, capacity, q_stride, out_stride):
-        warps = int(variant[1:])
-        bm = warps * 16
+        warps, mt = (int(x[1:]) for x in variant.split("_"))
+        bm = warps * 16 * mt
         smem = (bm + 4 * BLOCK_N) * (d + 8) * 2
         f = kernel(d, variant)
         chk(cu.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), "cuFuncSetAttribute")
@@ -88,8 +88,10 @@ def main(argv):
             case = dict(kind="correctness", variant=variant, rows=rows, pos0=pos0, heads=heads, kv_heads=kv_heads,
                         head_dim=d)
             try:
-                if variant != "w4" and d != 128:
-                    continue
+                probe = ctypes.c_void_p()
+                if cu.cuModuleGetFunction(ctypes.byref(probe), mod,
+                                          ("flash_attention_d%d_%s" % (d, variant)).encode()) != 0:
+                    continue  # not instantiated for this head dim
                 capacity = pos0 + rows + 100
                 qkv, kc, vc, q_stride = make(rows, pos0, heads, kv_heads, d, capacity, rows * 7 + pos0)
                 out = torch.full((rows, heads * d), float("nan"), device="cuda", dtype=torch.bfloat16)

@@ -255,7 +255,7 @@ final class CudaStage implements Stage {
             return;
         }
         if (flashKernel != null) {
-            int[] grid = LaunchGeometry.flashGrid(n, heads);
+            int[] grid = LaunchGeometry.flashGrid(n, heads, headDim);
             dev.launchWithShared(flashKernel, grid[0], grid[1], LaunchGeometry.FLASH_WARPS * 32,
                     LaunchGeometry.flashSharedBytes(headDim), dev.arg(b.qkv), dev.arg(w.keys()), dev.arg(w.values()),
                     dev.arg(b.attn), n, pos0, heads, kvHeads, capacity, qkvWidth, qDim, (float) (scale * LOG2_E));

@@ -432,7 +432,7 @@ final class CudnnAttention implements AutoCloseable {
     private static long engineIndex(cudnnBackendDescriptor_t cfg) {
         try (Descriptors tmp = new Descriptors()) {
             cudnnBackendDescriptor_t engine = tmp.create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine");
-            try (LongPointer count = new LongPointer(1); PointerPointer<cudnnBackendDescriptor_t> arr = new PointerPointer<>(engine)) {
+            try (LongPointer count = new LongPointer(1); PointerPointer<cudnnBackendDescriptor_t> arr = new PointerPointer<cudnnBackendDescriptor_t>(1).put(0, engine)) {
                 if (cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, count, arr)
                         != CUDNN_STATUS_SUCCESS) {
                     return -1;
@@ -569,7 +569,9 @@ final class CudnnAttention implements AutoCloseable {
         }
 
         void setHandle(cudnnBackendDescriptor_t d, int attr, cudnnContext handle, String what) {
-            try (PointerPointer<cudnnContext> p = new PointerPointer<>(handle)) {
+            // an array of one handle: new PointerPointer<>(handle) would be JavaCPP's cast constructor, a
+            // cudnnHandle_t* aimed at the handle itself (that crashed cuDNN on the H200)
+            try (PointerPointer<cudnnContext> p = new PointerPointer<cudnnContext>(1).put(0, handle)) {
                 check(cudnnBackendSetAttribute(d, attr, CUDNN_TYPE_HANDLE, 1, p), "cudnnBackendSetAttribute(" + what + ")");
             }
         }

@@ -43,8 +43,14 @@ public final class LaunchGeometry {
     public static final int FLASH_BLOCK_N = 64;
     /** Head dims flash_attention.cu instantiates (FLASH_ATTENTION(D, W) lines); others use attention.cu. */
     public static final List<Integer> FLASH_HEAD_DIMS = List.of(16, 32, 48, 64, 96, 128);
-    /** Warps per block (16 query rows each) of the instantiation used for each head dim. */
+    /** Warps per flash block. */
     public static final int FLASH_WARPS = 4;
+    /**
+     * Head dims whose kernel gives each warp two 16-row m-tiles (128-row blocks): every K/V fragment read from
+     * shared memory then feeds two mma's, 319 vs 227 TFLOP/s at head dim 128 on an H200 (docs/PERFORMANCE.md).
+     * Other dims keep one m-tile, with Q in registers.
+     */
+    public static final List<Integer> FLASH_TWO_M_TILES = List.of(64, 128);
 
     /** Attention grid: (query-row blocks, heads). */
     public static int[] attentionGrid(int rows, int heads) {
@@ -59,27 +65,36 @@ public final class LaunchGeometry {
         if (!FLASH_HEAD_DIMS.contains(headDim) || qStride % 8 != 0 || outStride % 8 != 0) {
             return null;
         }
-        return "flash_attention_d" + headDim + "_w" + FLASH_WARPS;
+        return flashKernelName(headDim);
+    }
+
+    private static String flashKernelName(int headDim) {
+        return "flash_attention_d" + headDim + "_w" + FLASH_WARPS + "_m" + flashMTiles(headDim);
+    }
+
+    /** 16-row m-tiles per warp of the flash kernel for {@code headDim}. */
+    public static int flashMTiles(int headDim) {
+        return FLASH_TWO_M_TILES.contains(headDim) ? 2 : 1;
     }
 
     /** Every flash kernel KernelSources loads. */
     static List<String> flashKernels() {
-        return FLASH_HEAD_DIMS.stream().map(d -> "flash_attention_d" + d + "_w" + FLASH_WARPS).toList();
+        return FLASH_HEAD_DIMS.stream().map(LaunchGeometry::flashKernelName).toList();
     }
 
     /** Query rows per flash block. */
-    public static int flashBlockRows() {
-        return FLASH_WARPS * 16;
+    public static int flashBlockRows(int headDim) {
+        return FLASH_WARPS * 16 * flashMTiles(headDim);
     }
 
     /** Dynamic shared memory of a flash block: the Q tile and double-buffered K and V tiles, rows padded by 8. */
     public static int flashSharedBytes(int headDim) {
-        return (flashBlockRows() + 4 * FLASH_BLOCK_N) * (headDim + 8) * 2;
+        return (flashBlockRows(headDim) + 4 * FLASH_BLOCK_N) * (headDim + 8) * 2;
     }
 
     /** Flash grid: (query-row blocks, heads). */
-    public static int[] flashGrid(int rows, int heads) {
-        return new int[] {blocks(rows, flashBlockRows()), heads};
+    public static int[] flashGrid(int rows, int heads, int headDim) {
+        return new int[] {blocks(rows, flashBlockRows(headDim)), heads};
     }
 
     /** Checks what attention.cu assumes about the head layout. */

@@ -27,8 +27,8 @@ class KernelSourcesTest {
             assertFalse(src.contains("#include \"common.cuh\""), e.getKey());
             for (String kernel : e.getValue()) {
                 // flash_attention.cu stamps its entry points out of one template with a macro
-                Matcher flash = Pattern.compile("flash_attention_d(\\d+)_w(\\d+)").matcher(kernel);
-                String definition = flash.matches() ? "FLASH_ATTENTION(" + flash.group(1) + ", " + flash.group(2) + ")"
+                Matcher flash = Pattern.compile("flash_attention_d(\\d+)_w(\\d+)_m(\\d+)").matcher(kernel);
+                String definition = flash.matches() ? "FLASH_ATTENTION(" + flash.group(1) + ", " + flash.group(2) + ", " + flash.group(3) + ")"
                         : "extern \"C\" __global__ void " + kernel + "(";
                 assertTrue(src.contains(definition), e.getKey() + " defines " + kernel);
             }

@@ -45,21 +45,25 @@ class LaunchGeometryTest {
         String src = KernelSources.read("flash_attention.cu");
         assertTrue(src.contains("#define FA_BLOCK_N " + LaunchGeometry.FLASH_BLOCK_N), "FA_BLOCK_N");
         for (int d : LaunchGeometry.FLASH_HEAD_DIMS) {
-            assertTrue(src.contains("FLASH_ATTENTION(" + d + ", " + LaunchGeometry.FLASH_WARPS + ")"), "instantiation for head dim " + d);
+            String line = "FLASH_ATTENTION(" + d + ", " + LaunchGeometry.FLASH_WARPS + ", " + LaunchGeometry.flashMTiles(d) + ")";
+            assertTrue(src.contains(line), "instantiation " + line);
         }
     }
 
     @Test
     void flashKernelOnlyWhereItsLayoutFits() {
-        assertEquals("flash_attention_d128_w" + LaunchGeometry.FLASH_WARPS, LaunchGeometry.flashKernel(128, 6144, 4096));
+        assertEquals("flash_attention_d128_w4_m2", LaunchGeometry.flashKernel(128, 6144, 4096));
+        assertEquals("flash_attention_d32_w4_m1", LaunchGeometry.flashKernel(32, 256, 128));
         assertEquals(null, LaunchGeometry.flashKernel(256, 8192, 4096), "head dim 256 is not instantiated");
         assertEquals(null, LaunchGeometry.flashKernel(40, 200, 160), "head dim not a multiple of 16");
         assertEquals(null, LaunchGeometry.flashKernel(64, 196, 128), "q rows not 16-byte aligned");
-        int rows = LaunchGeometry.flashBlockRows();
-        assertArrayEquals(new int[] {2, 32}, LaunchGeometry.flashGrid(rows + 1, 32));
-        // Q tile + 2 K tiles + 2 V tiles, rows of 128 + 8 BF16 values: under the 227 KiB a Hopper block may opt into
-        assertEquals((rows + 4 * 64) * 136 * 2, LaunchGeometry.flashSharedBytes(128));
-        assertTrue(LaunchGeometry.flashSharedBytes(128) <= 227 * 1024);
+        assertEquals(128, LaunchGeometry.flashBlockRows(128));
+        assertEquals(64, LaunchGeometry.flashBlockRows(32));
+        assertArrayEquals(new int[] {2, 32}, LaunchGeometry.flashGrid(129, 32, 128));
+        assertArrayEquals(new int[] {3, 4}, LaunchGeometry.flashGrid(129, 4, 32));
+        // Q tile + 2 K tiles + 2 V tiles, rows of 128 + 8 BF16 values: two such blocks fit a Hopper SM (228 KiB)
+        assertEquals((128 + 4 * 64) * 136 * 2, LaunchGeometry.flashSharedBytes(128));
+        assertTrue(2 * LaunchGeometry.flashSharedBytes(128) <= 227 * 1024);
     }
 
     @Test
