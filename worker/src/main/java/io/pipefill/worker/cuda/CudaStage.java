@@ -73,7 +73,8 @@ final class CudaStage implements Stage {
         this.eps = (float) config.rmsNormEps();
         this.rope = new RotaryEmbedding(config);
         AttentionChoice choice = AttentionChoice.fromSystemProperty();
-        this.flashKernel = choice == AttentionChoice.FLASH ? LaunchGeometry.flashKernel(headDim, qDim + 2 * kvDim, qDim) : null;
+        // cuDNN falls back to the flash kernel for a shape it has no engine for
+        this.flashKernel = choice == AttentionChoice.CUDA_CORES ? null : LaunchGeometry.flashKernel(headDim, qDim + 2 * kvDim, qDim);
         this.cudnn = choice == AttentionChoice.CUDNN ? new CudnnAttention(dev) : null;
         this.weightBytes = layout.bf16Bytes();
         try {
@@ -226,7 +227,7 @@ final class CudaStage implements Stage {
     enum AttentionChoice {
         /** flash_attention.cu on tensor cores, attention.cu where its layout does not fit. */
         FLASH,
-        /** cuDNN's fused attention through the backend graph API ({@link CudnnAttention}). */
+        /** cuDNN's fused attention through the backend graph API ({@link CudnnAttention}); flash where it has no engine. */
         CUDNN,
         /** attention.cu everywhere: the CUDA-core baseline of the GPU check, and a way around a suspected bug. */
         CUDA_CORES;
@@ -249,9 +250,8 @@ final class CudaStage implements Stage {
     /** The chunk's queries against the cache, with the implementation chosen at load. */
     private void attend(Layer w, Buffers b, int pos0, int n, int qkvWidth) {
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        if (cudnn != null) {
-            cudnn.attend(AttentionShape.ofStage(heads, kvHeads, headDim, n, pos0, capacity), dev.arg(b.qkv).value(),
-                    dev.arg(w.keys()).value(), dev.arg(w.values()).value(), dev.arg(b.attn).value());
+        if (cudnn != null && cudnn.tryAttend(AttentionShape.ofStage(heads, kvHeads, headDim, n, pos0, capacity),
+                dev.arg(b.qkv).value(), dev.arg(w.keys()).value(), dev.arg(w.values()).value(), dev.arg(b.attn).value())) {
             return;
         }
         if (flashKernel != null) {

@@ -195,6 +195,8 @@ final class CudnnAttention implements AutoCloseable {
     private final CudaDevice dev;
     private cudnnContext handle;
     private final Map<AttentionShape.PlanKey, Plan> plans = new HashMap<>();
+    /** Shapes cuDNN offered no engine for, with its reason. */
+    private final Map<AttentionShape.PlanKey, String> unsupported = new HashMap<>();
     private long workspace = -1;
     private long workspaceBytes;
     private boolean closed;
@@ -232,6 +234,29 @@ final class CudnnAttention implements AutoCloseable {
         Plan plan = plan(shape);
         long ws = workspaceFor(plan.info.workspaceBytes());
         plan.execute(qAddr, kAddr, vAddr, outAddr, ws);
+    }
+
+    /**
+     * {@link #attend}, or false (nothing issued) when cuDNN offers no engine for this shape; the refusal is
+     * remembered, so a caller with a fallback kernel pays for the failed plan search once per shape.
+     */
+    boolean tryAttend(AttentionShape shape, long qAddr, long kAddr, long vAddr, long outAddr) {
+        AttentionShape.PlanKey key = shape.planKey();
+        if (unsupported.containsKey(key)) {
+            return false;
+        }
+        try {
+            attend(shape, qAddr, kAddr, vAddr, outAddr);
+            return true;
+        } catch (IllegalStateException e) {
+            if (plans.containsKey(key)) {
+                throw e;  // a plan that built but failed to run is an error, not a missing engine
+            }
+            unsupported.put(key, e.getMessage());
+            System.err.println("warning: cuDNN attention unavailable for " + shape + ", using the flash kernel: "
+                    + e.getMessage());
+            return false;
+        }
     }
 
     /** The plan for {@code shape}, built (and cached) on first use. */
