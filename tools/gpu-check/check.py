@@ -41,9 +41,9 @@ SKIP = set(filter(None, os.environ.get("PIPEFILL_CHECK_SKIP", "").split(",")))
 NEEDED_LIBS = ["libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libnvrtc.so.13", "libcudnn.so.9",
                "libnccl.so.2", "libcuda.so.1"]
 NOT_BUILT = {
-    "pp2_device_local": "not built: PP=2 on one GPU needs the device-local transport and --backend cuda with --pp "
-                        "(prefill --backend cuda is single-process only so far)",
-    "nccl_self_send_recv_all_reduce": "not built: the NCCL transport (issue 4, part 2) is not written yet",
+    "pp2_device_local": "built, not in this check: prefill --backend cuda --pp 2 --in-process (device-local link); "
+                        "NcclProbe's link_* cases and CudaPipelineTest check it",
+    "nccl_self_send_recv_all_reduce": "built, not in this check: run io.pipefill.worker.cuda.NcclProbe (README)",
 }
 
 
