@@ -58,12 +58,14 @@ final class PipelineRun {
         if (!cmd.json) {
             out.printf("model    %s (%s, %d layers, hidden %d, %.1fM params)%n", dir, config.architecture().hfName(),
                     config.numLayers(), config.hiddenSize(), config.parameterCount() / 1e6);
-            out.printf("layout   PP %d × TP %d, layers %s, %d thread%s per rank, %s%n", topo.pp(), topo.tp(),
-                    topo.partition(), threads, threads == 1 ? "" : "s", cmd.inProcess ? "in process" : "worker processes");
+            out.printf("layout   PP %d × TP %d, layers %s, %s, %s%n", topo.pp(), topo.tp(), topo.partition(),
+                    cmd.backend == io.pipefill.worker.engine.Backends.Kind.cuda ? "cuda (GPU 0 shared, device-to-device links)"
+                            : threads + " thread" + (threads == 1 ? "" : "s") + " per rank",
+                    cmd.inProcess ? "in process" : "worker processes");
             out.printf("prompt   %d tokens; %s chunks, base %d%n", tokens.length,
                     cmd.dynamicChunking ? "dynamic (σ " + cmd.smooth + ")" : "fixed", cmd.chunk);
         }
-        PipelineResult r = cmd.inProcess ? InProcessPipeline.run(spec)
+        PipelineResult r = cmd.inProcess ? InProcessPipeline.run(spec, cmd.backend)
                 : new ProcessPipeline(spec, cmd.quiet ? new PrintStream(PrintStream.nullOutputStream()) : log,
                         Duration.ofSeconds(60)).run();
         RequestResult res = r.result(0);
@@ -102,7 +104,7 @@ final class PipelineRun {
         ObjectNode o = mapper.createObjectNode();
         o.put("model", dir.toString());
         o.put("architecture", config.architecture().hfName());
-        o.put("backend", "cpu");
+        o.put("backend", cmd.backend.name());
         o.put("pp", r.spec().topology().pp());
         o.put("tp", r.spec().topology().tp());
         ArrayNode part = o.putArray("layer_partition");

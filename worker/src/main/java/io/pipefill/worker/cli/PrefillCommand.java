@@ -48,7 +48,7 @@ final class PrefillCommand implements Callable<Integer> {
     int maxNewTokens;
 
     @Option(names = "--backend", defaultValue = "cpu",
-            description = "Compute backend: cpu (float32, OpenBLAS) or cuda (BF16 on GPU 0; single process only so far) (default: ${DEFAULT-VALUE}).")
+            description = "Compute backend: cpu (float32, OpenBLAS) or cuda (BF16 on GPU 0; a single process, or --in-process with --tp 1) (default: ${DEFAULT-VALUE}).")
     Backends.Kind backend;
 
     @Option(names = "--threads", description = "Compute threads, per rank with --pp/--tp (default: all cores, divided among the ranks).")
@@ -113,9 +113,11 @@ final class PrefillCommand implements Callable<Integer> {
         if (nThreads < 1) {
             throw new IllegalArgumentException("--threads must be at least 1, got " + nThreads);
         }
-        if (backend == Backends.Kind.cuda && pipeline) {
-            throw new IllegalArgumentException("--backend cuda runs the single-process path only so far: "
-                    + "drop --pp, --tp, --dynamic-chunking and --in-process");
+        if (backend == Backends.Kind.cuda && pipeline && (!inProcess || tp > 1)) {
+            throw new IllegalArgumentException("--backend cuda runs a single process, or a pipeline with --in-process "
+                    + "and --tp 1 (its stages share GPU 0 and pass hidden states device to device); pipelines of worker "
+                    + "processes and --tp > 1 need NCCL, which is not wired into the pipeline yet. Got --pp " + pp
+                    + " --tp " + tp + (inProcess ? " --in-process" : " without --in-process"));
         }
         if (randomWeights && pipeline) {
             throw new IllegalArgumentException("--random-weights runs the single-process path only: the pipeline's "

@@ -28,6 +28,16 @@ final class CudaActivations implements Activations {
         throw new IllegalArgumentException("the CUDA backend cannot use activations of " + a.getClass().getSimpleName());
     }
 
+    /** The device whose pool holds these rows: links copy between the pools of several devices. */
+    CudaDevice device() {
+        return device;
+    }
+
+    /** Bytes of {@code rows} rows (BF16). */
+    long bytes(int rows) {
+        return (long) rows * width * 2;
+    }
+
     void checkRows(int n) {
         if (n < 1 || n > maxTokens) {
             throw new IllegalArgumentException(n + " rows do not fit activations of " + maxTokens + " rows");

@@ -19,12 +19,26 @@ public final class CudaBackend implements Backend {
     private final CudaDevice device;
 
     public CudaBackend() {
-        this(0, CubinCache.defaultCache());
+        this(1);
+    }
+
+    /** One of {@code stagesOnDevice} stages of this process on GPU 0, each with its share of the memory. */
+    public CudaBackend(int stagesOnDevice) {
+        this(0, CubinCache.defaultCache(), stagesOnDevice);
     }
 
     public CudaBackend(int deviceIndex, CubinCache cache) {
+        this(deviceIndex, cache, 1);
+    }
+
+    public CudaBackend(int deviceIndex, CubinCache cache, int stagesOnDevice) {
         CudaLibraries.probe().requireAll();
-        this.device = new CudaDevice(deviceIndex, cache);
+        this.device = new CudaDevice(deviceIndex, cache, PoolShare.fraction(stagesOnDevice));
+    }
+
+    /** For the device-local link, which copies between the pools of stages in this process. */
+    CudaDevice device() {
+        return device;
     }
 
     @Override

@@ -70,8 +70,8 @@ import org.bytedeco.javacpp.SizeTPointer;
  * has not run on a GPU yet: {@link GemmProbe} is its first check.
  */
 final class CudaDevice implements AutoCloseable {
-    /** Fraction of the free device memory the pool takes; the rest is for the context and cublasGemmEx's own workspace. */
-    private static final double POOL_FRACTION = 0.90;
+    /** Bytes of the pools of this process's live devices: {@link PoolShare} sizes the next pool from them. */
+    private static long pooledInProcess;
 
     final String arch;
     private CUstream_st stream;
@@ -83,11 +83,14 @@ final class CudaDevice implements AutoCloseable {
     private final Map<String, Integer> sharedOptIn = new HashMap<>();
     private static final int DEFAULT_SHARED_BYTES = 48 * 1024;
     private long base;
+    private final double poolFraction;
     final DevicePool pool;
     private final FloatPointer one = new FloatPointer(1f);
     private final FloatPointer zero = new FloatPointer(0f);
     private ShortPointer staging = new ShortPointer(1 << 16);
     private boolean closed;
+    /** This device's share of {@link #pooledInProcess}, returned on release. */
+    private long pooledBytes;
 
     /** A device address as a kernel argument (a 64-bit pointer, not a long long scalar). */
     record Address(long value) {
@@ -95,6 +98,16 @@ final class CudaDevice implements AutoCloseable {
 
     /** {@code cache} null: no kernels are compiled or loaded, for {@link GemmProbe}, which only needs GEMMs. */
     CudaDevice(int device, CubinCache cache) {
+        this(device, cache, PoolShare.fraction(1));
+    }
+
+    /**
+     * {@code poolFraction}: the share of the device memory this device's pool takes ({@link PoolShare}); several
+     * stages of one process on one GPU split {@link PoolShare#TOTAL_FRACTION} between them.
+     */
+    CudaDevice(int device, CubinCache cache, double poolFraction) {
+        PoolShare.checkFraction(poolFraction);
+        this.poolFraction = poolFraction;
         check(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
         // the runtime API creates and binds the primary context; the driver API calls below then use it
         driver(cuInit(0), "cuInit");
@@ -123,13 +136,20 @@ final class CudaDevice implements AutoCloseable {
         if (cache != null) {
             loadKernels(cache);
         }
-        SizeTPointer free = new SizeTPointer(1);
-        SizeTPointer total = new SizeTPointer(1);
-        check(cudaMemGetInfo(free, total), "cudaMemGetInfo");
-        long capacity = (long) (free.get() * POOL_FRACTION);
-        PointerPointer<Pointer> p = new PointerPointer<>(1);
-        check(cudaMalloc(p, capacity), "cudaMalloc of the " + capacity / (1 << 20) + " MiB pool");
-        base = p.get(0).address();
+        long capacity;
+        // measuring and allocating under one lock: ranks loading in parallel threads must not both see the same free memory
+        synchronized (CudaDevice.class) {
+            SizeTPointer free = new SizeTPointer(1);
+            SizeTPointer total = new SizeTPointer(1);
+            check(cudaMemGetInfo(free, total), "cudaMemGetInfo");
+            capacity = PoolShare.poolBytes(free.get(), pooledInProcess, poolFraction);
+            PointerPointer<Pointer> p = new PointerPointer<>(1);
+            check(cudaMalloc(p, capacity), "cudaMalloc of the " + capacity / (1 << 20) + " MiB pool ("
+                    + poolFraction + " of " + (free.get() + pooledInProcess) / (1 << 20) + " MiB)");
+            base = p.get(0).address();
+            pooledInProcess += capacity;
+            pooledBytes = capacity;
+        }
         DevicePool pool = new DevicePool(capacity);
         // allocated first and never freed, so it sits at the pool's start for the device's lifetime
         long workspace = pool.allocate(CublasLtMatmul.WORKSPACE_BYTES, "cuBLASLt workspace");
@@ -360,6 +380,10 @@ final class CudaDevice implements AutoCloseable {
         if (base != 0) {
             cudaFree(ptr(0));
             base = 0;
+            synchronized (CudaDevice.class) {
+                pooledInProcess -= pooledBytes;
+                pooledBytes = 0;
+            }
         }
         modules.forEach(m -> cuModuleUnload(m));
         modules.clear();

@@ -1,6 +1,9 @@
 package io.pipefill.worker.pipeline;
 
+import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.transport.ActivationLink;
 import io.pipefill.worker.transport.InProcessTransport;
+import io.pipefill.worker.transport.Transport;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -9,14 +12,40 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
-/** Runs every rank of a pipeline as a thread of this process over the in-memory transport (tests, debugging). */
+/**
+ * Runs every rank of a pipeline as a thread of this process over the in-memory transport (tests, debugging,
+ * and several CUDA stages sharing one GPU).
+ */
 public final class InProcessPipeline {
     private InProcessPipeline() {
     }
 
     public static PipelineResult run(PipelineSpec spec) {
+        return run(spec, Backends.Kind.cpu);
+    }
+
+    /**
+     * With {@code backend} cuda, every rank is a stage on GPU 0 with its share of the memory, and hidden states
+     * move device to device over the device-local link; the float transport still carries the chunking
+     * broadcast, barriers and decode tokens. Tensor parallelism needs a device all-reduce (NCCL), so cuda runs
+     * tp 1 only.
+     */
+    public static PipelineResult run(PipelineSpec spec, Backends.Kind backend) {
         int world = spec.topology().worldSize();
+        if (backend == Backends.Kind.cuda && spec.topology().tp() > 1) {
+            throw new IllegalArgumentException("an in-process CUDA pipeline runs tp 1 only (its stages share one GPU "
+                    + "and tensor parallelism needs NCCL, which refuses two ranks on one GPU); got tp " + spec.topology().tp());
+        }
         InProcessTransport.Fabric fabric = new InProcessTransport.Fabric(world, spec.peerTimeout());
+        try (ActivationLink.Fabric links = backend == Backends.Kind.cuda
+                ? Backends.deviceLocalLinks(world, spec.peerTimeout()) : null) {
+            return run(spec, backend, fabric, links);
+        }
+    }
+
+    private static PipelineResult run(PipelineSpec spec, Backends.Kind backend, InProcessTransport.Fabric fabric,
+                                      ActivationLink.Fabric links) {
+        int world = spec.topology().worldSize();
         Collector collector = new Collector(spec);
         CountDownLatch loaded = new CountDownLatch(world);
         RunClock[] clock = new RunClock[1];
@@ -26,7 +55,9 @@ public final class InProcessPipeline {
             for (int r = 0; r < world; r++) {
                 int rank = r;
                 ranks.add(pool.submit(() -> {
-                    new StageWorker(fabric.endpoint(rank), spec, new PipelineSink() {
+                    Transport t = fabric.endpoint(rank);
+                    ActivationLink link = links != null ? links.endpoint(rank) : ActivationLink.hostStaging(t);
+                    new StageWorker(t, link, backend, links != null ? world : 1, spec, new PipelineSink() {
                         @Override
                         public void loaded(int rk, long weightBytes, long kvBytes) {
                             collector.loaded(rk, weightBytes, kvBytes);

@@ -69,6 +69,15 @@ public final class LoadedStage implements AutoCloseable {
     /** Reads this rank's shard of the model into the given backend with a KV cache for {@code kvCapacity} positions. */
     public static LoadedStage load(Path modelDir, Topology topology, int rank, Backends.Kind kind, int threads,
                                    int kvCapacity) {
+        return load(modelDir, topology, rank, kind, threads, kvCapacity, 1);
+    }
+
+    /**
+     * As above, with {@code stagesOnDevice} ranks of this process sharing one GPU (in-process CUDA pipelines):
+     * each takes its share of the device memory instead of all of it.
+     */
+    public static LoadedStage load(Path modelDir, Topology topology, int rank, Backends.Kind kind, int threads,
+                                   int kvCapacity, int stagesOnDevice) {
         if (rank < 0 || rank >= topology.worldSize()) {
             throw new IllegalArgumentException("rank " + rank + " is outside the world of " + topology.worldSize()
                     + " ranks (pp " + topology.pp() + " × tp " + topology.tp() + ")");
@@ -80,7 +89,7 @@ public final class LoadedStage implements AutoCloseable {
         StageShard full = topology.partition().shard(stageIndex);
         // logits are needed once per stage: TP rank 0 of the last stage holds the final norm and lm_head
         StageShard shard = new StageShard(full.firstLayer(), full.endLayer(), full.embedding(), full.head() && tpRank == 0);
-        Backend backend = Backends.create(kind, threads);
+        Backend backend = Backends.create(kind, threads, stagesOnDevice);
         Checkpoint ckpt = null;
         try {
             ckpt = md.openCheckpoint();

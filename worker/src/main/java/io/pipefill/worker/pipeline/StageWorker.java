@@ -7,8 +7,10 @@ import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.transport.ActivationLink;
 import io.pipefill.worker.transport.Handle;
 import io.pipefill.worker.transport.Transport;
 import java.nio.file.Path;
@@ -31,6 +33,9 @@ public final class StageWorker {
     private final int stageIndex;
     private final int tpRank;
     private final RunClockSource clocks;
+    private final ActivationLink link;
+    private final Backends.Kind backend;
+    private final int stagesOnDevice;
 
     /** Supplies the run clock once every rank is loaded (the coordinator starts the clock then). */
     @FunctionalInterface
@@ -39,6 +44,22 @@ public final class StageWorker {
     }
 
     public StageWorker(Transport transport, PipelineSpec spec, PipelineSink sink, RunClockSource clocks) {
+        this(transport, ActivationLink.hostStaging(transport), Backends.Kind.cpu, 1, spec, sink, clocks);
+    }
+
+    /**
+     * A rank whose hidden states travel over {@code link} (a device-to-device link, or host staging over
+     * {@code transport}); {@code backend} and {@code stagesOnDevice} (how many ranks of this process share its
+     * GPU) matter only to {@link #run}, which loads the shard.
+     */
+    public StageWorker(Transport transport, ActivationLink link, Backends.Kind backend, int stagesOnDevice,
+                       PipelineSpec spec, PipelineSink sink, RunClockSource clocks) {
+        if (stagesOnDevice < 1) {
+            throw new IllegalArgumentException("stages on one device must be at least 1, got " + stagesOnDevice);
+        }
+        this.link = link;
+        this.backend = backend;
+        this.stagesOnDevice = stagesOnDevice;
         this.transport = transport;
         this.spec = spec;
         this.sink = sink;
@@ -51,8 +72,8 @@ public final class StageWorker {
 
     /** Loads this rank's shard, warms it up and runs the spec's requests: the one-shot rank of a pipeline run. */
     public void run() {
-        try (LoadedStage loaded = LoadedStage.load(Path.of(spec.modelDir()), topo, rank, spec.threadsPerRank(),
-                spec.kvCapacity(stageIndex))) {
+        try (LoadedStage loaded = LoadedStage.load(Path.of(spec.modelDir()), topo, rank, backend, spec.threadsPerRank(),
+                spec.kvCapacity(stageIndex), stagesOnDevice)) {
             loaded.bind(transport);
             loaded.warmUp();
             runOn(loaded);
@@ -161,25 +182,27 @@ public final class StageWorker {
         boolean logits = last && tpRank == 0;
         int prev = first ? -1 : topo.rank(stageIndex - 1, tpRank);
         int next = last ? -1 : topo.rank(stageIndex + 1, tpRank);
-        int h = c.hiddenSize();
         int maxRows = schedule.maxChunkSize();
         stage.resetCache();
-        Activations[] act = {stage.allocate(maxRows), stage.allocate(maxRows)};
-        // receives are posted one chunk ahead into their own buffers; sends keep theirs until awaited
-        float[][] recvHost = {new float[maxRows * h], new float[maxRows * h]};
-        float[][] sendHost = {new float[maxRows * h], new float[maxRows * h]};
-        Handle[] recvs = new Handle[2];
-        Handle[] pending = new Handle[2];
-        int[] pendingEvent = {-1, -1};
+        // a buffer is received into, computed in place and sent from; a middle stage needs a third so that the
+        // receive posted one chunk ahead never lands in a buffer whose send may still be in flight
+        int nBuf = !first && !last ? 3 : 2;
+        Activations[] act = new Activations[nBuf];
+        Handle[] recvs = new Handle[nBuf];
+        Handle[] pending = new Handle[nBuf];
+        int[] pendingEvent = new int[nBuf];
         float[] lastLogits = null;
         double ttftMs = -1;
         List<Chunk> chunks = schedule.chunks();
         try {
+            for (int i = 0; i < nBuf; i++) {
+                act[i] = stage.allocate(maxRows);
+            }
             if (!first) {
-                recvs[0] = transport.irecv(prev, Transport.CHANNEL_HIDDEN, recvHost[0], chunks.get(0).size() * h);
+                recvs[0] = link.receive(prev, act[0], chunks.get(0).size());
             }
             for (Chunk ch : chunks) {
-                int slot = ch.index() % 2;
+                int slot = ch.index() % nBuf;
                 finishSend(pending, pendingEvent, slot, events, clock);
                 double start = clock.ms();
                 double recvWait = 0;
@@ -187,12 +210,12 @@ public final class StageWorker {
                     stage.embed(prompt, ch.offset(), ch.size(), act[slot]);
                 } else {
                     recvs[slot].await();
+                    recvs[slot] = null;
                     recvWait = clock.ms() - start;
-                    act[slot].copyFromHost(ch.size(), recvHost[slot]);
                     if (ch.index() + 1 < chunks.size()) {
-                        int nextSlot = 1 - slot;
-                        recvs[nextSlot] = transport.irecv(prev, Transport.CHANNEL_HIDDEN, recvHost[nextSlot],
-                                chunks.get(ch.index() + 1).size() * h);
+                        int nextSlot = (ch.index() + 1) % nBuf;
+                        finishSend(pending, pendingEvent, nextSlot, events, clock);
+                        recvs[nextSlot] = link.receive(prev, act[nextSlot], chunks.get(ch.index() + 1).size());
                     }
                 }
                 double computeStart = clock.ms();
@@ -204,8 +227,7 @@ public final class StageWorker {
                 double computeMs = clock.ms() - computeStart;
                 double posted = -1;
                 if (!last) {
-                    act[slot].copyToHost(ch.size(), sendHost[slot]);
-                    pending[slot] = transport.isend(next, Transport.CHANNEL_HIDDEN, sendHost[slot], ch.size() * h);
+                    pending[slot] = link.send(next, act[slot], ch.size());
                     posted = clock.ms();
                     pendingEvent[slot] = events.size();
                 }
@@ -215,15 +237,19 @@ public final class StageWorker {
                     sink.chunkDone(r, ch.index(), schedule.size(), ch.end(), prompt.length);
                 }
             }
-            finishSend(pending, pendingEvent, 0, events, clock);
-            finishSend(pending, pendingEvent, 1, events, clock);
-            int[] generated = decode(r, req, stage, act[0], recvHost[0], lastLogits, prev, next, clock, events);
+            for (int i = 0; i < nBuf; i++) {
+                finishSend(pending, pendingEvent, i, events, clock);
+            }
+            int[] generated = decode(r, req, stage, act[0], lastLogits, prev, next, clock, events);
             if (logits) {
                 sink.result(new RequestResult(r, lastLogits, generated, ttftMs, clock.ms()));
             }
         } finally {
-            act[0].close();
-            act[1].close();
+            for (Activations a : act) {
+                if (a != null) {
+                    a.close();
+                }
+            }
         }
     }
 
@@ -241,7 +267,7 @@ public final class StageWorker {
     }
 
     /** Greedy decode through the pipeline: each new token goes from the last stage back to stage 0. */
-    private int[] decode(int r, PipelineSpec.Request req, Stage stage, Activations x, float[] host, float[] lastLogits,
+    private int[] decode(int r, PipelineSpec.Request req, Stage stage, Activations x, float[] lastLogits,
                          int prev, int next, RunClock clock, List<StageEvent> events) {
         int steps = req.maxNewTokens();
         int[] generated = new int[steps];
@@ -250,7 +276,6 @@ public final class StageWorker {
         }
         boolean first = stageIndex == 0;
         boolean logits = stageIndex == topo.pp() - 1 && tpRank == 0;
-        int h = x.width();
         int tokenSource = topo.rank(topo.pp() - 1, 0);
         float[] token = new float[1];
         if (logits) {
@@ -271,9 +296,8 @@ public final class StageWorker {
                 recvWait = clock.ms() - start;
                 stage.embed(new int[] {(int) token[0]}, 0, 1, x);
             } else {
-                transport.irecv(prev, Transport.CHANNEL_HIDDEN, host, h).await();
+                link.receive(prev, x, 1).await();
                 recvWait = clock.ms() - start;
-                x.copyFromHost(1, host);
             }
             double computeStart = clock.ms();
             stage.forward(x, position, 1);
@@ -284,9 +308,9 @@ public final class StageWorker {
             double posted = -1;
             double done = -1;
             if (next >= 0) {
-                x.copyToHost(1, host);
+                Handle sent = link.send(next, x, 1);
                 posted = clock.ms();
-                transport.isend(next, Transport.CHANNEL_HIDDEN, host, h).await();
+                sent.await();
                 done = clock.ms();
             }
             events.add(new StageEvent(r, rank, stageIndex, tpRank, true, i, position, 1, start, recvWait, computeStart,

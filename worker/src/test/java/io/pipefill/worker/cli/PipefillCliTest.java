@@ -177,10 +177,22 @@ class PipefillCliTest {
     }
 
     @Test
-    void cudaBackendIsSingleProcessForNowAndUnknownBackendsAreNamed() {
+    void cudaPipelinesRunInProcessWithTp1OnlyAndUnknownBackendsAreNamed() {
         CliRun pipeline = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2");
         assertEquals(1, pipeline.code());
-        assertTrue(pipeline.err().contains("--backend cuda runs the single-process path only so far"), pipeline.err());
+        assertTrue(pipeline.err().contains("pipelines of worker processes and --tp > 1 need NCCL"), pipeline.err());
+        assertTrue(pipeline.err().contains("--in-process and --tp 1"), "what is supported is said: " + pipeline.err());
+        CliRun tp = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2", "--tp", "2",
+                "--in-process");
+        assertEquals(1, tp.code());
+        assertTrue(tp.err().contains("Got --pp 2 --tp 2 --in-process"), tp.err());
+        if (!CudaLibraries.probe().missing().isEmpty()) {
+            // accepted: it gets as far as the library check
+            CliRun inProcess = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2",
+                    "--in-process");
+            assertEquals(1, inProcess.code());
+            assertTrue(inProcess.err().contains("the CUDA backend needs libraries that were not found"), inProcess.err());
+        }
         CliRun unknown = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "tpu");
         assertTrue(unknown.code() != 0 && unknown.err().contains("tpu"), unknown.err());
     }
