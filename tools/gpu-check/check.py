@@ -40,7 +40,6 @@ DEV = os.environ.get("PIPEFILL_CHECK_TORCH_DEVICE", "cuda")
 SKIP = set(filter(None, os.environ.get("PIPEFILL_CHECK_SKIP", "").split(",")))
 NEEDED_LIBS = ["libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libnvrtc.so.13", "libcudnn.so.9",
                "libnccl.so.2", "libcuda.so.1"]
-NOT_BUILT = {}
 # Java probes shipped in the worker jar: (step, main class, timeout s, counts toward all_checks_passed)
 PROBES = [("nccl_self_send_recv_all_reduce", "io.pipefill.worker.cuda.NcclProbe", 90, True),
           ("probe_cublaslt_gemm", "io.pipefill.worker.cuda.GemmProbe", 90, True),
@@ -364,8 +363,7 @@ class Check:
         self.deadline = Deadline(deadline_s)
         self.out_dir = out_dir
         self.report = {"check": "pipefill GPU check (tools/gpu-check)", "started_utc": time.strftime(
-            "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": {}, "checks": {}, "throughput": {}, "goals": {},
-            "not_built": dict(NOT_BUILT)}
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": {}, "checks": {}, "throughput": {}, "goals": {}}
         self.goldens = os.path.join(self.bundle, "goldens")
         with open(os.path.join(self.goldens, "manifest.json")) as f:
             self.manifest = json.load(f)
@@ -689,7 +687,6 @@ class Check:
         self.report["summary"] = {
             "passed": sorted(k for k, v in steps.items() if v.get("ok")),
             "failed": sorted(k for k, v in steps.items() if not v.get("ok")),
-            "not_built": sorted(NOT_BUILT),
             "informational": sorted(INFORMATIONAL),
             "all_checks_passed": all(v.get("ok") for k, v in steps.items() if k not in INFORMATIONAL),
         }

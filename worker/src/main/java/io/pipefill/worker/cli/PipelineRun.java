@@ -69,6 +69,9 @@ final class PipelineRun {
                 : new ProcessPipeline(spec, cmd.quiet ? new PrintStream(PrintStream.nullOutputStream()) : log,
                         Duration.ofSeconds(60)).run();
         RequestResult res = r.result(0);
+        if (cmd.logitsOut != null) {
+            LogitsFile.write(cmd.logitsOut, res.lastLogits());
+        }
         if (cmd.json) {
             out.println(json(r, res));
         } else {

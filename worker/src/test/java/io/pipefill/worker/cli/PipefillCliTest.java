@@ -225,6 +225,29 @@ class PipefillCliTest {
     }
 
     @Test
+    void pipelineRunsWriteTheSameLogitsAsOneProcess() throws Exception {
+        Path single = dir.resolve("single.f32");
+        Path pp2 = dir.resolve("pp2.f32");
+        CliRun a = run("prefill", "--model", model, "--random-tokens", "30", "--chunk", "30", "--threads", "1", "--json",
+                "--quiet", "--logits-out", single.toString());
+        assertEquals(0, a.code(), a.err());
+        CliRun b = run("prefill", "--model", model, "--random-tokens", "30", "--chunk", "8", "--pp", "2", "--in-process",
+                "--threads", "1", "--json", "--quiet", "--logits-out", pp2.toString());
+        assertEquals(0, b.code(), b.err());
+        float[] x = LogitsFile.read(single);
+        float[] y = LogitsFile.read(pp2);
+        assertEquals(x.length, y.length);
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < x.length; i++) {
+            diff += (x[i] - y[i]) * (double) (x[i] - y[i]);
+            norm += x[i] * (double) x[i];
+        }
+        // float32 on both sides; chunking changes only the order of additions
+        assertTrue(Math.sqrt(diff / norm) < 1e-4, "relative error " + Math.sqrt(diff / norm));
+    }
+
+    @Test
     void randomWeightsRefuseDirectoriesTextAndPipelines() {
         CliRun notPreset = run("prefill", "--model", model, "--random-weights", "--random-tokens", "4");
         assertEquals(1, notPreset.code());
