@@ -59,14 +59,15 @@ final class PipelineRun {
             out.printf("model    %s (%s, %d layers, hidden %d, %.1fM params)%n", dir, config.architecture().hfName(),
                     config.numLayers(), config.hiddenSize(), config.parameterCount() / 1e6);
             out.printf("layout   PP %d × TP %d, layers %s, %s, %s%n", topo.pp(), topo.tp(), topo.partition(),
-                    cmd.backend == io.pipefill.worker.engine.Backends.Kind.cuda ? "cuda (GPU 0 shared, device-to-device links)"
+                    cmd.backend == io.pipefill.worker.engine.Backends.Kind.cuda
+                            ? cmd.inProcess ? "cuda (GPU 0 shared, device-to-device links)" : "cuda (rank r on GPU r, NCCL)"
                             : threads + " thread" + (threads == 1 ? "" : "s") + " per rank",
                     cmd.inProcess ? "in process" : "worker processes");
             out.printf("prompt   %d tokens; %s chunks, base %d%n", tokens.length,
                     cmd.dynamicChunking ? "dynamic (σ " + cmd.smooth + ")" : "fixed", cmd.chunk);
         }
         PipelineResult r = cmd.inProcess ? InProcessPipeline.run(spec, cmd.backend)
-                : new ProcessPipeline(spec, cmd.quiet ? new PrintStream(PrintStream.nullOutputStream()) : log,
+                : new ProcessPipeline(spec, cmd.backend, cmd.quiet ? new PrintStream(PrintStream.nullOutputStream()) : log,
                         Duration.ofSeconds(60)).run();
         RequestResult res = r.result(0);
         if (cmd.logitsOut != null) {

@@ -48,7 +48,8 @@ final class PrefillCommand implements Callable<Integer> {
     int maxNewTokens;
 
     @Option(names = "--backend", defaultValue = "cpu",
-            description = "Compute backend: cpu (float32, OpenBLAS) or cuda (BF16 on GPU 0; a single process, or --in-process with --tp 1) (default: ${DEFAULT-VALUE}).")
+            description = "Compute backend: cpu (float32, OpenBLAS) or cuda (BF16; a single process on GPU 0, --pp N --in-process "
+                    + "with --tp 1 sharing GPU 0, or --pp/--tp worker processes with rank r on GPU r over NCCL) (default: ${DEFAULT-VALUE}).")
     Backends.Kind backend;
 
     @Option(names = "--threads", description = "Compute threads, per rank with --pp/--tp (default: all cores, divided among the ranks).")
@@ -113,11 +114,11 @@ final class PrefillCommand implements Callable<Integer> {
         if (nThreads < 1) {
             throw new IllegalArgumentException("--threads must be at least 1, got " + nThreads);
         }
-        if (backend == Backends.Kind.cuda && pipeline && (!inProcess || tp > 1)) {
-            throw new IllegalArgumentException("--backend cuda runs a single process, or a pipeline with --in-process "
-                    + "and --tp 1 (its stages share GPU 0 and pass hidden states device to device); pipelines of worker "
-                    + "processes and --tp > 1 need NCCL, which is not wired into the pipeline yet. Got --pp " + pp
-                    + " --tp " + tp + (inProcess ? " --in-process" : " without --in-process"));
+        if (backend == Backends.Kind.cuda && inProcess && tp > 1) {
+            throw new IllegalArgumentException("--backend cuda --in-process runs --tp 1 only: its stages share GPU 0, and "
+                    + "tensor parallelism needs a GPU per rank (NCCL refuses two ranks on one GPU). Drop --in-process to "
+                    + "run one worker process per GPU (rank r on GPU r, NCCL between them). Got --pp " + pp + " --tp " + tp
+                    + " --in-process");
         }
         if (randomWeights && pipeline) {
             throw new IllegalArgumentException("--random-weights runs the single-process path only: the pipeline's "
@@ -129,6 +130,10 @@ final class PrefillCommand implements Callable<Integer> {
         }
         // before the model is read: a machine without CUDA learns so at once, with the libraries it lacks
         Backends.checkAvailable(backend);
+        if (pipeline && !inProcess) {
+            // before the model is read or any worker starts: one GPU per rank
+            Backends.checkDevicesFor(backend, world);
+        }
         Path dir = randomWeights ? null : ModelResolver.resolve(model, log);
         ModelDirectory md = randomWeights ? null : ModelDirectory.open(dir);
         ModelConfig c = randomWeights ? RandomModel.config(model) : md.config();

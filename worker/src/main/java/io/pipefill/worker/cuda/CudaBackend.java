@@ -3,6 +3,7 @@ package io.pipefill.worker.cuda;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Backend;
+import io.pipefill.worker.engine.DeviceRank;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
@@ -17,6 +18,8 @@ import io.pipefill.worker.model.WeightLayout;
  */
 public final class CudaBackend implements Backend {
     private final CudaDevice device;
+    /** The TP group's NCCL all-reduce of a multi-process rank; null: through the host. */
+    private final CudaStage.DeviceAllReduce deviceAllReduce;
 
     public CudaBackend() {
         this(1);
@@ -32,8 +35,29 @@ public final class CudaBackend implements Backend {
     }
 
     public CudaBackend(int deviceIndex, CubinCache cache, int stagesOnDevice) {
+        this(deviceIndex, cache, stagesOnDevice, null);
+    }
+
+    /**
+     * A rank of a multi-process pipeline, alone on the GPU its {@link NcclRank} took, with its TP group's
+     * all-reduce on the device. {@code rank} must be an NcclRank (engine.Backends passes the one it joined).
+     */
+    public CudaBackend(DeviceRank rank) {
+        this(rank.device(), CubinCache.defaultCache(), 1, deviceAllReduceOf(rank));
+    }
+
+    private CudaBackend(int deviceIndex, CubinCache cache, int stagesOnDevice, CudaStage.DeviceAllReduce allReduce) {
         CudaLibraries.probe().requireAll();
         this.device = new CudaDevice(deviceIndex, cache, PoolShare.fraction(stagesOnDevice));
+        this.deviceAllReduce = allReduce;
+    }
+
+    private static CudaStage.DeviceAllReduce deviceAllReduceOf(DeviceRank rank) {
+        if (rank instanceof NcclRank n) {
+            return n.deviceAllReduce();
+        }
+        throw new IllegalArgumentException("the CUDA backend joins peers through an NcclRank, got "
+                + rank.getClass().getSimpleName());
     }
 
     /** For the device-local link, which copies between the pools of stages in this process. */
@@ -51,7 +75,7 @@ public final class CudaBackend implements Backend {
         Backend.checkLoadable(config, shard, tp, kvCapacity);
         LaunchGeometry.checkAttention(tp.count(config.numHeads()), tp.count(config.numKvHeads()), config.headDim());
         WeightLayout.Stage layout = WeightLayout.plan(config, shard, tp, checkpoint);
-        return new CudaStage(device, config, shard, tp, layout, checkpoint, kvCapacity);
+        return new CudaStage(device, deviceAllReduce, config, shard, tp, layout, checkpoint, kvCapacity);
     }
 
     @Override

@@ -30,7 +30,18 @@ final class CudaStage implements Stage {
                          long postNorm, long gateUp, long down, long keys, long values) {
     }
 
+    /**
+     * Sums {@code count} BF16 values at {@code offset} of {@code dev}'s pool over the stage's tensor-parallel group,
+     * in place, after the work queued on {@code dev}'s stream; returns once the sum is there (bounded).
+     */
+    @FunctionalInterface
+    interface DeviceAllReduce {
+        void sumBf16InPlace(CudaDevice dev, long offset, long count);
+    }
+
     private final CudaDevice dev;
+    /** Null: tensor-parallel sums go through the host ({@code tp.allReduce()}). */
+    private final DeviceAllReduce deviceAllReduce;
     private final ModelConfig config;
     private final StageShard shard;
     private final TensorParallel tp;
@@ -59,7 +70,13 @@ final class CudaStage implements Stage {
 
     CudaStage(CudaDevice dev, ModelConfig config, StageShard shard, TensorParallel tp, WeightLayout.Stage layout,
               Checkpoint ckpt, int kvCapacity) {
+        this(dev, null, config, shard, tp, layout, ckpt, kvCapacity);
+    }
+
+    CudaStage(CudaDevice dev, DeviceAllReduce deviceAllReduce, ModelConfig config, StageShard shard, TensorParallel tp,
+              WeightLayout.Stage layout, Checkpoint ckpt, int kvCapacity) {
         this.dev = dev;
+        this.deviceAllReduce = deviceAllReduce;
         this.config = config;
         this.shard = shard;
         this.tp = tp;
@@ -268,8 +285,14 @@ final class CudaStage implements Stage {
 
     /**
      * x += in · Wᵀ: alone, the GEMM accumulates into the residual (beta = 1). Under tensor parallelism the
-     * partial products go through the host all-reduce (float32, as the CPU ranks do) and are added back; an
-     * NCCL all-reduce on the device is the planned replacement.
+     * partial products are summed over the group, on the device with NCCL when the rank has a TP communicator,
+     * else through the host all-reduce (float32, as the CPU ranks do), and added back.
+     *
+     * <p>The device sum is BF16, not FP32: the GEMM writes BF16 partials and the residual they join is BF16, so
+     * FP32 would double the bytes on the wire (and need an FP32 GEMM output and add kernel) for no gain at tp 2,
+     * where NCCL adds the two BF16 values with one rounding, as the host path (float32 sum, one rounding to BF16)
+     * does, up to a double rounding on the host when the two exponents are far apart. At tp above 2 NCCL rounds each partial sum to BF16 (ring order, not group order); every rank
+     * still gets the same bits, since each element is reduced once and then broadcast.
      */
     private void projectIntoResidual(int n, int in, long input, long w, long x, Buffers b) {
         int h = config.hiddenSize();
@@ -278,6 +301,12 @@ final class CudaStage implements Stage {
             return;
         }
         dev.linear(n, in, h, input, w, false, b.partial, false);
+        int ew = LaunchGeometry.ELEMENTWISE_THREADS;
+        if (deviceAllReduce != null) {
+            deviceAllReduce.sumBf16InPlace(dev, b.partial, (long) n * h);
+            dev.launch("residual_add", LaunchGeometry.blocks((long) n * h, ew), 1, ew, dev.arg(x), dev.arg(b.partial), (long) n * h);
+            return;
+        }
         short[] bf = new short[n * h];
         dev.downloadBf16(b.partial, bf, bf.length);
         float[] partial = new float[n * h];
@@ -289,7 +318,6 @@ final class CudaStage implements Stage {
             bf[i] = DType.floatToBf16(partial[i]);
         }
         dev.uploadBf16(b.partial, 0, bf, bf.length);
-        int ew = LaunchGeometry.ELEMENTWISE_THREADS;
         dev.launch("residual_add", LaunchGeometry.blocks((long) n * h, ew), 1, ew, dev.arg(x), dev.arg(b.partial), (long) n * h);
     }
 

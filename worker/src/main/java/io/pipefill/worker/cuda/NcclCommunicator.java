@@ -16,6 +16,9 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamWaitEvent;
 import static org.bytedeco.cuda.global.nccl.ncclAllReduce;
 import static org.bytedeco.cuda.global.nccl.ncclBfloat16;
 import static org.bytedeco.cuda.global.nccl.ncclCommAbort;
+import static org.bytedeco.cuda.global.nccl.ncclCommCount;
+import static org.bytedeco.cuda.global.nccl.ncclCommSplit;
+import static org.bytedeco.cuda.global.nccl.ncclCommUserRank;
 import static org.bytedeco.cuda.global.nccl.ncclCommDestroy;
 import static org.bytedeco.cuda.global.nccl.ncclCommGetAsyncError;
 import static org.bytedeco.cuda.global.nccl.ncclCommInitRank;
@@ -44,6 +47,7 @@ import java.util.concurrent.TimeoutException;
 import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.nccl.ncclComm;
+import org.bytedeco.cuda.nccl.ncclConfig_t;
 import org.bytedeco.cuda.nccl.ncclUniqueId;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -129,62 +133,121 @@ final class NcclCommunicator implements AutoCloseable {
 
     /**
      * Joins the communicator of {@code size} ranks named by {@code uniqueId} as {@code rank}, on the current
-     * device; {@code computeStream} is the stream whose work each operation waits for. ncclCommInitRank blocks
-     * until every rank has joined: it runs on a helper thread so that a rank that never comes makes this fail
-     * after {@code timeout} (naming what was awaited) instead of hanging.
+     * device; {@code computeStream} is the stream whose work each operation waits for unless the call names
+     * another. ncclCommInitRank blocks until every rank has joined: it runs on a helper thread so that a rank
+     * that never comes makes this fail after {@code timeout} (naming what was awaited) instead of hanging.
      */
     NcclCommunicator(byte[] uniqueId, int size, int rank, CUstream_st computeStream, Duration timeout) {
-        NcclIds.checkLength(uniqueId);
-        if (size < 1 || rank < 0 || rank >= size) {
-            throw new IllegalArgumentException("NCCL rank " + rank + " is outside a communicator of " + size + " ranks");
-        }
-        if (timeout.isNegative() || timeout.isZero()) {
-            throw new IllegalArgumentException("the NCCL timeout must be positive, got " + timeout);
-        }
+        this(init(uniqueId, size, rank, timeout), size, rank, computeStream, timeout,
+                "NCCL rank " + rank + " of " + size + " (id " + NcclIds.describe(uniqueId) + ")");
+    }
+
+    private NcclCommunicator(ncclComm comm, int size, int rank, CUstream_st computeStream, Duration timeout, String name) {
         this.rank = rank;
         this.size = size;
         this.timeout = timeout;
         this.compute = computeStream;
-        this.name = "NCCL rank " + rank + " of " + size + " (id " + NcclIds.describe(uniqueId) + ")";
-        int[] device = {0};
-        CudaDevice.check(cudaGetDevice(device), "cudaGetDevice");
-        CompletableFuture<ncclComm> joined = new CompletableFuture<>();
-        Thread init = new Thread(() -> {
-            try {
-                CudaDevice.check(cudaSetDevice(device[0]), "cudaSetDevice(" + device[0] + ")");
-                ncclUniqueId id = new ncclUniqueId();
-                for (int i = 0; i < NcclIds.BYTES; i++) {
-                    id.internal(i, uniqueId[i]);
-                }
-                ncclComm c = new ncclComm();
-                check(ncclCommInitRank(c, size, id, rank), "ncclCommInitRank (" + name + ")", null);
-                joined.complete(c);
-            } catch (Throwable t) {
-                joined.completeExceptionally(t);
-            }
-        }, "nccl-init-rank-" + rank);
-        init.setDaemon(true);
-        init.start();
-        try {
-            comm = joined.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            throw new TransportException(name + ": ncclCommInitRank did not complete within " + describe(timeout)
-                    + ": not every one of the " + size + " ranks joined (a rank that failed to start, or a different id)");
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            throw c instanceof RuntimeException r ? r : new TransportException(name + ": " + c, c);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new TransportException(name + ": interrupted while joining");
-        }
+        this.name = name;
+        this.comm = comm;
         try {
             CUstream_st s = new CUstream_st();
             CudaDevice.check(cudaStreamCreateWithFlags(s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags (NCCL stream)");
             commStream = s;
         } catch (RuntimeException e) {
             ncclCommDestroy(comm);
-            comm = null;
+            this.comm = null;
             throw e;
+        }
+    }
+
+    private static ncclComm init(byte[] uniqueId, int size, int rank, Duration timeout) {
+        NcclIds.checkLength(uniqueId);
+        if (size < 1 || rank < 0 || rank >= size) {
+            throw new IllegalArgumentException("NCCL rank " + rank + " is outside a communicator of " + size + " ranks");
+        }
+        checkTimeout(timeout);
+        String name = "NCCL rank " + rank + " of " + size + " (id " + NcclIds.describe(uniqueId) + ")";
+        return bounded(name, "ncclCommInitRank", timeout, "not every one of the " + size
+                + " ranks joined (a rank that failed to start, or a different id)", () -> {
+                    ncclUniqueId id = new ncclUniqueId();
+                    for (int i = 0; i < NcclIds.BYTES; i++) {
+                        id.internal(i, uniqueId[i]);
+                    }
+                    ncclComm c = new ncclComm();
+                    check(ncclCommInitRank(c, size, id, rank), "ncclCommInitRank (" + name + ")", null);
+                    return c;
+                });
+    }
+
+    /**
+     * ncclCommSplit: every rank of this communicator calls it (it is collective); ranks passing the same
+     * {@code color} form a new communicator, ranked by {@code key}. {@code expectedSize} and {@code expectedRank}
+     * are what the caller's topology says the new communicator must be: checked against NCCL's answer so that
+     * a wrong color is an error here, not a hang in the first all-reduce. Bounded like the init.
+     */
+    synchronized NcclCommunicator split(int color, int key, int expectedSize, int expectedRank, String what) {
+        if (closed || abortReason != null) {
+            throw new IllegalStateException(name + " is " + (closed ? "closed" : "aborted") + ": cannot split it");
+        }
+        if (color < 0) {
+            throw new IllegalArgumentException("an NCCL split color must be non-negative, got " + color);
+        }
+        String childName = what + " (split of " + name + ", color " + color + ")";
+        ncclComm parent = comm;
+        ncclComm child = bounded(childName, "ncclCommSplit", timeout, "not every rank of the parent communicator "
+                + "called the split", () -> {
+                    ncclComm c = new ncclComm();
+                    check(ncclCommSplit(parent, color, key, c, (ncclConfig_t) null), "ncclCommSplit (" + childName + ")", parent);
+                    return c;
+                });
+        int[] n = {0};
+        int[] r = {0};
+        check(ncclCommCount(child, n), "ncclCommCount", child);
+        check(ncclCommUserRank(child, r), "ncclCommUserRank", child);
+        if (n[0] != expectedSize || r[0] != expectedRank) {
+            ncclCommDestroy(child);
+            throw new TransportException(childName + ": NCCL made rank " + r[0] + " of " + n[0] + ", the topology expects rank "
+                    + expectedRank + " of " + expectedSize);
+        }
+        return new NcclCommunicator(child, expectedSize, expectedRank, compute, timeout, childName);
+    }
+
+    /**
+     * Runs a blocking NCCL setup call on a helper thread bound to this thread's device, and fails after
+     * {@code timeout} naming what was awaited: a rank that never calls would otherwise hang this one forever.
+     */
+    private static ncclComm bounded(String name, String call, Duration timeout, String likelyCause,
+                                    java.util.function.Supplier<ncclComm> body) {
+        int[] device = {0};
+        CudaDevice.check(cudaGetDevice(device), "cudaGetDevice");
+        CompletableFuture<ncclComm> joined = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                CudaDevice.check(cudaSetDevice(device[0]), "cudaSetDevice(" + device[0] + ")");
+                joined.complete(body.get());
+            } catch (Throwable e) {
+                joined.completeExceptionally(e);
+            }
+        }, "nccl-" + call);
+        t.setDaemon(true);
+        t.start();
+        try {
+            return joined.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new TransportException(name + ": " + call + " did not complete within " + describe(timeout) + ": "
+                    + likelyCause);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            throw c instanceof RuntimeException r ? r : new TransportException(name + ": " + c, c);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TransportException(name + ": interrupted during " + call);
+        }
+    }
+
+    private static void checkTimeout(Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("the NCCL timeout must be positive, got " + timeout);
         }
     }
 
@@ -209,6 +272,11 @@ final class NcclCommunicator implements AutoCloseable {
      * cannot deadlock on each other; the handles complete together, when the group's work on the stream is done.
      */
     synchronized List<Handle> group(List<Op> ops) {
+        return group(ops, compute);
+    }
+
+    /** {@link #group(List)} ordered after the work queued so far on {@code after} (the stream that wrote or will read the rows). */
+    synchronized List<Handle> group(List<Op> ops, CUstream_st after) {
         if (ops.isEmpty()) {
             throw new IllegalArgumentException("an NCCL group needs at least one operation");
         }
@@ -218,7 +286,7 @@ final class NcclCommunicator implements AutoCloseable {
         }
         String what = ops.size() == 1 ? ops.get(0).describe()
                 : "group of " + String.join(", ", ops.stream().map(Op::describe).toList());
-        CUevent_st done = enqueue(what, () -> {
+        CUevent_st done = enqueue(what, after, () -> {
             check(ncclGroupStart(), "ncclGroupStart", comm);
             RuntimeException failed = null;
             for (Op op : ops) {
@@ -248,24 +316,32 @@ final class NcclCommunicator implements AutoCloseable {
 
     /** Sums {@code count} values over every rank (ncclAllReduce, ncclSum); in place when the addresses are equal. */
     synchronized Handle allReduceSum(long sendAddress, long recvAddress, long count, DType type) {
+        return allReduceSum(sendAddress, recvAddress, count, type, compute);
+    }
+
+    /** {@link #allReduceSum(long, long, long, DType)} ordered after the work queued so far on {@code after}. */
+    synchronized Handle allReduceSum(long sendAddress, long recvAddress, long count, DType type, CUstream_st after) {
         String what = "all-reduce (sum) of " + count + " " + type + " values over " + size + " ranks";
         checkCount(count, what);
-        CUevent_st done = enqueue(what, () -> check(ncclAllReduce(new DeviceAddress(sendAddress),
+        CUevent_st done = enqueue(what, after, () -> check(ncclAllReduce(new DeviceAddress(sendAddress),
                 new DeviceAddress(recvAddress), count, type.nccl(), ncclSum, comm, commStream), "ncclAllReduce", comm));
         return handle(name + ": " + what, -1, new Completion(done));
     }
 
     /** Orders the operation after the compute stream's work so far, issues it, and records its done event. */
-    private CUevent_st enqueue(String what, Runnable issue) {
+    private CUevent_st enqueue(String what, CUstream_st after, Runnable issue) {
         if (closed) {
             throw new IllegalStateException(name + " is closed: cannot post the " + what);
         }
         if (abortReason != null) {
             throw new TransportException(name + " was aborted (" + abortReason + "): cannot post the " + what);
         }
+        if (after == null) {
+            throw new IllegalArgumentException(name + ": the " + what + " names no stream to order it after");
+        }
         CUevent_st ready = newEvent();
         try {
-            CudaDevice.check(cudaEventRecord(ready, compute), "cudaEventRecord on the compute stream (" + what + ")");
+            CudaDevice.check(cudaEventRecord(ready, after), "cudaEventRecord on the compute stream (" + what + ")");
             CudaDevice.check(cudaStreamWaitEvent(commStream, ready, 0), "cudaStreamWaitEvent (" + what + ")");
         } finally {
             cudaEventDestroy(ready);  // released once the wait has passed it
@@ -325,14 +401,30 @@ final class NcclCommunicator implements AutoCloseable {
 
             @Override
             public void timedOut() {
-                String who = peer >= 0 ? "rank " + peer + " did not answer" : "not every rank of the " + size + " took part";
-                synchronized (NcclCommunicator.this) {
-                    abort(what + " timed out after " + describe(timeout));
-                }
-                throw new TransportException(what + " did not complete within " + describe(timeout) + ": " + who
-                        + "; the communicator was aborted (ncclCommAbort) so that no kernel keeps waiting");
+                NcclCommunicator.this.timedOut(what, peer);
             }
         });
+    }
+
+    /**
+     * The watchdog's move when a wait runs out: aborts the communicator (so that no kernel keeps waiting on a
+     * silent peer) and throws, naming who did not answer ({@code peer} -1: a collective of the whole group).
+     */
+    void timedOut(String what, int peer) {
+        String who = peer >= 0 ? "rank " + peer + " did not answer" : "not every rank of the " + size + " took part";
+        synchronized (this) {
+            abort(what + " timed out after " + describe(timeout));
+        }
+        throw new TransportException(what + " did not complete within " + describe(timeout) + ": " + who
+                + "; the communicator was aborted (ncclCommAbort) so that no kernel keeps waiting");
+    }
+
+    Duration timeout() {
+        return timeout;
+    }
+
+    String name() {
+        return name;
     }
 
     /** ncclCommAbort, once: later operations and waits fail at once with {@code reason}. */

@@ -70,7 +70,8 @@ public final class NcclProbe {
 
     private int run() {
         Map<String, Object> head = line("probe");
-        head.put("what", "NCCL one-rank communicator (grouped self send/recv, all-reduce sum, watchdog abort) and the "
+        head.put("what", "NCCL one-rank communicator (grouped self send/recv, all-reduce sum, NcclLink to itself, "
+                + "ncclCommSplit and the TP all-reduce, watchdog abort) and the "
                 + "device-local link between two CudaDevices of one process (exact rows, FIFO, timeout naming the "
                 + "peer). Exit 0 only if every case passes.");
         head.put("java", System.getProperty("java.version"));
@@ -165,6 +166,8 @@ public final class NcclProbe {
                 m.put("empty_count", count);
                 return peer.contains("rank 1") && count.contains("at least 1");
             });
+            runCase("nccl_link_self_receive_held_back_then_grouped_with_the_send", m -> linkSelf(dev, comm[0], m));
+            runCase("nccl_split_one_rank_and_device_all_reduce_bf16", m -> splitOneRank(dev, comm[0], m));
             runCase("nccl_close", m -> {
                 comm[0].close();
                 comm[0] = null;
@@ -225,6 +228,72 @@ public final class NcclProbe {
         } finally {
             dev.pool.free(src);
             dev.pool.free(dst);
+        }
+    }
+
+    /**
+     * NcclLink on a one-rank communicator, to itself (NCCL allows self send/recv in one group): the receive
+     * posted first is held back, the send issues both in one group, the rows arrive exactly. Self traffic is the
+     * only NcclLink a single GPU can run; between processes it needs a GPU per rank.
+     */
+    private boolean linkSelf(CudaDevice dev, NcclCommunicator comm, Map<String, Object> m) {
+        int rows = 37;
+        int width = 256;
+        try (CudaActivations src = new CudaActivations(dev, rows, width);
+             CudaActivations dst = new CudaActivations(dev, rows, width)) {
+            float[] values = new float[rows * width];
+            java.util.Random rnd = new java.util.Random(5);
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) rnd.nextGaussian();
+            }
+            float[] nan = new float[rows * width];
+            java.util.Arrays.fill(nan, Float.NaN);
+            src.copyFromHost(rows, values);
+            dst.copyFromHost(rows, nan);
+            NcclLink link = new NcclLink(comm, true, r -> "rank " + r);
+            Handle recv = link.receive(0, dst, rows);
+            int heldBack = link.deferredReceives();
+            Handle send = link.send(0, src, rows);
+            int afterSend = link.deferredReceives();
+            recv.await();
+            send.await();
+            float[] sent = new float[rows * width];
+            float[] got = new float[rows * width];
+            src.copyToHost(rows, sent);
+            dst.copyToHost(rows, got);
+            m.put("rows", rows);
+            m.put("held_back_before_send", heldBack);
+            m.put("held_back_after_send", afterSend);
+            boolean exact = java.util.Arrays.equals(sent, got);
+            m.put("exact", exact);
+            return heldBack == 1 && afterSend == 0 && exact;
+        }
+    }
+
+    /**
+     * ncclCommSplit of the one-rank communicator (color 0) checked against the expected size and rank, then the
+     * TP all-reduce CudaStage uses (BF16, in place, after the compute stream): over one rank, the identity.
+     */
+    private boolean splitOneRank(CudaDevice dev, NcclCommunicator comm, Map<String, Object> m) {
+        long bytes = (long) N * 2;
+        long buf = dev.pool.allocate(bytes, "probe partial sums");
+        long ref = dev.pool.allocate(bytes, "probe reference");
+        try (NcclCommunicator tp = comm.split(0, 0, 1, 0, "probe TP group")) {
+            String wrong = refusal(() -> comm.split(0, 0, 2, 0, "probe TP group expecting 2"));
+            m.put("wrong_expectation_refused", wrong);
+            upload(dev, buf, NcclCommunicator.DType.BF16, false);
+            upload(dev, ref, NcclCommunicator.DType.BF16, false);
+            tp.allReduceSum(dev.arg(buf).value(), dev.arg(buf).value(), N, NcclCommunicator.DType.BF16, dev.stream()).await();
+            short[] a = new short[N];
+            short[] b = new short[N];
+            dev.downloadBf16(buf, a, N);
+            dev.downloadBf16(ref, b, N);
+            boolean same = java.util.Arrays.equals(a, b);
+            m.put("identity_over_one_rank", same);
+            return same && wrong.contains("expects rank 0 of 2");
+        } finally {
+            dev.pool.free(buf);
+            dev.pool.free(ref);
         }
     }
 

@@ -2,7 +2,9 @@ package io.pipefill.worker.engine;
 
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.cuda.CudaLibraries;
+import io.pipefill.model.Topology;
 import io.pipefill.worker.transport.ActivationLink;
+import io.pipefill.worker.transport.Transport;
 import java.lang.reflect.InvocationTargetException;
 import java.time.Duration;
 
@@ -18,6 +20,7 @@ public final class Backends {
 
     private static final String CUDA_BACKEND = "io.pipefill.worker.cuda.CudaBackend";
     private static final String DEVICE_LOCAL_FABRIC = "io.pipefill.worker.cuda.DeviceLocalLink$Fabric";
+    private static final String NCCL_RANK = "io.pipefill.worker.cuda.NcclRank";
 
     private Backends() {
     }
@@ -30,6 +33,50 @@ public final class Backends {
         if (kind == Kind.cuda) {
             CudaLibraries.probe().requireAll();
         }
+    }
+
+    /**
+     * Fails unless this host has a GPU for each of {@code ranks} worker processes of a CUDA pipeline (rank r takes
+     * GPU r), naming both counts: the coordinator's check before it launches them. A no-op for cpu.
+     */
+    public static void checkDevicesFor(Kind kind, int ranks) {
+        if (kind == Kind.cuda) {
+            try {
+                Class.forName(NCCL_RANK).getMethod("requireDevices", int.class).invoke(null, ranks);
+            } catch (InvocationTargetException e) {
+                throw rethrow(NCCL_RANK, e);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(NCCL_RANK + " (CUDA) is not in this build: " + e, e);
+            }
+        }
+    }
+
+    /**
+     * Joins this rank of a multi-process {@code kind} pipeline to its peers (every rank calls it at the same point:
+     * it is collective): its GPU, rank 0's NCCL id over {@code transport}, the world and TP communicators. Null
+     * for cpu, whose ranks need nothing beyond the transport.
+     */
+    public static DeviceRank joinDeviceRank(Kind kind, Transport transport, Topology topology, Duration timeout) {
+        if (kind != Kind.cuda) {
+            return null;
+        }
+        return (DeviceRank) cudaObject(NCCL_RANK, new Class<?>[] {Transport.class, Topology.class, Duration.class},
+                transport, topology, timeout);
+    }
+
+    /** The backend of a rank joined with {@link #joinDeviceRank}; {@code rank} null: as {@link #create(Kind, int, int)}. */
+    public static Backend create(Kind kind, int threads, int stagesOnDevice, DeviceRank rank) {
+        if (rank == null) {
+            return create(kind, threads, stagesOnDevice);
+        }
+        if (kind != Kind.cuda) {
+            throw new IllegalArgumentException("a device rank serves the cuda backend, not " + kind);
+        }
+        if (stagesOnDevice != 1) {
+            throw new IllegalArgumentException("a rank joined to peers has its GPU to itself, not a share of "
+                    + stagesOnDevice);
+        }
+        return (Backend) cudaObject(CUDA_BACKEND, new Class<?>[] {DeviceRank.class}, rank);
     }
 
     public static Backend create(Kind kind, int threads) {
@@ -56,18 +103,22 @@ public final class Backends {
                 worldSize, timeout);
     }
 
+    /** The constructor's or method's own error (missing library, no device, NVRTC failure) is the one to show. */
+    private static RuntimeException rethrow(String className, InvocationTargetException e) {
+        if (e.getCause() instanceof RuntimeException r) {
+            return r;
+        }
+        if (e.getCause() instanceof Error err) {
+            throw err;
+        }
+        return new IllegalStateException(className + " failed to start: " + e.getCause(), e.getCause());
+    }
+
     private static Object cudaObject(String className, Class<?>[] types, Object... args) {
         try {
             return Class.forName(className).getConstructor(types).newInstance(args);
         } catch (InvocationTargetException e) {
-            // the constructor's own error (missing library, no device, NVRTC failure) is the one to show
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(className + " failed to start: " + e.getCause(), e.getCause());
+            throw rethrow(className, e);
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException(className + " (CUDA) is not in this build: " + e, e);
         }

@@ -5,6 +5,7 @@ import io.pipefill.model.StageShard;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.engine.Backend;
 import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.engine.DeviceRank;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.TensorParallel;
@@ -78,6 +79,15 @@ public final class LoadedStage implements AutoCloseable {
      */
     public static LoadedStage load(Path modelDir, Topology topology, int rank, Backends.Kind kind, int threads,
                                    int kvCapacity, int stagesOnDevice) {
+        return load(modelDir, topology, rank, kind, threads, kvCapacity, stagesOnDevice, null);
+    }
+
+    /**
+     * As above on the GPU of {@code deviceRank}, a rank of a multi-process pipeline joined to its peers (its TP
+     * all-reduces then run on the device); null: no peers joined, as above.
+     */
+    public static LoadedStage load(Path modelDir, Topology topology, int rank, Backends.Kind kind, int threads,
+                                   int kvCapacity, int stagesOnDevice, DeviceRank deviceRank) {
         if (rank < 0 || rank >= topology.worldSize()) {
             throw new IllegalArgumentException("rank " + rank + " is outside the world of " + topology.worldSize()
                     + " ranks (pp " + topology.pp() + " × tp " + topology.tp() + ")");
@@ -89,7 +99,7 @@ public final class LoadedStage implements AutoCloseable {
         StageShard full = topology.partition().shard(stageIndex);
         // logits are needed once per stage: TP rank 0 of the last stage holds the final norm and lm_head
         StageShard shard = new StageShard(full.firstLayer(), full.endLayer(), full.embedding(), full.head() && tpRank == 0);
-        Backend backend = Backends.create(kind, threads, stagesOnDevice);
+        Backend backend = Backends.create(kind, threads, stagesOnDevice, deviceRank);
         Checkpoint ckpt = null;
         try {
             ckpt = md.openCheckpoint();

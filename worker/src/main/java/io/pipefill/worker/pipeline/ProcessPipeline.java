@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.worker.engine.Backends;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
@@ -33,6 +34,7 @@ public final class ProcessPipeline {
     }
 
     private final PipelineSpec spec;
+    private final Backends.Kind backend;
     private final PrintStream log;
     private final Duration rendezvous;
     private final List<Process> processes = new ArrayList<>();
@@ -41,7 +43,16 @@ public final class ProcessPipeline {
     private Path logDir;
 
     public ProcessPipeline(PipelineSpec spec, PrintStream log, Duration rendezvous) {
+        this(spec, Backends.Kind.cpu, log, rendezvous);
+    }
+
+    /**
+     * With {@code backend} cuda every rank is a worker process on its own GPU (rank r on GPU r, see
+     * cuda.DeviceAssignment), hidden states and TP all-reduces over NCCL.
+     */
+    public ProcessPipeline(PipelineSpec spec, Backends.Kind backend, PrintStream log, Duration rendezvous) {
         this.spec = spec;
+        this.backend = backend;
         this.log = log;
         this.rendezvous = rendezvous;
     }
@@ -73,6 +84,7 @@ public final class ProcessPipeline {
             ObjectNode job = JSON.createObjectNode();
             job.put("type", "job");
             job.set("spec", JobCodec.encode(spec));
+            job.put("backend", backend.name());
             job.set("peers", peers);
             for (ControlChannel c : channels) {
                 c.send(job);

@@ -2,6 +2,8 @@ package io.pipefill.worker.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.engine.DeviceRank;
 import io.pipefill.worker.transport.SocketTransport;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -15,7 +17,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * A worker daemon: registers with the coordinator, receives the job and its peers' addresses, connects the
- * socket transport, loads its shard and runs its {@link StageWorker}, reporting over the control channel.
+ * socket transport, loads its shard and runs its {@link StageWorker}, reporting over the control channel. With
+ * the cuda backend (named in the job) it first takes its GPU and joins its NCCL communicators ({@link DeviceRank}).
  * If the coordinator goes away the worker exits at once, so no rank outlives a failed run.
  */
 public final class WorkerProcess {
@@ -32,6 +35,7 @@ public final class WorkerProcess {
                 throw new IOException("coordinator closed the connection before sending the job");
             }
             PipelineSpec spec = JobCodec.decode(job.get("spec"));
+            Backends.Kind backend = Backends.Kind.valueOf(job.path("backend").asText("cpu"));
             List<InetSocketAddress> peers = new ArrayList<>();
             for (JsonNode p : job.get("peers")) {
                 peers.add(new InetSocketAddress(p.get("host").asText(), p.get("port").asInt()));
@@ -40,9 +44,15 @@ public final class WorkerProcess {
             Thread watcher = new Thread(() -> watchCoordinator(control, start), "coordinator-watch");
             watcher.setDaemon(true);
             watcher.start();
+            DeviceRank gpu = null;
             try (SocketTransport transport = SocketTransport.connect(rank, data, peers, spec.peerTimeout(),
                     spec.peerTimeout(), spec.topology()::describe)) {
-                new StageWorker(transport, spec, new ControlSink(control), start::join).run();
+                // cuda: this rank's GPU and NCCL communicators, joined with every other rank before any loading
+                gpu = Backends.joinDeviceRank(backend, transport, spec.topology(), spec.peerTimeout());
+                StageWorker worker = gpu != null
+                        ? new StageWorker(transport, gpu, backend, spec, new ControlSink(control), start::join)
+                        : new StageWorker(transport, spec, new ControlSink(control), start::join);
+                worker.run();
                 control.send(Map.of("type", "done", "rank", rank));
                 // stay until the coordinator says so: peers may still be reading what this rank sent
                 watcher.join();
@@ -57,6 +67,11 @@ public final class WorkerProcess {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return 1;
+            } finally {
+                // after the shutdown message, so that every rank leaves its communicators at about the same time
+                if (gpu != null) {
+                    gpu.close();
+                }
             }
         }
     }

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pipefill.worker.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import io.pipefill.worker.cuda.CudaLibraries;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -177,24 +179,54 @@ class PipefillCliTest {
     }
 
     @Test
-    void cudaPipelinesRunInProcessWithTp1OnlyAndUnknownBackendsAreNamed() {
-        CliRun pipeline = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2");
-        assertEquals(1, pipeline.code());
-        assertTrue(pipeline.err().contains("pipelines of worker processes and --tp > 1 need NCCL"), pipeline.err());
-        assertTrue(pipeline.err().contains("--in-process and --tp 1"), "what is supported is said: " + pipeline.err());
+    void cudaPipelinesInProcessAreTp1OnlyWorkerProcessesTakeAGpuEachAndUnknownBackendsAreNamed() {
         CliRun tp = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2", "--tp", "2",
                 "--in-process");
         assertEquals(1, tp.code());
+        assertTrue(tp.err().contains("--backend cuda --in-process runs --tp 1 only"), tp.err());
+        assertTrue(tp.err().contains("NCCL refuses two ranks on one GPU"), "why is said: " + tp.err());
+        assertTrue(tp.err().contains("Drop --in-process"), "the supported way is named: " + tp.err());
         assertTrue(tp.err().contains("Got --pp 2 --tp 2 --in-process"), tp.err());
+        CliRun tpOnly = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--tp", "2",
+                "--in-process");
+        assertTrue(tpOnly.err().contains("runs --tp 1 only"), tpOnly.err());
+        CliRun randomPipeline = run("prefill", "--model", "tiny", "--random-weights", "--random-tokens", "10", "--backend",
+                "cuda", "--pp", "2");
+        assertEquals(1, randomPipeline.code());
+        assertTrue(randomPipeline.err().contains("--random-weights runs the single-process path only"), randomPipeline.err());
         if (!CudaLibraries.probe().missing().isEmpty()) {
-            // accepted: it gets as far as the library check
-            CliRun inProcess = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--pp", "2",
-                    "--in-process");
-            assertEquals(1, inProcess.code());
-            assertTrue(inProcess.err().contains("the CUDA backend needs libraries that were not found"), inProcess.err());
+            // accepted: each gets as far as the library check, before the device count, the model or any worker
+            String[][] accepted = {
+                {"--pp", "2"}, {"--pp", "2", "--tp", "2"}, {"--tp", "2"}, {"--pp", "2", "--in-process"},
+                {"--dynamic-chunking"},
+            };
+            for (String[] layout : accepted) {
+                List<String> args = new ArrayList<>(List.of("prefill", "--model", model, "--random-tokens", "10",
+                        "--backend", "cuda"));
+                args.addAll(List.of(layout));
+                CliRun r = run(args.toArray(new String[0]));
+                assertEquals(1, r.code(), String.join(" ", layout));
+                assertTrue(r.err().contains("the CUDA backend needs libraries that were not found"),
+                        String.join(" ", layout) + ": " + r.err());
+                assertTrue(!r.err().contains("worker logs in") && !r.err().contains("layout "),
+                        "no worker was started: " + r.err());
+            }
         }
         CliRun unknown = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "tpu");
         assertTrue(unknown.code() != 0 && unknown.err().contains("tpu"), unknown.err());
+    }
+
+    /** On a GPU host with fewer GPUs than ranks: refused before any worker starts, naming both counts. */
+    @Test
+    void aCudaPipelineOfWorkerProcessesNeedsAGpuPerRank() {
+        Assumptions.assumeTrue(CudaLibraries.probe().missing().isEmpty(), "no CUDA libraries: the device count is not reached");
+        int gpus = io.pipefill.worker.cuda.NcclRank.deviceCount();
+        int ranks = gpus + 1;
+        CliRun r = run("prefill", "--model", model, "--random-tokens", "10", "--backend", "cuda", "--tp", "1", "--pp",
+                String.valueOf(ranks));
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("needs " + ranks + " GPUs") && r.err().contains("CUDA sees " + gpus), r.err());
+        assertTrue(!r.err().contains("worker logs in"), "no worker was started: " + r.err());
     }
 
     @Test

@@ -6,10 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pipefill.worker.transport.InProcessTransport;
+import io.pipefill.worker.transport.SocketTransport;
 import io.pipefill.worker.transport.Transport;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The NCCL unique id's trip over the float transports; plain Java, no CUDA class loaded. */
@@ -63,5 +70,51 @@ class NcclIdsTest {
             assertArrayEquals(id, g.get());
         }
         assertEquals("", NcclIds.describe(id).replaceAll("^[0-9a-f]{16}…$", ""));
+    }
+
+    /**
+     * The exchange a multi-process CUDA pipeline makes before ncclCommInitRank (NcclRank), over the sockets the
+     * worker processes use: three ranks, one thread each, every rank ends with rank 0's exact bytes, twice in a
+     * row (the world id, then a second id on the same connections).
+     */
+    @Test
+    void rankZerosIdReachesEveryRankOverRealSockets() throws Exception {
+        int world = 3;
+        List<ServerSocket> listeners = new ArrayList<>();
+        List<InetSocketAddress> addrs = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            ServerSocket l = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+            listeners.add(l);
+            addrs.add(new InetSocketAddress("127.0.0.1", l.getLocalPort()));
+        }
+        byte[] first = new byte[NcclIds.BYTES];
+        byte[] second = new byte[NcclIds.BYTES];
+        new Random(21).nextBytes(first);
+        new Random(22).nextBytes(second);
+        int[] group = {0, 1, 2};
+        List<CompletableFuture<byte[][]>> got = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            int rank = r;
+            got.add(CompletableFuture.supplyAsync(() -> {
+                try (SocketTransport t = SocketTransport.connect(rank, listeners.get(rank), addrs, Duration.ofSeconds(10),
+                        Duration.ofSeconds(10), p -> "rank " + p)) {
+                    byte[] a = NcclIds.broadcast(t, 0, group, rank == 0 ? first : null);
+                    byte[] b = NcclIds.broadcast(t, 0, group, rank == 0 ? second : null);
+                    t.barrier(group);  // nobody closes its sockets while another still reads
+                    return new byte[][] {a, b};
+                }
+            }));
+        }
+        try {
+            for (CompletableFuture<byte[][]> g : got) {
+                byte[][] ids = g.get(30, TimeUnit.SECONDS);
+                assertArrayEquals(first, ids[0]);
+                assertArrayEquals(second, ids[1]);
+            }
+        } finally {
+            for (ServerSocket l : listeners) {
+                l.close();
+            }
+        }
     }
 }
