@@ -1,6 +1,8 @@
 package io.pipefill.worker.cuda;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import static io.pipefill.worker.cuda.ProbeLines.emit;
+import static io.pipefill.worker.cuda.ProbeLines.line;
+
 import io.pipefill.worker.safetensors.DType;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +32,6 @@ import java.util.SplittableRandom;
  * Every case runs under its own try/catch, so one failure does not hide the others.
  */
 public final class CudnnAttentionProbe {
-    private static final ObjectMapper JSON = new ObjectMapper();
     /** Stop starting timing work after this long, so the probe stays well under a minute. */
     private static final long SOFT_BUDGET_NANOS = 45_000_000_000L;
     private static final double PASS_REL_L2 = 1e-2;
@@ -415,12 +416,6 @@ public final class CudnnAttentionProbe {
         return nanos / 1e6;
     }
 
-    private static Map<String, Object> line(String kind) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("case", kind);
-        return m;
-    }
-
     private static Map<String, Object> failure(Throwable t) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("error", String.valueOf(t));
@@ -445,12 +440,4 @@ public final class CudnnAttentionProbe {
         return m;
     }
 
-    private static void emit(Map<String, Object> m) {
-        try {
-            System.out.println(JSON.writeValueAsString(m));
-        } catch (Exception e) {
-            System.out.println("{\"case\":\"emit_error\",\"error\":\"" + e.toString().replace('"', '\'') + "\"}");
-        }
-        System.out.flush();
-    }
 }

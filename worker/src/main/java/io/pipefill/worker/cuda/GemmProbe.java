@@ -1,5 +1,9 @@
 package io.pipefill.worker.cuda;
 
+import static io.pipefill.worker.cuda.ProbeLines.emit;
+import static io.pipefill.worker.cuda.ProbeLines.error;
+import static io.pipefill.worker.cuda.ProbeLines.line;
+
 import static org.bytedeco.cuda.global.cublas.cublasLtGetCudartVersion;
 import static org.bytedeco.cuda.global.cublas.cublasLtGetVersion;
 import static org.bytedeco.cuda.global.cudart.cudaDriverGetVersion;
@@ -12,7 +16,6 @@ import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaMemsetAsync;
 import static org.bytedeco.cuda.global.cudart.cudaRuntimeGetVersion;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pipefill.worker.safetensors.DType;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -47,7 +50,6 @@ public final class GemmProbe {
     private static final double TIMING_DEADLINE_S = 28;
     private static final int TILE = 1 << 20;
     private static final short BF16_NAN = (short) 0x7FC0;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final long start = System.nanoTime();
     private final List<String> failed = new ArrayList<>();
@@ -72,7 +74,7 @@ public final class GemmProbe {
             code = new GemmProbe().run();
         } catch (Throwable t) {
             // run() catches per case; this is the last resort so that even a probe bug prints a line
-            System.out.println("{\"case\":\"probe_crash\",\"ok\":false,\"error\":" + quote(String.valueOf(t)) + "}");
+            ProbeLines.crash(t);
             code = 1;
         }
         System.out.flush();
@@ -641,40 +643,4 @@ public final class GemmProbe {
         return Math.round(v * f) / f;
     }
 
-    private Map<String, Object> line(String kind) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("case", kind);
-        return m;
-    }
-
-    private static void error(Map<String, Object> m, Throwable t) {
-        m.put("error", String.valueOf(t));
-        List<String> at = new ArrayList<>();
-        for (StackTraceElement s : t.getStackTrace()) {
-            if (at.size() == 6) {
-                break;
-            }
-            at.add(s.toString());
-        }
-        m.put("at", at);
-        if (t.getCause() != null) {
-            m.put("cause", String.valueOf(t.getCause()));
-        }
-    }
-
-    private static void emit(Map<String, Object> m) {
-        String s;
-        try {
-            s = JSON.writeValueAsString(m);
-        } catch (Exception e) {
-            s = "{\"case\":" + quote(String.valueOf(m.get("case"))) + ",\"ok\":false,\"error\":"
-                    + quote("could not write this line as JSON: " + e + "; " + m) + "}";
-        }
-        System.out.println(s);
-        System.out.flush();
-    }
-
-    private static String quote(String s) {
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"";
-    }
 }

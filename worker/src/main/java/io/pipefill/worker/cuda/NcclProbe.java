@@ -1,13 +1,15 @@
 package io.pipefill.worker.cuda;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import static io.pipefill.worker.cuda.ProbeLines.emit;
+import static io.pipefill.worker.cuda.ProbeLines.error;
+import static io.pipefill.worker.cuda.ProbeLines.line;
+
 import io.pipefill.worker.safetensors.DType;
 import io.pipefill.worker.transport.ActivationLink;
 import io.pipefill.worker.transport.Handle;
 import io.pipefill.worker.transport.TransportException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -37,7 +39,6 @@ public final class NcclProbe {
     /** Slack past a timeout for the failure to be reported: polling, abort, thread wake-up. */
     private static final double SLACK_S = 3;
     private static final int N = 1 << 16;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final long start = System.nanoTime();
     private final List<String> failed = new ArrayList<>();
@@ -61,7 +62,7 @@ public final class NcclProbe {
         try {
             code = new NcclProbe().run();
         } catch (Throwable t) {
-            System.out.println("{\"case\":\"probe_crash\",\"ok\":false,\"error\":" + quote(String.valueOf(t)) + "}");
+            ProbeLines.crash(t);
             code = 1;
         }
         System.out.flush();
@@ -530,40 +531,4 @@ public final class NcclProbe {
         return Math.round(v * 1000) / 1000.0;
     }
 
-    private static Map<String, Object> line(String kind) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("case", kind);
-        return m;
-    }
-
-    private static void error(Map<String, Object> m, Throwable t) {
-        m.put("error", String.valueOf(t));
-        List<String> at = new ArrayList<>();
-        for (StackTraceElement s : t.getStackTrace()) {
-            if (at.size() == 6) {
-                break;
-            }
-            at.add(s.toString());
-        }
-        m.put("at", at);
-        if (t.getCause() != null) {
-            m.put("cause", String.valueOf(t.getCause()));
-        }
-    }
-
-    private static void emit(Map<String, Object> m) {
-        String s;
-        try {
-            s = JSON.writeValueAsString(m);
-        } catch (Exception e) {
-            s = "{\"case\":" + quote(String.valueOf(m.get("case"))) + ",\"ok\":false,\"error\":"
-                    + quote("could not write this line as JSON: " + e + "; " + m) + "}";
-        }
-        System.out.println(s);
-        System.out.flush();
-    }
-
-    private static String quote(String s) {
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"";
-    }
 }
