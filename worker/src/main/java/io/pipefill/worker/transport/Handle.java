@@ -24,6 +24,15 @@ public final class Handle {
          */
         default void timedOut() {
         }
+
+        /**
+         * Waits up to {@code nanos} before the next poll. The default sleeps briefly (a GPU event has no blocking
+         * wait from Java); a progress that waits on something that can block, such as a host receive, blocks on it
+         * instead, so that a waiting CPU rank does not spin.
+         */
+        default void idle(long nanos) {
+            LockSupport.parkNanos(Math.min(nanos, POLL_PARK_NANOS));
+        }
     }
 
     private static final long POLL_PARK_NANOS = 20_000;
@@ -109,12 +118,30 @@ public final class Handle {
                 done.completeExceptionally(new TransportException(what + " did not complete within " + describe(timeout)));
                 return;
             }
-            LockSupport.parkNanos(POLL_PARK_NANOS);
+            progress.idle(Math.max(1, deadline - System.nanoTime()));
             if (Thread.currentThread().isInterrupted()) {
                 done.completeExceptionally(new TransportException(what + " interrupted"));
                 return;
             }
         }
+    }
+
+    /**
+     * Blocks until this handle is done (completed or failed) or {@code nanos} have passed; never throws the
+     * failure (that is {@link #await}'s job). For handles completed by another thread; a polled handle is polled once.
+     */
+    public boolean waitDone(long nanos) {
+        if (progress != null) {
+            return isDone();
+        }
+        try {
+            done.get(nanos, TimeUnit.NANOSECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            // not done yet, or done with a failure that await() reports
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return done.isDone();
     }
 
     /** True once done (completed or failed). Polls may race between threads, so the progress is polled under a lock. */

@@ -42,13 +42,21 @@ final class HostStagingLink implements ActivationLink {
         float[] buf = take(n);
         Handle arrived = transport.irecv(peer, Transport.CHANNEL_HIDDEN, buf, n);
         // the copy into dst runs on this link's thread (the backend's), when the receive is awaited or polled
-        Handle h = new Handle(arrived.what(), arrived.timeout(), () -> {
-            if (!arrived.isDone()) {
-                return false;
+        Handle h = new Handle(arrived.what(), arrived.timeout(), new Handle.Progress() {
+            @Override
+            public boolean poll() {
+                if (!arrived.isDone()) {
+                    return false;
+                }
+                arrived.await();  // done: returns at once, or throws the transport's error naming the peer
+                dst.copyFromHost(rows, buf);
+                return true;
             }
-            arrived.await();  // done: returns at once, or throws the transport's error naming the peer
-            dst.copyFromHost(rows, buf);
-            return true;
+
+            @Override
+            public void idle(long nanos) {
+                arrived.waitDone(nanos);  // blocks until the floats are here: a waiting CPU rank does not spin
+            }
         });
         // the buffer is free only once copied out, not when the floats arrived
         inFlight.add(new InFlight(h, buf));

@@ -93,6 +93,32 @@ class HostStagingLinkTest {
         assertArrayEquals(new float[] {7, 8}, dst.data);
     }
 
+    /** A CPU rank waiting for its peer must leave the core to the peer, not spin on the receive. */
+    @Test
+    void aWaitingReceiveBlocksInsteadOfSpinning() throws Exception {
+        var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        org.junit.jupiter.api.Assumptions.assumeTrue(threads.isCurrentThreadCpuTimeSupported(), "no thread CPU time here");
+        InProcessTransport.Fabric f = new InProcessTransport.Fabric(2, Duration.ofSeconds(5));
+        ActivationLink b = ActivationLink.hostStaging(f.endpoint(1));
+        Rows dst = new Rows(1, 2);
+        Handle r = b.receive(0, dst, 1);
+        Thread sender = new Thread(() -> {
+            try {
+                Thread.sleep(600);
+            } catch (InterruptedException e) {
+                return;
+            }
+            ActivationLink.hostStaging(f.endpoint(0)).send(1, filled(1, 2, 7), 1).await();
+        });
+        sender.start();
+        long cpu0 = threads.getCurrentThreadCpuTime();
+        r.await();
+        double cpuMs = (threads.getCurrentThreadCpuTime() - cpu0) / 1e6;
+        sender.join();
+        assertArrayEquals(new float[] {7, 8}, dst.data);
+        assertTrue(cpuMs < 15, "the awaiting thread used " + cpuMs + " ms of CPU over a 600 ms wait");
+    }
+
     @Test
     void hostBuffersAreRecycled() {
         InProcessTransport.Fabric f = new InProcessTransport.Fabric(2, Duration.ofSeconds(5));
