@@ -409,8 +409,8 @@ class Check:
             pass
         return r
 
-    def pipefill(self, args, timeout):
-        return run_cmd([self.launcher] + args, self.deadline.cap(timeout), env=self.env)
+    def pipefill(self, args, timeout, env=None):
+        return run_cmd([self.launcher] + args, self.deadline.cap(timeout), env=env or self.env)
 
     def python_child(self, args, timeout):
         r = run_cmd([sys.executable, os.path.abspath(__file__)] + args, self.deadline.cap(timeout), env=self.env)
@@ -589,9 +589,9 @@ class Check:
         if attention is not None:
             # the CUDA-core attention kernel: the baseline the tensor-core kernel is measured against
             env = dict(self.env, PIPEFILL_JVM_OPTS="-Dpipefill.cuda.attention=" + attention)
-        r = run_cmd([self.launcher, "prefill", "--model", "8b-shape", "--random-weights", "--random-tokens", str(n),
-                     "--chunk", str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t", "--json",
-                     "--quiet"], self.deadline.cap({8192: 120, 32768: 180, 65536: 240}.get(n, 240)), env=env)
+        r = self.pipefill(["prefill", "--model", "8b-shape", "--random-weights", "--random-tokens", str(n), "--chunk",
+                           str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t", "--json", "--quiet"],
+                          {8192: 120, 32768: 180, 65536: 240}.get(n, 240), env)
         row = {"tokens": n, "attention": attention or self.report["attention"]}
         if r["ok"]:
             j = json.loads(r["stdout"])

@@ -4,9 +4,10 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelConfigException;
 import io.pipefill.model.Topology;
 import io.pipefill.model.agent.ShardAssignment;
+import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.engine.Placement;
 import io.pipefill.worker.model.ModelDirectory;
 import io.pipefill.worker.pipeline.LoadedStage;
-import io.pipefill.worker.engine.Backends;
 import java.nio.file.Path;
 import java.util.stream.Collectors;
 
@@ -57,6 +58,6 @@ record ShardPlan(ShardAssignment assignment, Path modelDir, Topology topology, i
     }
 
     LoadedStage load() {
-        return LoadedStage.load(modelDir, topology, assignment.rank(), backend, threads, kvCapacity);
+        return LoadedStage.load(modelDir, topology, assignment.rank(), Placement.alone(backend), threads, kvCapacity);
     }
 }

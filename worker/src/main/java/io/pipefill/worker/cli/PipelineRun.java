@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
+import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.worker.pipeline.ChunkingDecision;
 import io.pipefill.worker.pipeline.InProcessPipeline;
@@ -59,7 +60,7 @@ final class PipelineRun {
             out.printf("model    %s (%s, %d layers, hidden %d, %.1fM params)%n", dir, config.architecture().hfName(),
                     config.numLayers(), config.hiddenSize(), config.parameterCount() / 1e6);
             out.printf("layout   PP %d × TP %d, layers %s, %s, %s%n", topo.pp(), topo.tp(), topo.partition(),
-                    cmd.backend == io.pipefill.worker.engine.Backends.Kind.cuda
+                    cmd.backend == Backends.Kind.cuda
                             ? cmd.inProcess ? "cuda (GPU 0 shared, device-to-device links)" : "cuda (rank r on GPU r, NCCL)"
                             : threads + " thread" + (threads == 1 ? "" : "s") + " per rank",
                     cmd.inProcess ? "in process" : "worker processes");

@@ -27,15 +27,11 @@ public final class CudaBackend implements Backend {
 
     /** One of {@code stagesOnDevice} stages of this process on GPU 0, each with its share of the memory. */
     public CudaBackend(int stagesOnDevice) {
-        this(0, CubinCache.defaultCache(), stagesOnDevice);
+        this(0, CubinCache.defaultCache(), stagesOnDevice, null);
     }
 
     public CudaBackend(int deviceIndex, CubinCache cache) {
-        this(deviceIndex, cache, 1);
-    }
-
-    public CudaBackend(int deviceIndex, CubinCache cache, int stagesOnDevice) {
-        this(deviceIndex, cache, stagesOnDevice, null);
+        this(deviceIndex, cache, 1, null);
     }
 
     /**

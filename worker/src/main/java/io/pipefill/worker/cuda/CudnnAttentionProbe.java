@@ -46,9 +46,7 @@ public final class CudnnAttentionProbe {
 
     public static void main(String[] args) {
         long start = System.nanoTime();
-        int code = run(start);
-        System.out.flush();
-        System.exit(code);
+        ProbeLines.exitWith(() -> run(start));
     }
 
     private static int run(long start) {

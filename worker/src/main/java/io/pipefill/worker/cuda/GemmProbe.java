@@ -69,16 +69,7 @@ public final class GemmProbe {
             new Timed("lm_head (1 row, fp32 logits)", 1, 4096, 128256, false, true));
 
     public static void main(String[] args) {
-        int code;
-        try {
-            code = new GemmProbe().run();
-        } catch (Throwable t) {
-            // run() catches per case; this is the last resort so that even a probe bug prints a line
-            ProbeLines.crash(t);
-            code = 1;
-        }
-        System.out.flush();
-        System.exit(code);
+        ProbeLines.exitWith(() -> new GemmProbe().run());
     }
 
     private int run() {

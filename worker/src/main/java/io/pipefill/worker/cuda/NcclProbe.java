@@ -58,15 +58,7 @@ public final class NcclProbe {
         }, "probe-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
-        int code;
-        try {
-            code = new NcclProbe().run();
-        } catch (Throwable t) {
-            ProbeLines.crash(t);
-            code = 1;
-        }
-        System.out.flush();
-        System.exit(code);
+        ProbeLines.exitWith(() -> new NcclProbe().run());
     }
 
     private int run() {

@@ -52,8 +52,23 @@ final class ProbeLines {
         System.out.flush();
     }
 
-    /** The last resort of a probe's main: even a bug in the probe itself leaves one line saying what it was. */
-    static void crash(Throwable t) {
+    /**
+     * A probe's main: runs it and exits with its code. A probe catches per case; this is the last resort, so that
+     * even a bug in the probe itself leaves one line saying what it was (exit 1).
+     */
+    static void exitWith(java.util.function.IntSupplier probe) {
+        int code;
+        try {
+            code = probe.getAsInt();
+        } catch (Throwable t) {
+            crash(t);
+            code = 1;
+        }
+        System.out.flush();
+        System.exit(code);
+    }
+
+    private static void crash(Throwable t) {
         System.out.println("{\"case\":\"probe_crash\",\"ok\":false,\"error\":" + quote(String.valueOf(t)) + "}");
         System.out.flush();
     }

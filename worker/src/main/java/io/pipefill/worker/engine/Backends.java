@@ -64,33 +64,18 @@ public final class Backends {
                 transport, topology, timeout);
     }
 
-    /** The backend of a rank joined with {@link #joinDeviceRank}; {@code rank} null: as {@link #create(Kind, int, int)}. */
-    public static Backend create(Kind kind, int threads, int stagesOnDevice, DeviceRank rank) {
-        if (rank == null) {
-            return create(kind, threads, stagesOnDevice);
-        }
-        if (kind != Kind.cuda) {
-            throw new IllegalArgumentException("a device rank serves the cuda backend, not " + kind);
-        }
-        if (stagesOnDevice != 1) {
-            throw new IllegalArgumentException("a rank joined to peers has its GPU to itself, not a share of "
-                    + stagesOnDevice);
-        }
-        return (Backend) cudaObject(CUDA_BACKEND, new Class<?>[] {DeviceRank.class}, rank);
-    }
-
     public static Backend create(Kind kind, int threads) {
-        return create(kind, threads, 1);
+        return create(Placement.alone(kind), threads);
     }
 
-    /** {@code stagesOnDevice}: ranks of this process that share the GPU, each with its share of the memory (cuda only). */
-    public static Backend create(Kind kind, int threads, int stagesOnDevice) {
-        if (stagesOnDevice < 1) {
-            throw new IllegalArgumentException("stages on one device must be at least 1, got " + stagesOnDevice);
+    /** The backend of a rank placed as {@code placement} (its GPU share, or the GPU of a joined rank). */
+    public static Backend create(Placement placement, int threads) {
+        if (placement.deviceRank() != null) {
+            return (Backend) cudaObject(CUDA_BACKEND, new Class<?>[] {DeviceRank.class}, placement.deviceRank());
         }
-        return switch (kind) {
+        return switch (placement.backend()) {
             case cpu -> new CpuBackend(threads);
-            case cuda -> (Backend) cudaObject(CUDA_BACKEND, new Class<?>[] {int.class}, stagesOnDevice);
+            case cuda -> (Backend) cudaObject(CUDA_BACKEND, new Class<?>[] {int.class}, placement.stagesOnDevice());
         };
     }
 

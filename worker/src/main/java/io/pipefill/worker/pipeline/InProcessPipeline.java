@@ -1,6 +1,7 @@
 package io.pipefill.worker.pipeline;
 
 import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.engine.Placement;
 import io.pipefill.worker.transport.ActivationLink;
 import io.pipefill.worker.transport.InProcessTransport;
 import io.pipefill.worker.transport.Transport;
@@ -57,7 +58,7 @@ public final class InProcessPipeline {
                 ranks.add(pool.submit(() -> {
                     Transport t = fabric.endpoint(rank);
                     ActivationLink link = links != null ? links.endpoint(rank) : ActivationLink.hostStaging(t);
-                    new StageWorker(t, link, backend, links != null ? world : 1, spec, new PipelineSink() {
+                    new StageWorker(t, link, Placement.sharing(backend, links != null ? world : 1), spec, new PipelineSink() {
                         @Override
                         public void loaded(int rk, long weightBytes, long kvBytes) {
                             collector.loaded(rk, weightBytes, kvBytes);

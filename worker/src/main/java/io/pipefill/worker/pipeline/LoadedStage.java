@@ -5,8 +5,8 @@ import io.pipefill.model.StageShard;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.engine.Backend;
 import io.pipefill.worker.engine.Backends;
-import io.pipefill.worker.engine.DeviceRank;
 import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.Placement;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
@@ -62,32 +62,13 @@ public final class LoadedStage implements AutoCloseable {
         return stage == 0 ? Math.max(maxTokens, ChunkingProfile.maxProfileLength(maxTokens)) : maxTokens;
     }
 
-    /** Reads this rank's shard of the model into the CPU backend with a KV cache for {@code kvCapacity} positions. */
-    public static LoadedStage load(Path modelDir, Topology topology, int rank, int threads, int kvCapacity) {
-        return load(modelDir, topology, rank, Backends.Kind.cpu, threads, kvCapacity);
-    }
-
-    /** Reads this rank's shard of the model into the given backend with a KV cache for {@code kvCapacity} positions. */
-    public static LoadedStage load(Path modelDir, Topology topology, int rank, Backends.Kind kind, int threads,
+    /**
+     * Reads this rank's shard of the model into the backend {@code placement} names (on a shared GPU its pool takes
+     * its share; a rank joined to peers runs its TP all-reduces on the device) with a KV cache for
+     * {@code kvCapacity} positions.
+     */
+    public static LoadedStage load(Path modelDir, Topology topology, int rank, Placement placement, int threads,
                                    int kvCapacity) {
-        return load(modelDir, topology, rank, kind, threads, kvCapacity, 1);
-    }
-
-    /**
-     * As above, with {@code stagesOnDevice} ranks of this process sharing one GPU (in-process CUDA pipelines):
-     * each takes its share of the device memory instead of all of it.
-     */
-    public static LoadedStage load(Path modelDir, Topology topology, int rank, Backends.Kind kind, int threads,
-                                   int kvCapacity, int stagesOnDevice) {
-        return load(modelDir, topology, rank, kind, threads, kvCapacity, stagesOnDevice, null);
-    }
-
-    /**
-     * As above on the GPU of {@code deviceRank}, a rank of a multi-process pipeline joined to its peers (its TP
-     * all-reduces then run on the device); null: no peers joined, as above.
-     */
-    public static LoadedStage load(Path modelDir, Topology topology, int rank, Backends.Kind kind, int threads,
-                                   int kvCapacity, int stagesOnDevice, DeviceRank deviceRank) {
         if (rank < 0 || rank >= topology.worldSize()) {
             throw new IllegalArgumentException("rank " + rank + " is outside the world of " + topology.worldSize()
                     + " ranks (pp " + topology.pp() + " × tp " + topology.tp() + ")");
@@ -99,7 +80,7 @@ public final class LoadedStage implements AutoCloseable {
         StageShard full = topology.partition().shard(stageIndex);
         // logits are needed once per stage: TP rank 0 of the last stage holds the final norm and lm_head
         StageShard shard = new StageShard(full.firstLayer(), full.endLayer(), full.embedding(), full.head() && tpRank == 0);
-        Backend backend = Backends.create(kind, threads, stagesOnDevice, deviceRank);
+        Backend backend = Backends.create(placement, threads);
         Checkpoint ckpt = null;
         try {
             ckpt = md.openCheckpoint();

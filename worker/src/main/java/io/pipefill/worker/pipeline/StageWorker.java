@@ -8,7 +8,7 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.Backends;
-import io.pipefill.worker.engine.DeviceRank;
+import io.pipefill.worker.engine.Placement;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.transport.ActivationLink;
@@ -35,10 +35,8 @@ public final class StageWorker {
     private final int tpRank;
     private final RunClockSource clocks;
     private final ActivationLink link;
-    private final Backends.Kind backend;
-    private final int stagesOnDevice;
-    /** The rank's GPU and TP communicator in a multi-process CUDA pipeline; null elsewhere. */
-    private final DeviceRank deviceRank;
+    /** Where {@link #run} loads the shard: backend, GPU share or joined device rank. */
+    private final Placement placement;
 
     /** Supplies the run clock once every rank is loaded (the coordinator starts the clock then). */
     @FunctionalInterface
@@ -47,37 +45,17 @@ public final class StageWorker {
     }
 
     public StageWorker(Transport transport, PipelineSpec spec, PipelineSink sink, RunClockSource clocks) {
-        this(transport, ActivationLink.hostStaging(transport), Backends.Kind.cpu, 1, spec, sink, clocks);
+        this(transport, ActivationLink.hostStaging(transport), Placement.alone(Backends.Kind.cpu), spec, sink, clocks);
     }
 
     /**
-     * A rank whose hidden states travel over {@code link} (a device-to-device link, or host staging over
-     * {@code transport}); {@code backend} and {@code stagesOnDevice} (how many ranks of this process share its
-     * GPU) matter only to {@link #run}, which loads the shard.
+     * A rank whose hidden states travel over {@code link} (host staging over {@code transport}, a device-local
+     * link, or a joined rank's NCCL link); {@code placement} matters only to {@link #run}, which loads the shard.
      */
-    public StageWorker(Transport transport, ActivationLink link, Backends.Kind backend, int stagesOnDevice,
-                       PipelineSpec spec, PipelineSink sink, RunClockSource clocks) {
-        this(transport, link, backend, stagesOnDevice, null, spec, sink, clocks);
-    }
-
-    /**
-     * A rank of a multi-process GPU pipeline: hidden states over {@code deviceRank}'s link, the shard loaded on
-     * its GPU with its TP group's device all-reduce.
-     */
-    public StageWorker(Transport transport, DeviceRank deviceRank, Backends.Kind backend, PipelineSpec spec,
+    public StageWorker(Transport transport, ActivationLink link, Placement placement, PipelineSpec spec,
                        PipelineSink sink, RunClockSource clocks) {
-        this(transport, deviceRank.activationLink(), backend, 1, deviceRank, spec, sink, clocks);
-    }
-
-    private StageWorker(Transport transport, ActivationLink link, Backends.Kind backend, int stagesOnDevice,
-                        DeviceRank deviceRank, PipelineSpec spec, PipelineSink sink, RunClockSource clocks) {
-        if (stagesOnDevice < 1) {
-            throw new IllegalArgumentException("stages on one device must be at least 1, got " + stagesOnDevice);
-        }
         this.link = link;
-        this.backend = backend;
-        this.stagesOnDevice = stagesOnDevice;
-        this.deviceRank = deviceRank;
+        this.placement = placement;
         this.transport = transport;
         this.spec = spec;
         this.sink = sink;
@@ -90,8 +68,8 @@ public final class StageWorker {
 
     /** Loads this rank's shard, warms it up and runs the spec's requests: the one-shot rank of a pipeline run. */
     public void run() {
-        try (LoadedStage loaded = LoadedStage.load(Path.of(spec.modelDir()), topo, rank, backend, spec.threadsPerRank(),
-                spec.kvCapacity(stageIndex), stagesOnDevice, deviceRank)) {
+        try (LoadedStage loaded = LoadedStage.load(Path.of(spec.modelDir()), topo, rank, placement, spec.threadsPerRank(),
+                spec.kvCapacity(stageIndex))) {
             loaded.bind(transport);
             loaded.warmUp();
             runOn(loaded);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.DeviceRank;
+import io.pipefill.worker.engine.Placement;
 import io.pipefill.worker.transport.SocketTransport;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -50,7 +51,8 @@ public final class WorkerProcess {
                 // cuda: this rank's GPU and NCCL communicators, joined with every other rank before any loading
                 gpu = Backends.joinDeviceRank(backend, transport, spec.topology(), spec.peerTimeout());
                 StageWorker worker = gpu != null
-                        ? new StageWorker(transport, gpu, backend, spec, new ControlSink(control), start::join)
+                        ? new StageWorker(transport, gpu.activationLink(), Placement.joined(gpu), spec, new ControlSink(control),
+                                start::join)
                         : new StageWorker(transport, spec, new ControlSink(control), start::join);
                 worker.run();
                 control.send(Map.of("type", "done", "rank", rank));
