@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Development probe for flash_attention.cu on a GPU host without Java: loads a cubin compiled elsewhere
-(nvcc -cubin -arch=sm_90), runs its kernels on PyTorch tensors through the driver API (ctypes), checks them
-against a float32 PyTorch reference (chunk against a cached prefix, bottom-right causal mask, GQA, NaN bits in
-the unfilled part of the cache) and times the 8K chunks of a 64K prompt beside PyTorch's SDPA on the whole
-causal 64K. Prints one JSON line per case.
+"""Development probe for the tensor-core attention kernels on a GPU host without Java: loads cubins compiled
+elsewhere (build-bundle.sh carries them: flash_attention.cu for sm_90, flash_attention_sm90.cu for sm_90a), runs
+their kernels on PyTorch tensors through the driver API (ctypes), checks them against a float32 PyTorch reference
+(chunk against a cached prefix, bottom-right causal mask, GQA, NaN bits in the unfilled part of the cache) and
+times the 8K chunks of a 64K prompt; with --sdpa also PyTorch's SDPA on the whole causal 64K. Prints one JSON line
+per case.
 
-Usage: attention_probe.py CUBIN [VARIANT ...]   (variants wW_mM: W warps of M 16-row m-tiles; default w4_m1)
-The Java backend's own parity runs in check.py; this is for iterating on the kernel quickly.
+Usage: attention_probe.py [--sdpa] CUBIN... VARIANT...
+  VARIANT: wW_mM (flash_attention.cu: W warps of M 16-row m-tiles), wgmma or wgmma_vswap (flash_attention_sm90.cu,
+  head dim 128 only; _vswap exchanges the V descriptor's LBO and SBO, a diagnostic twin).
+Run one variant per process where a kernel may fault: a CUDA error poisons the process's context.
+The Java backend's own parity runs in check.py; this is for iterating on the kernels quickly.
 """
 import ctypes
 import json
@@ -20,9 +24,26 @@ CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 BLOCK_N = 64
 
 
+# flash_attention_sm90.cu's WG_BLOCK_M, WG_THREADS and WG_SHARED_BYTES (LaunchGeometry.WGMMA_*)
+WGMMA_BLOCK_M = 128
+WGMMA_THREADS = 256
+WGMMA_SHARED_BYTES = 128 * 128 * 2 + 4 * 128 * 128 * 2 + 1024
+
+
+def geometry(variant, d):
+    """(kernel name, query rows per block, threads per block, dynamic shared memory) of a variant at head dim d."""
+    if variant.startswith("wgmma"):
+        return "flash_attention_wgmma_d%d%s" % (d, variant[len("wgmma"):]), WGMMA_BLOCK_M, WGMMA_THREADS, WGMMA_SHARED_BYTES
+    warps, mt = (int(x[1:]) for x in variant.split("_"))
+    bm = warps * 16 * mt
+    return "flash_attention_d%d_%s" % (d, variant), bm, warps * 32, (bm + 4 * BLOCK_N) * (d + 8) * 2
+
+
 def main(argv):
-    cubin = open(argv[0], "rb").read()
-    variants = argv[1:] or ["w4_m1"]
+    sdpa = "--sdpa" in argv
+    argv = [a for a in argv if a != "--sdpa"]
+    cubins = [a for a in argv if a.endswith(".cubin")]
+    variants = [a for a in argv if not a.endswith(".cubin")] or ["w4_m1"]
     torch.zeros(1, device="cuda")  # creates and binds the primary context
     cu = ctypes.CDLL("libcuda.so.1")
 
@@ -30,23 +51,31 @@ def main(argv):
         if rc != 0:
             raise RuntimeError("%s failed: CUresult %d" % (what, rc))
 
-    mod = ctypes.c_void_p()
-    chk(cu.cuModuleLoadData(ctypes.byref(mod), cubin), "cuModuleLoadData")
+    modules = []
+    for path in cubins:
+        mod = ctypes.c_void_p()
+        with open(path, "rb") as f:
+            chk(cu.cuModuleLoadData(ctypes.byref(mod), f.read()), "cuModuleLoadData " + path)
+        modules.append(mod)
     functions = {}
 
-    def kernel(d, variant):
-        name = "flash_attention_d%d_%s" % (d, variant)
+    def find(name):
+        """The kernel from whichever cubin defines it, or None."""
         if name not in functions:
-            f = ctypes.c_void_p()
-            chk(cu.cuModuleGetFunction(ctypes.byref(f), mod, name.encode()), "cuModuleGetFunction " + name)
-            functions[name] = f
+            for mod in modules:
+                f = ctypes.c_void_p()
+                if cu.cuModuleGetFunction(ctypes.byref(f), mod, name.encode()) == 0:
+                    functions[name] = f
+                    break
+            else:
+                return None
         return functions[name]
 
     def launch(d, variant, q, kc, vc, out, rows, pos0, heads, kv_heads, capacity, q_stride, out_stride):
-        warps, mt = (int(x[1:]) for x in variant.split("_"))
-        bm = warps * 16 * mt
-        smem = (bm + 4 * BLOCK_N) * (d + 8) * 2
-        f = kernel(d, variant)
+        name, bm, threads, smem = geometry(variant, d)
+        f = find(name)
+        if f is None:
+            raise RuntimeError("no cubin defines " + name)
         chk(cu.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), "cuFuncSetAttribute")
         scale_log2 = (1.0 / math.sqrt(d)) * 1.4426950408889634
         args = [ctypes.c_void_p(q.data_ptr()), ctypes.c_void_p(kc.data_ptr()), ctypes.c_void_p(vc.data_ptr()),
@@ -55,8 +84,8 @@ def main(argv):
                 ctypes.c_float(scale_log2)]
         params = (ctypes.c_void_p * len(args))(*[ctypes.cast(ctypes.pointer(a), ctypes.c_void_p) for a in args])
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
-        chk(cu.cuLaunchKernel(kernel(d, variant), (rows + bm - 1) // bm, heads, 1, warps * 32, 1, 1, smem, stream,
-                              params, None), "cuLaunchKernel")
+        chk(cu.cuLaunchKernel(f, (rows + bm - 1) // bm, heads, 1, threads, 1, 1, smem, stream, params, None),
+            "cuLaunchKernel")
 
     def make(rows, pos0, heads, kv_heads, d, capacity, seed):
         g = torch.Generator(device="cuda").manual_seed(seed)
@@ -81,32 +110,45 @@ def main(argv):
         return (torch.softmax(s, -1) @ v).permute(1, 0, 2).reshape(rows, heads * d)
 
     ok_all = True
+    # (rows, pos0, heads, kv heads, head dim): partial blocks and tiles, prefixes off the tile grid, GQA 1, 2, 4
     cases = [(64, 0, 8, 2, 128), (128, 256, 8, 2, 128), (300, 1000, 32, 8, 128), (1000, 3000, 32, 8, 128),
+             (5, 7, 4, 4, 128), (77, 50, 4, 2, 128), (200, 0, 4, 1, 128), (129, 127, 8, 8, 128),
              (77, 50, 4, 2, 32), (200, 0, 4, 1, 16), (150, 40, 6, 2, 48), (256, 512, 12, 4, 64), (5, 7, 4, 4, 96)]
+    # diagnostic: Q = 0 makes every score 0 and P uniform over the visible keys, so the output is the running
+    # mean of V: it checks the P·V path alone (if it passes where the random cases fail, Q·Kᵀ is what is wrong)
+    diagnostics = [("correctness_q_zero", (300, 1000, 8, 2, 128))]
+
+    def run_case(kind, variant, rows, pos0, heads, kv_heads, d, q_zero):
+        case = dict(kind=kind, variant=variant, rows=rows, pos0=pos0, heads=heads, kv_heads=kv_heads, head_dim=d)
+        try:
+            capacity = pos0 + rows + 100
+            qkv, kc, vc, q_stride = make(rows, pos0, heads, kv_heads, d, capacity, rows * 7 + pos0)
+            if q_zero:
+                qkv[:, :heads * d] = 0
+            out = torch.full((rows, heads * d), float("nan"), device="cuda", dtype=torch.bfloat16)
+            launch(d, variant, qkv, kc, vc, out, rows, pos0, heads, kv_heads, capacity, q_stride, heads * d)
+            torch.cuda.synchronize()
+            ref = reference(qkv, kc, vc, rows, pos0, heads, kv_heads, d)
+            got = out.float()
+            finite = bool(torch.isfinite(got).all())
+            rel = float((got - ref).norm() / ref.norm())
+            case.update(finite=finite, rel_l2=rel, max_abs=float((got - ref).abs().max()), ok=finite and rel <= 1e-2)
+        except Exception as e:
+            case.update(ok=False, error="%s: %s" % (type(e).__name__, e))
+        print(json.dumps(case), flush=True)
+        return case["ok"]
+
     for variant in variants:
-        for rows, pos0, heads, kv_heads, d in cases:
-            case = dict(kind="correctness", variant=variant, rows=rows, pos0=pos0, heads=heads, kv_heads=kv_heads,
-                        head_dim=d)
-            try:
-                probe = ctypes.c_void_p()
-                if cu.cuModuleGetFunction(ctypes.byref(probe), mod,
-                                          ("flash_attention_d%d_%s" % (d, variant)).encode()) != 0:
-                    continue  # not instantiated for this head dim
-                capacity = pos0 + rows + 100
-                qkv, kc, vc, q_stride = make(rows, pos0, heads, kv_heads, d, capacity, rows * 7 + pos0)
-                out = torch.full((rows, heads * d), float("nan"), device="cuda", dtype=torch.bfloat16)
-                launch(d, variant, qkv, kc, vc, out, rows, pos0, heads, kv_heads, capacity, q_stride, heads * d)
-                torch.cuda.synchronize()
-                ref = reference(qkv, kc, vc, rows, pos0, heads, kv_heads, d)
-                got = out.float()
-                finite = bool(torch.isfinite(got).all())
-                rel = float((got - ref).norm() / ref.norm())
-                case.update(finite=finite, rel_l2=rel, max_abs=float((got - ref).abs().max()),
-                            ok=finite and rel <= 1e-2)
-            except Exception as e:
-                case.update(ok=False, error="%s: %s" % (type(e).__name__, e))
-            ok_all &= case["ok"]
-            print(json.dumps(case), flush=True)
+        ran = 0
+        for kind, params in [("correctness", p) for p in cases] + diagnostics:
+            if find(geometry(variant, params[4])[0]) is None:
+                continue  # not instantiated for this head dim
+            ran += 1
+            ok_all &= run_case(kind, variant, *params, q_zero=kind.endswith("q_zero"))
+        if ran == 0:
+            ok_all = False
+            print(json.dumps(dict(kind="correctness", variant=variant, ok=False,
+                                  error="no cubin defines a kernel of this variant (%s)" % ", ".join(cubins))), flush=True)
 
     # 8b-shape attention of a 64K prompt in 8K chunks, against SDPA on the whole causal 64K (what HF runs)
     heads, kv_heads, d, total, chunk = 32, 8, 128, 65536, 8192
@@ -147,6 +189,8 @@ def main(argv):
         except Exception as e:
             row.update(error="%s: %s" % (type(e).__name__, e))
         print(json.dumps(row), flush=True)
+    if not sdpa:
+        return 0 if ok_all else 1
     row = dict(kind="timing_sdpa_causal_64k")
     try:
         qf = torch.randn(1, heads, total, d, device="cuda", dtype=torch.bfloat16)

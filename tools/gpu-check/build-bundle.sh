@@ -131,7 +131,23 @@ cat > "$STAGE/goldens/manifest.json" <<JSON
 }
 JSON
 
-cp "$HERE/run-on-gpu.sh" "$HERE/check.py" "$STAGE/"
+cp "$HERE/run-on-gpu.sh" "$HERE/check.py" "$HERE/attention_probe.py" "$STAGE/"
+
+# cubins of the tensor-core attention kernels for attention_probe.py (the probe_attention_kernels step); the Java
+# backend compiles its own with NVRTC on the GPU host
+NVCC="$(command -v nvcc || true)"
+[[ -z "$NVCC" && -x /usr/local/cuda/bin/nvcc ]] && NVCC=/usr/local/cuda/bin/nvcc
+if [[ -n "$NVCC" ]]; then
+  say "compiling the attention kernels for the probe ($NVCC)"
+  KSRC="$ROOT/worker/src/main/resources/io/pipefill/worker/cuda"
+  mkdir -p "$STAGE/kernels"
+  "$NVCC" -cubin -arch=sm_90 -O3 -std=c++17 -o "$STAGE/kernels/flash_attention.sm_90.cubin" "$KSRC/flash_attention.cu" \
+    || die "nvcc failed on flash_attention.cu"
+  "$NVCC" -cubin -arch=sm_90a -O3 -std=c++17 -o "$STAGE/kernels/flash_attention_sm90.sm_90a.cubin" "$KSRC/flash_attention_sm90.cu" \
+    || die "nvcc failed on flash_attention_sm90.cu"
+else
+  say "no nvcc here: the bundle carries no kernel cubins, and the check skips probe_attention_kernels"
+fi
 [[ -f "$HERE/README.md" ]] && cp "$HERE/README.md" "$STAGE/"
 chmod +x "$STAGE/run-on-gpu.sh"
 

@@ -46,6 +46,10 @@ PROBES = [("nccl_self_send_recv_all_reduce", "io.pipefill.worker.cuda.NcclProbe"
           # cuDNN's fused attention is an alternative to our flash kernel, not the default: informational
           ("probe_cudnn_attention", "io.pipefill.worker.cuda.CudnnAttentionProbe", 90, False)]
 INFORMATIONAL = {name for name, _, _, counts in PROBES if not counts}
+# attention_probe.py on the bundle's cubins: the default flash kernel, then the Hopper wgmma kernel and its
+# diagnostic twin; informational (the pipefill steps check the attention the worker runs)
+ATTENTION_PROBE_VARIANTS = ["w4_m2", "wgmma", "wgmma_vswap"]
+INFORMATIONAL.add("probe_attention_kernels")
 
 
 def log(msg):
@@ -558,6 +562,28 @@ class Check:
         self.report["checks"][name] = lines
         return r
 
+    def attention_kernels(self):
+        """attention_probe.py per variant, each in its own process: a kernel that faults poisons its CUDA context."""
+        cubins = sorted(glob.glob(os.path.join(self.bundle, "kernels", "*.cubin")))
+        if not cubins:
+            return {"ok": False, "error": "skipped: the bundle carries no kernel cubins (no nvcc where it was built)"}
+        results = {}
+        for i, variant in enumerate(ATTENTION_PROBE_VARIANTS):
+            # PyTorch's SDPA on the whole causal 64K, the yardstick, timed once
+            cmd = [sys.executable, os.path.join(self.bundle, "attention_probe.py")] + (["--sdpa"] if i == 0 else [])
+            r = run_cmd(cmd + cubins + [variant], self.deadline.cap(90), env=self.env)
+            lines = []
+            for line in (r.get("stdout") or "").splitlines():
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    pass
+            results[variant] = {"ok": r["ok"], "seconds": r["seconds"], "lines": lines}
+            if not r["ok"]:
+                results[variant].update(error=r.get("error"), stderr_tail=r.get("stderr_tail"))
+        self.report["checks"]["attention_kernels"] = results
+        return {"ok": all(v["ok"] for v in results.values()), "variants": {k: v["ok"] for k, v in results.items()}}
+
     def pp2(self):
         """Two stages on the one GPU (in-process pipeline, device-local link), chunked, against unchunked PP=1."""
         if "small" not in self.models:
@@ -589,10 +615,16 @@ class Check:
         if attention is not None:
             # the CUDA-core attention kernel: the baseline the tensor-core kernel is measured against
             env = dict(self.env, PIPEFILL_JVM_OPTS="-Dpipefill.cuda.attention=" + attention)
+        logits = os.path.join(self.work, "8b-shape-%d-%s.logits.f32" % (n, attention or "default"))
         r = self.pipefill(["prefill", "--model", "8b-shape", "--random-weights", "--random-tokens", str(n), "--chunk",
-                           str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t", "--json", "--quiet"],
-                          {8192: 120, 32768: 180, 65536: 240}.get(n, 240), env)
+                           str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t", "--json", "--quiet",
+                           "--logits-out", logits], {8192: 120, 32768: 180, 65536: 240}.get(n, 240), env)
         row = {"tokens": n, "attention": attention or self.report["attention"]}
+        default = os.path.join(self.work, "8b-shape-%d-default.logits.f32" % n)
+        if r["ok"] and attention is not None and os.path.exists(default):
+            # the same weights and tokens through the default attention: the other kernel's parity at this length
+            # (random weights leave near-ties among the top logits, so the top-1 is reported, not required)
+            row["logits_vs_default_attention"] = compare(read_f32(logits), read_f32(default), REL_TOL)
         if r["ok"]:
             j = json.loads(r["stdout"])
             s = j["ttft_ms"] / 1e3
@@ -651,6 +683,7 @@ class Check:
         for name, main_class, timeout, _ in PROBES:
             self.step(name, lambda main_class=main_class, timeout=timeout, name=name:
                       self.java_probe(name, main_class, timeout))
+        self.step("probe_attention_kernels", self.attention_kernels)
         for name in ("tiny", "small"):
             self.step("parity_cuda_vs_transformers_" + name, lambda name=name: self.hf_parity(name))
         if not any(self.report["steps"].get("parity_cuda_vs_cpu_" + g, {}).get("ok") for g in ("tiny", "small")):

@@ -79,6 +79,8 @@ final class CudaDevice implements AutoCloseable {
     private CublasLtMatmul lt;
     private final List<CUmod_st> modules = new ArrayList<>();
     private final Map<String, CUfunc_st> functions = new HashMap<>();
+    /** Where compiled kernels are kept; null when the device was opened without kernels. */
+    private CubinCache kernelCache;
     /** Dynamic shared memory each kernel may use without another cuFuncSetAttribute. */
     private final Map<String, Integer> sharedOptIn = new HashMap<>();
     private static final int DEFAULT_SHARED_BYTES = 48 * 1024;
@@ -158,23 +160,52 @@ final class CudaDevice implements AutoCloseable {
     }
 
     private void loadKernels(CubinCache cache) {
+        kernelCache = cache;
+        for (Map.Entry<String, List<String>> e : KernelSources.KERNELS.entrySet()) {
+            loadModule(e.getKey(), arch, e.getValue());
+        }
+    }
+
+    /**
+     * Compiles (or takes from the cache) and loads an architecture-specific source ({@link KernelSources#ARCH_SPECIFIC})
+     * the first time a stage asks for it (at load, on the stage's thread); start-up does not pay for kernels no stage
+     * uses.
+     */
+    void loadArchSpecific(String file) {
+        KernelSources.ArchKernels k = KernelSources.ARCH_SPECIFIC.get(file);
+        if (k == null) {
+            throw new IllegalArgumentException("'" + file + "' is not an architecture-specific kernel source; known: "
+                    + KernelSources.ARCH_SPECIFIC.keySet());
+        }
+        if (!k.arch().equals(arch)) {
+            throw new IllegalStateException(file + " runs on " + k.arch() + " devices only; this one is " + arch);
+        }
+        if (kernelCache == null) {
+            throw new IllegalStateException("this device was opened without kernels (GEMM probe)");
+        }
+        if (!functions.containsKey(k.kernels().get(0))) {
+            loadModule(file, NvrtcOptions.archSpecific(arch), k.kernels());
+        }
+    }
+
+    private void loadModule(String file, String compileArch, List<String> kernels) {
+        List<String> options = NvrtcOptions.options(compileArch, NvrtcOptions.defaultIncludeDir());
+        byte[] cubin = kernelCache.getOrCompile(KernelSources.cacheKey(file, compileArch, compilerId()), () -> compile(file, options));
+        CUmod_st module = new CUmod_st();
+        driver(cuModuleLoadData(module, new BytePointer(cubin)), "cuModuleLoadData(" + file + ")");
+        modules.add(module);
+        for (String kernel : kernels) {
+            CUfunc_st f = new CUfunc_st();
+            driver(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
+            functions.put(kernel, f);
+        }
+    }
+
+    private static String compilerId() {
         int[] vMajor = {0};
         int[] vMinor = {0};
         nvrtcCheck(nvrtcVersion(vMajor, vMinor), "nvrtcVersion");
-        String compiler = NvrtcOptions.compilerId(vMajor[0], vMinor[0]);
-        List<String> options = NvrtcOptions.options(arch, NvrtcOptions.defaultIncludeDir());
-        for (Map.Entry<String, List<String>> e : KernelSources.KERNELS.entrySet()) {
-            String file = e.getKey();
-            byte[] cubin = cache.getOrCompile(KernelSources.cacheKey(file, arch, compiler), () -> compile(file, options));
-            CUmod_st module = new CUmod_st();
-            driver(cuModuleLoadData(module, new BytePointer(cubin)), "cuModuleLoadData(" + file + ")");
-            modules.add(module);
-            for (String kernel : e.getValue()) {
-                CUfunc_st f = new CUfunc_st();
-                driver(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
-                functions.put(kernel, f);
-            }
-        }
+        return NvrtcOptions.compilerId(vMajor[0], vMinor[0]);
     }
 
     private static byte[] compile(String file, List<String> options) {

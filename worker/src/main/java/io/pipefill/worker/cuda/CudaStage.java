@@ -56,6 +56,8 @@ final class CudaStage implements Stage {
     private final RotaryEmbedding rope;
     /** flash_attention.cu's kernel for this layout; null: attention.cu's CUDA-core kernel. */
     private final String flashKernel;
+    /** flash_attention_sm90.cu's kernel when -Dpipefill.cuda.attention=wgmma applies to this layout, else null. */
+    private final String wgmmaKernel;
     /** Set when cuDNN's fused attention was chosen; owned (and closed) by this stage. */
     private final CudnnAttention cudnn;
     private final List<Layer> layers = new ArrayList<>();
@@ -90,8 +92,9 @@ final class CudaStage implements Stage {
         this.eps = (float) config.rmsNormEps();
         this.rope = new RotaryEmbedding(config);
         AttentionChoice choice = AttentionChoice.fromSystemProperty();
-        // cuDNN falls back to the flash kernel for a shape it has no engine for
+        // cuDNN and wgmma fall back to the flash kernel for a shape they do not cover
         this.flashKernel = choice == AttentionChoice.CUDA_CORES ? null : LaunchGeometry.flashKernel(headDim, qDim + 2 * kvDim, qDim);
+        this.wgmmaKernel = choice == AttentionChoice.WGMMA ? wgmmaKernel(dev, headDim, qDim + 2 * kvDim, qDim) : null;
         this.cudnn = choice == AttentionChoice.CUDNN ? new CudnnAttention(dev) : null;
         this.weightBytes = layout.bf16Bytes();
         try {
@@ -240,12 +243,33 @@ final class CudaStage implements Stage {
         projectIntoResidual(n, inter, b.act, w.down(), x, b);
     }
 
+    /** The wgmma kernel, compiled and loaded, for a Hopper device; an error naming the device elsewhere. */
+    private static String wgmmaKernel(CudaDevice dev, int headDim, int qStride, int outStride) {
+        if (!KernelSources.ARCH_SPECIFIC.get(LaunchGeometry.WGMMA_SOURCE).arch().equals(dev.arch)) {
+            throw new IllegalArgumentException("-Dpipefill.cuda.attention=wgmma needs a Hopper GPU (sm_90); this one is "
+                    + dev.arch + ": use flash (the default)");
+        }
+        String kernel = LaunchGeometry.wgmmaKernel(dev.arch, headDim, qStride, outStride);
+        if (kernel == null) {
+            System.err.println("warning: the wgmma attention kernel covers head dim " + LaunchGeometry.WGMMA_HEAD_DIM
+                    + " only; head dim " + headDim + " uses the flash kernel");
+            return null;
+        }
+        dev.loadArchSpecific(LaunchGeometry.WGMMA_SOURCE);
+        return kernel;
+    }
+
     /** Which attention implementation a stage uses; -Dpipefill.cuda.attention picks it (default flash). */
     enum AttentionChoice {
         /** flash_attention.cu on tensor cores, attention.cu where its layout does not fit. */
         FLASH,
         /** cuDNN's fused attention through the backend graph API ({@link CudnnAttention}); flash where it has no engine. */
         CUDNN,
+        /**
+         * flash_attention_sm90.cu (Hopper wgmma) at head dim 128 on sm_90, flash at other head dims; not yet run on
+         * a GPU, so not the default (tools/gpu-check's attention probe is its first check).
+         */
+        WGMMA,
         /** attention.cu everywhere: the CUDA-core baseline of the GPU check, and a way around a suspected bug. */
         CUDA_CORES;
 
@@ -256,7 +280,7 @@ final class CudaStage implements Stage {
                     return c;
                 }
             }
-            throw new IllegalArgumentException("pipefill.cuda.attention is '" + v + "'; allowed: flash, cudnn, cuda-cores");
+            throw new IllegalArgumentException("pipefill.cuda.attention is '" + v + "'; allowed: flash, cudnn, wgmma, cuda-cores");
         }
 
         String propertyValue() {
@@ -269,6 +293,13 @@ final class CudaStage implements Stage {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         if (cudnn != null && cudnn.tryAttend(AttentionShape.ofStage(heads, kvHeads, headDim, n, pos0, capacity),
                 dev.arg(b.qkv).value(), dev.arg(w.keys()).value(), dev.arg(w.values()).value(), dev.arg(b.attn).value())) {
+            return;
+        }
+        if (wgmmaKernel != null) {
+            int[] grid = LaunchGeometry.wgmmaGrid(n, heads);
+            dev.launchWithShared(wgmmaKernel, grid[0], grid[1], LaunchGeometry.WGMMA_THREADS, LaunchGeometry.WGMMA_SHARED_BYTES,
+                    dev.arg(b.qkv), dev.arg(w.keys()), dev.arg(w.values()), dev.arg(b.attn), n, pos0, heads, kvHeads, capacity,
+                    qkvWidth, qDim, (float) (scale * LOG2_E));
             return;
         }
         if (flashKernel != null) {

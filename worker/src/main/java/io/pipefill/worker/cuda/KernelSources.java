@@ -12,8 +12,8 @@ import java.util.Map;
 
 /**
  * The CUDA C sources of the small kernels (embedding gather, RMSNorm, per-head q/k norm, RoPE, SwiGLU,
- * residual add, bias add), the chunk-against-prefix attention (tensor-core flash kernels, and a CUDA-core
- * fallback) and the --random-weights fill, shipped as resources. NVRTC compiles them at start-up straight to a cubin for the
+ * residual add, bias add), the chunk-against-prefix attention (tensor-core flash kernels, a Hopper-only wgmma
+ * kernel, and a CUDA-core fallback) and the --random-weights fill, shipped as resources. NVRTC compiles them at start-up straight to a cubin for the
  * device's architecture; {@link #cacheKey} names the cached cubin by content, so a changed source, another
  * architecture or another compiler never reuses a stale binary.
  */
@@ -31,13 +31,25 @@ public final class KernelSources {
             "flash_attention.cu", LaunchGeometry.flashKernels(),
             "random_fill.cu", List.of("fill_uniform_bf16"));
 
+    /**
+     * Sources for one architecture only, compiled for its specific variant ({@link NvrtcOptions#archSpecific}) when
+     * a stage asks for them, not at start-up: source file to the architecture it needs and its kernels.
+     */
+    public static final Map<String, ArchKernels> ARCH_SPECIFIC = Map.of(
+            LaunchGeometry.WGMMA_SOURCE, new ArchKernels("sm_90", LaunchGeometry.wgmmaKernels()));
+
+    /** Kernels of a source that only {@code arch} (e.g. "sm_90", compiled as "sm_90a") can run. */
+    public record ArchKernels(String arch, List<String> kernels) {
+    }
+
     private KernelSources() {
     }
 
     /** A source with the shared header inlined, ready for NVRTC (which then needs no include path of ours). */
     public static String load(String file) {
-        if (!KERNELS.containsKey(file)) {
-            throw new IllegalArgumentException("unknown kernel source '" + file + "'; known: " + KERNELS.keySet());
+        if (!KERNELS.containsKey(file) && !ARCH_SPECIFIC.containsKey(file)) {
+            throw new IllegalArgumentException("unknown kernel source '" + file + "'; known: " + KERNELS.keySet() + " and "
+                    + ARCH_SPECIFIC.keySet());
         }
         String common = read(COMMON).replace("#pragma once", "");
         return read(file).replace("#include \"common.cuh\"", common);

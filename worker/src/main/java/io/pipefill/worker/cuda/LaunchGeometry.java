@@ -97,6 +97,39 @@ public final class LaunchGeometry {
         return new int[] {blocks(rows, flashBlockRows(headDim)), heads};
     }
 
+    /** flash_attention_sm90.cu: the Hopper (sm_90a) wgmma attention, head dim 128 only. */
+    public static final String WGMMA_SOURCE = "flash_attention_sm90.cu";
+    /** Its WG_D, WG_BLOCK_M (query rows per block: two warpgroups of 64), WG_BLOCK_N and WG_THREADS. */
+    public static final int WGMMA_HEAD_DIM = 128;
+    public static final int WGMMA_BLOCK_ROWS = 128;
+    public static final int WGMMA_BLOCK_KEYS = 128;
+    public static final int WGMMA_THREADS = 256;
+    /** WG_SHARED_BYTES: the Q tile, double-buffered K and V tiles, and 1024 bytes to align to the swizzle period. */
+    public static final int WGMMA_SHARED_BYTES = WGMMA_BLOCK_ROWS * WGMMA_HEAD_DIM * 2 + 4 * WGMMA_BLOCK_KEYS * WGMMA_HEAD_DIM * 2 + 1024;
+    private static final String WGMMA_KERNEL = "flash_attention_wgmma_d128";
+
+    /** The source's entry points: the kernel, and its twin with the V descriptor's LBO and SBO exchanged (a diagnostic). */
+    static List<String> wgmmaKernels() {
+        return List.of(WGMMA_KERNEL, WGMMA_KERNEL + "_vswap");
+    }
+
+    /**
+     * The wgmma kernel for this layout on a device of {@code arch}, or null where it does not apply: not an sm_90
+     * device (its cubin is sm_90a, which runs on Hopper only), another head dim, or strides that break its
+     * 16-byte copies.
+     */
+    public static String wgmmaKernel(String arch, int headDim, int qStride, int outStride) {
+        if (!"sm_90".equals(arch) || headDim != WGMMA_HEAD_DIM || qStride % 8 != 0 || outStride % 8 != 0) {
+            return null;
+        }
+        return WGMMA_KERNEL;
+    }
+
+    /** wgmma grid: (query-row blocks, heads). */
+    public static int[] wgmmaGrid(int rows, int heads) {
+        return new int[] {blocks(rows, WGMMA_BLOCK_ROWS), heads};
+    }
+
     /** Checks what attention.cu assumes about the head layout. */
     public static void checkAttention(int heads, int kvHeads, int headDim) {
         if (headDim > ATTENTION_MAX_HEAD_DIM || headDim % 2 != 0) {

@@ -14,7 +14,10 @@ public final class NvrtcOptions {
     private NvrtcOptions() {
     }
 
-    /** "sm_90" for compute capability 9.0; the "a" variants (sm_90a) are not used: our kernels need no wgmma/TMA. */
+    /**
+     * "sm_90" for compute capability 9.0: what every kernel source is compiled for. Sources that use one
+     * architecture's own instructions (wgmma) are compiled for {@link #archSpecific} instead.
+     */
     public static String arch(int major, int minor) {
         if (major < 8 || major > 20 || minor < 0 || minor > 9) {
             // BF16 arithmetic (__nv_bfloat16 intrinsics in FP32 math) needs sm_80 or newer
@@ -25,12 +28,23 @@ public final class NvrtcOptions {
     }
 
     /**
-     * Options for {@code arch}. {@code includeDir} is the CUDA toolkit's include directory when one exists:
+     * The architecture-specific variant of {@code arch} ("sm_90" -> "sm_90a"), whose cubins may use instructions
+     * that later architectures lack (Hopper's wgmma), and which therefore run on exactly that architecture.
+     */
+    public static String archSpecific(String arch) {
+        if (!arch.matches("sm_\\d{2,3}")) {
+            throw new IllegalArgumentException("'" + arch + "' is not a real architecture such as sm_90");
+        }
+        return arch + "a";
+    }
+
+    /**
+     * Options for {@code arch} (a real architecture, "sm_90", or its specific variant, "sm_90a"). {@code includeDir} is the CUDA toolkit's include directory when one exists:
      * NVRTC 13 ships cuda_bf16.h as a built-in header, so it is only a fallback and may be null.
      */
     public static List<String> options(String arch, Path includeDir) {
-        if (!arch.matches("sm_\\d{2,3}")) {
-            throw new IllegalArgumentException("'" + arch + "' is not a real architecture such as sm_90");
+        if (!arch.matches("sm_\\d{2,3}a?")) {
+            throw new IllegalArgumentException("'" + arch + "' is not a real architecture such as sm_90 or sm_90a");
         }
         List<String> o = new ArrayList<>();
         o.add("--gpu-architecture=" + arch);

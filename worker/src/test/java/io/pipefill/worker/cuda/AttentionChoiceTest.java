@@ -22,12 +22,13 @@ class AttentionChoiceTest {
             assertEquals(c, AttentionChoice.fromSystemProperty());
         }
         assertEquals("cuda-cores", AttentionChoice.CUDA_CORES.propertyValue());
+        assertEquals("wgmma", AttentionChoice.WGMMA.propertyValue());
     }
 
     @Test
     void anUnknownChoiceIsNamedWithWhatIsAllowed() {
         System.setProperty("pipefill.cuda.attention", "fa3");
         String msg = assertThrows(IllegalArgumentException.class, AttentionChoice::fromSystemProperty).getMessage();
-        assertTrue(msg.contains("'fa3'") && msg.contains("flash, cudnn, cuda-cores"), msg);
+        assertTrue(msg.contains("'fa3'") && msg.contains("flash, cudnn, wgmma, cuda-cores"), msg);
     }
 }

@@ -33,6 +33,14 @@ class KernelSourcesTest {
                 assertTrue(src.contains(definition), e.getKey() + " defines " + kernel);
             }
         }
+        for (Map.Entry<String, KernelSources.ArchKernels> e : KernelSources.ARCH_SPECIFIC.entrySet()) {
+            String src = KernelSources.load(e.getKey());
+            assertFalse(src.contains("#include \"common.cuh\""), e.getKey());
+            for (String kernel : e.getValue().kernels()) {
+                assertTrue(Pattern.compile("__global__ void .*\\b" + kernel + "\\(").matcher(src).find(), e.getKey() + " defines " + kernel);
+            }
+            assertFalse(KernelSources.KERNELS.containsKey(e.getKey()), "compiled for its own architecture only");
+        }
         assertThrows(IllegalArgumentException.class, () -> KernelSources.load("nope.cu"));
     }
 
@@ -60,6 +68,22 @@ class KernelSourcesTest {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "nvcc timed out on " + file);
             assertEquals(0, p.exitValue(), file + ":\n" + out);
+            assertTrue(Files.size(dir.resolve(file + ".cubin")) > 0);
+        }
+        // wgmma kernels: for the architecture-specific target, and ptxas must neither spill nor serialise the
+        // wgmma's (it says so, with -v, when register use forces it to wait after each one)
+        for (Map.Entry<String, KernelSources.ArchKernels> e : KernelSources.ARCH_SPECIFIC.entrySet()) {
+            String file = e.getKey();
+            Files.writeString(dir.resolve(file), KernelSources.read(file));
+            String arch = NvrtcOptions.archSpecific(e.getValue().arch());
+            List<String> cmd = List.of(nvcc.toString(), "-cubin", "-arch=" + arch, "-Werror", "all-warnings", "-Xptxas", "-v",
+                    "-o", dir.resolve(file + ".cubin").toString(), dir.resolve(file).toString());
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "nvcc timed out on " + file);
+            assertEquals(0, p.exitValue(), file + ":\n" + out);
+            assertFalse(out.contains("serialized"), file + ": wgmma serialised:\n" + out);
+            assertFalse(Pattern.compile("[1-9]\\d* bytes spill").matcher(out).find(), file + " spills registers:\n" + out);
             assertTrue(Files.size(dir.resolve(file + ".cubin")) > 0);
         }
     }

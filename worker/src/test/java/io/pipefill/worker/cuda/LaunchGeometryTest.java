@@ -51,6 +51,33 @@ class LaunchGeometryTest {
     }
 
     @Test
+    void wgmmaConstantsMatchItsKernelSource() {
+        String src = KernelSources.read(LaunchGeometry.WGMMA_SOURCE);
+        assertTrue(src.contains("#define WG_D " + LaunchGeometry.WGMMA_HEAD_DIM), "WG_D");
+        assertTrue(src.contains("#define WG_BLOCK_M " + LaunchGeometry.WGMMA_BLOCK_ROWS), "WG_BLOCK_M");
+        assertTrue(src.contains("#define WG_BLOCK_N " + LaunchGeometry.WGMMA_BLOCK_KEYS), "WG_BLOCK_N");
+        assertTrue(src.contains("#define WG_THREADS " + LaunchGeometry.WGMMA_THREADS), "WG_THREADS");
+        assertTrue(src.contains("#define WG_SHARED_BYTES (WG_BLOCK_M * WG_D * 2 + 4 * WG_TILE_BYTES + 1024)"), "WG_SHARED_BYTES");
+        assertTrue(src.contains("#define WG_TILE_BYTES (WG_BLOCK_N * WG_D * 2)"), "WG_TILE_BYTES");
+        // 160 KiB of tiles + the alignment slack: within an H100/H200 block's 227 KiB opt-in
+        assertEquals(164_864, LaunchGeometry.WGMMA_SHARED_BYTES);
+        for (String kernel : LaunchGeometry.wgmmaKernels()) {
+            assertTrue(src.contains("extern \"C\" __global__ void __launch_bounds__(WG_THREADS, 1) " + kernel + "("), kernel);
+        }
+    }
+
+    @Test
+    void wgmmaKernelOnlyOnHopperAtHeadDim128() {
+        assertEquals("flash_attention_wgmma_d128", LaunchGeometry.wgmmaKernel("sm_90", 128, 6144, 4096));
+        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_100", 128, 6144, 4096), "sm_90a cubins run on Hopper only");
+        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_80", 128, 6144, 4096));
+        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_90", 64, 3072, 2048), "head dim 128 only");
+        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_90", 128, 6148, 4096), "q rows not 16-byte aligned");
+        assertArrayEquals(new int[] {64, 32}, LaunchGeometry.wgmmaGrid(8192, 32));
+        assertArrayEquals(new int[] {3, 8}, LaunchGeometry.wgmmaGrid(300, 8));
+    }
+
+    @Test
     void flashKernelOnlyWhereItsLayoutFits() {
         assertEquals("flash_attention_d128_w4_m2", LaunchGeometry.flashKernel(128, 6144, 4096));
         assertEquals("flash_attention_d32_w4_m1", LaunchGeometry.flashKernel(32, 256, 128));

@@ -35,6 +35,14 @@ class NvrtcOptionsTest {
     }
 
     @Test
+    void architectureSpecificVariantsForWgmma() {
+        assertEquals("sm_90a", NvrtcOptions.archSpecific("sm_90"));
+        assertEquals("--gpu-architecture=sm_90a", NvrtcOptions.options("sm_90a", null).get(0));
+        assertThrows(IllegalArgumentException.class, () -> NvrtcOptions.archSpecific("sm_90a"));
+        assertThrows(IllegalArgumentException.class, () -> NvrtcOptions.archSpecific("compute_90"));
+    }
+
+    @Test
     void virtualArchitecturesAreRefused() {
         // compute_90 would give PTX, which cuModuleLoadData would JIT on every start and the cache could not hold
         assertThrows(IllegalArgumentException.class, () -> NvrtcOptions.options("compute_90", null));
