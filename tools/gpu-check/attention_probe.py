@@ -7,8 +7,9 @@ times the 8K chunks of a 64K prompt; with --sdpa also PyTorch's SDPA on the whol
 per case.
 
 Usage: attention_probe.py [--sdpa] CUBIN... VARIANT...
-  VARIANT: wW_mM (flash_attention.cu: W warps of M 16-row m-tiles), wgmma or wgmma_vswap (flash_attention_sm90.cu,
-  head dim 128 only; _vswap exchanges the V descriptor's LBO and SBO, a diagnostic twin).
+  VARIANT: wW_mM (flash_attention.cu: W warps of M 16-row m-tiles), wgmma, wgmma_vswap or wgmma_overlap
+  (flash_attention_sm90.cu, head dim 128 only; _vswap exchanges the V descriptor's LBO and SBO, a diagnostic twin;
+  _overlap runs the softmax under the previous tile's P·V).
 Run one variant per process where a kernel may fault: a CUDA error poisons the process's context.
 The Java backend's own parity runs in check.py; this is for iterating on the kernels quickly.
 """
@@ -28,12 +29,14 @@ BLOCK_N = 64
 WGMMA_BLOCK_M = 128
 WGMMA_THREADS = 256
 WGMMA_SHARED_BYTES = 128 * 128 * 2 + 4 * 128 * 128 * 2 + 1024
+WGMMA_OVERLAP_SHARED_BYTES = WGMMA_SHARED_BYTES + 128 * 128 * 2  # a third V tile
 
 
 def geometry(variant, d):
     """(kernel name, query rows per block, threads per block, dynamic shared memory) of a variant at head dim d."""
     if variant.startswith("wgmma"):
-        return "flash_attention_wgmma_d%d%s" % (d, variant[len("wgmma"):]), WGMMA_BLOCK_M, WGMMA_THREADS, WGMMA_SHARED_BYTES
+        smem = WGMMA_OVERLAP_SHARED_BYTES if variant == "wgmma_overlap" else WGMMA_SHARED_BYTES
+        return "flash_attention_wgmma_d%d%s" % (d, variant[len("wgmma"):]), WGMMA_BLOCK_M, WGMMA_THREADS, smem
     warps, mt = (int(x[1:]) for x in variant.split("_"))
     bm = warps * 16 * mt
     return "flash_attention_d%d_%s" % (d, variant), bm, warps * 32, (bm + 4 * BLOCK_N) * (d + 8) * 2

@@ -46,9 +46,9 @@ PROBES = [("nccl_self_send_recv_all_reduce", "io.pipefill.worker.cuda.NcclProbe"
           # cuDNN's fused attention is an alternative to our flash kernel, not the default: informational
           ("probe_cudnn_attention", "io.pipefill.worker.cuda.CudnnAttentionProbe", 90, False)]
 INFORMATIONAL = {name for name, _, _, counts in PROBES if not counts}
-# attention_probe.py on the bundle's cubins: the default flash kernel, then the Hopper wgmma kernel and its
-# diagnostic twin; informational (the pipefill steps check the attention the worker runs)
-ATTENTION_PROBE_VARIANTS = ["w4_m2", "wgmma", "wgmma_vswap"]
+# attention_probe.py on the bundle's cubins: the default flash kernel, then the Hopper wgmma kernel, its
+# diagnostic twin and its overlapped form; informational (the pipefill steps check the attention the worker runs)
+ATTENTION_PROBE_VARIANTS = ["w4_m2", "wgmma", "wgmma_vswap", "wgmma_overlap"]
 INFORMATIONAL.add("probe_attention_kernels")
 
 

@@ -94,7 +94,8 @@ final class CudaStage implements Stage {
         AttentionChoice choice = AttentionChoice.fromSystemProperty();
         // cuDNN and wgmma fall back to the flash kernel for a shape they do not cover
         this.flashKernel = choice == AttentionChoice.CUDA_CORES ? null : LaunchGeometry.flashKernel(headDim, qDim + 2 * kvDim, qDim);
-        this.wgmmaKernel = choice == AttentionChoice.WGMMA ? wgmmaKernel(dev, headDim, qDim + 2 * kvDim, qDim) : null;
+        this.wgmmaKernel = choice == AttentionChoice.WGMMA || choice == AttentionChoice.WGMMA_OVERLAP
+                ? wgmmaKernel(dev, headDim, qDim + 2 * kvDim, qDim, choice == AttentionChoice.WGMMA_OVERLAP) : null;
         this.cudnn = choice == AttentionChoice.CUDNN ? new CudnnAttention(dev) : null;
         this.weightBytes = layout.bf16Bytes();
         try {
@@ -244,12 +245,12 @@ final class CudaStage implements Stage {
     }
 
     /** The wgmma kernel, compiled and loaded, for a Hopper device; an error naming the device elsewhere. */
-    private static String wgmmaKernel(CudaDevice dev, int headDim, int qStride, int outStride) {
+    private static String wgmmaKernel(CudaDevice dev, int headDim, int qStride, int outStride, boolean overlap) {
         if (!KernelSources.ARCH_SPECIFIC.get(LaunchGeometry.WGMMA_SOURCE).arch().equals(dev.arch)) {
-            throw new IllegalArgumentException("-Dpipefill.cuda.attention=wgmma needs a Hopper GPU (sm_90); this one is "
-                    + dev.arch + ": use flash (the default)");
+            throw new IllegalArgumentException("-Dpipefill.cuda.attention=" + (overlap ? "wgmma-overlap" : "wgmma")
+                    + " needs a Hopper GPU (sm_90); this one is " + dev.arch + ": use flash (the default)");
         }
-        String kernel = LaunchGeometry.wgmmaKernel(dev.arch, headDim, qStride, outStride);
+        String kernel = LaunchGeometry.wgmmaKernel(dev.arch, headDim, qStride, outStride, overlap);
         if (kernel == null) {
             System.err.println("warning: the wgmma attention kernel covers head dim " + LaunchGeometry.WGMMA_HEAD_DIM
                     + " only; head dim " + headDim + " uses the flash kernel");
@@ -270,6 +271,8 @@ final class CudaStage implements Stage {
          * a GPU, so not the default (tools/gpu-check's attention probe is its first check).
          */
         WGMMA,
+        /** {@link #WGMMA} with the softmax overlapping the previous tile's P·V (the _overlap kernel); as unverified. */
+        WGMMA_OVERLAP,
         /** attention.cu everywhere: the CUDA-core baseline of the GPU check, and a way around a suspected bug. */
         CUDA_CORES;
 
@@ -280,7 +283,7 @@ final class CudaStage implements Stage {
                     return c;
                 }
             }
-            throw new IllegalArgumentException("pipefill.cuda.attention is '" + v + "'; allowed: flash, cudnn, wgmma, cuda-cores");
+            throw new IllegalArgumentException("pipefill.cuda.attention is '" + v + "'; allowed: flash, cudnn, wgmma, wgmma-overlap, cuda-cores");
         }
 
         String propertyValue() {
@@ -297,7 +300,7 @@ final class CudaStage implements Stage {
         }
         if (wgmmaKernel != null) {
             int[] grid = LaunchGeometry.wgmmaGrid(n, heads);
-            dev.launchWithShared(wgmmaKernel, grid[0], grid[1], LaunchGeometry.WGMMA_THREADS, LaunchGeometry.WGMMA_SHARED_BYTES,
+            dev.launchWithShared(wgmmaKernel, grid[0], grid[1], LaunchGeometry.WGMMA_THREADS, LaunchGeometry.wgmmaSharedBytes(wgmmaKernel),
                     dev.arg(b.qkv), dev.arg(w.keys()), dev.arg(w.values()), dev.arg(b.attn), n, pos0, heads, kvHeads, capacity,
                     qkvWidth, qDim, (float) (scale * LOG2_E));
             return;

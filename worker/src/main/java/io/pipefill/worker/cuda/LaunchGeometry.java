@@ -106,23 +106,37 @@ public final class LaunchGeometry {
     public static final int WGMMA_THREADS = 256;
     /** WG_SHARED_BYTES: the Q tile, double-buffered K and V tiles, and 1024 bytes to align to the swizzle period. */
     public static final int WGMMA_SHARED_BYTES = WGMMA_BLOCK_ROWS * WGMMA_HEAD_DIM * 2 + 4 * WGMMA_BLOCK_KEYS * WGMMA_HEAD_DIM * 2 + 1024;
+    /** WG_SHARED_BYTES_OVERLAP: the same with a third V tile. */
+    public static final int WGMMA_OVERLAP_SHARED_BYTES = WGMMA_SHARED_BYTES + WGMMA_BLOCK_KEYS * WGMMA_HEAD_DIM * 2;
     private static final String WGMMA_KERNEL = "flash_attention_wgmma_d128";
+    private static final String WGMMA_OVERLAP_KERNEL = WGMMA_KERNEL + "_overlap";
 
-    /** The source's entry points: the kernel, and its twin with the V descriptor's LBO and SBO exchanged (a diagnostic). */
+    /**
+     * The source's entry points: the kernel, its twin with the V descriptor's LBO and SBO exchanged (a diagnostic
+     * for the probe), and the kernel whose softmax overlaps the previous tile's P·V.
+     */
     static List<String> wgmmaKernels() {
-        return List.of(WGMMA_KERNEL, WGMMA_KERNEL + "_vswap");
+        return List.of(WGMMA_KERNEL, WGMMA_KERNEL + "_vswap", WGMMA_OVERLAP_KERNEL);
     }
 
     /**
-     * The wgmma kernel for this layout on a device of {@code arch}, or null where it does not apply: not an sm_90
-     * device (its cubin is sm_90a, which runs on Hopper only), another head dim, or strides that break its
-     * 16-byte copies.
+     * The wgmma kernel ({@code overlap}: the overlapped one) for this layout on a device of {@code arch}, or null
+     * where it does not apply: not an sm_90 device (its cubin is sm_90a, which runs on Hopper only), another head
+     * dim, or strides that break its 16-byte copies.
      */
-    public static String wgmmaKernel(String arch, int headDim, int qStride, int outStride) {
+    public static String wgmmaKernel(String arch, int headDim, int qStride, int outStride, boolean overlap) {
         if (!"sm_90".equals(arch) || headDim != WGMMA_HEAD_DIM || qStride % 8 != 0 || outStride % 8 != 0) {
             return null;
         }
-        return WGMMA_KERNEL;
+        return overlap ? WGMMA_OVERLAP_KERNEL : WGMMA_KERNEL;
+    }
+
+    /** Dynamic shared memory of a block of {@code kernel}, one of {@link #wgmmaKernels}. */
+    public static int wgmmaSharedBytes(String kernel) {
+        if (!wgmmaKernels().contains(kernel)) {
+            throw new IllegalArgumentException("'" + kernel + "' is not a wgmma kernel; known: " + wgmmaKernels());
+        }
+        return kernel.equals(WGMMA_OVERLAP_KERNEL) ? WGMMA_OVERLAP_SHARED_BYTES : WGMMA_SHARED_BYTES;
     }
 
     /** wgmma grid: (query-row blocks, heads). */

@@ -14,7 +14,9 @@
 // buffered. Per tile each warpgroup issues S = Q·Kᵀ as 8 wgmma m64n128k16 (both operands in shared memory),
 // takes the online softmax in registers, and issues O += P·V as 8 wgmma m64n128k16 with P from registers
 // (the S accumulator layout is the register A layout, as with mma.sync) and V from shared memory read
-// transposed (N-major: V rows are keys, contiguous along the head dim).
+// transposed (N-major: V rows are keys, contiguous along the head dim). The _overlap kernel issues tile t's
+// Q·Kᵀ together with tile t-1's P·V, so that the softmax runs while the tensor cores work (FA3's intra-warpgroup
+// overlap; a third V buffer).
 //
 // Shared-memory tiles are [rows][128] BF16 stored as two column halves of 64 (128 bytes per row each), each half
 // in the 128-byte swizzle wgmma's descriptors name: the 16-byte piece c of row r sits at piece c ^ (r % 8), and
@@ -25,8 +27,9 @@
 // VSWAP exchanges that LBO and SBO: a diagnostic twin for the first GPU run (attention_probe.py), because the
 // N-major LBO/SBO roles are the part of the PTX description most often read the other way round.
 //
-// Grid: (ceil(rows / 128), heads); block 256 threads; dynamic shared memory WG_SHARED_BYTES
-// (LaunchGeometry.wgmmaSharedBytes). Requires qStride and outStride multiples of 8 and 16-byte aligned bases.
+// Grid: (ceil(rows / 128), heads); block 256 threads; dynamic shared memory WG_SHARED_BYTES, or
+// WG_SHARED_BYTES_OVERLAP for _overlap (LaunchGeometry.wgmmaSharedBytes). Requires qStride and outStride multiples
+// of 8 and 16-byte aligned bases.
 
 #define WG_D 128
 #define WG_BLOCK_M 128
@@ -35,6 +38,8 @@
 #define WG_TILE_BYTES (WG_BLOCK_N * WG_D * 2)  // one K or V tile, 32 KiB
 // Q + 2 K + 2 V tiles, and 1024 bytes to align the dynamic shared memory to the swizzle period
 #define WG_SHARED_BYTES (WG_BLOCK_M * WG_D * 2 + 4 * WG_TILE_BYTES + 1024)
+// the same with a third V buffer, for the overlapped kernel
+#define WG_SHARED_BYTES_OVERLAP (WG_SHARED_BYTES + WG_TILE_BYTES)
 
 // Byte offset of 16-byte piece `piece` (0..15 along the 128 columns) of row `row` in a swizzled [rows][128] tile.
 __device__ __forceinline__ unsigned sw128_offset(int rows, int row, int piece) {
@@ -66,6 +71,15 @@ __device__ __forceinline__ void fence_proxy_async() {
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
+// The A fragments in registers: their rewriting (the next tile's P) must stay after the wait that retires the
+// wgmma reading them, which only this fake use tells the compiler.
+__device__ __forceinline__ void fence_registers(unsigned (&a)[WG_BLOCK_N / 16][4]) {
+#pragma unroll
+    for (int i = 0; i < WG_BLOCK_N / 16; i++) {
+        asm volatile("" : "+r"(a[i][0]), "+r"(a[i][1]), "+r"(a[i][2]), "+r"(a[i][3])::"memory");
+    }
+}
+
 // Ties the accumulators to the point after wgmma_wait_all: without it the compiler, which sees the wgmma asm as
 // having produced them already, could move their readers above the wait.
 __device__ __forceinline__ void fence_registers(float (&d)[64]) {
@@ -83,14 +97,23 @@ __device__ __forceinline__ void fence_registers(float (&d)[64]) {
     "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "  \
     "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 
-// d (64x128 FP32, per thread 64 values) = (accumulate ? d : 0) + A·B, A 64x16 and B 16x128 both K-major in
-// shared memory.
-__device__ __forceinline__ void wgmma_ss(float (&d)[64], unsigned long long descA, unsigned long long descB,
-                                         int accumulate) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " WG_D64 ", %64, %65, p, 1, 1, 0, 0;\n}\n"
+// d (64x128 FP32, per thread 64 values) += A·B, A 64x16 and B 16x128 both K-major in shared memory.
+__device__ __forceinline__ void wgmma_ss(float (&d)[64], unsigned long long descA, unsigned long long descB) {
+    asm volatile("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " WG_D64 ", %64, %65, 1, 1, 1, 0, 0;\n"
                  : WG_ACC64
-                 : "l"(descA), "l"(descB), "r"(accumulate));
+                 : "l"(descA), "l"(descB));
+}
+
+#define WG_OUT8(i) "=f"(d[i]), "=f"(d[i + 1]), "=f"(d[i + 2]), "=f"(d[i + 3]), "=f"(d[i + 4]), "=f"(d[i + 5]), \
+                   "=f"(d[i + 6]), "=f"(d[i + 7])
+#define WG_OUT64 WG_OUT8(0), WG_OUT8(8), WG_OUT8(16), WG_OUT8(24), WG_OUT8(32), WG_OUT8(40), WG_OUT8(48), WG_OUT8(56)
+
+// d = A·B (scale-d 0): d is only written, so whatever last wrote it (the softmax) is no input of the wgmma, which
+// would make ptxas serialise the overlapped kernel's pipeline.
+__device__ __forceinline__ void wgmma_ss_first(float (&d)[64], unsigned long long descA, unsigned long long descB) {
+    asm volatile("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " WG_D64 ", %64, %65, 0, 1, 1, 0, 0;\n"
+                 : WG_OUT64
+                 : "l"(descA), "l"(descB));
 }
 
 // d += A·B, A 64x16 from registers (the mma.sync A fragment per warp), B 16x128 N-major in shared memory.
@@ -102,7 +125,37 @@ __device__ __forceinline__ void wgmma_rs(float (&d)[64], const unsigned (&a)[4],
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1));
 }
 
-template <bool VSWAP>
+// One warpgroup's S = Q·Kᵀ for a 128-key tile: the head dim in 8 steps of 16, steps 0-3 in the first column half
+// of Q and K, 4-7 in the second; issued, not waited for.
+__device__ __forceinline__ void issue_scores(float (&s)[64], unsigned qWarpgroup, unsigned kTile) {
+#pragma unroll
+    for (int kk = 0; kk < WG_D / 16; kk++) {
+        const unsigned at = (kk >> 2) * WG_BLOCK_N * 128 + (kk & 3) * 32;
+        const unsigned qAt = (kk >> 2) * WG_BLOCK_M * 128 + (kk & 3) * 32;
+        const unsigned long long da = sw128_desc(qWarpgroup + qAt, 16, 1024);
+        const unsigned long long db = sw128_desc(kTile + at, 16, 1024);
+        if (kk == 0) {
+            wgmma_ss_first(s, da, db);
+        } else {
+            wgmma_ss(s, da, db);
+        }
+    }
+}
+
+// One warpgroup's O += P·V over a 128-key tile in 8 steps of 16 keys (2048 bytes of V each); issued, not waited for.
+__device__ __forceinline__ void issue_pv(float (&o)[64], const unsigned (&p)[WG_BLOCK_N / 16][4], unsigned vTile,
+                                         unsigned lbo, unsigned sbo) {
+#pragma unroll
+    for (int kk = 0; kk < WG_BLOCK_N / 16; kk++) {
+        wgmma_rs(o, p[kk], sw128_desc(vTile + kk * 16 * 128, lbo, sbo));
+    }
+}
+
+// VSWAP: see the header. OVERLAP: FA3's intra-warpgroup overlap. Tile t's S = Q·Kᵀ and tile t-1's O += P·V are
+// issued together; the softmax of tile t runs while P·V is still on the tensor cores, and O is rescaled once P·V
+// is done. V tile t-1 is then read while tiles t and t+1 are resident or arriving, hence three V buffers
+// (WG_SHARED_BYTES_OVERLAP). Without OVERLAP every tile is S, wait, softmax, P·V, wait.
+template <bool VSWAP, bool OVERLAP>
 __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q, const bf16* __restrict__ kCache,
                                                       const bf16* __restrict__ vCache, bf16* __restrict__ out,
                                                       int rows, int pos0, int heads, int kvHeads, int capacity,
@@ -111,13 +164,14 @@ __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q
     constexpr int BM = WG_BLOCK_M;
     constexpr int BN = WG_BLOCK_N;
     constexpr int PIECES = D / 8;  // 16-byte pieces per row
+    constexpr int V_BUFFERS = OVERLAP ? 3 : 2;
     const float NEG_INF = __int_as_float(0xff800000);
 
     extern __shared__ __align__(16) unsigned char smemRaw[];
     const unsigned smem0 = (smem_addr(smemRaw) + 1023u) & ~1023u;
     const unsigned qs = smem0;                          // [BM][128], two halves
     const unsigned ks = qs + BM * D * 2;                // [2][BN][128]
-    const unsigned vs = ks + 2 * WG_TILE_BYTES;         // [2][BN][128]
+    const unsigned vs = ks + 2 * WG_TILE_BYTES;         // [V_BUFFERS][BN][128]
 
     const int tid = threadIdx.x;
     const int wg = tid >> 7;             // warpgroup: query rows [64 wg, 64 wg + 64) of the block
@@ -134,6 +188,7 @@ __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q
     const bf16* kBase = kCache + (long long) kh * capacity * D;
     const bf16* vBase = vCache + (long long) kh * capacity * D;
     const int row0 = wg * 64 + warp * 16;  // this warp's first row in the block
+    const unsigned qWarpgroup = qs + wg * 64 * 128;  // its 64 rows in each column half
 
     for (int i = tid; i < BM * PIECES; i += WG_THREADS) {
         int r = i / PIECES;
@@ -141,27 +196,36 @@ __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q
         bool ok = m0 + r < rows;
         cp_async16_to(qs + sw128_offset(BM, r, c), q + (long long) (ok ? m0 + r : 0) * qStride + (long long) h * D + c * 8, ok);
     }
-    auto loadKv = [&](int t, int buf) {
+    auto loadKv = [&](int t) {
         int k0 = t * BN;
+        const unsigned kAt = ks + (t & 1) * WG_TILE_BYTES;
+        const unsigned vAt = vs + (t % V_BUFFERS) * WG_TILE_BYTES;
         for (int i = tid; i < BN * PIECES; i += WG_THREADS) {
             int r = i / PIECES;
             int c = i % PIECES;
             bool ok = k0 + r < kvEnd;
             long long off = (long long) (ok ? k0 + r : 0) * D + c * 8;
-            unsigned at = buf * WG_TILE_BYTES + sw128_offset(BN, r, c);
-            cp_async16_to(ks + at, kBase + off, ok);
-            cp_async16_to(vs + at, vBase + off, ok);
+            unsigned at = sw128_offset(BN, r, c);
+            cp_async16_to(kAt + at, kBase + off, ok);
+            cp_async16_to(vAt + at, vBase + off, ok);
         }
     };
-    loadKv(0, 0);
+    auto kTile = [&](int t) { return ks + (t & 1) * WG_TILE_BYTES; };
+    auto vTile = [&](int t) { return vs + (t % V_BUFFERS) * WG_TILE_BYTES; };
+    loadKv(0);
     cp_async_commit();
 
     float s[64];
     float o[64];
+    unsigned p[BN / 16][4];
 #pragma unroll
     for (int i = 0; i < 64; i++) {
         s[i] = 0.0f;
         o[i] = 0.0f;
+    }
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+        p[kk][0] = p[kk][1] = p[kk][2] = p[kk][3] = 0u;
     }
     float maxA = NEG_INF, maxB = NEG_INF;  // rows g and g + 8 of this warp
     float sumA = 0.0f, sumB = 0.0f;        // this thread's share; the quad's shares are added at the end
@@ -171,27 +235,29 @@ __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q
     const unsigned vSbo = VSWAP ? (unsigned) WG_TILE_BYTES / 2 : 1024u;
 
     for (int t = 0; t < tiles; t++) {
-        const int buf = t & 1;
         if (t + 1 < tiles) {
-            loadKv(t + 1, buf ^ 1);
+            // K tile t-1 and V tile t+1-V_BUFFERS are free: the barrier that ended the last iteration saw them used
+            loadKv(t + 1);
         }
         cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning "tile t is here"
         cp_async_wait_one();
         fence_proxy_async();
         __syncthreads();
 
-        // S = Q·Kᵀ over the head dim in 8 steps of 16: steps 0-3 in the first column half, 4-7 in the second
-        const unsigned kt = ks + buf * WG_TILE_BYTES;
         wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            const unsigned inHalf = (kk & 3) * 32;
-            unsigned long long da = sw128_desc(qs + (kk >> 2) * BM * 128 + wg * 64 * 128 + inHalf, 16, 1024);
-            unsigned long long db = sw128_desc(kt + (kk >> 2) * BN * 128 + inHalf, 16, 1024);
-            wgmma_ss(s, da, db, kk > 0);
-        }
+        issue_scores(s, qWarpgroup, kTile(t));
         wgmma_commit();
-        wgmma_wait_all();
+        if (OVERLAP) {
+            // P and V of tile t-1, under the softmax below. On the first tile P is 0 and V tile 0 stands in (finite
+            // values: unfilled keys were zero-filled), so every iteration is the same straight line: a branch here
+            // would make ptxas assume the P rewrite below may race the wgmma, and serialise them.
+            wgmma_fence();
+            issue_pv(o, p, vTile(t > 0 ? t - 1 : 0), vLbo, vSbo);
+            wgmma_commit();
+            asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // the scores are done, P·V may run on
+        } else {
+            wgmma_wait_all();
+        }
         fence_registers(s);
 
         // scale into the exp2 domain; mask only the tiles that reach past this warp's first row.
@@ -225,40 +291,51 @@ __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q
         sumA *= alphaA;
         sumB *= alphaB;
 #pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            s[4 * j] = fast_exp2(s[4 * j] - mA);
+            s[4 * j + 1] = fast_exp2(s[4 * j + 1] - mA);
+            s[4 * j + 2] = fast_exp2(s[4 * j + 2] - mB);
+            s[4 * j + 3] = fast_exp2(s[4 * j + 3] - mB);
+            sumA += s[4 * j] + s[4 * j + 1];
+            sumB += s[4 * j + 2] + s[4 * j + 3];
+        }
+        if (OVERLAP) {
+            wgmma_wait_all();  // P·V of tile t-1 is in o, and p is free
+            fence_registers(o);
+            fence_registers(p);
+        }
+        // o holds the rows' output up to tile t-1: rescale it to this tile's maxima
+#pragma unroll
         for (int j = 0; j < D / 8; j++) {
             o[4 * j] *= alphaA;
             o[4 * j + 1] *= alphaA;
             o[4 * j + 2] *= alphaB;
             o[4 * j + 3] *= alphaB;
         }
-        unsigned p[BN / 16][4];
+        // the accumulators of key columns 16kk..16kk+7 and 16kk+8..+15 are the A fragment of keys 16kk..
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
-            float e[8];
-#pragma unroll
-            for (int i = 0; i < 8; i++) {
-                e[i] = fast_exp2(s[8 * kk + i] - ((i & 2) ? mB : mA));
-            }
-            sumA += e[0] + e[1] + e[4] + e[5];
-            sumB += e[2] + e[3] + e[6] + e[7];
-            // the accumulators of key columns 16kk..16kk+7 and 16kk+8..+15 are the A fragment of keys 16kk..
-            p[kk][0] = pack_bf16(e[0], e[1]);
-            p[kk][1] = pack_bf16(e[2], e[3]);
-            p[kk][2] = pack_bf16(e[4], e[5]);
-            p[kk][3] = pack_bf16(e[6], e[7]);
+            p[kk][0] = pack_bf16(s[8 * kk], s[8 * kk + 1]);
+            p[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
+            p[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
+            p[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
         }
-
-        // O += P·V over the tile's keys in 8 steps of 16 (2048 bytes of V each)
-        const unsigned vt = vs + buf * WG_TILE_BYTES;
+        if (!OVERLAP) {
+            wgmma_fence();
+            issue_pv(o, p, vTile(t), vLbo, vSbo);
+            wgmma_commit();
+            wgmma_wait_all();
+            fence_registers(o);
+        }
+        __syncthreads();  // both warpgroups are done with K tile t (and V tile t-1 or t) before they are refilled
+    }
+    if (OVERLAP) {
+        // the last tile's P·V (its V tile arrived with it: the last wait left no group pending but an empty one)
         wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            wgmma_rs(o, p[kk], sw128_desc(vt + kk * 16 * 128, vLbo, vSbo));
-        }
+        issue_pv(o, p, vTile(tiles - 1), vLbo, vSbo);
         wgmma_commit();
         wgmma_wait_all();
         fence_registers(o);
-        __syncthreads();  // both warpgroups are done with this buffer before the next iteration refills it
     }
 
     sumA += __shfl_xor_sync(0xffffffffu, sumA, 1);
@@ -282,18 +359,16 @@ __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q
     }
 }
 
-extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) flash_attention_wgmma_d128(
-        const bf16* __restrict__ q, const bf16* __restrict__ kCache, const bf16* __restrict__ vCache,
-        bf16* __restrict__ out, int rows, int pos0, int heads, int kvHeads, int capacity, int qStride, int outStride,
-        float scaleLog2) {
-    flash_attention_wgmma<false>(q, kCache, vCache, out, rows, pos0, heads, kvHeads, capacity, qStride, outStride,
-                                 scaleLog2);
-}
+#define FLASH_ATTENTION_WGMMA(NAME, VSWAP, OVERLAP)                                                                \
+    extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) NAME(                                             \
+        const bf16* __restrict__ q, const bf16* __restrict__ kCache, const bf16* __restrict__ vCache,              \
+        bf16* __restrict__ out, int rows, int pos0, int heads, int kvHeads, int capacity, int qStride,             \
+        int outStride, float scaleLog2) {                                                                          \
+        flash_attention_wgmma<VSWAP, OVERLAP>(q, kCache, vCache, out, rows, pos0, heads, kvHeads, capacity,       \
+                                              qStride, outStride, scaleLog2);                                      \
+    }
 
-extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) flash_attention_wgmma_d128_vswap(
-        const bf16* __restrict__ q, const bf16* __restrict__ kCache, const bf16* __restrict__ vCache,
-        bf16* __restrict__ out, int rows, int pos0, int heads, int kvHeads, int capacity, int qStride, int outStride,
-        float scaleLog2) {
-    flash_attention_wgmma<true>(q, kCache, vCache, out, rows, pos0, heads, kvHeads, capacity, qStride, outStride,
-                                scaleLog2);
-}
+// LaunchGeometry.wgmmaKernels(): shared memory WG_SHARED_BYTES, WG_SHARED_BYTES_OVERLAP for _overlap
+FLASH_ATTENTION_WGMMA(flash_attention_wgmma_d128, false, false)
+FLASH_ATTENTION_WGMMA(flash_attention_wgmma_d128_vswap, true, false)
+FLASH_ATTENTION_WGMMA(flash_attention_wgmma_d128_overlap, false, true)

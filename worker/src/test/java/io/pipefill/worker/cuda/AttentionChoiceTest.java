@@ -23,12 +23,13 @@ class AttentionChoiceTest {
         }
         assertEquals("cuda-cores", AttentionChoice.CUDA_CORES.propertyValue());
         assertEquals("wgmma", AttentionChoice.WGMMA.propertyValue());
+        assertEquals("wgmma-overlap", AttentionChoice.WGMMA_OVERLAP.propertyValue());
     }
 
     @Test
     void anUnknownChoiceIsNamedWithWhatIsAllowed() {
         System.setProperty("pipefill.cuda.attention", "fa3");
         String msg = assertThrows(IllegalArgumentException.class, AttentionChoice::fromSystemProperty).getMessage();
-        assertTrue(msg.contains("'fa3'") && msg.contains("flash, cudnn, wgmma, cuda-cores"), msg);
+        assertTrue(msg.contains("'fa3'") && msg.contains("flash, cudnn, wgmma, wgmma-overlap, cuda-cores"), msg);
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class LaunchGeometryTest {
@@ -61,18 +62,26 @@ class LaunchGeometryTest {
         assertTrue(src.contains("#define WG_TILE_BYTES (WG_BLOCK_N * WG_D * 2)"), "WG_TILE_BYTES");
         // 160 KiB of tiles + the alignment slack: within an H100/H200 block's 227 KiB opt-in
         assertEquals(164_864, LaunchGeometry.WGMMA_SHARED_BYTES);
-        for (String kernel : LaunchGeometry.wgmmaKernels()) {
-            assertTrue(src.contains("extern \"C\" __global__ void __launch_bounds__(WG_THREADS, 1) " + kernel + "("), kernel);
-        }
+        assertTrue(src.contains("#define WG_SHARED_BYTES_OVERLAP (WG_SHARED_BYTES + WG_TILE_BYTES)"), "WG_SHARED_BYTES_OVERLAP");
+        assertEquals(197_632, LaunchGeometry.WGMMA_OVERLAP_SHARED_BYTES);
+        assertEquals(List.of("flash_attention_wgmma_d128", "flash_attention_wgmma_d128_vswap", "flash_attention_wgmma_d128_overlap"),
+                LaunchGeometry.wgmmaKernels());
+        assertTrue(src.contains("FLASH_ATTENTION_WGMMA(flash_attention_wgmma_d128, false, false)"));
+        assertTrue(src.contains("FLASH_ATTENTION_WGMMA(flash_attention_wgmma_d128_vswap, true, false)"));
+        assertTrue(src.contains("FLASH_ATTENTION_WGMMA(flash_attention_wgmma_d128_overlap, false, true)"));
+        assertEquals(LaunchGeometry.WGMMA_SHARED_BYTES, LaunchGeometry.wgmmaSharedBytes("flash_attention_wgmma_d128"));
+        assertEquals(LaunchGeometry.WGMMA_OVERLAP_SHARED_BYTES, LaunchGeometry.wgmmaSharedBytes("flash_attention_wgmma_d128_overlap"));
+        assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.wgmmaSharedBytes("flash_attention_d128_w4_m2"));
     }
 
     @Test
     void wgmmaKernelOnlyOnHopperAtHeadDim128() {
-        assertEquals("flash_attention_wgmma_d128", LaunchGeometry.wgmmaKernel("sm_90", 128, 6144, 4096));
-        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_100", 128, 6144, 4096), "sm_90a cubins run on Hopper only");
-        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_80", 128, 6144, 4096));
-        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_90", 64, 3072, 2048), "head dim 128 only");
-        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_90", 128, 6148, 4096), "q rows not 16-byte aligned");
+        assertEquals("flash_attention_wgmma_d128", LaunchGeometry.wgmmaKernel("sm_90", 128, 6144, 4096, false));
+        assertEquals("flash_attention_wgmma_d128_overlap", LaunchGeometry.wgmmaKernel("sm_90", 128, 6144, 4096, true));
+        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_100", 128, 6144, 4096, false), "sm_90a cubins run on Hopper only");
+        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_80", 128, 6144, 4096, true));
+        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_90", 64, 3072, 2048, false), "head dim 128 only");
+        assertEquals(null, LaunchGeometry.wgmmaKernel("sm_90", 128, 6148, 4096, false), "q rows not 16-byte aligned");
         assertArrayEquals(new int[] {64, 32}, LaunchGeometry.wgmmaGrid(8192, 32));
         assertArrayEquals(new int[] {3, 8}, LaunchGeometry.wgmmaGrid(300, 8));
     }
