@@ -212,6 +212,17 @@ def compare(test, ref, tol):
             "max_abs_diff": float(np.max(np.abs(test - ref)))}
 
 
+def json_lines(text):
+    """The JSON objects among a child's stdout lines (probes print one per case)."""
+    out = []
+    for line in (text or "").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
 def strip(r):
     """A step result for the report: no full stdout (parsed already)."""
     return {k: v for k, v in r.items() if k != "stdout"}
@@ -553,13 +564,7 @@ class Check:
                      "-Dorg.bytedeco.javacpp.cachedir=" + self.env["PIPEFILL_JAVACPP_CACHE"],
                      "-XX:ErrorFile=" + os.path.join(self.work, name + ".hs_err.log"),
                      "-cp", os.path.join(self.bundle, "lib", "*"), main_class], self.deadline.cap(timeout), env=self.env)
-        lines = []
-        for line in (r.get("stdout") or "").splitlines():
-            try:
-                lines.append(json.loads(line))
-            except ValueError:
-                pass
-        self.report["checks"][name] = lines
+        self.report["checks"][name] = json_lines(r.get("stdout"))
         return r
 
     def attention_kernels(self):
@@ -572,17 +577,18 @@ class Check:
             # PyTorch's SDPA on the whole causal 64K, the yardstick, timed once
             cmd = [sys.executable, os.path.join(self.bundle, "attention_probe.py")] + (["--sdpa"] if i == 0 else [])
             r = run_cmd(cmd + cubins + [variant], self.deadline.cap(90), env=self.env)
-            lines = []
-            for line in (r.get("stdout") or "").splitlines():
-                try:
-                    lines.append(json.loads(line))
-                except ValueError:
-                    pass
-            results[variant] = {"ok": r["ok"], "seconds": r["seconds"], "lines": lines}
+            results[variant] = {"ok": r["ok"], "seconds": r["seconds"], "lines": json_lines(r.get("stdout"))}
             if not r["ok"]:
                 results[variant].update(error=r.get("error"), stderr_tail=r.get("stderr_tail"))
         self.report["checks"]["attention_kernels"] = results
-        return {"ok": all(v["ok"] for v in results.values()), "variants": {k: v["ok"] for k, v in results.items()}}
+        r = {"ok": all(v["ok"] for v in results.values()), "variants": {k: v["ok"] for k, v in results.items()}}
+        if not r["ok"]:
+            failed = [k for k, v in results.items() if not v["ok"]]
+            # a kernel's wrong answers show as failed cases; a crash or timeout as the child's error
+            r["error"] = "; ".join("%s: %s" % (k, results[k].get("error") or "%d of %d cases failed" % (
+                sum(1 for x in results[k]["lines"] if x.get("ok") is False), len(results[k]["lines"])))
+                                   for k in failed)[:1500]
+        return r
 
     def pp2(self):
         """Two stages on the one GPU (in-process pipeline, device-local link), chunked, against unchunked PP=1."""
