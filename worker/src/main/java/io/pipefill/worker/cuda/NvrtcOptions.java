@@ -39,8 +39,9 @@ public final class NvrtcOptions {
     }
 
     /**
-     * Options for {@code arch} (a real architecture, "sm_90", or its specific variant, "sm_90a"). {@code includeDir} is the CUDA toolkit's include directory when one exists:
-     * NVRTC 13 ships cuda_bf16.h as a built-in header, so it is only a fallback and may be null.
+     * Options for {@code arch} (a real architecture, "sm_90", or its specific variant, "sm_90a"). {@code includeDir}
+     * is the CUDA toolkit's include directory when one exists: NVRTC 13 ships cuda_bf16.h as a built-in header, so
+     * it is only a fallback and may be null.
      */
     public static List<String> options(String arch, Path includeDir) {
         if (!arch.matches("sm_\\d{2,3}a?")) {
