@@ -118,11 +118,9 @@ __device__ __forceinline__ void wgmma_ss_first(float (&d)[64], unsigned long lon
 
 // d += A·B, A 64x16 from registers (the mma.sync A fragment per warp), B 16x128 N-major in shared memory.
 __device__ __forceinline__ void wgmma_rs(float (&d)[64], const unsigned (&a)[4], unsigned long long descB) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " WG_D64
-                 ", {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+    asm volatile("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " WG_D64 ", {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
                  : WG_ACC64
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1));
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB));
 }
 
 // One warpgroup's S = Q·Kᵀ for a 128-key tile: the head dim in 8 steps of 16, steps 0-3 in the first column half
