@@ -51,6 +51,17 @@ __device__ __forceinline__ void cp_async_wait_one() {
     asm volatile("cp.async.wait_group 1;\n" ::);
 }
 
+// Max and sum over the 4 threads of a quad: the lanes that hold one row of an mma / wgmma accumulator fragment.
+__device__ __forceinline__ float quad_max(float v) {
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+    return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+__device__ __forceinline__ float quad_sum(float v) {
+    v += __shfl_xor_sync(0xffffffffu, v, 1);
+    return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
 // two floats as a BF16 pair, the first in the low half (the lower column of a fragment)
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);

@@ -182,10 +182,8 @@ __device__ __forceinline__ void flash_attention(const bf16* __restrict__ q, cons
                 mA = fmaxf(mA, fmaxf(s[mt][n][0], s[mt][n][1]));
                 mB = fmaxf(mB, fmaxf(s[mt][n][2], s[mt][n][3]));
             }
-            mA = fmaxf(mA, __shfl_xor_sync(0xffffffffu, mA, 1));
-            mA = fmaxf(mA, __shfl_xor_sync(0xffffffffu, mA, 2));
-            mB = fmaxf(mB, __shfl_xor_sync(0xffffffffu, mB, 1));
-            mB = fmaxf(mB, __shfl_xor_sync(0xffffffffu, mB, 2));
+            mA = quad_max(mA);
+            mB = quad_max(mB);
             // key 0 is visible to every row, so the maxima are finite from the first tile on
             const float alphaA = fast_exp2(rowMax[mt][0] - mA);  // 0 on the first tile
             const float alphaB = fast_exp2(rowMax[mt][1] - mB);
@@ -239,14 +237,8 @@ __device__ __forceinline__ void flash_attention(const bf16* __restrict__ q, cons
 
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
-        float sumA = rowSum[mt][0];
-        float sumB = rowSum[mt][1];
-        sumA += __shfl_xor_sync(0xffffffffu, sumA, 1);
-        sumA += __shfl_xor_sync(0xffffffffu, sumA, 2);
-        sumB += __shfl_xor_sync(0xffffffffu, sumB, 1);
-        sumB += __shfl_xor_sync(0xffffffffu, sumB, 2);
-        const float invA = 1.0f / sumA;
-        const float invB = 1.0f / sumB;
+        const float invA = 1.0f / quad_sum(rowSum[mt][0]);
+        const float invB = 1.0f / quad_sum(rowSum[mt][1]);
         const int rA = m0 + warpRow0 + mt * 16 + g;
         const int rB = rA + 8;
 #pragma unroll

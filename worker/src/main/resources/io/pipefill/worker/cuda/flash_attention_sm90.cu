@@ -277,10 +277,8 @@ __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q
             mA = fmaxf(mA, fmaxf(s[4 * j], s[4 * j + 1]));
             mB = fmaxf(mB, fmaxf(s[4 * j + 2], s[4 * j + 3]));
         }
-        mA = fmaxf(mA, __shfl_xor_sync(0xffffffffu, mA, 1));
-        mA = fmaxf(mA, __shfl_xor_sync(0xffffffffu, mA, 2));
-        mB = fmaxf(mB, __shfl_xor_sync(0xffffffffu, mB, 1));
-        mB = fmaxf(mB, __shfl_xor_sync(0xffffffffu, mB, 2));
+        mA = quad_max(mA);
+        mB = quad_max(mB);
         // key 0 is visible to every row, so the maxima are finite from the first tile on
         const float alphaA = fast_exp2(maxA - mA);  // 0 on the first tile
         const float alphaB = fast_exp2(maxB - mB);
@@ -336,12 +334,8 @@ __device__ __forceinline__ void flash_attention_wgmma(const bf16* __restrict__ q
         fence_registers(o);
     }
 
-    sumA += __shfl_xor_sync(0xffffffffu, sumA, 1);
-    sumA += __shfl_xor_sync(0xffffffffu, sumA, 2);
-    sumB += __shfl_xor_sync(0xffffffffu, sumB, 1);
-    sumB += __shfl_xor_sync(0xffffffffu, sumB, 2);
-    const float invA = 1.0f / sumA;
-    const float invB = 1.0f / sumB;
+    const float invA = 1.0f / quad_sum(sumA);
+    const float invB = 1.0f / quad_sum(sumB);
     const int rA = m0 + row0 + g;
     const int rB = rA + 8;
 #pragma unroll

@@ -65,19 +65,27 @@ class CudaMultiProcessTest {
         return new ProcessPipeline(spec, Backends.Kind.cuda, QUIET, Duration.ofSeconds(120)).run();
     }
 
+    /** A pp × tp run over NCCL against single-process CUDA on the same prompt: the pair, and the logits' relative error. */
+    private record Comparison(PrefillResult single, PipelineResult pipeline, RequestResult result, double error) {
+    }
+
+    private static Comparison againstSingleProcess(int pp, int tp) throws Exception {
+        ModelConfig c = ModelDirectory.open(MODEL).config();
+        int[] tokens = prompt(c);
+        PrefillResult single = singleProcess(c, tokens);
+        PipelineResult r = processes(c, pp, tp, tokens);
+        RequestResult res = r.result(0);
+        return new Comparison(single, r, res, TestModels.relativeError(res.lastLogits(), single.lastLogits()));
+    }
+
     /** The same kernels on the same rows, moved by NCCL instead of staying in one pool: agreement to rounding. */
     @Test
     void twoProcessPipelineOverNcclMatchesSingleProcessCuda() throws Exception {
         needsGpus(2);
-        ModelConfig c = ModelDirectory.open(MODEL).config();
-        int[] tokens = prompt(c);
-        PrefillResult single = singleProcess(c, tokens);
-        PipelineResult r = processes(c, 2, 1, tokens);
-        RequestResult res = r.result(0);
-        double err = TestModels.relativeError(res.lastLogits(), single.lastLogits());
-        assertTrue(err <= 1e-3, "pp 2 over NCCL: relative logits error " + err + " against single-process CUDA");
-        assertArrayEquals(single.generated(), res.generated(), "greedy tokens");
-        assertEquals(2, r.weightBytesPerRank().size());
+        Comparison x = againstSingleProcess(2, 1);
+        assertTrue(x.error() <= 1e-3, "pp 2 over NCCL: relative logits error " + x.error() + " against single-process CUDA");
+        assertArrayEquals(x.single().generated(), x.result().generated(), "greedy tokens");
+        assertEquals(2, x.pipeline().weightBytesPerRank().size());
     }
 
     /**
@@ -87,27 +95,18 @@ class CudaMultiProcessTest {
     @Test
     void tensorParallelTwoOverNcclMatchesSingleProcessCuda() throws Exception {
         needsGpus(2);
-        ModelConfig c = ModelDirectory.open(MODEL).config();
-        int[] tokens = prompt(c);
-        PrefillResult single = singleProcess(c, tokens);
-        PipelineResult r = processes(c, 1, 2, tokens);
-        RequestResult res = r.result(0);
-        double err = TestModels.relativeError(res.lastLogits(), single.lastLogits());
-        assertTrue(err <= 3e-2, "tp 2 over NCCL: relative logits error " + err + " against single-process CUDA");
-        assertEquals(single.generated()[0], res.generated()[0], "first token");
-        assertEquals(2, r.weightBytesPerRank().size());
+        Comparison x = againstSingleProcess(1, 2);
+        assertTrue(x.error() <= 3e-2, "tp 2 over NCCL: relative logits error " + x.error() + " against single-process CUDA");
+        assertEquals(x.single().generated()[0], x.result().generated()[0], "first token");
+        assertEquals(2, x.pipeline().weightBytesPerRank().size());
     }
 
     /** Both at once on four GPUs: NcclLink between stages, a split TP communicator inside each. */
     @Test
     void twoStagesTimesTwoTensorRanksOverNcclMatchSingleProcessCuda() throws Exception {
         needsGpus(4);
-        ModelConfig c = ModelDirectory.open(MODEL).config();
-        int[] tokens = prompt(c);
-        PrefillResult single = singleProcess(c, tokens);
-        RequestResult res = processes(c, 2, 2, tokens).result(0);
-        double err = TestModels.relativeError(res.lastLogits(), single.lastLogits());
-        assertTrue(err <= 3e-2, "pp 2 x tp 2 over NCCL: relative logits error " + err + " against single-process CUDA");
-        assertEquals(single.generated()[0], res.generated()[0], "first token");
+        Comparison x = againstSingleProcess(2, 2);
+        assertTrue(x.error() <= 3e-2, "pp 2 x tp 2 over NCCL: relative logits error " + x.error() + " against single-process CUDA");
+        assertEquals(x.single().generated()[0], x.result().generated()[0], "first token");
     }
 }
