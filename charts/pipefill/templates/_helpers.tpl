@@ -62,3 +62,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "pipefill.controlPlaneUrl" -}}
 {{- printf "http://%s.%s.svc:%v" (include "pipefill.controlPlaneName" .) .Release.Namespace .Values.controlPlane.service.port }}
 {{- end }}
+
+{{/* a pod annotation that rolls the pods when the token or database settings change. It hashes the values that
+     choose them, not the rendered Secrets: generated tokens are drawn anew in every render of a first install, so
+     a hash of them would change at the first upgrade and restart every pod for nothing */}}
+{{- define "pipefill.secretsChecksum" -}}
+{{- toJson (list .Values.tokens .Values.database) | sha256sum }}
+{{- end }}
