@@ -19,8 +19,15 @@ import tools.jackson.databind.json.JsonMapper;
  * The in-memory side of a run in progress: gathers the ranks' reports (dropping retried duplicates by
  * rank and sequence number) and completes when every rank is done and the result arrived, or fails on the
  * first error report.
+ *
+ * <p>Its monitor orders the run's event records: a batch of reports is applied and recorded while holding
+ * it, and the run's final state is written while holding it and closes the run to later reports. So the
+ * final STATE event is the run's last, where event streams stop, and events commit in id order, which is
+ * how pollers page through them.
  */
 final class ActiveRun {
+    private static final Set<String> REPORT_TYPES = Set.of("chunking", "progress", "loaded", "result", "timeline", "done", "error");
+
     /** A rank reported an error; the executor names the worker behind it. */
     static final class RankFailed extends RuntimeException {
         final int rank;
@@ -44,6 +51,7 @@ final class ActiveRun {
     private final List<StageEvent> events = new ArrayList<>();
     private ChunkingDecision chunking;
     private RequestResult result;
+    private boolean closed;
     final CompletableFuture<Gathered> outcome = new CompletableFuture<>();
 
     ActiveRun(UUID runId, List<Worker> workers, JsonMapper json) {
@@ -53,11 +61,20 @@ final class ActiveRun {
         this.json = json;
     }
 
-    /** Applies one report; false when it is a duplicate (already applied) and must not be recorded again. */
-    synchronized boolean apply(RunReport r) {
+    /** Rejects a report this run cannot take, before any report of its batch is applied. */
+    void check(RunReport r) {
         if (r.rank() < 0 || r.rank() >= world) {
             throw new IllegalArgumentException("rank: " + r.rank() + " is not a rank of this run (0.." + (world - 1) + ")");
         }
+        if (!REPORT_TYPES.contains(r.type())) {
+            throw new IllegalArgumentException("type: '" + r.type()
+                    + "' is not a report type (chunking, progress, result, timeline, done, error)");
+        }
+    }
+
+    /** Applies one report; false when it is a duplicate (already applied) and must not be recorded again. */
+    synchronized boolean apply(RunReport r) {
+        check(r);
         Long last = lastSeq.get(r.rank());
         if (last != null && r.seq() <= last) {
             return false;
@@ -70,9 +87,7 @@ final class ActiveRun {
             case "timeline" -> events.addAll(List.of(json.convertValue(body.get("events"), StageEvent[].class)));
             case "done" -> done.add(r.rank());
             case "error" -> outcome.completeExceptionally(new RankFailed(r.rank(), String.valueOf(body.get("message"))));
-            case "progress", "loaded" -> { }
-            default -> throw new IllegalArgumentException("type: '" + r.type()
-                    + "' is not a report type (chunking, progress, result, timeline, done, error)");
+            default -> { }
         }
         if (done.size() == world && !outcome.isDone()) {
             if (result == null) {
@@ -88,5 +103,16 @@ final class ActiveRun {
 
     void fail(RuntimeException e) {
         outcome.completeExceptionally(e);
+    }
+
+    /** True once the final state is written: reports that come later are refused. */
+    synchronized boolean closed() {
+        return closed;
+    }
+
+    /** Writes the run's final state after every report recorded so far, and refuses reports from then on. */
+    synchronized void close(Runnable finalWrite) {
+        closed = true;
+        finalWrite.run();
     }
 }

@@ -37,6 +37,6 @@ public class AgentReportController {
                         + "result, timeline, done, error"));
             }
         }
-        return Blocking.run(() -> reports.forEach(r -> service.report(runId, r))).thenReturn(ResponseEntity.noContent().build());
+        return Blocking.run(() -> service.report(runId, reports)).thenReturn(ResponseEntity.noContent().build());
     }
 }

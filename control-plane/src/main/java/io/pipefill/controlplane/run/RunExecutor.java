@@ -93,24 +93,24 @@ public class RunExecutor {
             }
             ActiveRun.Gathered g = active.outcome.get(runTimeout.toMillis(), TimeUnit.MILLISECONDS);
             RunOutcome o = outcome(d, run, tokens, g);
-            runs.succeeded(run.id(), o);
+            active.close(() -> runs.succeeded(run.id(), o));
             metrics.recordRun(d.name(), o.ttftMs(), o.tokensPerSecond(), true);
             log.info("run {} on {}: {} tokens, TTFT {} ms, {} tokens/s", run.id(), d.name(), tokens.length,
                     Math.round(o.ttftMs()), Math.round(o.tokensPerSecond()));
         } catch (ExecutionException e) {
             String reason = e.getCause() instanceof ActiveRun.RankFailed f ? nameTheCulprit(f, workers) : e.getCause().getMessage();
             abortAll(workers, runId);
-            fail(run, d, reason);
+            active.close(() -> fail(run, d, reason));
         } catch (TimeoutException e) {
             abortAll(workers, runId);
-            fail(run, d, "no result within the run timeout of " + runTimeout.toMinutes() + " min");
+            active.close(() -> fail(run, d, "no result within the run timeout of " + runTimeout.toMinutes() + " min"));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             abortAll(workers, runId);
-            fail(run, d, "the control plane is shutting down");
+            active.close(() -> fail(run, d, "the control plane is shutting down"));
         } catch (RuntimeException e) {
             abortAll(workers, runId);
-            fail(run, d, e.getMessage());
+            active.close(() -> fail(run, d, e.getMessage()));
         } finally {
             unregister.accept(run.id());
         }

@@ -80,6 +80,16 @@ public class RunRepository {
         return n == 1;
     }
 
+    /** An event to record: its kind (STATE, STAGE, PROGRESS, ERROR) and detail. */
+    public record NewEvent(String kind, Map<String, ?> detail) {
+    }
+
+    /** Records events in one transaction, in list order. */
+    @Transactional
+    public void events(UUID runId, List<NewEvent> events) {
+        events.forEach(e -> event(runId, e.kind(), e.detail()));
+    }
+
     public RunEvent event(UUID runId, String kind, Map<String, ?> detail) {
         return jdbc.sql("insert into run_events (run_id, kind, detail) values (:r, :k, :d) returning id, run_id, at, kind, detail::text")
                 .param("r", runId).param("k", kind).param("d", json.jsonb(detail)).query(this::eventRow).single();

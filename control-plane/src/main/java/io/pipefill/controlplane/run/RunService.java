@@ -19,6 +19,7 @@ import io.pipefill.worker.model.ModelDirectory;
 import jakarta.annotation.PreDestroy;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -129,37 +130,62 @@ public class RunService {
 
     /** A rank's report: applied to the run in progress and recorded as a run event. */
     public void report(UUID runId, RunReport report) {
+        report(runId, List.of(report));
+    }
+
+    /**
+     * A rank's reports, in order: applied to the run in progress and their events recorded in one
+     * transaction, under the run's monitor (see {@link ActiveRun}) so that none lands after its final state.
+     * Duplicates of reports already applied (a retried batch) are dropped.
+     */
+    public void report(UUID runId, List<RunReport> reports) {
         ActiveRun a = active.get(runId);
         if (a == null) {
-            Run r = runs.byId(runId).orElseThrow(() -> new NotFoundException("run", runId));
-            throw new ConflictException("run " + runId + " is " + r.state() + ", not running: report ignored");
+            throw notRunning(runId);
         }
-        if (!a.apply(report)) {
-            return;
+        reports.forEach(a::check);
+        synchronized (a) {
+            if (a.closed()) {
+                throw notRunning(runId);
+            }
+            List<RunRepository.NewEvent> toRecord = new ArrayList<>();
+            for (RunReport r : reports) {
+                if (a.apply(r) && !r.type().equals("loaded")) {
+                    toRecord.add(eventOf(r));
+                }
+            }
+            runs.events(runId, toRecord);
         }
+    }
+
+    private ConflictException notRunning(UUID runId) {
+        Run r = runs.byId(runId).orElseThrow(() -> new NotFoundException("run", runId));
+        return new ConflictException("run " + runId + " is " + r.state() + ", not running: report ignored");
+    }
+
+    private static RunRepository.NewEvent eventOf(RunReport report) {
         Map<String, Object> detail = new LinkedHashMap<>();
         detail.put("rank", report.rank());
         detail.put("type", report.type());
         Map<String, Object> body = report.body() == null ? Map.of() : report.body();
-        switch (report.type()) {
+        return switch (report.type()) {
             case "progress" -> {
                 detail.putAll(body);
-                runs.event(runId, "PROGRESS", detail);
+                yield new RunRepository.NewEvent("PROGRESS", detail);
             }
             case "chunking" -> {
                 detail.put("dynamic", body.get("dynamicRequested"));
                 detail.put("base", body.get("base"));
                 detail.put("fit", body.get("fit"));
                 detail.put("fallbackReason", body.get("fallbackReason"));
-                runs.event(runId, "STAGE", detail);
+                yield new RunRepository.NewEvent("STAGE", detail);
             }
             case "error" -> {
                 detail.put("message", body.get("message"));
-                runs.event(runId, "ERROR", detail);
+                yield new RunRepository.NewEvent("ERROR", detail);
             }
-            case "timeline", "done", "result" -> runs.event(runId, "STAGE", detail);
-            default -> { }
-        }
+            default -> new RunRepository.NewEvent("STAGE", detail);
+        };
     }
 
     /** Runs on a deployment that lost a worker fail at once, naming the worker. */

@@ -187,6 +187,11 @@ class WholeSystemTest {
         ServerSentEvent<Map<String, Object>> last = events.get(events.size() - 1);
         assertThat(last.event()).isEqualTo("STATE");
         assertThat(((Map<String, Object>) last.data().get("detail")).get("state")).isEqualTo("SUCCEEDED");
+        // every rank's reports are recorded before the final state, where the stream stops: none is missed
+        assertThat(events).filteredOn(e -> "STAGE".equals(e.event()))
+                .extracting(e -> ((Map<String, Object>) e.data().get("detail")).get("type") + "@"
+                        + ((Map<String, Object>) e.data().get("detail")).get("rank"))
+                .contains("result@1", "done@0", "done@1");
     }
 
     @Test
