@@ -55,12 +55,33 @@ final class ControlPlaneClient {
         return post(URI.create(base + "/api/v1/agent/workers/" + encode(workerId) + "/heartbeat"), heartbeat).statusCode();
     }
 
+    /**
+     * The control plane answered a report with a client error (other than 408 or 429): the answer is
+     * final, a retry would get it again. 404 and 409 mean the run is unknown or no longer running.
+     */
+    static final class ReportRefused extends IOException {
+        final int status;
+
+        ReportRefused(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+
+        boolean runIsOver() {
+            return status == 404 || status == 409;
+        }
+    }
+
     /** Posts a rank's reports in order: one alone, several as one batch (one request, one answer). */
     void report(String runId, List<RunReport> reports) throws IOException, InterruptedException {
         URI uri = URI.create(base + "/api/v1/agent/runs/" + encode(runId) + "/reports" + (reports.size() == 1 ? "" : "/batch"));
         HttpResponse<byte[]> r = post(uri, reports.size() == 1 ? reports.get(0) : reports);
-        if (r.statusCode() / 100 != 2) {
-            throw new IOException("POST " + uri + " answered " + r.statusCode() + describeBody(r));
+        int status = r.statusCode();
+        if (status / 100 == 4 && status != 408 && status != 429) {
+            throw new ReportRefused(status, "POST " + uri + " answered " + status + describeBody(r));
+        }
+        if (status / 100 != 2) {
+            throw new IOException("POST " + uri + " answered " + status + describeBody(r));
         }
     }
 

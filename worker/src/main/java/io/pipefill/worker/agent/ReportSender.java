@@ -13,6 +13,8 @@ import java.util.function.Supplier;
  * loop only enqueues, so a slow or absent control plane never stalls the pipeline. {@code seq} counts from
  * 0. A failed post is retried with backoff; progress reports are best effort, the others (chunking, result,
  * timeline, done, error) are tried much longer, and a report given up on is logged, never dropped silently.
+ * A refusal (a 4xx answer) is not retried; once the control plane says the run is over (404, 409) the
+ * rank's later reports of it are not posted either, only counted in one log line.
  */
 final class ReportSender {
     private static final int PROGRESS_ATTEMPTS = 3;
@@ -28,6 +30,9 @@ final class ReportSender {
     private final LinkedBlockingQueue<RunReport> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
     private long seq;
+    /** Why the control plane no longer takes this run's reports; null while it does. Sender thread only. */
+    private String runOver;
+    private int droppedAfterRunOver;
 
     ReportSender(ControlPlaneClient client, String runId, Supplier<String> workerId, int rank) {
         this.client = client;
@@ -67,6 +72,10 @@ final class ReportSender {
                     if (end > 0) {
                         post(batch.subList(0, end));
                     }
+                    if (droppedAfterRunOver > 0) {
+                        System.err.println("pipefill agent: " + droppedAfterRunOver + " later report(s) of run " + runId
+                                + " not posted: " + runOver);
+                    }
                     return;
                 }
                 post(batch);
@@ -77,6 +86,10 @@ final class ReportSender {
     }
 
     private void post(List<RunReport> batch) throws InterruptedException {
+        if (runOver != null) {
+            droppedAfterRunOver += batch.size();
+            return;
+        }
         // progress alone is worth a few tries; a batch that carries anything else is worth many
         boolean progressOnly = batch.stream().allMatch(r -> "progress".equals(r.type()));
         int attempts = progressOnly ? PROGRESS_ATTEMPTS : ATTEMPTS;
@@ -86,6 +99,13 @@ final class ReportSender {
         for (int attempt = 1; ; attempt++) {
             try {
                 client.report(runId, batch);
+                return;
+            } catch (ControlPlaneClient.ReportRefused e) {
+                System.err.println("pipefill agent: the control plane refused " + what + " of run " + runId
+                        + " (not retried): " + e.getMessage());
+                if (e.runIsOver()) {
+                    runOver = "the control plane answered " + e.status + " (the run is unknown or over)";
+                }
                 return;
             } catch (IOException e) {
                 if (attempt >= attempts) {

@@ -11,8 +11,10 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
@@ -32,6 +34,9 @@ final class FakeControlPlane implements AutoCloseable {
     final List<JsonNode> heartbeats = new ArrayList<>();
     final List<JsonNode> reports = new ArrayList<>();
     final AtomicInteger unauthorized = new AtomicInteger();
+    /** Statuses to answer the next report posts with, in order; 200 once empty. */
+    final Queue<Integer> reportAnswers = new ConcurrentLinkedQueue<>();
+    final AtomicInteger reportPosts = new AtomicInteger();
 
     FakeControlPlane(String token) throws IOException {
         this.token = token;
@@ -73,6 +78,14 @@ final class FakeControlPlane implements AutoCloseable {
                 record(heartbeats, JSON.createObjectNode().put("workerId", id).setAll((com.fasterxml.jackson.databind.node.ObjectNode) body));
                 ex.sendResponseHeaders(200, -1);
             } else if (path.matches("/api/v1/agent/runs/[^/]+/reports(/batch)?")) {
+                reportPosts.incrementAndGet();
+                Integer answer = reportAnswers.poll();
+                if (answer != null && answer != 200) {
+                    byte[] b = ("{\"detail\":\"answered " + answer + " as told\"}").getBytes(StandardCharsets.UTF_8);
+                    ex.sendResponseHeaders(answer, b.length);
+                    ex.getResponseBody().write(b);
+                    return;
+                }
                 // a batch is the same reports, in order, in one request
                 for (JsonNode one : body.isArray() ? body : List.of(body)) {
                     record(reports, JSON.createObjectNode().put("runId", path.split("/")[5])
