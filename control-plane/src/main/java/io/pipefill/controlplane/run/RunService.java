@@ -154,7 +154,9 @@ public class RunService {
                     toRecord.add(eventOf(r));
                 }
             }
-            runs.events(runId, toRecord);
+            if (!toRecord.isEmpty()) {
+                runs.events(runId, toRecord);
+            }
         }
     }
 
