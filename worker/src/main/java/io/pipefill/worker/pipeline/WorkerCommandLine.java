@@ -16,6 +16,14 @@ public final class WorkerCommandLine {
     }
 
     public static List<String> of(List<String> workerArgs) {
+        List<String> cmd = sameJvm("io.pipefill.worker.cli.PipefillCli");
+        cmd.add("worker");
+        cmd.addAll(workerArgs);
+        return cmd;
+    }
+
+    /** A child JVM like this one (as above) that runs {@code mainClass}; arguments go after it. */
+    public static List<String> sameJvm(String mainClass) {
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> cmd = new ArrayList<>();
@@ -27,9 +35,7 @@ public final class WorkerCommandLine {
         }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
-        cmd.add("io.pipefill.worker.cli.PipefillCli");
-        cmd.add("worker");
-        cmd.addAll(workerArgs);
+        cmd.add(mainClass);
         return cmd;
     }
 }
