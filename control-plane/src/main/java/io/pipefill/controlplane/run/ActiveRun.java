@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -72,9 +73,29 @@ final class ActiveRun {
         }
     }
 
-    /** Applies one report; false when it is a duplicate (already applied) and must not be recorded again. */
+    /**
+     * Applies a rank's batch of reports (each checked first: a bad one applies none) and hands the ones not
+     * seen before to {@code record}, all under this run's monitor. False, applying nothing, once closed.
+     */
+    synchronized boolean applyAndRecord(List<RunReport> reports, Consumer<List<RunReport>> record) {
+        if (closed) {
+            return false;
+        }
+        reports.forEach(this::check);
+        List<RunReport> fresh = new ArrayList<>();
+        for (RunReport r : reports) {
+            if (apply(r)) {
+                fresh.add(r);
+            }
+        }
+        if (!fresh.isEmpty()) {
+            record.accept(fresh);
+        }
+        return true;
+    }
+
+    /** Applies one checked report; false when it is a duplicate (already applied) and must not be recorded again. */
     synchronized boolean apply(RunReport r) {
-        check(r);
         Long last = lastSeq.get(r.rank());
         if (last != null && r.seq() <= last) {
             return false;
@@ -105,12 +126,7 @@ final class ActiveRun {
         outcome.completeExceptionally(e);
     }
 
-    /** True once the final state is written: reports that come later are refused. */
-    synchronized boolean closed() {
-        return closed;
-    }
-
-    /** Writes the run's final state after every report recorded so far, and refuses reports from then on. */
+    /** Writes the run's final state after every batch recorded so far, and refuses batches from then on. */
     synchronized void close(Runnable finalWrite) {
         closed = true;
         finalWrite.run();

@@ -19,7 +19,6 @@ import io.pipefill.worker.model.ModelDirectory;
 import jakarta.annotation.PreDestroy;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -140,29 +139,12 @@ public class RunService {
      */
     public void report(UUID runId, List<RunReport> reports) {
         ActiveRun a = active.get(runId);
-        if (a == null) {
-            throw notRunning(runId);
+        boolean taken = a != null && a.applyAndRecord(reports, fresh -> runs.events(runId,
+                fresh.stream().filter(r -> !r.type().equals("loaded")).map(RunService::eventOf).toList()));
+        if (!taken) {
+            Run r = runs.byId(runId).orElseThrow(() -> new NotFoundException("run", runId));
+            throw new ConflictException("run " + runId + " is " + r.state() + ", not running: report ignored");
         }
-        reports.forEach(a::check);
-        synchronized (a) {
-            if (a.closed()) {
-                throw notRunning(runId);
-            }
-            List<RunRepository.NewEvent> toRecord = new ArrayList<>();
-            for (RunReport r : reports) {
-                if (a.apply(r) && !r.type().equals("loaded")) {
-                    toRecord.add(eventOf(r));
-                }
-            }
-            if (!toRecord.isEmpty()) {
-                runs.events(runId, toRecord);
-            }
-        }
-    }
-
-    private ConflictException notRunning(UUID runId) {
-        Run r = runs.byId(runId).orElseThrow(() -> new NotFoundException("run", runId));
-        return new ConflictException("run " + runId + " is " + r.state() + ", not running: report ignored");
     }
 
     private static RunRepository.NewEvent eventOf(RunReport report) {

@@ -45,6 +45,7 @@ import tools.jackson.databind.json.JsonMapper;
 class PipefillUpProcessTest {
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final Duration READY_WITHIN = Duration.ofMinutes(3);
+    private static final String READY = "pipefill: deployment tiny is READY";
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
@@ -150,7 +151,7 @@ class PipefillUpProcessTest {
         List<String> out = up.snapshot();
         int ready = -1;
         for (int i = 0; i < out.size(); i++) {
-            if (out.get(i).startsWith("pipefill: deployment tiny is READY")) {
+            if (out.get(i).startsWith(READY)) {
                 ready = i;
             }
         }
@@ -201,7 +202,7 @@ class PipefillUpProcessTest {
             port = s.getLocalPort();
         }
         Up up = start(1);
-        up.await(l -> l.startsWith("pipefill: deployment tiny is READY"), READY_WITHIN, "READY line");
+        up.await(l -> l.startsWith(READY), READY_WITHIN, "READY line");
         String token = adminToken();
         assertThat(up.snapshot()).contains("pipefill: admin token (saved in " + dataDir.resolve("admin-token") + "): " + token);
         assertThat(Files.getPosixFilePermissions(dataDir.resolve("admin-token")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
@@ -231,7 +232,7 @@ class PipefillUpProcessTest {
     void aRestartKeepsTheRecordsAndTokensAndDeploysAgain() throws Exception {
         String token = adminToken();
         Up up = start(2);
-        up.await(l -> l.startsWith("pipefill: deployment tiny is READY"), READY_WITHIN, "READY line");
+        up.await(l -> l.startsWith(READY), READY_WITHIN, "READY line");
         assertThat(up.snapshot()).noneMatch(l -> l.contains(token)).noneMatch(l -> l.contains(" token (saved in "));
         assertThat(adminToken()).isEqualTo(token);
         assertThat(getRun(firstRunId).get("state")).isEqualTo("SUCCEEDED");
@@ -251,7 +252,7 @@ class PipefillUpProcessTest {
         awaitGone(workers, Duration.ofSeconds(20), "local workers of the killed control plane");
 
         Up again = start(3);
-        again.await(l -> l.startsWith("pipefill: deployment tiny is READY"), READY_WITHIN, "READY line after a crash");
+        again.await(l -> l.startsWith(READY), READY_WITHIN, "READY line after a crash");
         assertThat(getRun(firstRunId).get("state")).isEqualTo("SUCCEEDED");
         submitThePrintedRequest(again);
     }

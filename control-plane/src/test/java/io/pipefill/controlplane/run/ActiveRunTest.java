@@ -66,29 +66,42 @@ class ActiveRunTest {
 
     /** The final write waits for a batch being recorded, so the final state is the run's last event. */
     @Test
-    void closingWaitsForTheBatchInProgressAndRefusesLaterOnes() throws Exception {
+    void closingWaitsForTheBatchBeingRecordedAndRefusesLaterOnes() throws Exception {
         List<String> writes = new ArrayList<>();
-        CountDownLatch batchHoldsTheMonitor = new CountDownLatch(1);
-        Thread batch = new Thread(() -> {
-            synchronized (run) {
-                batchHoldsTheMonitor.countDown();
-                sleep(200);
-                synchronized (writes) {
-                    writes.add("batch");
-                }
+        CountDownLatch recording = new CountDownLatch(1);
+        Thread batch = new Thread(() -> run.applyAndRecord(List.of(report(0, 0, "progress", Map.of())), fresh -> {
+            recording.countDown();
+            sleep(200);
+            synchronized (writes) {
+                writes.add("batch of " + fresh.size());
             }
-        });
+        }));
         batch.start();
-        batchHoldsTheMonitor.await();
-        assertThat(run.closed()).isFalse();
+        recording.await();
         run.close(() -> {
             synchronized (writes) {
                 writes.add("final");
             }
         });
         batch.join();
-        assertThat(writes).containsExactly("batch", "final");
-        assertThat(run.closed()).isTrue();
+        assertThat(writes).containsExactly("batch of 1", "final");
+        assertThat(run.applyAndRecord(List.of(report(0, 1, "done", null)), fresh -> writes.add("late"))).isFalse();
+        assertThat(writes).containsExactly("batch of 1", "final");
+    }
+
+    @Test
+    void aBatchWithABadReportAppliesNoneAndARetriedBatchRecordsOnlyWhatIsNew() {
+        List<List<RunReport>> recorded = new ArrayList<>();
+        assertThatThrownBy(() -> run.applyAndRecord(List.of(report(0, 0, "done", null), report(5, 0, "done", null)),
+                recorded::add)).hasMessageContaining("rank: 5");
+        assertThat(recorded).isEmpty();
+        assertThat(run.applyAndRecord(List.of(report(0, 0, "progress", Map.of())), recorded::add)).isTrue();
+        assertThat(run.applyAndRecord(List.of(report(0, 0, "progress", Map.of()), report(0, 1, "done", null)),
+                recorded::add)).isTrue();
+        assertThat(recorded).extracting(b -> b.stream().map(RunReport::seq).toList())
+                .containsExactly(List.of(0L), List.of(1L));
+        assertThat(run.applyAndRecord(List.of(report(0, 1, "done", null)), recorded::add)).as("all duplicates").isTrue();
+        assertThat(recorded).hasSize(2);
     }
 
     private static void sleep(long ms) {
