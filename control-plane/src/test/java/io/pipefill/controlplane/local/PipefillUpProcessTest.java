@@ -2,6 +2,7 @@ package io.pipefill.controlplane.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.pipefill.controlplane.UpCommand;
 import io.pipefill.worker.pipeline.WorkerCommandLine;
@@ -17,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,8 +55,13 @@ class PipefillUpProcessTest {
     static int port;
     static String firstRunId;
     static Up running;
+    /** Each test goes on from where the one before left off: a failure skips the rest rather than failing them too. */
+    static boolean stoppedCleanly;
+    static boolean restarted;
     /** What outlived a killed control plane (its database server, by design): stopped at the end whatever happens. */
     static final List<ProcessHandle> leftovers = new ArrayList<>();
+    /** Every start, so that none outlives the class whichever test fails. */
+    static final List<Up> started = new ArrayList<>();
 
     /** A running {@code pipefill up}: its process and what it printed so far. */
     record Up(Process process, List<String> lines, Path log) {
@@ -114,6 +121,7 @@ class PipefillUpProcessTest {
         reader.setDaemon(true);
         reader.start();
         running = up;
+        started.add(up);
         return up;
     }
 
@@ -205,7 +213,8 @@ class PipefillUpProcessTest {
         up.await(l -> l.startsWith(READY), READY_WITHIN, "READY line");
         String token = adminToken();
         assertThat(up.snapshot()).contains("pipefill: admin token (saved in " + dataDir.resolve("admin-token") + "): " + token);
-        assertThat(Files.getPosixFilePermissions(dataDir.resolve("admin-token")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+        assertThat(Files.getPosixFilePermissions(dataDir.resolve("admin-token")))
+                .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
         assertThat(workersOf(up)).hasSize(2);
 
         firstRunId = submitThePrintedRequest(up);
@@ -225,11 +234,13 @@ class PipefillUpProcessTest {
         up.process().destroy();
         assertThat(up.process().waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s").isTrue();
         awaitGone(children, Duration.ofSeconds(30), "children of the stopped control plane");
+        stoppedCleanly = true;
     }
 
     @Test
     @Order(2)
     void aRestartKeepsTheRecordsAndTokensAndDeploysAgain() throws Exception {
+        assumeTrue(stoppedCleanly, "the first start did not get through; its failure says why");
         String token = adminToken();
         Up up = start(2);
         up.await(l -> l.startsWith(READY), READY_WITHIN, "READY line");
@@ -237,12 +248,14 @@ class PipefillUpProcessTest {
         assertThat(adminToken()).isEqualTo(token);
         assertThat(getRun(firstRunId).get("state")).isEqualTo("SUCCEEDED");
         submitThePrintedRequest(up);
+        restarted = true;
     }
 
     /** A control plane killed without its hooks: its workers end by themselves, and the next start recovers. */
     @Test
     @Order(3)
     void workersEndWithAKilledControlPlaneAndTheNextStartRecovers() throws Exception {
+        assumeTrue(restarted, "the restart did not get through; its failure says why");
         Up up = running;
         List<ProcessHandle> workers = workersOf(up);
         assertThat(workers).hasSize(2);
@@ -259,13 +272,15 @@ class PipefillUpProcessTest {
 
     @AfterAll
     static void stop() throws InterruptedException {
-        if (running != null && running.process().isAlive()) {
-            List<ProcessHandle> children = running.process().descendants().toList();
-            running.process().destroy();
-            if (!running.process().waitFor(60, TimeUnit.SECONDS)) {
-                running.process().destroyForcibly();
+        for (Up up : started) {
+            if (up.process().isAlive()) {
+                List<ProcessHandle> children = up.process().descendants().toList();
+                up.process().destroy();
+                if (!up.process().waitFor(60, TimeUnit.SECONDS)) {
+                    up.process().destroyForcibly();
+                }
+                children.forEach(ProcessHandle::destroyForcibly);
             }
-            children.forEach(ProcessHandle::destroyForcibly);
         }
         leftovers.forEach(ProcessHandle::destroyForcibly);
     }
