@@ -205,7 +205,7 @@ public class DeploymentService {
         if (busy > 0) {
             // its workers are computing: releasing their shards now would leave them half torn down
             throw new ConflictException("deployment " + d.name() + " has " + busy
-                    + " queued or running run(s); delete it when they have finished");
+                    + " queued or running run(s); cancel them (POST /api/v1/runs/{id}/cancel) or delete it when they have finished");
         }
         deployments.delete(id);
         for (Placement p : d.placements()) {

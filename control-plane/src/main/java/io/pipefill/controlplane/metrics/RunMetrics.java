@@ -10,7 +10,8 @@ import org.springframework.stereotype.Component;
 
 /**
  * What runs achieved, per deployment: time to first token (a histogram, so a dashboard can take any quantile
- * across control-plane replicas), prefill throughput in tokens per second, and runs counted by outcome.
+ * across control-plane replicas), prefill throughput in tokens per second, and runs counted by outcome
+ * (succeeded, failed, cancelled).
  * In Prometheus: {@code pipefill_run_ttft_seconds_*}, {@code pipefill_run_throughput_tokens_per_second_*},
  * {@code pipefill_runs_total}.
  */
@@ -44,7 +45,7 @@ public class RunMetrics {
      */
     public void recordRun(String deploymentName, double ttftMs, double tokensPerSecond, boolean succeeded) {
         String deployment = deploymentName == null || deploymentName.isBlank() ? "unknown" : deploymentName;
-        runs(deployment, succeeded).increment();
+        runs(deployment, succeeded ? "succeeded" : "failed").increment();
         if (!succeeded) {
             return;
         }
@@ -54,6 +55,11 @@ public class RunMetrics {
         if (Double.isFinite(tokensPerSecond) && tokensPerSecond >= 0) {
             throughput(deployment).record(tokensPerSecond);
         }
+    }
+
+    /** Counts a run cancelled through the API (outcome "cancelled"); it has no timings to record. */
+    public void recordCancelled(String deploymentName) {
+        runs(deploymentName == null || deploymentName.isBlank() ? "unknown" : deploymentName, "cancelled").increment();
     }
 
     // Micrometer caches meters by name and tags: building one per call returns the registered instance.
@@ -80,11 +86,11 @@ public class RunMetrics {
                 .register(registry);
     }
 
-    private Counter runs(String deployment, boolean succeeded) {
+    private Counter runs(String deployment, String outcome) {
         return Counter.builder("pipefill.runs")
                 .description("Finished runs by outcome")
                 .tag("deployment", deployment)
-                .tag("outcome", succeeded ? "succeeded" : "failed")
+                .tag("outcome", outcome)
                 .register(registry);
     }
 }

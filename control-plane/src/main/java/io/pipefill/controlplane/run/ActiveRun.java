@@ -39,6 +39,13 @@ final class ActiveRun {
         }
     }
 
+    /** The run was cancelled through the API; the executor aborts the ranks and records CANCELLED. */
+    static final class Cancelled extends RuntimeException {
+        Cancelled(String message) {
+            super(message);
+        }
+    }
+
     record Gathered(ChunkingDecision chunking, RequestResult result, List<StageEvent> events) {
     }
 
@@ -54,6 +61,8 @@ final class ActiveRun {
     private RequestResult result;
     private boolean closed;
     final CompletableFuture<Gathered> outcome = new CompletableFuture<>();
+    /** Completes once the run's final state is written. */
+    final CompletableFuture<Void> ended = new CompletableFuture<>();
 
     ActiveRun(UUID runId, List<Worker> workers, JsonMapper json) {
         this.runId = runId;
@@ -126,9 +135,18 @@ final class ActiveRun {
         outcome.completeExceptionally(e);
     }
 
+    /** Asks the executor to stop the run; no effect once the ranks' outcome is in (the run then ends as it came). */
+    void cancel() {
+        outcome.completeExceptionally(new Cancelled("cancelled while RUNNING"));
+    }
+
     /** Writes the run's final state after every batch recorded so far, and refuses batches from then on. */
     synchronized void close(Runnable finalWrite) {
         closed = true;
-        finalWrite.run();
+        try {
+            finalWrite.run();
+        } finally {
+            ended.complete(null);
+        }
     }
 }

@@ -4,6 +4,7 @@ import io.pipefill.controlplane.common.Blocking;
 import jakarta.validation.Valid;
 import java.net.URI;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
@@ -20,11 +21,13 @@ import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** Runs: submit, poll, list with filters, the last position's logits, and a server-sent-events stream. */
+/** Runs: submit, cancel, poll, list with filters, the last position's logits, and a server-sent-events stream. */
 @RestController
 @RequestMapping("/api/v1/runs")
 public class RunController {
     private static final Duration POLL = Duration.ofMillis(200);
+    /** How long a cancellation waits for a running run's ranks to stop before it answers 202. */
+    static final Duration CANCEL_WAIT = Duration.ofSeconds(10);
 
     private final RunService service;
 
@@ -36,6 +39,17 @@ public class RunController {
     public Mono<ResponseEntity<Run>> submit(@Valid @RequestBody SubmitRunRequest request) {
         return Blocking.call(() -> service.submit(request))
                 .map(r -> ResponseEntity.created(URI.create("/api/v1/runs/" + r.id())).body(r));
+    }
+
+    /**
+     * Cancels a QUEUED or RUNNING run: 200 with the run once it is CANCELLED (or had ended meanwhile), 202 with
+     * it still RUNNING when its ranks take longer than {@link #CANCEL_WAIT} to stop; 409 for a run that had
+     * already SUCCEEDED or FAILED. Cancelling a cancelled run again answers 200.
+     */
+    @PostMapping("/{id}/cancel")
+    public Mono<ResponseEntity<Run>> cancel(@PathVariable UUID id) {
+        return Blocking.call(() -> service.cancel(id, CANCEL_WAIT))
+                .map(r -> r.state().finished() ? ResponseEntity.ok(r) : ResponseEntity.accepted().body(r));
     }
 
     @GetMapping("/{id}")
@@ -82,6 +96,6 @@ public class RunController {
             return false;
         }
         Object s = e.detail().get("state");
-        return "SUCCEEDED".equals(s) || "FAILED".equals(s);
+        return Arrays.stream(RunState.values()).anyMatch(state -> state.finished() && state.name().equals(s));
     }
 }

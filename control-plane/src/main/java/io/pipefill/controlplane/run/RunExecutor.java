@@ -38,7 +38,9 @@ import org.springframework.stereotype.Component;
 /**
  * Runs one prefill on a deployment's workers: opens every rank's data port, starts every rank with the
  * prompt and its peers' addresses, waits for the ranks' reports, and records the outcome. Any failure
- * aborts the other ranks and fails the run with a reason that names the worker behind it.
+ * aborts the other ranks and fails the run with a reason that names the worker behind it; a cancellation
+ * aborts them all and records the run CANCELLED. After an abort it waits for the workers to let go of the run
+ * ({@link RunAborter}) before the deployment's next run may start.
  */
 @Component
 public class RunExecutor {
@@ -52,6 +54,7 @@ public class RunExecutor {
     private final RunMetrics metrics;
     private final Duration peerTimeout;
     private final Duration runTimeout;
+    private final RunAborter aborter;
 
     public RunExecutor(RunRepository runs, DeploymentRepository deployments, ClusterRepository cluster,
                        ModelRepository models, AgentClient agents, RunMetrics metrics, PipefillProperties props,
@@ -64,6 +67,7 @@ public class RunExecutor {
         this.metrics = metrics;
         this.peerTimeout = props.peerTimeout();
         this.runTimeout = runTimeout;
+        this.aborter = new RunAborter(agents, peerTimeout);
     }
 
     void execute(Run run, UUID deploymentId, int[] tokens, BiFunction<UUID, List<Worker>, ActiveRun> register,
@@ -81,15 +85,19 @@ public class RunExecutor {
         String runId = run.id().toString();
         ActiveRun active = register.apply(run.id(), workers);
         try {
-            runs.started(run.id());
-            List<DataEndpoint> peers = new ArrayList<>();
-            for (Worker w : workers) {
-                peers.add(agents.openRun(w, runId).block());
+            if (!runs.started(run.id())) {
+                return; // cancelled while it waited in the queue
             }
-            RunStart start = new RunStart(runId, tokens, run.maxNewTokens(), d.chunkSize(), d.dynamicChunking(), d.sigma(),
-                    peers, peerTimeout.toMillis());
-            for (Worker w : workers) {
-                agents.startRun(w, start).block();
+            if (!active.outcome.isDone()) { // not cancelled, nor a worker lost, since it was registered
+                List<DataEndpoint> peers = new ArrayList<>();
+                for (Worker w : workers) {
+                    peers.add(agents.openRun(w, runId).block());
+                }
+                RunStart start = new RunStart(runId, tokens, run.maxNewTokens(), d.chunkSize(), d.dynamicChunking(),
+                        d.sigma(), peers, peerTimeout.toMillis());
+                for (Worker w : workers) {
+                    agents.startRun(w, start).block();
+                }
             }
             ActiveRun.Gathered g = active.outcome.get(runTimeout.toMillis(), TimeUnit.MILLISECONDS);
             RunOutcome o = outcome(d, run, tokens, g);
@@ -98,22 +106,34 @@ public class RunExecutor {
             log.info("run {} on {}: {} tokens, TTFT {} ms, {} tokens/s", run.id(), d.name(), tokens.length,
                     Math.round(o.ttftMs()), Math.round(o.tokensPerSecond()));
         } catch (ExecutionException e) {
-            String reason = e.getCause() instanceof ActiveRun.RankFailed f ? nameTheCulprit(f, workers) : e.getCause().getMessage();
-            abortAll(workers, runId);
-            active.close(() -> fail(run, d, reason));
+            if (e.getCause() instanceof ActiveRun.Cancelled c) {
+                stop(workers, runId, active, () -> cancelled(run, d, c.getMessage()));
+            } else {
+                String reason = e.getCause() instanceof ActiveRun.RankFailed f ? nameTheCulprit(f, workers) : e.getCause().getMessage();
+                stop(workers, runId, active, () -> fail(run, d, reason));
+            }
         } catch (TimeoutException e) {
-            abortAll(workers, runId);
-            active.close(() -> fail(run, d, "no result within the run timeout of " + runTimeout.toMinutes() + " min"));
+            stop(workers, runId, active, () -> fail(run, d, "no result within the run timeout of " + runTimeout.toMinutes() + " min"));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            abortAll(workers, runId);
+            aborter.abort(workers, runId);
             active.close(() -> fail(run, d, "the control plane is shutting down"));
         } catch (RuntimeException e) {
-            abortAll(workers, runId);
-            active.close(() -> fail(run, d, e.getMessage()));
+            stop(workers, runId, active, () -> fail(run, d, e.getMessage()));
         } finally {
+            active.ended.complete(null); // also when the run never started
             unregister.accept(run.id());
         }
+    }
+
+    /**
+     * Aborts the run on its workers, writes its final state, then waits for the workers to let go of it, so
+     * that the deployment's next queued run (which starts when this method returns) finds them free.
+     */
+    private void stop(List<Worker> workers, String runId, ActiveRun active, Runnable finalWrite) {
+        aborter.abort(workers, runId);
+        active.close(finalWrite);
+        aborter.awaitReleased(workers, runId);
     }
 
     /** A lost worker fails every active run it holds a rank of. */
@@ -146,13 +166,10 @@ public class RunExecutor {
         return "worker " + w.id() + " (rank " + f.rank + ", " + w.agentUrl() + ") failed: " + f.getMessage();
     }
 
-    private void abortAll(List<Worker> workers, String runId) {
-        for (Worker w : workers) {
-            try {
-                agents.abortRun(w, runId).block(Duration.ofSeconds(5));
-            } catch (RuntimeException ignored) {
-                // best effort: a lost worker has nothing to abort
-            }
+    private void cancelled(Run run, Deployment d, String reason) {
+        if (runs.cancelledWhileRunning(run.id(), reason)) {
+            metrics.recordCancelled(d.name());
+            log.info("run {} on {} {}", run.id(), d.name(), reason);
         }
     }
 

@@ -44,11 +44,15 @@ public class RunRepository {
         return byId(id).orElseThrow();
     }
 
+    /** QUEUED to RUNNING; false (nothing written) when the run was no longer QUEUED, i.e. cancelled meanwhile. */
     @Transactional
-    public void started(UUID id) {
-        jdbc.sql("update runs set state = 'RUNNING', started_at = :now where id = :id and state = 'QUEUED'")
+    public boolean started(UUID id) {
+        int n = jdbc.sql("update runs set state = 'RUNNING', started_at = :now where id = :id and state = 'QUEUED'")
                 .param("now", Timestamp.from(Instant.now())).param("id", id).update();
-        event(id, "STATE", Map.of("state", "RUNNING"));
+        if (n == 1) {
+            event(id, "STATE", Map.of("state", "RUNNING"));
+        }
+        return n == 1;
     }
 
     @Transactional
@@ -70,12 +74,28 @@ public class RunRepository {
     /** Fails a run that has not finished yet; returns false when it already had. */
     @Transactional
     public boolean failed(UUID id, String error) {
-        int n = jdbc.sql("""
-                        update runs set state = 'FAILED', error = :e, finished_at = :now
-                        where id = :id and state in ('QUEUED', 'RUNNING')""")
-                .param("e", error).param("now", Timestamp.from(Instant.now())).param("id", id).update();
+        return end(id, RunState.FAILED, error, "'QUEUED', 'RUNNING'");
+    }
+
+    /** Cancels a RUNNING run; false when it was not RUNNING. */
+    @Transactional
+    public boolean cancelledWhileRunning(UUID id, String reason) {
+        return end(id, RunState.CANCELLED, reason, "'RUNNING'");
+    }
+
+    /** Cancels a run nobody has started; false when it was no longer QUEUED (started, or already ended). */
+    @Transactional
+    public boolean cancelledWhileQueued(UUID id, String reason) {
+        return end(id, RunState.CANCELLED, reason, "'QUEUED'");
+    }
+
+    private boolean end(UUID id, RunState state, String error, String fromStates) {
+        int n = jdbc.sql("update runs set state = :s, error = :e, finished_at = :now where id = :id and state in ("
+                        + fromStates + ")")
+                .param("s", state.name()).param("e", error).param("now", Timestamp.from(Instant.now())).param("id", id)
+                .update();
         if (n == 1) {
-            event(id, "STATE", Map.of("state", "FAILED", "error", error));
+            event(id, "STATE", Map.of("state", state.name(), "error", error));
         }
         return n == 1;
     }

@@ -14,6 +14,7 @@ import io.pipefill.controlplane.common.NotFoundException;
 import io.pipefill.controlplane.deployment.Deployment;
 import io.pipefill.controlplane.deployment.DeploymentService;
 import io.pipefill.controlplane.deployment.DeploymentState;
+import io.pipefill.controlplane.metrics.RunMetrics;
 import io.pipefill.model.agent.RunReport;
 import io.pipefill.worker.model.ModelDirectory;
 import jakarta.annotation.PreDestroy;
@@ -24,8 +25,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
@@ -36,8 +41,8 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * Accepts runs (validated, tokenized, recorded QUEUED) behind a bulkhead that answers 429 when
  * {@code pipefill.max-runs-in-flight} runs are already queued or running, queues them per deployment (a
- * deployment's ranks run one prefill at a time), takes in the ranks' reports and fails runs whose workers
- * are lost. Blocking methods: call through {@code Blocking}.
+ * deployment's ranks run one prefill at a time), cancels them on request, takes in the ranks' reports and
+ * fails runs whose workers are lost. Blocking methods: call through {@code Blocking}.
  */
 @Service
 public class RunService {
@@ -47,17 +52,20 @@ public class RunService {
     private final DeploymentService deployments;
     private final ModelRepository models;
     private final RunExecutor executor;
+    private final RunMetrics metrics;
     private final Bulkhead submissions;
     private final JsonMapper json;
     private final Map<UUID, ExecutorService> queues = new ConcurrentHashMap<>();
     private final Map<UUID, ActiveRun> active = new ConcurrentHashMap<>();
+    private final Map<UUID, Permit> permits = new ConcurrentHashMap<>();
 
     public RunService(RunRepository runs, DeploymentService deployments, ModelRepository models, RunExecutor executor,
-                      BulkheadRegistry bulkheads, PipefillProperties props, JsonMapper json) {
+                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props, JsonMapper json) {
         this.runs = runs;
         this.deployments = deployments;
         this.models = models;
         this.executor = executor;
+        this.metrics = metrics;
         this.json = json;
         // a semaphore bulkhead held from submission to the run's end: it bounds queued + running runs
         this.submissions = bulkheads.bulkhead("run-submission", BulkheadConfig.custom()
@@ -92,8 +100,10 @@ public class RunService {
         if (!submissions.tryAcquirePermission()) {
             throw BulkheadFullException.createBulkheadFullException(submissions);
         }
+        Permit permit = new Permit();
+        UUID id = UUID.randomUUID();
         try {
-            UUID id = UUID.randomUUID();
+            permits.put(id, permit);
             Run run = runs.insert(id, d.id(), prompt.kind(), prompt.tokens().length, request.maxNewTokensOrDefault());
             queue(d.id()).submit(() -> {
                 try {
@@ -103,13 +113,65 @@ public class RunService {
                     log.warn("run {} failed before it started: {}", run.id(), e.toString());
                     runs.failed(run.id(), "the run could not start: " + e.getMessage());
                 } finally {
-                    submissions.releasePermission();
+                    permits.remove(run.id());
+                    permit.release();
                 }
             });
             return run;
         } catch (RuntimeException e) {
-            submissions.releasePermission();
+            permits.remove(id);
+            permit.release();
             throw e;
+        }
+    }
+
+    /**
+     * Cancels a run. A QUEUED one ends at once and frees its place in the bulkhead (its turn in the queue then
+     * passes without a start); a RUNNING one is aborted on every rank by the executor, and this waits up to
+     * {@code wait} for its final state. Returns the run as it then is: CANCELLED, still RUNNING when the ranks
+     * take longer, or SUCCEEDED/FAILED when it ended before the cancellation reached it. A CANCELLED run stays
+     * as it is; cancelling a SUCCEEDED or FAILED run is a conflict.
+     */
+    public Run cancel(UUID id, Duration wait) {
+        Run r = get(id);
+        if (r.state() == RunState.CANCELLED) {
+            return r;
+        }
+        if (r.state().finished()) {
+            throw new ConflictException("run " + id + " is " + r.state() + "; only QUEUED or RUNNING runs can be cancelled");
+        }
+        // the executor registers a run as active before it marks it RUNNING, so one of these two sees it
+        if (!active.containsKey(id) && runs.cancelledWhileQueued(id, "cancelled while QUEUED")) {
+            Permit p = permits.remove(id);
+            if (p != null) {
+                p.release();
+            }
+            metrics.recordCancelled(deployments.get(r.deploymentId().toString()).name());
+            log.info("run {} cancelled while QUEUED", id);
+            return get(id);
+        }
+        ActiveRun a = active.get(id);
+        if (a != null) {
+            a.cancel();
+            try {
+                a.ended.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                // still stopping: the caller sees RUNNING and polls
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return get(id);
+    }
+
+    /** A submission's bulkhead permit, released once: when its run's turn has passed, or when it is cancelled queued. */
+    private final class Permit {
+        private final AtomicBoolean released = new AtomicBoolean();
+
+        void release() {
+            if (released.compareAndSet(false, true)) {
+                submissions.releasePermission();
+            }
         }
     }
 

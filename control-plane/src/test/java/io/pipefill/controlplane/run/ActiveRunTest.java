@@ -50,6 +50,29 @@ class ActiveRunTest {
     }
 
     @Test
+    void aCancellationStopsARunInProgressButNotOneWhoseOutcomeIsIn() {
+        run.cancel();
+        assertThatThrownBy(() -> run.outcome.get(1, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasCauseInstanceOf(ActiveRun.Cancelled.class).hasMessageContaining("cancelled while RUNNING");
+
+        ActiveRun finished = new ActiveRun(UUID.randomUUID(), List.of(worker()), JsonMapper.builder().build());
+        finished.apply(report(0, 0, "result", Map.of("request", 0, "lastLogits", List.of(1.0), "generated", List.of(3),
+                "ttftMs", 1.0, "endMs", 2.0)));
+        finished.apply(report(0, 1, "done", null));
+        finished.cancel();
+        assertThat(finished.outcome).isCompleted();
+    }
+
+    @Test
+    void theEndIsSignalledAfterTheFinalWriteEvenWhenItFails() {
+        assertThat(run.ended).isNotDone();
+        assertThatThrownBy(() -> run.close(() -> {
+            throw new IllegalStateException("database away");
+        })).hasMessage("database away");
+        assertThat(run.ended).isCompleted();
+    }
+
+    @Test
     void everyRankDoneWithoutAResultFailsNamingTheLastStage() {
         run.apply(report(0, 0, "done", null));
         run.apply(report(1, 0, "done", null));

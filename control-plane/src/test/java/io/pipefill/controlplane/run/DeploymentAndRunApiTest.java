@@ -48,6 +48,8 @@ class DeploymentAndRunApiTest {
     DeploymentRepository deployments;
     @Autowired
     ClusterRepository cluster;
+    @Autowired
+    RunRepository runs;
 
     RegisteredModel model;
 
@@ -164,6 +166,51 @@ class DeploymentAndRunApiTest {
         expectProblem(admin().get().uri("/api/v1/runs?deployment=nope"), 404);
         expectProblem(admin().get().uri("/api/v1/runs/" + UUID.randomUUID() + "/logits"), 404);
         admin().get().uri("/api/v1/runs?state=SUCCEEDED&limit=5").exchange().expectStatus().isOk();
+    }
+
+    @Test
+    void aQueuedRunIsCancelledAtOnceAndAFinishedOneCannotBe() {
+        Deployment d = recorded("dep-cancel", DeploymentState.READY, 100);
+        // recorded straight into the table: no executor will pick it up, so it stays QUEUED until cancelled
+        Run queued = runs.insert(UUID.randomUUID(), d.id(), PromptKind.RANDOM, 10, 1);
+        String cancel = "/api/v1/runs/" + queued.id() + "/cancel";
+        client(null).post().uri(cancel).exchange().expectStatus().isUnauthorized();
+        client("test-join-token").post().uri(cancel).exchange().expectStatus().isForbidden();
+
+        admin().post().uri(cancel).exchange().expectStatus().isOk().expectBody()
+                .jsonPath("$.state").isEqualTo("CANCELLED")
+                .jsonPath("$.error").isEqualTo("cancelled while QUEUED")
+                .jsonPath("$.finishedAt").isNotEmpty();
+        // again: nothing changes
+        admin().post().uri(cancel).exchange().expectStatus().isOk().expectBody().jsonPath("$.state").isEqualTo("CANCELLED");
+        admin().get().uri("/api/v1/runs?deployment=dep-cancel&state=CANCELLED").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$[0].id").isEqualTo(queued.id().toString());
+        // its event stream ends at the cancellation
+        List<String> kinds = admin().get().uri("/api/v1/runs/" + queued.id() + "/events").accept(MediaType.TEXT_EVENT_STREAM)
+                .exchange().expectStatus().isOk().returnResult(String.class).getResponseBody().collectList()
+                .block(Duration.ofSeconds(10));
+        assertThat(String.join("\n", kinds)).contains("\"state\":\"QUEUED\"").endsWith("\"state\":\"CANCELLED\"}}");
+        client(null).get().uri("/actuator/prometheus").exchange().expectStatus().isOk().expectBody(String.class)
+                .value(b -> assertThat(b).contains("pipefill_runs_total{deployment=\"dep-cancel\",outcome=\"cancelled\"} 1.0"));
+        // the deployment's runs are all finished now, so it may be deleted
+        admin().delete().uri("/api/v1/deployments/dep-cancel").exchange().expectStatus().isNoContent();
+
+        Run failed = runs.insert(UUID.randomUUID(), d.id(), PromptKind.RANDOM, 10, 1);
+        runs.failed(failed.id(), "worker gone");
+        expectProblem(admin().post().uri("/api/v1/runs/" + failed.id() + "/cancel"), 409, "is FAILED",
+                "only QUEUED or RUNNING runs can be cancelled");
+        expectProblem(admin().post().uri("/api/v1/runs/" + UUID.randomUUID() + "/cancel"), 404, "not found");
+        expectProblem(admin().post().uri("/api/v1/runs/not-a-uuid/cancel"), 400);
+    }
+
+    @Test
+    void aDeploymentWithUnfinishedRunsIsNotDeletedAndTheAnswerSaysHowToCancelThem() {
+        Deployment d = recorded("dep-busy", DeploymentState.READY, 100);
+        Run queued = runs.insert(UUID.randomUUID(), d.id(), PromptKind.RANDOM, 10, 1);
+        expectProblem(admin().delete().uri("/api/v1/deployments/dep-busy"), 409, "1 queued or running run(s)",
+                "POST /api/v1/runs/{id}/cancel");
+        admin().post().uri("/api/v1/runs/" + queued.id() + "/cancel").exchange().expectStatus().isOk();
+        admin().delete().uri("/api/v1/deployments/dep-busy").exchange().expectStatus().isNoContent();
     }
 
     @Test

@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -34,7 +35,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 /**
  * The bulkhead on run submission: with two runs in flight (held up by a worker agent that accepts
  * connections and never answers), the third submission gets 429 with a clear reason; when the stuck runs
- * fail on the agent-call timeout, their permits come back.
+ * fail on the agent-call timeout, their permits come back; a queued run's cancellation gives its permit back at once.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"pipefill.max-runs-in-flight=2", "pipefill.agent-call-timeout=1s", "pipefill.heartbeat-timeout=10m"})
@@ -62,9 +63,10 @@ class RunSubmissionBulkheadTest {
             WebTestClient client = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port)
                     .responseTimeout(Duration.ofSeconds(20)).defaultHeader("Authorization", "Bearer test-admin-token").build();
             Map<String, Object> body = Map.of("deployment", d.name(), "randomTokens", 16);
+            List<String> ids = new ArrayList<>();
             for (int i = 0; i < 2; i++) {
-                client.post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
-                        .expectStatus().isCreated();
+                ids.add(client.post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
+                        .expectStatus().isCreated().expectBody(Map.class).returnResult().getResponseBody().get("id").toString());
             }
             client.post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
                     .expectStatus().isEqualTo(429)
@@ -72,6 +74,11 @@ class RunSubmissionBulkheadTest {
             // a deployment with runs in flight cannot be deleted under them
             client.delete().uri("/api/v1/deployments/stuck").exchange().expectStatus().isEqualTo(409)
                     .expectBody(String.class).value(b -> assertThat(b).contains("queued or running"));
+            // the second run waits behind the stuck first: cancelling it frees its place at once
+            client.post().uri("/api/v1/runs/" + ids.get(1) + "/cancel").exchange().expectStatus().isOk()
+                    .expectBody().jsonPath("$.state").isEqualTo("CANCELLED");
+            client.post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
+                    .expectStatus().isCreated();
             // each stuck run fails after the agent calls time out (1 s × 3 attempts); then submissions are accepted again
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             int status;

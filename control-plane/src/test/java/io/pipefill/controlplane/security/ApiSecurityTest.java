@@ -63,7 +63,8 @@ class ApiSecurityTest extends ApiTestSupport {
                 .jsonPath("$.info.version").isEqualTo("v1")
                 .jsonPath("$.components.securitySchemes.bearer.scheme").isEqualTo("bearer")
                 .jsonPath("$.paths['/api/v1/agent/workers']").exists()
-                .jsonPath("$.paths['/api/v1/plans']").exists();
+                .jsonPath("$.paths['/api/v1/plans']").exists()
+                .jsonPath("$.paths['/api/v1/runs/{id}/cancel'].post").exists();
         // other actuator endpoints are the operator's
         web.get().uri("/actuator/metrics").exchange().expectStatus().isUnauthorized();
     }

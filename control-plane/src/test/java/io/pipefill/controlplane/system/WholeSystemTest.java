@@ -44,8 +44,9 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * The whole system on one machine: the control plane with its embedded PostgreSQL, two local worker
  * processes that register over HTTP, a PP = 2 deployment of a generated model, runs submitted through the
- * REST API. The run's logits and tokens must equal the single-process engine's; then a worker is killed
- * mid-run and the run must fail naming it while the control plane stays healthy.
+ * REST API. The run's logits and tokens must equal the single-process engine's; cancelled runs stop and the
+ * next run is exact; then a worker is killed mid-run and the run must fail naming it while the control plane
+ * stays healthy.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"pipefill.local.workers=2", "pipefill.local.threads=1", "pipefill.peer-timeout=10s"})
@@ -213,25 +214,72 @@ class WholeSystemTest {
                 .containsExactlyElementsOf(Arrays.stream(singleProcess(ids, 3).generated()).boxed().toList());
     }
 
+    /** Waits until the run has reported progress, asserting that it has not ended meanwhile. */
+    private void awaitProgress(String id, String why) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            Map<String, Object> run = get("/api/v1/runs/" + id);
+            assertThat(run.get("state")).as(why).isIn("QUEUED", "RUNNING");
+            boolean progressing = client().get().uri("/api/v1/runs/" + id + "/events").accept(MediaType.TEXT_EVENT_STREAM)
+                    .exchange().returnResult(String.class).getResponseBody().take(Duration.ofMillis(300))
+                    .any(s -> s.contains("PROGRESS") || s.contains("\"chunk\"")).block();
+            if (progressing) {
+                return;
+            }
+            assertThat(System.nanoTime()).isLessThan(deadline);
+        }
+    }
+
     @Test
     @Order(3)
+    @SuppressWarnings("unchecked")
+    void cancelledRunsStopAndTheRunQueuedBehindThemIsExact() throws Exception {
+        String running = (String) post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 6000, "seed", 4,
+                "maxNewTokens", 2000)).get("id");
+        String queued = (String) post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 50)).get("id");
+        int[] prompt = new SplittableRandom(6).ints(200, 0, VOCAB).toArray();
+        String next = (String) post("/api/v1/runs", Map.of("deployment", "tiny-pp2",
+                "tokenIds", Arrays.stream(prompt).boxed().toList(), "maxNewTokens", 4)).get("id");
+
+        // a queued run ends at once; the workers never see it
+        Map<String, Object> c = expect(client().post().uri("/api/v1/runs/" + queued + "/cancel").exchange(), 200, Map.class);
+        assertThat(c.get("state")).isEqualTo("CANCELLED");
+        assertThat(c.get("startedAt")).isNull();
+
+        // a running one: every rank aborted, the record CANCELLED within a bounded time
+        awaitProgress(running, "the long run must still be going when it is cancelled");
+        long t0 = System.nanoTime();
+        EntityExchangeResult<Map> answer = client().post().uri("/api/v1/runs/" + running + "/cancel").exchange()
+                .expectBody(Map.class).returnResult();
+        assertThat(answer.getStatus().value()).as("200 once cancelled, 202 while the ranks stop").isIn(200, 202);
+        Map<String, Object> cancelled = await("/api/v1/runs/" + running, m -> "CANCELLED".equals(m.get("state")),
+                Duration.ofSeconds(30));
+        assertThat((System.nanoTime() - t0) / 1e9).as("cancelled within a bounded time").isLessThan(15);
+        assertThat(cancelled.get("error")).isEqualTo("cancelled while RUNNING");
+        assertThat(cancelled.get("generated")).as("a cancelled run has no result").isNull();
+        List<String> stream = client().get().uri("/api/v1/runs/" + running + "/events").accept(MediaType.TEXT_EVENT_STREAM)
+                .exchange().returnResult(String.class).getResponseBody().collectList().block(Duration.ofSeconds(20));
+        assertThat(stream.get(stream.size() - 1)).as("the stream ends at the cancellation").contains("\"state\":\"CANCELLED\"");
+
+        // the run queued behind them finds both workers free and is exact: the aborted run left no trace
+        Map<String, Object> after = await("/api/v1/runs/" + next, m -> !"QUEUED".equals(m.get("state"))
+                && !"RUNNING".equals(m.get("state")), Duration.ofSeconds(60));
+        assertThat(after.get("state")).as("run %s: %s", next, after.get("error")).isEqualTo("SUCCEEDED");
+        assertThat((List<Integer>) after.get("generated"))
+                .containsExactlyElementsOf(Arrays.stream(singleProcess(prompt, 4).generated()).boxed().toList());
+        assertThat(get("/api/v1/deployments/tiny-pp2").get("state")).isEqualTo("READY");
+        assertThat(list("/api/v1/workers")).extracting(w -> w.get("state")).doesNotContain("LOST");
+        expect(client().post().uri("/api/v1/runs/" + next + "/cancel").exchange(), 409, Map.class);
+    }
+
+    @Test
+    @Order(4)
     void aWorkerKilledMidRunFailsTheRunNamingItAndTheControlPlaneStaysHealthy() throws Exception {
         // a long run: 6000 prompt tokens in chunks of 64, then 2000 decode steps through both stages
         Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 6000,
                 "seed", 3, "maxNewTokens", 2000));
         String id = (String) submitted.get("id");
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (true) {
-            Map<String, Object> run = get("/api/v1/runs/" + id);
-            assertThat(run.get("state")).as("the run must still be going when the worker is killed").isIn("QUEUED", "RUNNING");
-            boolean progressing = client().get().uri("/api/v1/runs/" + id + "/events").accept(MediaType.TEXT_EVENT_STREAM)
-                    .exchange().returnResult(String.class).getResponseBody().take(Duration.ofMillis(300))
-                    .any(s -> s.contains("PROGRESS") || s.contains("\"chunk\"")).block();
-            if (progressing) {
-                break;
-            }
-            assertThat(System.nanoTime()).isLessThan(deadline);
-        }
+        awaitProgress(id, "the run must still be going when the worker is killed");
         Process victim = localWorkers.processes().get(1);
         victim.destroyForcibly();
         long killedAt = System.nanoTime();
