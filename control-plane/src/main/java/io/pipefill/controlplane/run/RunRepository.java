@@ -23,7 +23,9 @@ import tools.jackson.core.type.TypeReference;
 public class RunRepository {
     private static final String COLUMNS = "id, deployment_id, prompt_kind, prompt_tokens, max_new_tokens, chunk_schedule::text, "
             + "state, ttft_ms, total_ms, tokens_per_s, bubble_ratio, timeline::text, first_token, generated::text, error, "
-            + "submitted_at, started_at, finished_at";
+            + "submitted_at, started_at, finished_at, "
+            // the latest chunk through the last stage (run_events_run orders a run's events by id)
+            + "(select e.detail::text from run_events e where e.run_id = runs.id and e.kind = 'PROGRESS' order by e.id desc limit 1)";
 
     private final JdbcClient jdbc;
     private final Json json;
@@ -160,8 +162,21 @@ public class RunRepository {
                 rs.getInt(4), rs.getInt(5), json.readInts(rs.getString(6)), RunState.valueOf(rs.getString(7)),
                 (Double) rs.getObject(8), (Double) rs.getObject(9), (Double) rs.getObject(10), (Double) rs.getObject(11),
                 json.read(rs.getString(12), new TypeReference<List<StageEvent>>() { }), (Integer) rs.getObject(13),
-                json.readInts(rs.getString(14)), rs.getString(15), instant(rs.getTimestamp(16)),
+                json.readInts(rs.getString(14)), rs.getString(15), progress(rs.getString(19)), instant(rs.getTimestamp(16)),
                 instant(rs.getTimestamp(17)), instant(rs.getTimestamp(18)));
+    }
+
+    /**
+     * A PROGRESS event's detail (the last stage's report: chunk index, chunks, tokens done, prompt tokens); null
+     * when there is none or it lacks a field (the worker's report is what it is: a poll must not fail on it).
+     */
+    private RunProgress progress(String detail) {
+        Map<String, Object> d = json.read(detail, new TypeReference<Map<String, Object>>() { });
+        if (d == null || !(d.get("chunk") instanceof Number chunk) || !(d.get("chunks") instanceof Number chunks)
+                || !(d.get("done") instanceof Number done) || !(d.get("total") instanceof Number total)) {
+            return null;
+        }
+        return new RunProgress(chunk.intValue() + 1, chunks.intValue(), done.intValue(), total.intValue());
     }
 
     private RunEvent eventRow(ResultSet rs, int i) throws SQLException {

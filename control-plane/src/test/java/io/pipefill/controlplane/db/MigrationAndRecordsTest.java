@@ -18,6 +18,7 @@ import io.pipefill.controlplane.run.PromptKind;
 import io.pipefill.controlplane.run.Run;
 import io.pipefill.controlplane.run.RunEvent;
 import io.pipefill.controlplane.run.RunOutcome;
+import io.pipefill.controlplane.run.RunProgress;
 import io.pipefill.controlplane.run.RunRepository;
 import io.pipefill.controlplane.run.RunState;
 import io.pipefill.model.Architecture;
@@ -103,6 +104,11 @@ class MigrationAndRecordsTest {
         assertThat(queued.state()).isEqualTo(RunState.QUEUED);
         runs.started(runId);
         runs.event(runId, "PROGRESS", Map.of("chunk", 0, "chunks", 3));
+        assertThat(runs.byId(runId).orElseThrow().progress()).as("a report without the token counts").isNull();
+        runs.event(runId, "PROGRESS", Map.of("rank", 1, "chunk", 1, "chunks", 3, "done", 256, "total", 300));
+        runs.event(runId, "STAGE", Map.of("rank", 0, "type", "timeline"));
+        assertThat(runs.byId(runId).orElseThrow().progress()).as("the latest PROGRESS event")
+                .isEqualTo(new RunProgress(2, 3, 256, 300));
         StageEvent e = new StageEvent(0, 0, 0, 0, false, 0, 0, 128, 0.5, 0, 0.5, 10, 10.5, 11);
         float[] logits = {1.5f, -2f, 0.25f};
         runs.succeeded(runId, new RunOutcome(List.of(128, 128, 44), 30.0, 35.0, 10000.0, 0.1, List.of(e), 7, List.of(7, 9), logits));
@@ -115,7 +121,8 @@ class MigrationAndRecordsTest {
         assertThat(done.firstToken()).isEqualTo(7);
         assertThat(done.startedAt()).isNotNull();
         assertThat(runs.lastLogits(runId)).hasValueSatisfying(v -> assertThat(v).containsExactly(logits));
-        assertThat(runs.events(runId, 0)).extracting(RunEvent::kind).containsExactly("STATE", "STATE", "PROGRESS", "STATE");
+        assertThat(runs.events(runId, 0)).extracting(RunEvent::kind).containsExactly("STATE", "STATE", "PROGRESS", "PROGRESS", "STAGE",
+                "STATE");
         assertThat(runs.failed(runId, "too late")).as("a finished run stays finished").isFalse();
         assertThat(runs.list(d.id(), RunState.SUCCEEDED, 10)).extracting(Run::id).containsExactly(runId);
 

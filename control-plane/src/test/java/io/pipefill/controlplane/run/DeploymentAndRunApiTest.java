@@ -180,6 +180,7 @@ class DeploymentAndRunApiTest {
         admin().post().uri(cancel).exchange().expectStatus().isOk().expectBody()
                 .jsonPath("$.state").isEqualTo("CANCELLED")
                 .jsonPath("$.error").isEqualTo("cancelled while QUEUED")
+                .jsonPath("$.progress").doesNotExist()
                 .jsonPath("$.finishedAt").isNotEmpty();
         // again: nothing changes
         admin().post().uri(cancel).exchange().expectStatus().isOk().expectBody().jsonPath("$.state").isEqualTo("CANCELLED");

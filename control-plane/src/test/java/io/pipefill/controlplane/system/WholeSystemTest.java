@@ -174,6 +174,8 @@ class WholeSystemTest {
         assertThat((List<Integer>) run.get("chunkSchedule")).startsWith(64, 64);
         assertThat((Double) run.get("ttftMs")).isPositive();
         assertThat((Double) run.get("tokensPerSecond")).isPositive();
+        assertThat((Map<String, Object>) run.get("progress")).as("every chunk through the last stage")
+                .isEqualTo(Map.of("chunksDone", 5, "chunks", 5, "tokensDone", 300, "promptTokens", 300));
         List<Map<String, Object>> timeline = (List<Map<String, Object>>) run.get("timeline");
         assertThat(timeline).extracting(e -> e.get("stage")).contains(0, 1);
         assertThat(list("/api/v1/runs?deployment=tiny-pp2&state=SUCCEEDED")).extracting(r -> r.get("id")).contains(id);
@@ -248,6 +250,12 @@ class WholeSystemTest {
 
         // a running one: every rank aborted, the record CANCELLED within a bounded time
         awaitProgress(running, "the long run must still be going when it is cancelled");
+        // a poll shows how far the prompt has got
+        Map<String, Object> progress = (Map<String, Object>) get("/api/v1/runs/" + running).get("progress");
+        assertThat(progress).as("progress of a running run").isNotNull().containsEntry("promptTokens", 6000)
+                .containsEntry("chunks", 94); // 6000 = 93 × 64 + 48
+        assertThat((Integer) progress.get("tokensDone")).isBetween(64, 6000);
+        assertThat((Integer) progress.get("tokensDone")).isEqualTo(Math.min(6000, 64 * (Integer) progress.get("chunksDone")));
         long t0 = System.nanoTime();
         EntityExchangeResult<Map> answer = client().post().uri("/api/v1/runs/" + running + "/cancel").exchange()
                 .expectBody(Map.class).returnResult();
