@@ -16,11 +16,13 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param heartbeatTimeout   a worker silent this long is marked lost
  * @param maxRunsInFlight    queued plus running runs accepted before submissions get 429
  * @param peerTimeout        the longest a rank waits on a peer during a run
+ * @param lostWorkerRetention how long a LOST worker that holds no live deployment's shard stays in the worker
+ *                           lists and gauges (its record stays, and {@code ?state=LOST} lists it)
  */
 @ConfigurationProperties("pipefill")
 public record PipefillProperties(Path dataDir, Db db, String adminToken, String joinToken,
                                  Duration heartbeatInterval, Duration heartbeatTimeout, int maxRunsInFlight,
-                                 Duration peerTimeout) {
+                                 Duration peerTimeout, Duration lostWorkerRetention) {
 
     /** An external database; {@code url} blank means "start the embedded one". */
     public record Db(String url, String username, String password, int embeddedPort) {
@@ -47,6 +49,9 @@ public record PipefillProperties(Path dataDir, Db db, String adminToken, String 
         }
         if (peerTimeout == null) {
             peerTimeout = Duration.ofSeconds(30);
+        }
+        if (lostWorkerRetention == null) {
+            lostWorkerRetention = Duration.ofHours(1);
         }
     }
 }

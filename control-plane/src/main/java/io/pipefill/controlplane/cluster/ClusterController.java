@@ -1,7 +1,10 @@
 package io.pipefill.controlplane.cluster;
 
+import io.pipefill.controlplane.PipefillProperties;
 import io.pipefill.controlplane.common.Blocking;
 import io.pipefill.controlplane.common.NotFoundException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -17,9 +20,15 @@ import reactor.core.publisher.Mono;
 @RequestMapping("/api/v1")
 class ClusterController {
     private final ClusterRepository cluster;
+    private final Duration retention;
 
-    ClusterController(ClusterRepository cluster) {
+    ClusterController(ClusterRepository cluster, PipefillProperties props) {
         this.cluster = cluster;
+        this.retention = props.lostWorkerRetention();
+    }
+
+    private Instant retiredBefore() {
+        return Instant.now().minus(retention);
     }
 
     @GetMapping("/nodes")
@@ -30,20 +39,23 @@ class ClusterController {
     @GetMapping("/nodes/{id}")
     Mono<NodeDetails> node(@PathVariable("id") UUID id) {
         return Blocking.call(() -> new NodeDetails(cluster.node(id).orElseThrow(() -> new NotFoundException("node", id)),
-                cluster.workersOn(id)));
+                cluster.currentWorkersOn(id, retiredBefore())));
     }
 
     /** The node becomes DRAINING and its live workers DRAINED: no new placements there. */
     @PostMapping("/nodes/{id}/drain")
     Mono<NodeDetails> drainNode(@PathVariable("id") UUID id) {
         return Blocking.call(() -> new NodeDetails(cluster.drainNode(id).orElseThrow(() -> new NotFoundException("node", id)),
-                cluster.workersOn(id)));
+                cluster.currentWorkersOn(id, retiredBefore())));
     }
 
-    /** All workers, or those in one state ({@code ?state=READY}). */
+    /**
+     * The current workers (all but those LOST for longer than {@code pipefill.lost-worker-retention} that hold
+     * no live deployment's shard), or every worker in one state ({@code ?state=READY}, {@code ?state=LOST}).
+     */
     @GetMapping("/workers")
     Mono<List<Worker>> workers(@RequestParam(name = "state", required = false) WorkerState state) {
-        return Blocking.call(() -> state == null ? cluster.workers()
+        return Blocking.call(() -> state == null ? cluster.currentWorkers(retiredBefore())
                 : cluster.workers().stream().filter(w -> w.state() == state).toList());
     }
 

@@ -8,7 +8,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -21,6 +23,10 @@ import tools.jackson.core.type.TypeReference;
 public class ClusterRepository {
     private static final String NODE_COLUMNS = "id, name, host, cpu_cores, memory_bytes, gpus::text, labels::text, health, last_heartbeat, created_at";
     private static final String WORKER_COLUMNS = "id, node_id, backend, agent_url, pod_name, state, deployment_id, last_heartbeat, registered_at";
+    /** A worker that is not retired: not LOST, or lost recently, or still placed in a live deployment. */
+    private static final String NOT_RETIRED = "not (w.state = 'LOST' and w.last_heartbeat < :cutoff and not exists ("
+            + "select 1 from placements p join deployments d on d.id = p.deployment_id "
+            + "where p.worker_id = w.id and d.state <> 'DELETED'))";
 
     private final JdbcClient jdbc;
     private final Json json;
@@ -154,6 +160,32 @@ public class ClusterRepository {
 
     public List<Worker> workers() {
         return jdbc.sql("select " + WORKER_COLUMNS + " from workers order by registered_at").query(this::workerRow).list();
+    }
+
+    /**
+     * Workers as operators list them: all but the retired ones, LOST since before {@code retiredBefore} and
+     * placed in no live deployment (every restart of a local setup or rescheduled pod leaves one behind).
+     * A DEGRADED deployment's lost worker stays listed however old.
+     */
+    public List<Worker> currentWorkers(Instant retiredBefore) {
+        return jdbc.sql("select " + WORKER_COLUMNS + " from workers w where " + NOT_RETIRED + " order by registered_at")
+                .param("cutoff", Timestamp.from(retiredBefore)).query(this::workerRow).list();
+    }
+
+    /** {@link #currentWorkers} of one node. */
+    public List<Worker> currentWorkersOn(UUID nodeId, Instant retiredBefore) {
+        return jdbc.sql("select " + WORKER_COLUMNS + " from workers w where node_id = :n and " + NOT_RETIRED
+                        + " order by registered_at")
+                .param("n", nodeId).param("cutoff", Timestamp.from(retiredBefore)).query(this::workerRow).list();
+    }
+
+    /** Current workers by state (see {@link #currentWorkers}), for the gauges. */
+    public Map<String, Long> currentWorkersByState(Instant retiredBefore) {
+        Map<String, Long> counts = new HashMap<>();
+        jdbc.sql("select state, count(*) from workers w where " + NOT_RETIRED + " group by state")
+                .param("cutoff", Timestamp.from(retiredBefore))
+                .query((rs, i) -> counts.put(rs.getString(1), rs.getLong(2))).list();
+        return counts;
     }
 
     public List<Worker> workersOn(UUID nodeId) {
