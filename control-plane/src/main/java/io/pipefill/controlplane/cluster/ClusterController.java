@@ -39,14 +39,14 @@ class ClusterController {
     @GetMapping("/nodes/{id}")
     Mono<NodeDetails> node(@PathVariable("id") UUID id) {
         return Blocking.call(() -> new NodeDetails(cluster.node(id).orElseThrow(() -> new NotFoundException("node", id)),
-                cluster.currentWorkersOn(id, retiredBefore())));
+                cluster.currentWorkers(id, retiredBefore())));
     }
 
     /** The node becomes DRAINING and its live workers DRAINED: no new placements there. */
     @PostMapping("/nodes/{id}/drain")
     Mono<NodeDetails> drainNode(@PathVariable("id") UUID id) {
         return Blocking.call(() -> new NodeDetails(cluster.drainNode(id).orElseThrow(() -> new NotFoundException("node", id)),
-                cluster.currentWorkersOn(id, retiredBefore())));
+                cluster.currentWorkers(id, retiredBefore())));
     }
 
     /**

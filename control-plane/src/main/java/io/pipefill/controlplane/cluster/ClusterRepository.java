@@ -168,15 +168,16 @@ public class ClusterRepository {
      * A DEGRADED deployment's lost worker stays listed however old.
      */
     public List<Worker> currentWorkers(Instant retiredBefore) {
-        return jdbc.sql("select " + WORKER_COLUMNS + " from workers w where " + NOT_RETIRED + " order by registered_at")
-                .param("cutoff", Timestamp.from(retiredBefore)).query(this::workerRow).list();
+        return currentWorkers(null, retiredBefore);
     }
 
-    /** {@link #currentWorkers} of one node. */
-    public List<Worker> currentWorkersOn(UUID nodeId, Instant retiredBefore) {
-        return jdbc.sql("select " + WORKER_COLUMNS + " from workers w where node_id = :n and " + NOT_RETIRED
-                        + " order by registered_at")
-                .param("n", nodeId).param("cutoff", Timestamp.from(retiredBefore)).query(this::workerRow).list();
+    /** {@link #currentWorkers(Instant)} of one node, or of all when {@code nodeId} is null. */
+    public List<Worker> currentWorkers(UUID nodeId, Instant retiredBefore) {
+        return jdbc.sql("select " + WORKER_COLUMNS + " from workers w where " + NOT_RETIRED
+                        + (nodeId == null ? "" : " and node_id = :n") + " order by registered_at")
+                .params(nodeId == null ? Map.of("cutoff", Timestamp.from(retiredBefore))
+                        : Map.of("cutoff", Timestamp.from(retiredBefore), "n", nodeId))
+                .query(this::workerRow).list();
     }
 
     /** Current workers by state (see {@link #currentWorkers}), for the gauges. */

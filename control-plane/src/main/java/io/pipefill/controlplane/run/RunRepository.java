@@ -9,6 +9,7 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -76,28 +77,29 @@ public class RunRepository {
     /** Fails a run that has not finished yet; returns false when it already had. */
     @Transactional
     public boolean failed(UUID id, String error) {
-        return end(id, RunState.FAILED, error, "'QUEUED', 'RUNNING'");
+        return end(id, RunState.FAILED, error, RunState.QUEUED, RunState.RUNNING);
     }
 
     /** Cancels a RUNNING run; false when it was not RUNNING. */
     @Transactional
     public boolean cancelledWhileRunning(UUID id, String reason) {
-        return end(id, RunState.CANCELLED, reason, "'RUNNING'");
+        return end(id, RunState.CANCELLED, reason, RunState.RUNNING);
     }
 
     /** Cancels a run nobody has started; false when it was no longer QUEUED (started, or already ended). */
     @Transactional
     public boolean cancelledWhileQueued(UUID id, String reason) {
-        return end(id, RunState.CANCELLED, reason, "'QUEUED'");
+        return end(id, RunState.CANCELLED, reason, RunState.QUEUED);
     }
 
-    private boolean end(UUID id, RunState state, String error, String fromStates) {
-        int n = jdbc.sql("update runs set state = :s, error = :e, finished_at = :now where id = :id and state in ("
-                        + fromStates + ")")
-                .param("s", state.name()).param("e", error).param("now", Timestamp.from(Instant.now())).param("id", id)
+    /** Moves the run to the final state {@code to} if it is in one of {@code from}; records the STATE event. */
+    private boolean end(UUID id, RunState to, String error, RunState... from) {
+        int n = jdbc.sql("update runs set state = :to, error = :e, finished_at = :now where id = :id and state in (:from)")
+                .param("to", to.name()).param("e", error).param("now", Timestamp.from(Instant.now())).param("id", id)
+                .param("from", Arrays.stream(from).map(RunState::name).toList())
                 .update();
         if (n == 1) {
-            event(id, "STATE", Map.of("state", state.name(), "error", error));
+            event(id, "STATE", Map.of("state", to.name(), "error", error));
         }
         return n == 1;
     }
