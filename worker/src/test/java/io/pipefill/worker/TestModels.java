@@ -8,7 +8,7 @@ import io.pipefill.worker.engine.PrefillResult;
 import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 
@@ -37,7 +37,7 @@ public final class TestModels {
     public static PrefillResult prefill(Path modelDir, int[] tokens, int chunk, int maxNewTokens, int threads) {
         ModelDirectory md = ModelDirectory.open(modelDir);
         PrefillRequest req = new PrefillRequest(tokens, chunk, maxNewTokens);
-        try (CpuBackend backend = new CpuBackend(threads); Checkpoint ckpt = md.openCheckpoint();
+        try (CpuBackend backend = new CpuBackend(threads); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, req.kvPositions())) {
             return new PrefillEngine(md.config(), stage).run(req, ProgressListener.NONE);
         }

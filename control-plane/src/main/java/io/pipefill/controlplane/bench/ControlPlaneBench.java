@@ -3,7 +3,7 @@ package io.pipefill.controlplane.bench;
 import io.pipefill.controlplane.ControlPlaneApplication;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -2,7 +2,7 @@ package io.pipefill.controlplane.catalog;
 
 import io.pipefill.controlplane.common.ConflictException;
 import io.pipefill.model.ModelConfig;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

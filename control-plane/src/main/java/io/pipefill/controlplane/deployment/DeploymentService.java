@@ -14,7 +14,7 @@ import io.pipefill.model.Topology;
 import io.pipefill.model.agent.AgentState;
 import io.pipefill.model.agent.AgentStatus;
 import io.pipefill.model.agent.ShardAssignment;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -13,7 +13,7 @@ import io.pipefill.controlplane.deployment.DeploymentService;
 import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -2,9 +2,10 @@ package io.pipefill.controlplane.run;
 
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.model.agent.RunReport;
-import io.pipefill.worker.pipeline.ChunkingDecision;
-import io.pipefill.worker.pipeline.RequestResult;
-import io.pipefill.worker.pipeline.StageEvent;
+import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.model.pipeline.RequestResult;
+import io.pipefill.model.pipeline.StageEvent;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -14,7 +15,6 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The in-memory side of a run in progress: gathers the ranks' reports (dropping retried duplicates by
@@ -27,8 +27,6 @@ import tools.jackson.databind.json.JsonMapper;
  * how pollers page through them.
  */
 final class ActiveRun {
-    private static final Set<String> REPORT_TYPES = Set.of("chunking", "progress", "loaded", "result", "timeline", "done", "error");
-
     /** A rank reported an error; the executor names the worker behind it. */
     static final class RankFailed extends RuntimeException {
         final int rank;
@@ -53,7 +51,6 @@ final class ActiveRun {
     /** The worker of each rank (index = rank). */
     final List<Worker> workers;
     private final int world;
-    private final JsonMapper json;
     private final Map<Integer, Long> lastSeq = new HashMap<>();
     private final Set<Integer> done = new HashSet<>();
     private final List<StageEvent> events = new ArrayList<>();
@@ -64,21 +61,16 @@ final class ActiveRun {
     /** Completes once the run's final state is written. */
     final CompletableFuture<Void> ended = new CompletableFuture<>();
 
-    ActiveRun(UUID runId, List<Worker> workers, JsonMapper json) {
+    ActiveRun(UUID runId, List<Worker> workers) {
         this.runId = runId;
         this.workers = List.copyOf(workers);
         this.world = workers.size();
-        this.json = json;
     }
 
     /** Rejects a report this run cannot take, before any report of its batch is applied. */
     void check(RunReport r) {
         if (r.rank() < 0 || r.rank() >= world) {
             throw new IllegalArgumentException("rank: " + r.rank() + " is not a rank of this run (0.." + (world - 1) + ")");
-        }
-        if (!REPORT_TYPES.contains(r.type())) {
-            throw new IllegalArgumentException("type: '" + r.type()
-                    + "' is not a report type (chunking, progress, result, timeline, done, error)");
         }
     }
 
@@ -110,14 +102,17 @@ final class ActiveRun {
             return false;
         }
         lastSeq.put(r.rank(), r.seq());
-        Map<String, Object> body = r.body() == null ? Map.of() : r.body();
-        switch (r.type()) {
-            case "chunking" -> chunking = json.convertValue(body, ChunkingDecision.class);
-            case "result" -> result = json.convertValue(body, RequestResult.class);
-            case "timeline" -> events.addAll(List.of(json.convertValue(body.get("events"), StageEvent[].class)));
-            case "done" -> done.add(r.rank());
-            case "error" -> outcome.completeExceptionally(new RankFailed(r.rank(), String.valueOf(body.get("message"))));
-            default -> { }
+        RankReport report = r.report();
+        if (report instanceof ChunkingDecision d) {
+            chunking = d;
+        } else if (report instanceof RequestResult res) {
+            result = res;
+        } else if (report instanceof RankReport.RankTimeline t) {
+            events.addAll(t.events());
+        } else if (report instanceof RankReport.Done) {
+            done.add(r.rank());
+        } else if (report instanceof RankReport.Failed f) {
+            outcome.completeExceptionally(new RankFailed(r.rank(), f.message()));
         }
         if (done.size() == world && !outcome.isDone()) {
             if (result == null) {

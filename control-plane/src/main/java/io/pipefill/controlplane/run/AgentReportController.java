@@ -22,8 +22,8 @@ public class AgentReportController {
 
     @PostMapping("/api/v1/agent/runs/{runId}/reports")
     public Mono<ResponseEntity<Void>> report(@PathVariable UUID runId, @RequestBody RunReport report) {
-        if (report.type() == null || report.type().isBlank()) {
-            return Mono.error(new IllegalArgumentException("type: missing; one of chunking, progress, result, timeline, done, error"));
+        if (report.report() == null) {
+            return Mono.error(new IllegalArgumentException("report: missing; a rank report object with its type"));
         }
         return Blocking.run(() -> service.report(runId, report)).thenReturn(ResponseEntity.noContent().build());
     }
@@ -32,9 +32,8 @@ public class AgentReportController {
     @PostMapping("/api/v1/agent/runs/{runId}/reports/batch")
     public Mono<ResponseEntity<Void>> reports(@PathVariable UUID runId, @RequestBody List<RunReport> reports) {
         for (int i = 0; i < reports.size(); i++) {
-            if (reports.get(i) == null || reports.get(i).type() == null || reports.get(i).type().isBlank()) {
-                return Mono.error(new IllegalArgumentException("[" + i + "].type: missing; one of chunking, progress, "
-                        + "result, timeline, done, error"));
+            if (reports.get(i) == null || reports.get(i).report() == null) {
+                return Mono.error(new IllegalArgumentException("[" + i + "].report: missing; a rank report object with its type"));
             }
         }
         return Blocking.run(() -> service.report(runId, reports)).thenReturn(ResponseEntity.noContent().build());

@@ -1,7 +1,7 @@
 package io.pipefill.controlplane.run;
 
-import io.pipefill.worker.model.ModelDirectory;
-import io.pipefill.worker.tokenizer.PromptTokenizer;
+import io.pipefill.model.ModelDirectory;
+import io.pipefill.tokenizer.PromptTokenizer;
 import java.util.SplittableRandom;
 
 /** Turns a submission's prompt into token ids, checking them against the model's vocabulary. */

@@ -1,6 +1,6 @@
 package io.pipefill.controlplane.run;
 
-import io.pipefill.worker.pipeline.StageEvent;
+import io.pipefill.model.pipeline.StageEvent;
 import java.time.Instant;
 import java.util.List;
 import java.util.UUID;

@@ -2,7 +2,6 @@ package io.pipefill.controlplane.run;
 
 import io.pipefill.controlplane.PipefillProperties;
 import io.pipefill.controlplane.agent.AgentClient;
-import io.pipefill.controlplane.catalog.ModelRepository;
 import io.pipefill.controlplane.cluster.ClusterRepository;
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.controlplane.common.NotFoundException;
@@ -11,19 +10,13 @@ import io.pipefill.controlplane.deployment.DeploymentRepository;
 import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.controlplane.deployment.Placement;
 import io.pipefill.controlplane.metrics.RunMetrics;
-import io.pipefill.model.LayerPartition;
-import io.pipefill.model.Topology;
 import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
-import io.pipefill.worker.pipeline.PipelineResult;
-import io.pipefill.worker.pipeline.PipelineSpec;
-import io.pipefill.worker.pipeline.StageEvent;
+import io.pipefill.model.pipeline.Timeline;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -49,7 +42,6 @@ public class RunExecutor {
     private final RunRepository runs;
     private final DeploymentRepository deployments;
     private final ClusterRepository cluster;
-    private final ModelRepository models;
     private final AgentClient agents;
     private final RunMetrics metrics;
     private final Duration peerTimeout;
@@ -57,12 +49,11 @@ public class RunExecutor {
     private final RunAborter aborter;
 
     public RunExecutor(RunRepository runs, DeploymentRepository deployments, ClusterRepository cluster,
-                       ModelRepository models, AgentClient agents, RunMetrics metrics, PipefillProperties props,
+                       AgentClient agents, RunMetrics metrics, PipefillProperties props,
                        @Value("${pipefill.run-timeout:2h}") Duration runTimeout) {
         this.runs = runs;
         this.deployments = deployments;
         this.cluster = cluster;
-        this.models = models;
         this.agents = agents;
         this.metrics = metrics;
         this.peerTimeout = props.peerTimeout();
@@ -181,20 +172,14 @@ public class RunExecutor {
     }
 
     private RunOutcome outcome(Deployment d, Run run, int[] tokens, ActiveRun.Gathered g) {
-        String modelDir = models.byId(d.modelId()).map(m -> m.location()).orElse("");
-        int[] layers = d.layersPerStage().stream().mapToInt(Integer::intValue).toArray();
-        PipelineSpec spec = new PipelineSpec(modelDir, new Topology(d.pp(), d.tp(), new LayerPartition(layers)),
-                d.chunkSize(), d.dynamicChunking(), d.sigma(), null, d.threadsPerRank(), peerTimeout,
-                List.of(new PipelineSpec.Request(tokens, run.maxNewTokens())));
-        PipelineResult pr = new PipelineResult(spec, g.chunking(), List.of(g.result()), Map.of(), Map.of(), g.events());
-        List<Integer> schedule = pr.prefillTimeline(0).stream().filter(e -> e.stage() == 0)
-                .sorted(Comparator.comparingInt(StageEvent::chunk)).map(StageEvent::size).toList();
+        Timeline timeline = new Timeline(d.pp(), g.events());
         double ttft = g.result().ttftMs();
         List<Integer> generated = new ArrayList<>();
         for (int t : g.result().generated()) {
             generated.add(t);
         }
-        return new RunOutcome(schedule, ttft, g.result().endMs(), tokens.length / (ttft / 1000.0), pr.bubbleRatio(0),
-                g.events(), generated.isEmpty() ? -1 : generated.get(0), generated, g.result().lastLogits());
+        return new RunOutcome(timeline.chunkSizes(0), ttft, g.result().endMs(), tokens.length / (ttft / 1000.0),
+                timeline.bubbleRatio(0), g.events(), generated.isEmpty() ? -1 : generated.get(0), generated,
+                g.result().lastLogits());
     }
 }

@@ -1,6 +1,6 @@
 package io.pipefill.controlplane.run;
 
-import io.pipefill.worker.pipeline.StageEvent;
+import io.pipefill.model.pipeline.StageEvent;
 import java.util.List;
 
 /** What a successful run produced, written to its record in one transaction. */

@@ -1,7 +1,7 @@
 package io.pipefill.controlplane.run;
 
 import io.pipefill.controlplane.common.Json;
-import io.pipefill.worker.pipeline.StageEvent;
+import io.pipefill.model.pipeline.StageEvent;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.sql.ResultSet;

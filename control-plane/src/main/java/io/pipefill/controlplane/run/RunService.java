@@ -16,7 +16,9 @@ import io.pipefill.controlplane.deployment.DeploymentService;
 import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.controlplane.metrics.RunMetrics;
 import io.pipefill.model.agent.RunReport;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.model.ModelDirectory;
 import jakarta.annotation.PreDestroy;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,7 +38,6 @@ import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Service;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Accepts runs (validated, tokenized, recorded QUEUED) behind a bulkhead that answers 429 when
@@ -54,19 +55,17 @@ public class RunService {
     private final RunExecutor executor;
     private final RunMetrics metrics;
     private final Bulkhead submissions;
-    private final JsonMapper json;
     private final Map<UUID, ExecutorService> queues = new ConcurrentHashMap<>();
     private final Map<UUID, ActiveRun> active = new ConcurrentHashMap<>();
     private final Map<UUID, Permit> permits = new ConcurrentHashMap<>();
 
     public RunService(RunRepository runs, DeploymentService deployments, ModelRepository models, RunExecutor executor,
-                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props, JsonMapper json) {
+                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props) {
         this.runs = runs;
         this.deployments = deployments;
         this.models = models;
         this.executor = executor;
         this.metrics = metrics;
-        this.json = json;
         // a semaphore bulkhead held from submission to the run's end: it bounds queued + running runs
         this.submissions = bulkheads.bulkhead("run-submission", BulkheadConfig.custom()
                 .maxConcurrentCalls(props.maxRunsInFlight()).maxWaitDuration(Duration.ZERO).build());
@@ -176,7 +175,7 @@ public class RunService {
     }
 
     private ActiveRun register(UUID runId, List<Worker> workers) {
-        ActiveRun a = new ActiveRun(runId, workers, json);
+        ActiveRun a = new ActiveRun(runId, workers);
         active.put(runId, a);
         return a;
     }
@@ -202,36 +201,35 @@ public class RunService {
     public void report(UUID runId, List<RunReport> reports) {
         ActiveRun a = active.get(runId);
         boolean taken = a != null && a.applyAndRecord(reports, fresh -> runs.events(runId,
-                fresh.stream().filter(r -> !r.type().equals("loaded")).map(RunService::eventOf).toList()));
+                fresh.stream().filter(r -> !(r.report() instanceof RankReport.Loaded)).map(RunService::eventOf).toList()));
         if (!taken) {
             Run r = runs.byId(runId).orElseThrow(() -> new NotFoundException("run", runId));
             throw new ConflictException("run " + runId + " is " + r.state() + ", not running: report ignored");
         }
     }
 
-    private static RunRepository.NewEvent eventOf(RunReport report) {
+    private static RunRepository.NewEvent eventOf(RunReport r) {
         Map<String, Object> detail = new LinkedHashMap<>();
-        detail.put("rank", report.rank());
-        detail.put("type", report.type());
-        Map<String, Object> body = report.body() == null ? Map.of() : report.body();
-        return switch (report.type()) {
-            case "progress" -> {
-                detail.putAll(body);
-                yield new RunRepository.NewEvent("PROGRESS", detail);
-            }
-            case "chunking" -> {
-                detail.put("dynamic", body.get("dynamicRequested"));
-                detail.put("base", body.get("base"));
-                detail.put("fit", body.get("fit"));
-                detail.put("fallbackReason", body.get("fallbackReason"));
-                yield new RunRepository.NewEvent("STAGE", detail);
-            }
-            case "error" -> {
-                detail.put("message", body.get("message"));
-                yield new RunRepository.NewEvent("ERROR", detail);
-            }
-            default -> new RunRepository.NewEvent("STAGE", detail);
-        };
+        detail.put("rank", r.rank());
+        detail.put("type", r.report().kind());
+        if (r.report() instanceof RankReport.Progress p) {
+            detail.put("request", p.request());
+            detail.put("chunk", p.chunk());
+            detail.put("chunks", p.chunks());
+            detail.put("done", p.done());
+            detail.put("total", p.total());
+            return new RunRepository.NewEvent("PROGRESS", detail);
+        }
+        if (r.report() instanceof ChunkingDecision c) {
+            detail.put("dynamic", c.dynamicRequested());
+            detail.put("base", c.base());
+            detail.put("fit", c.fit());
+            detail.put("fallbackReason", c.fallbackReason());
+        } else if (r.report() instanceof RankReport.Failed f) {
+            detail.put("message", f.message());
+            return new RunRepository.NewEvent("ERROR", detail);
+        }
+        return new RunRepository.NewEvent("STAGE", detail);
     }
 
     /** Runs on a deployment that lost a worker fail at once, naming the worker. */

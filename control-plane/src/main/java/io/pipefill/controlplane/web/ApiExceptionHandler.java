@@ -1,5 +1,6 @@
 package io.pipefill.controlplane.web;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
 import io.github.resilience4j.bulkhead.BulkheadFullException;
 import io.pipefill.controlplane.common.ConflictException;
 import io.pipefill.controlplane.common.InvalidFieldsException;
@@ -30,6 +31,7 @@ import org.springframework.web.server.ResponseStatusException;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.ServerWebInputException;
 import tools.jackson.core.JacksonException;
+import tools.jackson.databind.exc.InvalidTypeIdException;
 import tools.jackson.databind.exc.MismatchedInputException;
 import tools.jackson.databind.exc.UnrecognizedPropertyException;
 
@@ -155,6 +157,14 @@ public class ApiExceptionHandler {
         String where = field.isEmpty() ? "request body" : "field '" + field + "'";
         if (j instanceof UnrecognizedPropertyException u) {
             return "unknown " + where + "; allowed fields: " + u.getKnownPropertyIds();
+        }
+        if (j instanceof InvalidTypeIdException t) {
+            // a polymorphic object (a rank report): name the type ids its base type declares
+            JsonSubTypes known = t.getBaseType() == null ? null : t.getBaseType().getRawClass().getAnnotation(JsonSubTypes.class);
+            String allowed = known == null ? "" : "; one of " + Arrays.stream(known.value()).map(JsonSubTypes.Type::name)
+                    .collect(Collectors.joining(", "));
+            return where + ": " + (t.getTypeId() == null ? "'type' missing" : "type '" + t.getTypeId() + "' is not known")
+                    + allowed;
         }
         if (j instanceof MismatchedInputException m && m.getTargetType() != null) {
             Class<?> type = m.getTargetType();

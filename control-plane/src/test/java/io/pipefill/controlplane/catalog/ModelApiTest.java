@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pipefill.controlplane.ApiTestSupport;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.UUID;

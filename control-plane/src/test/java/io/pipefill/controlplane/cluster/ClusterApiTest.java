@@ -12,7 +12,7 @@ import io.pipefill.controlplane.deployment.Placement;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.agent.RegistrationAccepted;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -6,7 +6,7 @@ import io.pipefill.controlplane.ApiTestSupport;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.agent.GpuInventory;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -5,45 +5,51 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.model.agent.RunReport;
+import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.model.pipeline.RequestResult;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import tools.jackson.databind.json.JsonMapper;
 
 /** How a run in progress takes its ranks' reports: checks, duplicates, completion, and closing. */
 class ActiveRunTest {
-    private final ActiveRun run = new ActiveRun(UUID.randomUUID(), List.of(worker(), worker()), JsonMapper.builder().build());
+    private final ActiveRun run = new ActiveRun(UUID.randomUUID(), List.of(worker(), worker()));
 
     private static Worker worker() {
         return new Worker(UUID.randomUUID(), UUID.randomUUID(), "cpu", "http://127.0.0.1:1", null, null, null, null, null);
     }
 
-    private static RunReport report(int rank, long seq, String type, Map<String, Object> body) {
-        return new RunReport("w" + rank, rank, seq, type, body);
+    private static RunReport report(int rank, long seq, RankReport report) {
+        return new RunReport("w" + rank, rank, seq, report);
+    }
+
+    private static RunReport done(int rank, long seq) {
+        return report(rank, seq, new RankReport.Done(rank));
+    }
+
+    private static RunReport progress(int rank, long seq) {
+        return report(rank, seq, new RankReport.Progress(0, 0, 1, 64, 64));
     }
 
     @Test
-    void checkNamesTheBadRankOrType() {
-        assertThatThrownBy(() -> run.check(report(2, 0, "done", null))).hasMessageContaining("rank: 2").hasMessageContaining("0..1");
-        assertThatThrownBy(() -> run.check(report(-1, 0, "done", null))).hasMessageContaining("rank: -1");
-        assertThatThrownBy(() -> run.check(report(0, 0, "finished", null))).hasMessageContaining("type: 'finished'")
-                .hasMessageContaining("chunking, progress, result, timeline, done, error");
+    void checkNamesTheBadRank() {
+        assertThatThrownBy(() -> run.check(done(2, 0))).hasMessageContaining("rank: 2").hasMessageContaining("0..1");
+        assertThatThrownBy(() -> run.check(done(-1, 0))).hasMessageContaining("rank: -1");
     }
 
     @Test
     void completesWhenEveryRankIsDoneAndTheResultArrivedDroppingDuplicates() throws Exception {
-        assertThat(run.apply(report(0, 0, "done", null))).isTrue();
-        assertThat(run.apply(report(0, 0, "done", null))).as("a retried report").isFalse();
+        assertThat(run.apply(done(0, 0))).isTrue();
+        assertThat(run.apply(done(0, 0))).as("a retried report").isFalse();
         assertThat(run.outcome).isNotDone();
-        assertThat(run.apply(report(1, 0, "result", Map.of("request", 0, "lastLogits", List.of(0.5, -1.0),
-                "generated", List.of(7, 8), "ttftMs", 12.5, "endMs", 20.0)))).isTrue();
+        assertThat(run.apply(report(1, 0,
+                new RequestResult(0, new float[] {0.5f, -1.0f}, new int[] {7, 8}, 12.5, 20.0)))).isTrue();
         assertThat(run.outcome).isNotDone();
-        assertThat(run.apply(report(1, 1, "done", null))).isTrue();
+        assertThat(run.apply(done(1, 1))).isTrue();
         ActiveRun.Gathered g = run.outcome.get(1, TimeUnit.SECONDS);
         assertThat(g.result().generated()).containsExactly(7, 8);
         assertThat(g.result().lastLogits()).containsExactly(0.5f, -1.0f);
@@ -55,10 +61,9 @@ class ActiveRunTest {
         assertThatThrownBy(() -> run.outcome.get(1, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                 .hasCauseInstanceOf(ActiveRun.Cancelled.class).hasMessageContaining("cancelled while RUNNING");
 
-        ActiveRun finished = new ActiveRun(UUID.randomUUID(), List.of(worker()), JsonMapper.builder().build());
-        finished.apply(report(0, 0, "result", Map.of("request", 0, "lastLogits", List.of(1.0), "generated", List.of(3),
-                "ttftMs", 1.0, "endMs", 2.0)));
-        finished.apply(report(0, 1, "done", null));
+        ActiveRun finished = new ActiveRun(UUID.randomUUID(), List.of(worker()));
+        finished.apply(report(0, 0, new RequestResult(0, new float[] {1.0f}, new int[] {3}, 1.0, 2.0)));
+        finished.apply(done(0, 1));
         finished.cancel();
         assertThat(finished.outcome).isCompleted();
     }
@@ -74,15 +79,15 @@ class ActiveRunTest {
 
     @Test
     void everyRankDoneWithoutAResultFailsNamingTheLastStage() {
-        run.apply(report(0, 0, "done", null));
-        run.apply(report(1, 0, "done", null));
+        run.apply(done(0, 0));
+        run.apply(done(1, 0));
         assertThatThrownBy(() -> run.outcome.get(1, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                 .hasMessageContaining("result report of the last stage (rank 1) never arrived");
     }
 
     @Test
     void anErrorReportFailsTheRunNamingItsRank() {
-        run.apply(report(1, 3, "error", Map.of("message", "peer rank 0 closed the socket")));
+        run.apply(report(1, 3, new RankReport.Failed(1, "peer rank 0 closed the socket")));
         assertThatThrownBy(() -> run.outcome.get(1, TimeUnit.SECONDS)).hasCauseInstanceOf(ActiveRun.RankFailed.class)
                 .hasMessageContaining("peer rank 0 closed the socket");
     }
@@ -92,7 +97,7 @@ class ActiveRunTest {
     void closingWaitsForTheBatchBeingRecordedAndRefusesLaterOnes() throws Exception {
         List<String> writes = new ArrayList<>();
         CountDownLatch recording = new CountDownLatch(1);
-        Thread batch = new Thread(() -> run.applyAndRecord(List.of(report(0, 0, "progress", Map.of())), fresh -> {
+        Thread batch = new Thread(() -> run.applyAndRecord(List.of(progress(0, 0)), fresh -> {
             recording.countDown();
             sleep(200);
             synchronized (writes) {
@@ -108,22 +113,22 @@ class ActiveRunTest {
         });
         batch.join();
         assertThat(writes).containsExactly("batch of 1", "final");
-        assertThat(run.applyAndRecord(List.of(report(0, 1, "done", null)), fresh -> writes.add("late"))).isFalse();
+        assertThat(run.applyAndRecord(List.of(done(0, 1)), fresh -> writes.add("late"))).isFalse();
         assertThat(writes).containsExactly("batch of 1", "final");
     }
 
     @Test
     void aBatchWithABadReportAppliesNoneAndARetriedBatchRecordsOnlyWhatIsNew() {
         List<List<RunReport>> recorded = new ArrayList<>();
-        assertThatThrownBy(() -> run.applyAndRecord(List.of(report(0, 0, "done", null), report(5, 0, "done", null)),
+        assertThatThrownBy(() -> run.applyAndRecord(List.of(done(0, 0), done(5, 0)),
                 recorded::add)).hasMessageContaining("rank: 5");
         assertThat(recorded).isEmpty();
-        assertThat(run.applyAndRecord(List.of(report(0, 0, "progress", Map.of())), recorded::add)).isTrue();
-        assertThat(run.applyAndRecord(List.of(report(0, 0, "progress", Map.of()), report(0, 1, "done", null)),
+        assertThat(run.applyAndRecord(List.of(progress(0, 0)), recorded::add)).isTrue();
+        assertThat(run.applyAndRecord(List.of(progress(0, 0), done(0, 1)),
                 recorded::add)).isTrue();
         assertThat(recorded).extracting(b -> b.stream().map(RunReport::seq).toList())
                 .containsExactly(List.of(0L), List.of(1L));
-        assertThat(run.applyAndRecord(List.of(report(0, 1, "done", null)), recorded::add)).as("all duplicates").isTrue();
+        assertThat(run.applyAndRecord(List.of(done(0, 1)), recorded::add)).as("all duplicates").isTrue();
         assertThat(recorded).hasSize(2);
     }
 

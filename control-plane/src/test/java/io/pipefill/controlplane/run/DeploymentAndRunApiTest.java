@@ -14,7 +14,7 @@ import io.pipefill.controlplane.deployment.Placement;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.agent.WorkerRegistration;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -216,18 +216,21 @@ class DeploymentAndRunApiTest {
 
     @Test
     void agentReportsNeedTheJoinTokenAndARunningRun() {
-        String report = "{\"workerId\":\"w\",\"rank\":0,\"seq\":0,\"type\":\"progress\",\"body\":{}}";
+        String report = "{\"workerId\":\"w\",\"rank\":0,\"seq\":0,\"report\":{\"type\":\"done\",\"rank\":0}}";
         String path = "/api/v1/agent/runs/" + UUID.randomUUID() + "/reports";
         client(null).post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report).exchange().expectStatus().isUnauthorized();
         admin().post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report).exchange().expectStatus().isForbidden();
         expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report), 404, "not found");
         expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON)
-                .bodyValue("{\"rank\":0,\"seq\":0}"), 400, "type");
+                .bodyValue("{\"rank\":0,\"seq\":0}"), 400, "report: missing");
+        expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("{\"rank\":0,\"seq\":0,\"report\":{\"type\":\"finished\"}}"), 400,
+                "field 'report': type 'finished' is not known; one of loaded, chunking, progress, result, timeline, done, error");
         String batch = path + "/batch";
         admin().post().uri(batch).contentType(MediaType.APPLICATION_JSON).bodyValue("[" + report + "]").exchange()
                 .expectStatus().isForbidden();
         expectProblem(client("test-join-token").post().uri(batch).contentType(MediaType.APPLICATION_JSON)
-                .bodyValue("[" + report + ",{\"rank\":0,\"seq\":1}]"), 400, "[1].type");
+                .bodyValue("[" + report + ",{\"rank\":0,\"seq\":1}]"), 400, "[1].report: missing");
         expectProblem(client("test-join-token").post().uri(batch).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("[" + report + "]"), 404, "not found");
     }

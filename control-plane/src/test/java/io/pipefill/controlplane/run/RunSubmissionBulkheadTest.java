@@ -13,7 +13,7 @@ import io.pipefill.controlplane.deployment.Placement;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.agent.WorkerRegistration;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;

@@ -8,15 +8,15 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.cpu.CpuBackend;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import io.pipefill.worker.engine.PrefillEngine;
 import io.pipefill.worker.engine.PrefillRequest;
 import io.pipefill.worker.engine.PrefillResult;
 import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
-import io.pipefill.worker.tokenizer.PromptTokenizer;
+import io.pipefill.model.ModelDirectory;
+import io.pipefill.tokenizer.PromptTokenizer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -121,7 +121,7 @@ class WholeSystemTest {
     private static PrefillResult singleProcess(int[] tokens, int maxNewTokens) {
         ModelDirectory md = ModelDirectory.open(model);
         PrefillRequest req = new PrefillRequest(tokens, tokens.length, maxNewTokens);
-        try (CpuBackend backend = new CpuBackend(1); Checkpoint ckpt = md.openCheckpoint();
+        try (CpuBackend backend = new CpuBackend(1); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, req.kvPositions())) {
             return new PrefillEngine(md.config(), stage).run(req, ProgressListener.NONE);
         }

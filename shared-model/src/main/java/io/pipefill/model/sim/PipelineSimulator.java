@@ -2,6 +2,7 @@ package io.pipefill.model.sim;
 
 import io.pipefill.model.Chunk;
 import io.pipefill.model.ChunkSchedule;
+import io.pipefill.model.pipeline.Timeline;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -84,12 +85,7 @@ public final class PipelineSimulator {
         double lastEnd = steps[stages - 1][m - 1].endMs();
         double makespan = lastEnd + headMs;
         busy[stages - 1] += headMs;
-        double[] util = new double[stages];
-        double sum = 0;
-        for (int s = 0; s < stages; s++) {
-            util[s] = makespan > 0 ? busy[s] / makespan : 0;
-            sum += util[s];
-        }
+        double[] util = Timeline.busyShare(busy, makespan);
         List<StageStep> timeline = new ArrayList<>(stages * m);
         for (int s = 0; s < stages; s++) {
             for (int c = 0; c < m; c++) {
@@ -97,7 +93,7 @@ public final class PipelineSimulator {
             }
         }
         return new SimulationResult(schedule.promptTokens(), stages, makespan, makespan, headMs, util,
-                1 - sum / stages, timeline);
+                Timeline.bubble(util), timeline);
     }
 
     private static double checked(double ms, String what) {

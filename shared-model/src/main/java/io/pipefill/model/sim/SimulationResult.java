@@ -4,8 +4,8 @@ import java.util.List;
 
 /**
  * What a simulated prefill gives: TTFT (the last stage's last chunk plus the lm_head), throughput, per-stage
- * utilisation and the bubble ratio over the makespan (the same definitions as the engine's PipelineResult:
- * utilisation = compute time / span, bubble = 1 − mean utilisation), and the whole timeline.
+ * utilisation and the bubble ratio over the makespan (computed as the engine's and the control plane's are,
+ * by {@link io.pipefill.model.pipeline.Timeline}), and the whole timeline.
  */
 public record SimulationResult(int promptTokens, int stages, double ttftMs, double makespanMs, double headMs,
                                double[] stageUtilization, double bubbleRatio, List<StageStep> timeline) {

@@ -2,6 +2,7 @@ package io.pipefill.worker.agent;
 
 import io.pipefill.model.Topology;
 import io.pipefill.model.agent.DataEndpoint;
+import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.worker.pipeline.LoadedStage;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.worker.pipeline.SharedRunClock;
@@ -11,7 +12,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One run on this worker: the listening socket its peers connect to (bound at open), then, once started,
@@ -68,15 +68,15 @@ final class AgentRun {
                 if (aborted) {
                     throw new IllegalStateException(ABORTED);
                 }
-                new StageWorker(t, spec, new ReportingSink(reports), new SharedRunClock(t)).runOn(loaded);
+                new StageWorker(t, spec, reports, new SharedRunClock(t)).runOn(loaded);
                 // nobody closes its sockets before every rank is done: a peer may still be reading what it sent
                 t.barrier(t.allRanks());
             }
-            reports.send("done", Map.of("rank", rank));
+            reports.report(new RankReport.Done(rank));
         } catch (RuntimeException e) {
             String message = aborted ? ABORTED : ReportSender.describe(e);
             System.err.println("pipefill agent: run " + runId + " failed on " + topo.describe(rank) + ": " + message);
-            reports.send("error", Map.of("rank", rank, "message", message));
+            reports.report(new RankReport.Failed(rank, message));
         } finally {
             closeListener();
             reports.finish();

@@ -1,10 +1,11 @@
 package io.pipefill.worker.agent;
 
 import io.pipefill.model.agent.RunReport;
+import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.worker.pipeline.PipelineSink;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Supplier;
 
@@ -16,12 +17,12 @@ import java.util.function.Supplier;
  * A refusal (a 4xx answer) is not retried; once the control plane says the run is over (404, 409) the
  * rank's later reports of it are not posted either, only counted in one log line.
  */
-final class ReportSender {
+final class ReportSender implements PipelineSink {
     private static final int PROGRESS_ATTEMPTS = 3;
     private static final int ATTEMPTS = 10;
     private static final long MAX_BACKOFF_MS = 3_000;
     private static final int MAX_BATCH = 64;
-    private static final RunReport END = new RunReport(null, -1, -1, null, null);
+    private static final RunReport END = new RunReport(null, -1, -1, null);
 
     private final ControlPlaneClient client;
     private final String runId;
@@ -44,8 +45,15 @@ final class ReportSender {
         thread.start();
     }
 
-    synchronized void send(String type, Map<String, Object> body) {
-        queue.add(new RunReport(workerId.get(), rank, seq++, type, body));
+    /**
+     * Queues a report. {@link RankReport.Loaded} is not posted: an agent loads its shard once per deployment,
+     * and its status carries the sizes.
+     */
+    @Override
+    public synchronized void report(RankReport report) {
+        if (!(report instanceof RankReport.Loaded)) {
+            queue.add(new RunReport(workerId.get(), rank, seq++, report));
+        }
     }
 
     /** No more reports: the thread ends once the queued ones are posted (or given up on). */
@@ -91,9 +99,9 @@ final class ReportSender {
             return;
         }
         // progress alone is worth a few tries; a batch that carries anything else is worth many
-        boolean progressOnly = batch.stream().allMatch(r -> "progress".equals(r.type()));
+        boolean progressOnly = batch.stream().allMatch(r -> r.report() instanceof RankReport.Progress);
         int attempts = progressOnly ? PROGRESS_ATTEMPTS : ATTEMPTS;
-        String what = batch.size() == 1 ? "the " + batch.get(0).type() + " report (seq " + batch.get(0).seq() + ")"
+        String what = batch.size() == 1 ? "the " + batch.get(0).report().kind() + " report (seq " + batch.get(0).seq() + ")"
                 : batch.size() + " reports (seq " + batch.get(0).seq() + ".." + batch.get(batch.size() - 1).seq() + ")";
         long backoff = 100;
         for (int attempt = 1; ; attempt++) {

@@ -6,7 +6,7 @@ import io.pipefill.model.Topology;
 import io.pipefill.model.agent.ShardAssignment;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Placement;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import io.pipefill.worker.pipeline.LoadedStage;
 import java.nio.file.Path;
 import java.util.stream.Collectors;

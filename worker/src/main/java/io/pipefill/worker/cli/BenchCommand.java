@@ -15,7 +15,7 @@ import io.pipefill.worker.engine.PrefillResult;
 import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -70,7 +70,7 @@ final class BenchCommand {
             System.out.printf("%-8s %-8s %10s %12s %12s %12s %8s%n", "threads", "tokens", "ttft_s", "tokens/s",
                     "GFLOP/s", "sgemm", "ratio");
             for (int t : threadCounts) {
-                try (CpuBackend backend = new CpuBackend(t); Checkpoint ckpt = md.openCheckpoint();
+                try (CpuBackend backend = new CpuBackend(t); Checkpoint ckpt = Checkpoint.open(md.path());
                      Stage stage = backend.loadStage(c, StageShard.whole(c), ckpt, maxLen)) {
                     double sgemm = sgemmGflops(c, chunk);
                     for (int len : lengths) {

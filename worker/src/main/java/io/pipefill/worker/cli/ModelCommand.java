@@ -3,7 +3,7 @@ package io.pipefill.worker.cli;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelPreset;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -2,7 +2,7 @@ package io.pipefill.worker.cli;
 
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelPreset;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.worker.pipeline.ProcessPipeline;
@@ -136,7 +136,7 @@ final class PipelineBench implements Callable<Integer> {
                 null, 1, Duration.ofSeconds(600), List.of(new PipelineSpec.Request(tokens, 1)));
         PipelineResult r = new ProcessPipeline(spec, new PrintStream(OutputStream.nullOutputStream()),
                 Duration.ofSeconds(120)).run();
-        lastBubble = r.bubbleRatio(0);
+        lastBubble = r.timeline().bubbleRatio(0);
         if (dynamic && !r.chunking().dynamicUsed()) {
             System.out.println("  (dynamic chunking fell back: " + r.chunking().fallbackReason() + ")");
         }

@@ -9,13 +9,13 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Sampling;
-import io.pipefill.worker.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.worker.pipeline.InProcessPipeline;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.worker.pipeline.ProcessPipeline;
-import io.pipefill.worker.pipeline.RequestResult;
-import io.pipefill.worker.pipeline.StageEvent;
+import io.pipefill.model.pipeline.RequestResult;
+import io.pipefill.model.pipeline.StageEvent;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -95,13 +95,13 @@ final class PipelineRun {
         if (res.generated().length > 1) {
             out.printf("generated %s%n", Arrays.toString(res.generated()));
         }
-        out.printf("bubble   %.3f   stage utilisation %s%n", r.bubbleRatio(0), Arrays.toString(
-                Arrays.stream(r.stageUtilization(0)).map(u -> Math.round(u * 1000) / 1000.0).toArray()));
+        out.printf("bubble   %.3f   stage utilisation %s%n", r.timeline().bubbleRatio(0), Arrays.toString(
+                Arrays.stream(r.timeline().stageUtilization(0)).map(u -> Math.round(u * 1000) / 1000.0).toArray()));
         out.printf("weights per rank (MiB) %s%n", r.weightBytesPerRank().values().stream().map(b -> b >> 20).toList());
     }
 
     private List<StageEvent> stage0(PipelineResult r) {
-        return r.prefillTimeline(0).stream().filter(e -> e.stage() == 0).toList();
+        return r.timeline().prefill(0).stream().filter(e -> e.stage() == 0).toList();
     }
 
     private String json(PipelineResult r, RequestResult res) throws Exception {
@@ -157,16 +157,16 @@ final class PipelineRun {
         r.weightBytesPerRank().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
                 .forEach(e -> wb.add(e.getValue()));
         ArrayNode timeline = o.putArray("timeline");
-        for (StageEvent e : r.prefillTimeline(0)) {
+        for (StageEvent e : r.timeline().prefill(0)) {
             timeline.addObject().put("stage", e.stage()).put("chunk", e.chunk()).put("offset", e.offset())
                     .put("size", e.size()).put("start_ms", e.startMs()).put("recv_wait_ms", e.recvWaitMs())
                     .put("compute_start_ms", e.computeStartMs()).put("compute_ms", e.computeMs())
                     .put("send_posted_ms", e.sendPostedMs()).put("send_done_ms", e.sendDoneMs())
                     .put("send_ms", e.sendMs());
         }
-        o.put("bubble_ratio", r.bubbleRatio(0));
+        o.put("bubble_ratio", r.timeline().bubbleRatio(0));
         ArrayNode util = o.putArray("stage_utilization");
-        Arrays.stream(r.stageUtilization(0)).forEach(util::add);
+        Arrays.stream(r.timeline().stageUtilization(0)).forEach(util::add);
         return mapper.writeValueAsString(o);
     }
 }

@@ -17,8 +17,8 @@ import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
-import io.pipefill.worker.tokenizer.PromptTokenizer;
+import io.pipefill.model.ModelDirectory;
+import io.pipefill.tokenizer.PromptTokenizer;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -169,7 +169,7 @@ final class PrefillCommand implements Callable<Integer> {
         PrefillResult r;
         long weightBytes;
         long kvBytes;
-        try (Backend compute = Backends.create(backend, nThreads); Checkpoint ckpt = randomWeights ? Checkpoint.random(c, weightSeed) : md.openCheckpoint()) {
+        try (Backend compute = Backends.create(backend, nThreads); Checkpoint ckpt = randomWeights ? Checkpoint.random(c, weightSeed) : Checkpoint.open(md.path())) {
             long t0 = System.nanoTime();
             try (Stage stage = compute.loadStage(c, shard, ckpt, request.kvPositions())) {
                 if (!quiet) {

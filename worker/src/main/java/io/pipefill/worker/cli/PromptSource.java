@@ -1,6 +1,6 @@
 package io.pipefill.worker.cli;
 
-import io.pipefill.worker.tokenizer.PromptTokenizer;
+import io.pipefill.tokenizer.PromptTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

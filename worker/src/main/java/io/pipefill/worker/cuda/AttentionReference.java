@@ -1,6 +1,6 @@
 package io.pipefill.worker.cuda;
 
-import io.pipefill.worker.safetensors.DType;
+import io.pipefill.model.safetensors.DType;
 
 /**
  * Attention of single (row, head) pairs on the host, in double precision, over the same BF16 layouts the GPU

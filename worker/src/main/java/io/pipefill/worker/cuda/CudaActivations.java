@@ -1,7 +1,7 @@
 package io.pipefill.worker.cuda;
 
 import io.pipefill.worker.engine.Activations;
-import io.pipefill.worker.safetensors.DType;
+import io.pipefill.model.safetensors.DType;
 
 /** Hidden states in BF16 on the device: [maxTokens][width] at {@code offset} in the stage's pool. */
 final class CudaActivations implements Activations {

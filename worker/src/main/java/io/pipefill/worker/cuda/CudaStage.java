@@ -9,7 +9,7 @@ import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.worker.model.RandomWeights;
 import io.pipefill.worker.model.WeightLayout;
-import io.pipefill.worker.safetensors.DType;
+import io.pipefill.model.safetensors.DType;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -3,7 +3,7 @@ package io.pipefill.worker.cuda;
 import static io.pipefill.worker.cuda.ProbeLines.emit;
 import static io.pipefill.worker.cuda.ProbeLines.line;
 
-import io.pipefill.worker.safetensors.DType;
+import io.pipefill.model.safetensors.DType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -4,7 +4,7 @@ import static io.pipefill.worker.cuda.ProbeLines.emit;
 import static io.pipefill.worker.cuda.ProbeLines.error;
 import static io.pipefill.worker.cuda.ProbeLines.line;
 
-import io.pipefill.worker.safetensors.DType;
+import io.pipefill.model.safetensors.DType;
 import io.pipefill.worker.transport.ActivationLink;
 import io.pipefill.worker.transport.Handle;
 import io.pipefill.worker.transport.TransportException;

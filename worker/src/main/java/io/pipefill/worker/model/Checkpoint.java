@@ -1,11 +1,12 @@
 package io.pipefill.worker.model;
 
+import io.pipefill.model.ModelDirectory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pipefill.model.ModelConfig;
-import io.pipefill.worker.safetensors.SafetensorsException;
-import io.pipefill.worker.safetensors.SafetensorsFile;
-import io.pipefill.worker.safetensors.TensorInfo;
+import io.pipefill.model.safetensors.SafetensorsException;
+import io.pipefill.model.safetensors.SafetensorsFile;
+import io.pipefill.model.safetensors.TensorInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,8 +22,6 @@ import java.util.Map;
  * them like stored ones, and the CUDA backend fills them on the device instead ({@link #randomWeights}).
  */
 public final class Checkpoint implements AutoCloseable {
-    public static final String SINGLE_FILE = "model.safetensors";
-    public static final String INDEX_FILE = "model.safetensors.index.json";
 
     private final Path directory;
     /** tensor name to the file that holds it */
@@ -54,18 +53,18 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     public static Checkpoint open(Path directory) {
-        Path index = directory.resolve(INDEX_FILE);
-        Path single = directory.resolve(SINGLE_FILE);
+        Path index = directory.resolve(ModelDirectory.INDEX_FILE);
+        Path single = directory.resolve(ModelDirectory.SINGLE_FILE);
         if (Files.isRegularFile(index)) {
             return new Checkpoint(directory, readIndex(index));
         }
         if (Files.isRegularFile(single)) {
             Checkpoint c = new Checkpoint(directory, new LinkedHashMap<>());
-            SafetensorsFile file = c.file(SINGLE_FILE);
-            file.tensors().keySet().forEach(name -> c.weightMap.put(name, SINGLE_FILE));
+            SafetensorsFile file = c.file(ModelDirectory.SINGLE_FILE);
+            file.tensors().keySet().forEach(name -> c.weightMap.put(name, ModelDirectory.SINGLE_FILE));
             return c;
         }
-        throw new SafetensorsException(directory + ": no weights found: expected " + SINGLE_FILE + " or " + INDEX_FILE);
+        throw new SafetensorsException(directory + ": no weights found: expected " + ModelDirectory.SINGLE_FILE + " or " + ModelDirectory.INDEX_FILE);
     }
 
     private static Map<String, String> readIndex(Path index) {
@@ -116,7 +115,7 @@ public final class Checkpoint implements AutoCloseable {
         SafetensorsFile file = file(fileName);
         TensorInfo info = file.tensors().get(tensor);
         if (info == null) {
-            throw new SafetensorsException(file.path() + ": missing tensor '" + tensor + "' that " + INDEX_FILE + " places there");
+            throw new SafetensorsException(file.path() + ": missing tensor '" + tensor + "' that " + ModelDirectory.INDEX_FILE + " places there");
         }
         if (!Arrays.equals(info.shape(), expectedShape)) {
             throw new SafetensorsException(file.path() + ": tensor '" + tensor + "' has shape " + info.shapeString()

@@ -1,9 +1,10 @@
 package io.pipefill.worker.model;
 
+import io.pipefill.model.WeightNames;
 import io.pipefill.model.ModelConfig;
-import io.pipefill.worker.safetensors.DType;
-import io.pipefill.worker.safetensors.SafetensorsException;
-import io.pipefill.worker.safetensors.TensorInfo;
+import io.pipefill.model.safetensors.DType;
+import io.pipefill.model.safetensors.SafetensorsException;
+import io.pipefill.model.safetensors.TensorInfo;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -14,7 +15,7 @@ import java.util.Map;
  * the same arithmetic bit for bit) without a file. For throughput runs of shapes too large to generate and
  * carry (8b-shape is 16 GB in BF16).
  *
- * <p>Means and standard deviations follow {@link io.pipefill.worker.create.ModelGenerator} (projections
+ * <p>Means and standard deviations follow {@link io.pipefill.model.create.ModelGenerator} (projections
  * 1/√fan_in, residual writers further 1/√(2·layers), norms 1 ± 0.1, lm_head gain 2), so activations stay as
  * bounded as in a generated model. The values themselves differ from a generated model of the same seed:
  * the generator draws from SplittableRandom streams, which a GPU cannot reproduce element by element.

@@ -1,10 +1,11 @@
 package io.pipefill.worker.model;
 
+import io.pipefill.model.WeightNames;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.TensorParallel;
-import io.pipefill.worker.safetensors.DType;
-import io.pipefill.worker.safetensors.TensorInfo;
+import io.pipefill.model.safetensors.DType;
+import io.pipefill.model.safetensors.TensorInfo;
 import java.util.ArrayList;
 import java.util.List;
 

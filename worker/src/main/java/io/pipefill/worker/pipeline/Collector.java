@@ -1,8 +1,14 @@
 package io.pipefill.worker.pipeline;
 
+import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.model.pipeline.RequestResult;
+import io.pipefill.model.pipeline.StageEvent;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /** Gathers what the ranks report into a {@link PipelineResult}. Thread-safe. */
@@ -12,33 +18,27 @@ final class Collector implements PipelineSink {
     private final Map<Integer, Long> kv = new TreeMap<>();
     private final List<RequestResult> results = new ArrayList<>();
     private final List<StageEvent> events = new ArrayList<>();
-    private final java.util.Set<Integer> reported = new java.util.HashSet<>();
+    private final Set<Integer> reported = new HashSet<>();
     private ChunkingDecision chunking;
 
     Collector(PipelineSpec spec) {
         this.spec = spec;
     }
 
+    /** Keeps what a result needs; progress, done and failures are the driver's to act on. */
     @Override
-    public synchronized void loaded(int rank, long weightBytes, long kvCacheBytes) {
-        weights.put(rank, weightBytes);
-        kv.put(rank, kvCacheBytes);
-    }
-
-    @Override
-    public synchronized void chunking(ChunkingDecision decision) {
-        chunking = decision;
-    }
-
-    @Override
-    public synchronized void result(RequestResult result) {
-        results.add(result);
-    }
-
-    @Override
-    public synchronized void timeline(int rank, List<StageEvent> rankEvents) {
-        events.addAll(rankEvents);
-        reported.add(rank);
+    public synchronized void report(RankReport report) {
+        if (report instanceof RankReport.Loaded l) {
+            weights.put(l.rank(), l.weightBytes());
+            kv.put(l.rank(), l.kvBytes());
+        } else if (report instanceof ChunkingDecision d) {
+            chunking = d;
+        } else if (report instanceof RequestResult r) {
+            results.add(r);
+        } else if (report instanceof RankReport.RankTimeline t) {
+            events.addAll(t.events());
+            reported.add(t.rank());
+        }
     }
 
     synchronized boolean complete() {

@@ -1,5 +1,6 @@
 package io.pipefill.worker.pipeline;
 
+import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Placement;
 import io.pipefill.worker.transport.ActivationLink;
@@ -58,26 +59,10 @@ public final class InProcessPipeline {
                 ranks.add(pool.submit(() -> {
                     Transport t = fabric.endpoint(rank);
                     ActivationLink link = links != null ? links.endpoint(rank) : ActivationLink.hostStaging(t);
-                    new StageWorker(t, link, Placement.sharing(backend, links != null ? world : 1), spec, new PipelineSink() {
-                        @Override
-                        public void loaded(int rk, long weightBytes, long kvBytes) {
-                            collector.loaded(rk, weightBytes, kvBytes);
+                    new StageWorker(t, link, Placement.sharing(backend, links != null ? world : 1), spec, report -> {
+                        collector.report(report);
+                        if (report instanceof RankReport.Loaded) {
                             loaded.countDown();
-                        }
-
-                        @Override
-                        public void chunking(ChunkingDecision d) {
-                            collector.chunking(d);
-                        }
-
-                        @Override
-                        public void result(RequestResult result) {
-                            collector.result(result);
-                        }
-
-                        @Override
-                        public void timeline(int rk, List<StageEvent> events) {
-                            collector.timeline(rk, events);
                         }
                     }, () -> {
                         awaitQuietly(loaded, spec);

@@ -10,7 +10,7 @@ import io.pipefill.worker.engine.Placement;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import io.pipefill.worker.transport.Transport;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -83,7 +83,7 @@ public final class LoadedStage implements AutoCloseable {
         Backend backend = Backends.create(placement, threads);
         Checkpoint ckpt = null;
         try {
-            ckpt = md.openCheckpoint();
+            ckpt = Checkpoint.open(md.path());
             return new LoadedStage(modelDir.toString(), c, topology, rank, kvCapacity, backend, ckpt, shard);
         } catch (RuntimeException | Error e) {
             if (ckpt != null) {

@@ -1,9 +1,11 @@
 package io.pipefill.worker.pipeline;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.worker.engine.Backends;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -30,7 +32,8 @@ import java.util.concurrent.TimeUnit;
 public final class ProcessPipeline {
     private static final ObjectMapper JSON = ControlChannel.JSON;
 
-    private record Message(int rank, JsonNode body, String lostReason) {
+    /** A rank's report, or (report null) why its connection was lost. */
+    private record Message(int rank, RankReport report, String lostReason) {
     }
 
     private final PipelineSpec spec;
@@ -92,9 +95,9 @@ public final class ProcessPipeline {
             Collector collector = new Collector(spec);
             int loaded = 0;
             while (loaded < world) {
-                JsonNode m = next();
+                RankReport m = next();
                 handle(m, collector);
-                if (m.path("type").asText().equals("loaded")) {
+                if (m instanceof RankReport.Loaded) {
                     loaded++;
                 }
             }
@@ -104,9 +107,9 @@ public final class ProcessPipeline {
             }
             int done = 0;
             while (done < world) {
-                JsonNode m = next();
+                RankReport m = next();
                 handle(m, collector);
-                if (m.path("type").asText().equals("done")) {
+                if (m instanceof RankReport.Done) {
                     done++;
                 }
             }
@@ -134,17 +137,10 @@ public final class ProcessPipeline {
     }
 
     /** Records one worker report; the same for every phase, since reports of different kinds may interleave. */
-    private void handle(JsonNode m, Collector collector) throws IOException {
-        JsonNode b = m.get("body");
-        switch (m.path("type").asText()) {
-            case "loaded" -> collector.loaded(b.get("rank").asInt(), b.get("weightBytes").asLong(), b.get("kvBytes").asLong());
-            case "chunking" -> collector.chunking(JSON.treeToValue(b, ChunkingDecision.class));
-            case "result" -> collector.result(JSON.treeToValue(b, RequestResult.class));
-            case "progress" -> log.printf("  chunk %d/%d  %d/%d tokens%n", b.get("chunk").asInt() + 1,
-                    b.get("chunks").asInt(), b.get("done").asInt(), b.get("total").asInt());
-            case "timeline" -> collector.timeline(b.get("rank").asInt(),
-                    List.of(JSON.treeToValue(b.get("events"), StageEvent[].class)));
-            default -> { }
+    private void handle(RankReport m, Collector collector) {
+        collector.report(m);
+        if (m instanceof RankReport.Progress p) {
+            log.printf("  chunk %d/%d  %d/%d tokens%n", p.chunk() + 1, p.chunks(), p.done(), p.total());
         }
     }
 
@@ -214,8 +210,15 @@ public final class ProcessPipeline {
                     inbox.add(new Message(rank, null, "closed its connection"));
                     return;
                 }
-                inbox.add(new Message(rank, m, null));
-                if ("done".equals(m.path("type").asText())) {
+                RankReport report;
+                try {
+                    report = JSON.treeToValue(m, RankReport.class);
+                } catch (JsonProcessingException e) {
+                    inbox.add(new Message(rank, null, "sent a message that is not a report (" + e.getOriginalMessage() + ")"));
+                    return;
+                }
+                inbox.add(new Message(rank, report, null));
+                if (report instanceof RankReport.Done) {
                     return;
                 }
             }
@@ -225,7 +228,7 @@ public final class ProcessPipeline {
     }
 
     /** The next message from any worker; a lost worker or an error report ends the run. */
-    private JsonNode next() throws InterruptedException {
+    private RankReport next() throws InterruptedException {
         while (true) {
             Message m = inbox.poll(1, TimeUnit.SECONDS);
             if (m == null) {
@@ -236,22 +239,22 @@ public final class ProcessPipeline {
                 }
                 continue;
             }
-            if (m.body() == null) {
+            if (m.report() == null) {
                 Process p = processes.get(m.rank());
                 p.waitFor(2, TimeUnit.SECONDS);
                 String how = p.isAlive() ? m.lostReason() : "exited with code " + p.exitValue();
                 throw failure(m.rank(), "lost: " + how);
             }
-            if ("error".equals(m.body().path("type").asText())) {
+            if (m.report() instanceof RankReport.Failed f) {
                 // a rank that lost a peer reports first; name the rank that actually died if there is one
                 Integer dead = deadRank(Duration.ofSeconds(2));
                 if (dead != null) {
                     throw failure(dead, "lost: exited with code " + processes.get(dead).exitValue()
-                            + " (reported by " + spec.topology().describe(m.rank()) + ": " + m.body().path("message").asText() + ")");
+                            + " (reported by " + spec.topology().describe(m.rank()) + ": " + f.message() + ")");
                 }
-                throw failure(m.rank(), "failed: " + m.body().path("message").asText());
+                throw failure(m.rank(), "failed: " + f.message());
             }
-            return m.body();
+            return m.report();
         }
     }
 

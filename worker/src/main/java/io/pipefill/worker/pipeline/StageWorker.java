@@ -5,6 +5,10 @@ import io.pipefill.model.Chunk;
 import io.pipefill.model.DynamicChunking;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
+import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.model.pipeline.RequestResult;
+import io.pipefill.model.pipeline.StageEvent;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.Backends;
@@ -98,15 +102,15 @@ public final class StageWorker {
             // the profile is a start-up cost like loading the weights: measured once, before the run clock starts
             ChunkingDecision decision = agreeOnChunking(stage, c);
             if (rank == 0) {
-                sink.chunking(decision);
+                sink.report(decision);
             }
-            sink.loaded(rank, stage.weightBytes(), stage.kvCacheBytes());
+            sink.report(new RankReport.Loaded(rank, stage.weightBytes(), stage.kvCacheBytes()));
             RunClock clock = clocks.awaitStart();
             List<StageEvent> events = new ArrayList<>();
             for (int r = 0; r < spec.requests().size(); r++) {
                 runRequest(r, stage, c, decision, clock, events);
             }
-            sink.timeline(rank, events);
+            sink.report(new RankReport.RankTimeline(rank, events));
         } finally {
             loaded.unbind();
         }
@@ -230,7 +234,7 @@ public final class StageWorker {
                 events.add(new StageEvent(r, rank, stageIndex, tpRank, false, ch.index(), ch.offset(), ch.size(), start,
                         recvWait, computeStart, computeMs, posted, -1));
                 if (logits) {
-                    sink.chunkDone(r, ch.index(), schedule.size(), ch.end(), prompt.length);
+                    sink.report(new RankReport.Progress(r, ch.index(), schedule.size(), ch.end(), prompt.length));
                 }
             }
             for (int i = 0; i < nBuf; i++) {
@@ -238,7 +242,7 @@ public final class StageWorker {
             }
             int[] generated = decode(r, req, stage, act[0], lastLogits, prev, next, clock, events);
             if (logits) {
-                sink.result(new RequestResult(r, lastLogits, generated, ttftMs, clock.ms()));
+                sink.report(new RequestResult(r, lastLogits, generated, ttftMs, clock.ms()));
             }
         } finally {
             for (Activations a : act) {

@@ -1,7 +1,7 @@
 package io.pipefill.worker.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.DeviceRank;
 import io.pipefill.worker.engine.Placement;
@@ -55,16 +55,12 @@ public final class WorkerProcess {
                                 start::join)
                         : new StageWorker(transport, spec, new ControlSink(control), start::join);
                 worker.run();
-                control.send(Map.of("type", "done", "rank", rank));
+                control.send(new RankReport.Done(rank));
                 // stay until the coordinator says so: peers may still be reading what this rank sent
                 watcher.join();
                 return 0;
             } catch (RuntimeException e) {
-                ObjectNode err = ControlChannel.JSON.createObjectNode();
-                err.put("type", "error");
-                err.put("rank", rank);
-                err.put("message", e.getMessage() == null ? e.toString() : e.getMessage());
-                control.send(err);
+                control.send(new RankReport.Failed(rank, e.getMessage() == null ? e.toString() : e.getMessage()));
                 return 1;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -101,43 +97,15 @@ public final class WorkerProcess {
         }
     }
 
-    /** Reports to the coordinator as JSON messages. */
+    /** Reports to the coordinator: each report is one JSON message (its {@code type} says which). */
     private record ControlSink(ControlChannel control) implements PipelineSink {
-        private void send(String type, Object body) {
+        @Override
+        public void report(RankReport report) {
             try {
-                ObjectNode o = ControlChannel.JSON.createObjectNode();
-                o.put("type", type);
-                o.set("body", ControlChannel.JSON.valueToTree(body));
-                control.send(o);
+                control.send(report);
             } catch (IOException e) {
                 throw new IllegalStateException("lost the coordinator: " + e.getMessage(), e);
             }
-        }
-
-        @Override
-        public void loaded(int rank, long weightBytes, long kvCacheBytes) {
-            send("loaded", Map.of("rank", rank, "weightBytes", weightBytes, "kvBytes", kvCacheBytes));
-        }
-
-        @Override
-        public void chunking(ChunkingDecision decision) {
-            send("chunking", decision);
-        }
-
-        @Override
-        public void result(RequestResult result) {
-            send("result", result);
-        }
-
-        @Override
-        public void chunkDone(int request, int chunk, int chunks, int tokensDone, int promptTokens) {
-            send("progress", Map.of("request", request, "chunk", chunk, "chunks", chunks, "done", tokensDone,
-                    "total", promptTokens));
-        }
-
-        @Override
-        public void timeline(int rank, List<StageEvent> events) {
-            send("timeline", Map.of("rank", rank, "events", events));
         }
     }
 }

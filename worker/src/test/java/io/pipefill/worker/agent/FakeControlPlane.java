@@ -86,10 +86,13 @@ final class FakeControlPlane implements AutoCloseable {
                     ex.getResponseBody().write(b);
                     return;
                 }
-                // a batch is the same reports, in order, in one request
+                // a batch is the same reports, in order, in one request; recorded with the report's type beside
+                // its sender, and the report itself as the body
                 for (JsonNode one : body.isArray() ? body : List.of(body)) {
                     record(reports, JSON.createObjectNode().put("runId", path.split("/")[5])
-                            .setAll((com.fasterxml.jackson.databind.node.ObjectNode) one));
+                            .put("workerId", one.path("workerId").asText()).put("rank", one.path("rank").asInt())
+                            .put("seq", one.path("seq").asLong()).put("type", one.path("report").path("type").asText())
+                            .set("body", one.path("report")));
                 }
                 ex.sendResponseHeaders(200, -1);
             } else {

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
-import java.util.Map;
+import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.RankReport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -39,9 +40,9 @@ class ReportSenderTest {
     @Test
     void unavailableAnswersAreRetriedAndTheReportsArriveInOrder() throws Exception {
         cp.reportAnswers.addAll(List.of(503, 503));
-        sender.send("chunking", Map.of("base", 64));
+        sender.report(new ChunkingDecision(false, 64, 0, null, null, null, null, 0));
         awaitPosts(3);
-        sender.send("done", Map.of());
+        sender.report(new RankReport.Done(1));
         sender.finish();
         assertTrue(sender.awaitDrained(10_000), "the sender finished");
         assertEquals(List.of("chunking#0", "done#1"), recorded());
@@ -53,9 +54,9 @@ class ReportSenderTest {
     @Test
     void aRefusedReportIsNotRetriedAndLaterReportsStillGo() throws Exception {
         cp.reportAnswers.add(400);
-        sender.send("chunking", Map.of());
+        sender.report(new ChunkingDecision(false, 64, 0, null, null, null, null, 0));
         awaitPosts(1);
-        sender.send("done", Map.of());
+        sender.report(new RankReport.Done(1));
         sender.finish();
         assertTrue(sender.awaitDrained(5_000), "the sender finished");
         assertEquals(2, cp.reportPosts.get(), "report posts");
@@ -66,10 +67,10 @@ class ReportSenderTest {
     @Test
     void onceTheRunIsOverNothingMoreIsPosted() throws Exception {
         cp.reportAnswers.add(409);
-        sender.send("error", Map.of("message", "lost rank 0"));
+        sender.report(new RankReport.Failed(1, "lost rank 0"));
         awaitPosts(1);
-        sender.send("timeline", Map.of("events", List.of()));
-        sender.send("done", Map.of());
+        sender.report(new RankReport.RankTimeline(1, List.of()));
+        sender.report(new RankReport.Done(1));
         sender.finish();
         assertTrue(sender.awaitDrained(2_000), "the sender finished");
         assertEquals(1, cp.reportPosts.get(), "report posts");

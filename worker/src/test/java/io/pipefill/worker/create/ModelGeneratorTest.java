@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pipefill.model.create.ModelGenerator;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelPreset;
@@ -14,7 +15,7 @@ import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pipefill.worker.safetensors.DType;
+import io.pipefill.model.safetensors.DType;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 

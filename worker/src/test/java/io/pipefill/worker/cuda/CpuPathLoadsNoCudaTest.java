@@ -3,7 +3,7 @@ package io.pipefill.worker.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.pipefill.worker.TestModels;
-import io.pipefill.worker.tokenizer.PromptTokenizer;
+import io.pipefill.tokenizer.PromptTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

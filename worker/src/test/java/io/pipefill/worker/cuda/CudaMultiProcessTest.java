@@ -15,11 +15,11 @@ import io.pipefill.worker.engine.PrefillResult;
 import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.worker.pipeline.ProcessPipeline;
-import io.pipefill.worker.pipeline.RequestResult;
+import io.pipefill.model.pipeline.RequestResult;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -53,7 +53,7 @@ class CudaMultiProcessTest {
 
     private static PrefillResult singleProcess(ModelConfig c, int[] tokens) {
         PrefillRequest req = new PrefillRequest(tokens, 40, 4);
-        try (CudaBackend backend = new CudaBackend(); Checkpoint ckpt = ModelDirectory.open(MODEL).openCheckpoint();
+        try (CudaBackend backend = new CudaBackend(); Checkpoint ckpt = Checkpoint.open(ModelDirectory.open(MODEL).path());
              Stage stage = backend.loadStage(c, StageShard.whole(c), ckpt, req.kvPositions())) {
             return new PrefillEngine(c, stage).run(req, ProgressListener.NONE);
         }

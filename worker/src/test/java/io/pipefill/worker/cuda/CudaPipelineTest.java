@@ -15,11 +15,11 @@ import io.pipefill.worker.engine.PrefillResult;
 import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import io.pipefill.worker.pipeline.InProcessPipeline;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
-import io.pipefill.worker.pipeline.RequestResult;
+import io.pipefill.model.pipeline.RequestResult;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -50,7 +50,7 @@ class CudaPipelineTest {
         int[] tokens = new Random(11).ints(150, 0, c.vocabSize()).toArray();
         PrefillRequest req = new PrefillRequest(tokens, 40, 4);
         PrefillResult single;
-        try (CudaBackend backend = new CudaBackend(); Checkpoint ckpt = md.openCheckpoint();
+        try (CudaBackend backend = new CudaBackend(); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(c, StageShard.whole(c), ckpt, req.kvPositions())) {
             single = new PrefillEngine(c, stage).run(req, ProgressListener.NONE);
         }

@@ -13,7 +13,7 @@ import io.pipefill.worker.engine.PrefillResult;
 import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
@@ -45,7 +45,7 @@ class CudaStageParityTest {
         int[] tokens = new Random(7).ints(150, 0, md.config().vocabSize()).toArray();
         PrefillResult cpu = TestModels.prefill(dir, tokens, 40, 1, 1);
         PrefillRequest req = new PrefillRequest(tokens, 40, 1);
-        try (CudaBackend backend = new CudaBackend(0, new CubinCache(cubins)); Checkpoint ckpt = md.openCheckpoint();
+        try (CudaBackend backend = new CudaBackend(0, new CubinCache(cubins)); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, req.kvPositions())) {
             PrefillResult gpu = new PrefillEngine(md.config(), stage).run(req, ProgressListener.NONE);
             double err = TestModels.relativeError(gpu.lastLogits(), cpu.lastLogits());

@@ -9,7 +9,7 @@ import io.pipefill.model.StageShard;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -38,7 +38,7 @@ class ChunkedPrefillTest {
     @Test
     void aStageCanServeConsecutiveRequests() {
         ModelDirectory md = ModelDirectory.open(model);
-        try (CpuBackend backend = new CpuBackend(2); Checkpoint ckpt = md.openCheckpoint();
+        try (CpuBackend backend = new CpuBackend(2); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, 700)) {
             PrefillEngine engine = new PrefillEngine(md.config(), stage);
             PrefillResult first = engine.run(new PrefillRequest(prompt, 100, 3), ProgressListener.NONE);
@@ -51,7 +51,7 @@ class ChunkedPrefillTest {
     @Test
     void outOfOrderChunksAndOverflowAreRefused() {
         ModelDirectory md = ModelDirectory.open(model);
-        try (CpuBackend backend = new CpuBackend(1); Checkpoint ckpt = md.openCheckpoint();
+        try (CpuBackend backend = new CpuBackend(1); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, 16);
              Activations x = stage.allocate(16)) {
             stage.embed(prompt, 0, 8, x);

@@ -4,14 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pipefill.model.ModelDirectory;
+import io.pipefill.model.WeightNames;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelConfigException;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.safetensors.SafetensorsException;
-import io.pipefill.worker.safetensors.SafetensorsFile;
-import io.pipefill.worker.safetensors.SafetensorsWriter;
-import io.pipefill.worker.safetensors.TensorInfo;
+import io.pipefill.model.safetensors.SafetensorsException;
+import io.pipefill.model.safetensors.SafetensorsFile;
+import io.pipefill.model.safetensors.SafetensorsWriter;
+import io.pipefill.model.safetensors.TensorInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -47,7 +49,7 @@ class CheckpointTest {
         weightMap.forEach((k, v) -> json.append('"').append(k).append("\": \"").append(v).append("\","));
         json.setLength(json.length() - 1);
         json.append("}}");
-        Files.writeString(out.resolve(Checkpoint.INDEX_FILE), json);
+        Files.writeString(out.resolve(ModelDirectory.INDEX_FILE), json);
         return out;
     }
 
@@ -109,10 +111,10 @@ class CheckpointTest {
                 .contains("config.json: not found"));
         assertTrue(assertThrows(SafetensorsException.class, () -> Checkpoint.open(empty)).getMessage()
                 .contains("no weights found: expected model.safetensors or model.safetensors.index.json"));
-        Files.writeString(empty.resolve(Checkpoint.INDEX_FILE), "{\"weight_map\": {\"a\": \"../etc/passwd\"}}");
+        Files.writeString(empty.resolve(ModelDirectory.INDEX_FILE), "{\"weight_map\": {\"a\": \"../etc/passwd\"}}");
         assertTrue(assertThrows(SafetensorsException.class, () -> Checkpoint.open(empty)).getMessage()
                 .contains("must name a shard file in the model directory"));
-        Files.writeString(empty.resolve(Checkpoint.INDEX_FILE), "{\"weight_map\": {\"a\": \"gone.safetensors\"}}");
+        Files.writeString(empty.resolve(ModelDirectory.INDEX_FILE), "{\"weight_map\": {\"a\": \"gone.safetensors\"}}");
         try (Checkpoint ckpt = Checkpoint.open(empty)) {
             assertTrue(assertThrows(SafetensorsException.class, () -> ckpt.require("a", 1)).getMessage()
                     .contains("gone.safetensors: not found"));

@@ -5,13 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pipefill.model.WeightNames;
 import io.pipefill.model.Architecture;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelPreset;
-import io.pipefill.worker.create.ModelGenerator;
-import io.pipefill.worker.safetensors.DType;
-import io.pipefill.worker.safetensors.SafetensorsException;
-import io.pipefill.worker.safetensors.TensorInfo;
+import io.pipefill.model.create.ModelGenerator;
+import io.pipefill.model.safetensors.DType;
+import io.pipefill.model.safetensors.SafetensorsException;
+import io.pipefill.model.safetensors.TensorInfo;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -8,10 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
+import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.RequestResult;
+import io.pipefill.model.pipeline.StageEvent;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -56,7 +59,7 @@ class InProcessPipelineTest {
         assertArrayEquals(reference().generated(), res.generated());
         assertEquals(dynamic, r.chunking().dynamicUsed());
 
-        List<StageEvent> stage0 = r.prefillTimeline(0).stream().filter(e -> e.stage() == 0).toList();
+        List<StageEvent> stage0 = r.timeline().prefill(0).stream().filter(e -> e.stage() == 0).toList();
         assertEquals(PROMPT.length, stage0.stream().mapToInt(StageEvent::size).sum());
         if (dynamic) {
             assertEquals(100, stage0.get(0).size(), "the first chunk is the base");
@@ -96,7 +99,7 @@ class InProcessPipelineTest {
         if (!d.dynamicUsed()) {
             assertTrue(d.fallbackReason().contains("fixed chunks used"), d.fallbackReason());
         }
-        assertNotNull(r.prefillTimeline(0));
-        assertEquals(3, r.stageUtilization(0).length);
+        assertNotNull(r.timeline().prefill(0));
+        assertEquals(3, r.timeline().stageUtilization(0).length);
     }
 }

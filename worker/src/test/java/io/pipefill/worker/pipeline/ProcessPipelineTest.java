@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
+import io.pipefill.model.pipeline.RequestResult;
+import io.pipefill.model.pipeline.StageEvent;
 import io.pipefill.worker.TestModels;
-import io.pipefill.worker.model.ModelDirectory;
+import io.pipefill.model.ModelDirectory;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +45,7 @@ class ProcessPipelineTest {
         assertEquals(4, r.weightBytesPerRank().size());
 
         // stage 0 starts computing chunk c+1 before the send of chunk c has completed, at least once
-        List<StageEvent> s0 = r.prefillTimeline(0).stream().filter(e -> e.stage() == 0).toList();
+        List<StageEvent> s0 = r.timeline().prefill(0).stream().filter(e -> e.stage() == 0).toList();
         long overlapping = 0;
         for (int i = 0; i + 1 < s0.size(); i++) {
             StageEvent c = s0.get(i);
@@ -53,7 +55,7 @@ class ProcessPipelineTest {
             }
         }
         assertTrue(overlapping > 0, "no chunk computed while its predecessor's send was in flight: " + s0);
-        assertTrue(r.bubbleRatio(0) >= 0 && r.bubbleRatio(0) < 1);
+        assertTrue(r.timeline().bubbleRatio(0) >= 0 && r.timeline().bubbleRatio(0) < 1);
     }
 
     @Test
@@ -64,8 +66,8 @@ class ProcessPipelineTest {
                 List.of(new PipelineSpec.Request(InProcessPipelineTest.PROMPT, 2)));
         PipelineResult r = new ProcessPipeline(spec, QUIET, Duration.ofSeconds(60)).run();
         assertTrue(r.chunking().dynamicUsed());
-        List<Integer> stage0 = r.prefillTimeline(0).stream().filter(e -> e.stage() == 0).map(StageEvent::size).toList();
-        List<Integer> stage1 = r.prefillTimeline(0).stream().filter(e -> e.stage() == 1).map(StageEvent::size).toList();
+        List<Integer> stage0 = r.timeline().prefill(0).stream().filter(e -> e.stage() == 0).map(StageEvent::size).toList();
+        List<Integer> stage1 = r.timeline().prefill(0).stream().filter(e -> e.stage() == 1).map(StageEvent::size).toList();
         assertEquals(stage0, stage1, "every stage derives the same chunks");
         assertEquals(100, stage0.get(0));
         assertTrue(stage0.get(1) < 100);

@@ -10,7 +10,7 @@ import io.pipefill.model.Topology;
 import io.pipefill.model.sim.PipelineSimulator;
 import io.pipefill.model.sim.SimulationResult;
 import io.pipefill.worker.cpu.CpuBackend;
-import io.pipefill.worker.create.ModelGenerator;
+import io.pipefill.model.create.ModelGenerator;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;

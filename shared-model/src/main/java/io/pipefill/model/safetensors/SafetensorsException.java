@@ -1,4 +1,4 @@
-package io.pipefill.worker.safetensors;
+package io.pipefill.model.safetensors;
 
 /** A safetensors file that cannot be trusted: truncated, malformed, or not what the model needs. */
 public class SafetensorsException extends RuntimeException {

@@ -1,4 +1,4 @@
-package io.pipefill.worker.safetensors;
+package io.pipefill.model.safetensors;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

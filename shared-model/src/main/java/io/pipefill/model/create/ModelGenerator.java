@@ -1,12 +1,12 @@
-package io.pipefill.worker.create;
+package io.pipefill.model.create;
 
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelConfigJson;
-import io.pipefill.worker.model.Checkpoint;
-import io.pipefill.worker.model.WeightNames;
-import io.pipefill.worker.safetensors.DType;
-import io.pipefill.worker.safetensors.SafetensorsWriter;
-import io.pipefill.worker.tokenizer.ByteLevelTokenizerJson;
+import io.pipefill.model.ModelDirectory;
+import io.pipefill.model.WeightNames;
+import io.pipefill.model.safetensors.DType;
+import io.pipefill.model.safetensors.SafetensorsWriter;
+import io.pipefill.model.create.ByteLevelTokenizerJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -80,7 +80,7 @@ public final class ModelGenerator {
             // logits with a standard deviation of about 2: a clear greedy winner, still a real distribution
             linear(w, WeightNames.LM_HEAD, c.vocabSize(), h, 2.0);
         }
-        w.write(dir.resolve(Checkpoint.SINGLE_FILE));
+        w.write(dir.resolve(ModelDirectory.SINGLE_FILE));
         Files.writeString(dir.resolve("config.json"),
                 ModelConfigJson.write(c, ByteLevelTokenizerJson.BOS_ID, ByteLevelTokenizerJson.EOS_ID), StandardCharsets.UTF_8);
         Files.writeString(dir.resolve("tokenizer.json"), ByteLevelTokenizerJson.build(), StandardCharsets.UTF_8);

@@ -1,4 +1,4 @@
-package io.pipefill.worker.pipeline;
+package io.pipefill.model.pipeline;
 
 /**
  * What one rank did with one chunk (or decode step), in ms from the run's start on a clock shared by all

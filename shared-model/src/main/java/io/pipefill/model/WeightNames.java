@@ -1,4 +1,4 @@
-package io.pipefill.worker.model;
+package io.pipefill.model;
 
 /** Hugging Face tensor names of the Llama-family checkpoints. */
 public final class WeightNames {

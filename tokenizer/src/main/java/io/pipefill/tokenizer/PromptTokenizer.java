@@ -1,4 +1,4 @@
-package io.pipefill.worker.tokenizer;
+package io.pipefill.tokenizer;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;

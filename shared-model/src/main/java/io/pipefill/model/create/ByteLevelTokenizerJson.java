@@ -1,4 +1,4 @@
-package io.pipefill.worker.tokenizer;
+package io.pipefill.model.create;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;

@@ -1,4 +1,4 @@
-package io.pipefill.worker.safetensors;
+package io.pipefill.model.safetensors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

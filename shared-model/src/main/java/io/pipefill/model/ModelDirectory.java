@@ -1,13 +1,16 @@
-package io.pipefill.worker.model;
+package io.pipefill.model;
 
-import io.pipefill.model.ModelConfig;
-import io.pipefill.model.ModelConfigException;
-import io.pipefill.model.ModelConfigJson;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** A Hugging Face model directory: config.json, safetensors weights and (optionally) tokenizer.json. */
+/**
+ * A Hugging Face model directory: config.json, safetensors weights (one {@value #SINGLE_FILE}, or shards
+ * listed in {@value #INDEX_FILE}) and, optionally, tokenizer.json. Opening it reads the config; the weights
+ * are the worker's to read.
+ */
 public record ModelDirectory(Path path, ModelConfig config) {
+    public static final String SINGLE_FILE = "model.safetensors";
+    public static final String INDEX_FILE = "model.safetensors.index.json";
 
     public static ModelDirectory open(Path path) {
         if (!Files.isDirectory(path)) {
@@ -22,9 +25,5 @@ public record ModelDirectory(Path path, ModelConfig config) {
 
     public boolean hasTokenizer() {
         return Files.isRegularFile(tokenizerJson());
-    }
-
-    public Checkpoint openCheckpoint() {
-        return Checkpoint.open(path);
     }
 }

@@ -1,4 +1,4 @@
-package io.pipefill.worker.safetensors;
+package io.pipefill.model.safetensors;
 
 import java.util.Arrays;
 import java.util.Optional;
