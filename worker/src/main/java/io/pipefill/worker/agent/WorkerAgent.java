@@ -8,7 +8,7 @@ import io.pipefill.model.agent.Heartbeat;
 import io.pipefill.model.agent.RunStart;
 import io.pipefill.model.agent.ShardAssignment;
 import io.pipefill.model.agent.WorkerRegistration;
-import io.pipefill.worker.cli.SystemMemory;
+import io.pipefill.worker.engine.SystemMemory;
 import io.pipefill.worker.pipeline.LoadedStage;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import java.io.IOException;

@@ -6,7 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The command line that starts {@code pipefill worker ARGS} in a child JVM like this one: the same Java, the
+ * The command line that starts a worker process ({@code pipefill worker ARGS}, through
+ * {@link io.pipefill.worker.daemon.WorkerMain}) in a child JVM like this one: the same Java, the
  * same JVM flags (the Vector API module, native access) and the same class path. Debugger and agent flags
  * stay with the parent (a second JVM would fight over their ports); so does -Xmx, which a parent sized for
  * itself would otherwise impose on every worker.
@@ -16,8 +17,7 @@ public final class WorkerCommandLine {
     }
 
     public static List<String> of(List<String> workerArgs) {
-        List<String> cmd = sameJvm("io.pipefill.worker.cli.PipefillCli");
-        cmd.add("worker");
+        List<String> cmd = sameJvm("io.pipefill.worker.daemon.WorkerMain");
         cmd.addAll(workerArgs);
         return cmd;
     }

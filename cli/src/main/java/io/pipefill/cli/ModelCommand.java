@@ -1,0 +1,69 @@
+package io.pipefill.cli;
+
+import io.pipefill.model.Architecture;
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.ModelPreset;
+import io.pipefill.model.create.ModelGenerator;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "model", description = "Manage model directories.", mixinStandardHelpOptions = true,
+        subcommands = {ModelCommand.Create.class})
+final class ModelCommand {
+
+    @Command(name = "create", mixinStandardHelpOptions = true,
+            description = "Write a deterministic random-weight Hugging Face model directory (config.json, "
+                    + "model.safetensors in BF16, byte-level tokenizer.json).")
+    static final class Create implements Callable<Integer> {
+        @Option(names = "--out", required = true, description = "Directory to create (must not exist or be empty).")
+        Path out;
+
+        @Option(names = "--arch", defaultValue = "llama", description = "llama, mistral, qwen2 or qwen3 (default: ${DEFAULT-VALUE}).")
+        String arch;
+
+        @Option(names = "--preset", defaultValue = "tiny", description = "tiny (~1M params), small (~100M) or 8b-shape (default: ${DEFAULT-VALUE}).")
+        String preset;
+
+        @Option(names = "--seed", defaultValue = "0", description = "Seed of the weights (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--vocab", description = "Override vocab_size.")
+        Integer vocab;
+        @Option(names = "--hidden", description = "Override hidden_size.")
+        Integer hidden;
+        @Option(names = "--intermediate", description = "Override intermediate_size.")
+        Integer intermediate;
+        @Option(names = "--layers", description = "Override num_hidden_layers.")
+        Integer layers;
+        @Option(names = "--heads", description = "Override num_attention_heads.")
+        Integer heads;
+        @Option(names = "--kv-heads", description = "Override num_key_value_heads.")
+        Integer kvHeads;
+        @Option(names = "--head-dim", description = "Override head_dim.")
+        Integer headDim;
+        @Option(names = "--max-positions", description = "Override max_position_embeddings.")
+        Integer maxPositions;
+
+        @Override
+        public Integer call() throws Exception {
+            ModelConfig base = ModelPreset.fromCliName(preset).config(Architecture.fromShortName(arch));
+            ModelConfig c = new ModelConfig(base.architecture(), or(vocab, base.vocabSize()), or(hidden, base.hiddenSize()),
+                    or(intermediate, base.intermediateSize()), or(layers, base.numLayers()), or(heads, base.numHeads()),
+                    or(kvHeads, base.numKvHeads()), or(headDim, base.headDim()),
+                    or(maxPositions, base.maxPositionEmbeddings()), base.ropeTheta(), base.ropeScaling(),
+                    base.rmsNormEps(), base.tieWordEmbeddings(), base.attentionBias(), base.torchDtype());
+            long t0 = System.nanoTime();
+            new ModelGenerator(c, seed).write(out);
+            System.out.printf("wrote %s: %s, %d layers, hidden %d, %.1fM parameters, seed %d (%.1f s)%n", out,
+                    c.architecture().hfName(), c.numLayers(), c.hiddenSize(), c.parameterCount() / 1e6, seed,
+                    (System.nanoTime() - t0) / 1e9);
+            return 0;
+        }
+
+        private static int or(Integer v, int fallback) {
+            return v == null ? fallback : v;
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package io.pipefill.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `pipefill plan`: its JSON contract in both modes and its errors. */
+class PlanCommandTest {
+    @TempDir
+    Path dir;
+
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
+    }
+
+    @Test
+    void predictsALayout() throws Exception {
+        CliRun r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h20", "--nodes", "4", "--gpus-per-node", "8",
+                "--prompt-tokens", "131072", "--pp", "4", "--tp", "8", "--chunk", "4096", "--json", "--timeline");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("predict", j.get("mode").asText());
+        assertTrue(j.get("ttft_ms").asDouble() > 0);
+        assertTrue(j.get("prefill_tokens_per_s").asDouble() > 0);
+        double bubble = j.get("bubble_ratio").asDouble();
+        assertTrue(bubble > 0 && bubble < 1);
+        assertEquals(4, j.get("stage_utilization").size());
+        assertEquals(20, j.get("layer_partition").get(0).asInt());
+        assertEquals(32, j.get("chunks").size());
+        assertEquals(4 * 32, j.get("timeline").size());
+        assertTrue(j.get("reason").asText().contains("PP4×TP8"));
+    }
+
+    @Test
+    void recommendsRankedPlans() throws Exception {
+        CliRun r = run("plan", "--model", "qwen3-32b", "--gpu", "h100", "--nodes", "2", "--prompt-tokens", "65536",
+                "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("recommend", j.get("mode").asText());
+        JsonNode plans = j.get("plans");
+        assertTrue(plans.size() >= 2, r.out());
+        for (JsonNode p : plans) {
+            for (String f : new String[] {"ttft_ms", "prefill_tokens_per_s", "bubble_ratio", "stage_utilization",
+                    "layer_partition", "chunks", "reason"}) {
+                assertTrue(p.has(f), "plan lacks " + f);
+            }
+        }
+        assertEquals(plans.get(0).get("ttft_ms").asDouble(), j.get("ttft_ms").asDouble(), 0);
+    }
+
+    @Test
+    void humanOutputAndCalibration() throws Exception {
+        Path cal = dir.resolve("cal.json");
+        Files.writeString(cal, """
+                {"samples": [
+                  {"tp": 8, "first_layer": 0, "layers": 20, "prefix": 0, "chunk": 4096, "ms": 300},
+                  {"tp": 8, "first_layer": 0, "layers": 20, "prefix": 65536, "chunk": 4096, "ms": 700},
+                  {"tp": 8, "first_layer": 0, "layers": 20, "prefix": 0, "chunk": 8192, "ms": 640},
+                  {"tp": 8, "first_layer": 0, "layers": 20, "prefix": 131072, "chunk": 2048, "ms": 610}]}""");
+        CliRun r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h20", "--nodes", "4", "--prompt-tokens", "131072",
+                "--pp", "4", "--tp", "8", "--calibration", cal.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("calibrated from 4 samples"), r.out());
+        assertTrue(r.out().contains("TTFT"), r.out());
+    }
+
+    @Test
+    void badInputGetsOneClearLine() {
+        CliRun r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h300", "--prompt-tokens", "1000");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("unknown GPU 'h300'; known: h20"), r.err());
+        r = run("plan", "--model", "gpt-5", "--prompt-tokens", "1000");
+        assertTrue(r.err().contains("unknown model 'gpt-5'"), r.err());
+        r = run("plan", "--model", "llama-3.1-70b", "--prompt-tokens", "1000", "--pp", "1", "--tp", "3");
+        assertTrue(r.err().contains("TP 3 does not divide the 64 attention heads"), r.err());
+        r = run("plan", "--model", "llama-3.1-8b", "--nodes", "8", "--prompt-tokens", "1000", "--pp", "40", "--tp", "1");
+        assertTrue(r.err().contains("PP 40 exceeds the model's 32 layers"), r.err());
+        r = run("plan", "--model", "llama-3.1-8b", "--prompt-tokens", "-3");
+        assertTrue(r.err().contains("--prompt-tokens must be positive, got -3"), r.err());
+        r = run("plan", "--model", "llama-3.1-405b", "--gpu", "h100", "--prompt-tokens", "131072", "--pp", "1", "--tp", "8");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("does not fit") && r.err().contains("GiB"), r.err());
+    }
+}

@@ -1,0 +1,287 @@
+package io.pipefill.cli.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.pipefill.cli.PipefillCli;
+import io.pipefill.worker.pipeline.WorkerCommandLine;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The README's main command as a user runs it: {@code pipefill up} in its own process (PipefillCli's main with up,
+ * the embedded PostgreSQL, two local worker processes, the tiny preset generated and deployed), driven
+ * over HTTP with the request it prints. Then a restart on the same data directory (records and tokens
+ * kept, the model deployed again), a SIGKILL of the control plane (its workers must end too) and a start
+ * after that crash (the orphaned database server is taken over).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PipefillUpProcessTest {
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final Duration READY_WITHIN = Duration.ofMinutes(3);
+    private static final String READY = "pipefill: deployment tiny is READY";
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @TempDir
+    static Path dataDir;
+    static int port;
+    static String firstRunId;
+    static Up running;
+    /** Each test goes on from where the one before left off: a failure skips the rest rather than failing them too. */
+    static boolean stoppedCleanly;
+    static boolean restarted;
+    /** What outlived a killed control plane (its database server, by design): stopped at the end whatever happens. */
+    static final List<ProcessHandle> leftovers = new ArrayList<>();
+    /** Every start, so that none outlives the class whichever test fails. */
+    static final List<Up> started = new ArrayList<>();
+
+    /** A running {@code pipefill up}: its process and what it printed so far. */
+    record Up(Process process, List<String> lines, Path log) {
+        synchronized List<String> snapshot() {
+            return List.copyOf(lines);
+        }
+
+        /** The first printed line matching, waiting for it; fails at once if the process ends first. */
+        String await(Predicate<String> match, Duration within, String what) throws InterruptedException {
+            long deadline = System.nanoTime() + within.toNanos();
+            while (System.nanoTime() < deadline) {
+                for (String l : snapshot()) {
+                    if (match.test(l)) {
+                        return l;
+                    }
+                }
+                if (!process.isAlive()) {
+                    fail("pipefill up exited (" + process.exitValue() + ") before " + what + "; output in " + log + ":\n" + tail());
+                }
+                Thread.sleep(100);
+            }
+            return fail("no " + what + " within " + within.toSeconds() + " s; output in " + log + ":\n" + tail());
+        }
+
+        String tail() {
+            List<String> all = snapshot();
+            return String.join("\n", all.subList(Math.max(0, all.size() - 40), all.size()));
+        }
+    }
+
+    private static Up start(int n) throws IOException {
+        List<String> cmd = WorkerCommandLine.sameJvm(PipefillCli.class.getName());
+        cmd.add(1, "-Xmx1g");
+        cmd.addAll(List.of("up", "--port", String.valueOf(port), "--model", "tiny", "--local-workers", "2",
+                "--max-tokens", "8192", "--data-dir", dataDir.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        // nothing of the test's environment decides tokens, database or port: the defaults of a fresh machine
+        pb.environment().keySet().removeIf(k -> k.startsWith("PIPEFILL_"));
+        Process p = pb.start();
+        Path log = Path.of("target", "pipefill-up-process-test", "up-" + n + ".log");
+        Files.createDirectories(log.getParent());
+        List<String> lines = new ArrayList<>();
+        Up up = new Up(p, lines, log);
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                 PrintWriter w = new PrintWriter(Files.newBufferedWriter(log), true)) {
+                for (String l; (l = r.readLine()) != null; ) {
+                    w.println(l);
+                    synchronized (up) {
+                        lines.add(l);
+                    }
+                }
+            } catch (IOException ignored) {
+                // the process ended
+            }
+        }, "pipefill-up-" + n + "-output");
+        reader.setDaemon(true);
+        reader.start();
+        running = up;
+        started.add(up);
+        return up;
+    }
+
+    private static String adminToken() throws IOException {
+        return Files.readString(dataDir.resolve("admin-token")).trim();
+    }
+
+    private static HttpResponse<String> send(HttpRequest.Builder b) throws IOException, InterruptedException {
+        return HTTP.send(b.timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + adminToken()).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> getRun(String id) throws Exception {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/runs/" + id)));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return JSON.readValue(r.body(), Map.class);
+    }
+
+    private static Map<String, Object> awaitFinished(String id) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (System.nanoTime() < deadline) {
+            Map<String, Object> run = getRun(id);
+            if (run.get("state").equals("SUCCEEDED") || run.get("state").equals("FAILED")) {
+                return run;
+            }
+            Thread.sleep(200);
+        }
+        return fail("run " + id + " did not finish within 2 min");
+    }
+
+    /** Submits the run that {@code pipefill up} printed, with the body and URL it printed; checks its record. */
+    @SuppressWarnings("unchecked")
+    private static String submitThePrintedRequest(Up up) throws Exception {
+        List<String> out = up.snapshot();
+        int ready = -1;
+        for (int i = 0; i < out.size(); i++) {
+            if (out.get(i).startsWith(READY)) {
+                ready = i;
+            }
+        }
+        List<String> request = out.subList(ready, Math.min(out.size(), ready + 8));
+        String text = String.join("\n", request);
+        Matcher token = Pattern.compile("Bearer \\$\\(cat ([^)]+)\\)").matcher(text);
+        Matcher body = Pattern.compile("-d '([^']+)'").matcher(text);
+        Matcher url = Pattern.compile("(http://127\\.0\\.0\\.1:\\d+/api/v1/runs)").matcher(text);
+        assertThat(token.find() && body.find() && url.find()).as("the printed request:\n%s", text).isTrue();
+        assertThat(Path.of(token.group(1))).isEqualTo(dataDir.resolve("admin-token"));
+        assertThat(url.group(1)).isEqualTo("http://127.0.0.1:" + port + "/api/v1/runs");
+
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url.group(1)))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.group(1))));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+        String id = (String) JSON.readValue(r.body(), Map.class).get("id");
+        Map<String, Object> run = awaitFinished(id);
+        assertThat(run.get("state")).as("run %s: %s", id, run.get("error")).isEqualTo("SUCCEEDED");
+        Map<String, Object> asked = JSON.readValue(body.group(1), Map.class);
+        assertThat(run.get("promptTokens")).isEqualTo(asked.get("randomTokens"));
+        assertThat((List<Integer>) run.get("generated")).hasSize((Integer) asked.get("maxNewTokens"));
+        assertThat(((List<Integer>) run.get("chunkSchedule")).stream().mapToInt(Integer::intValue).sum())
+                .isEqualTo(asked.get("randomTokens"));
+        assertThat((Double) run.get("ttftMs")).isPositive();
+        return id;
+    }
+
+    /** The local workers: the JVMs among its children (the others are the database server's processes). */
+    private static List<ProcessHandle> workersOf(Up up) {
+        return up.process().children().filter(h -> h.info().command().orElse("").endsWith("/java")).toList();
+    }
+
+    private static void awaitGone(List<ProcessHandle> processes, Duration within, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
+        while (processes.stream().anyMatch(ProcessHandle::isAlive)) {
+            if (System.nanoTime() > deadline) {
+                fail(what + " still running after " + within.toSeconds() + " s: "
+                        + processes.stream().filter(ProcessHandle::isAlive).map(ProcessHandle::pid).toList());
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    @Test
+    @Order(1)
+    void firstStartPrintsTheTokensOnceDeploysTheModelAndServesThePrintedRequest() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Up up = start(1);
+        up.await(l -> l.startsWith(READY), READY_WITHIN, "READY line");
+        String token = adminToken();
+        assertThat(up.snapshot()).contains("pipefill: admin token (saved in " + dataDir.resolve("admin-token") + "): " + token);
+        assertThat(Files.getPosixFilePermissions(dataDir.resolve("admin-token")))
+                .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        assertThat(workersOf(up)).hasSize(2);
+
+        firstRunId = submitThePrintedRequest(up);
+
+        // the event stream replays the run from its first event and ends with its final state
+        HttpResponse<Stream<String>> sse = HTTP.send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + port + "/api/v1/runs/" + firstRunId + "/events"))
+                .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofLines());
+        List<String> data = sse.body().filter(l -> l.startsWith("data:")).toList();
+        assertThat(data.get(0)).contains("\"state\":\"QUEUED\"");
+        assertThat(data.get(data.size() - 1)).contains("\"kind\":\"STATE\"").contains("\"state\":\"SUCCEEDED\"");
+        assertThat(data).anyMatch(l -> l.contains("\"kind\":\"PROGRESS\""));
+
+        // a graceful stop (SIGTERM) takes the workers and the database server with it
+        List<ProcessHandle> children = up.process().descendants().toList();
+        up.process().destroy();
+        assertThat(up.process().waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s").isTrue();
+        awaitGone(children, Duration.ofSeconds(30), "children of the stopped control plane");
+        stoppedCleanly = true;
+    }
+
+    @Test
+    @Order(2)
+    void aRestartKeepsTheRecordsAndTokensAndDeploysAgain() throws Exception {
+        assumeTrue(stoppedCleanly, "the first start did not get through; its failure says why");
+        String token = adminToken();
+        Up up = start(2);
+        up.await(l -> l.startsWith(READY), READY_WITHIN, "READY line");
+        assertThat(up.snapshot()).noneMatch(l -> l.contains(token)).noneMatch(l -> l.contains(" token (saved in "));
+        assertThat(adminToken()).isEqualTo(token);
+        assertThat(getRun(firstRunId).get("state")).isEqualTo("SUCCEEDED");
+        submitThePrintedRequest(up);
+        restarted = true;
+    }
+
+    /** A control plane killed without its hooks: its workers end by themselves, and the next start recovers. */
+    @Test
+    @Order(3)
+    void workersEndWithAKilledControlPlaneAndTheNextStartRecovers() throws Exception {
+        assumeTrue(restarted, "the restart did not get through; its failure says why");
+        Up up = running;
+        List<ProcessHandle> workers = workersOf(up);
+        assertThat(workers).hasSize(2);
+        leftovers.addAll(up.process().descendants().toList());
+        up.process().destroyForcibly();
+        up.process().waitFor();
+        awaitGone(workers, Duration.ofSeconds(20), "local workers of the killed control plane");
+
+        Up again = start(3);
+        again.await(l -> l.startsWith(READY), READY_WITHIN, "READY line after a crash");
+        assertThat(getRun(firstRunId).get("state")).isEqualTo("SUCCEEDED");
+        submitThePrintedRequest(again);
+    }
+
+    @AfterAll
+    static void stop() throws InterruptedException {
+        for (Up up : started) {
+            if (up.process().isAlive()) {
+                List<ProcessHandle> children = up.process().descendants().toList();
+                up.process().destroy();
+                if (!up.process().waitFor(60, TimeUnit.SECONDS)) {
+                    up.process().destroyForcibly();
+                }
+                children.forEach(ProcessHandle::destroyForcibly);
+            }
+        }
+        leftovers.forEach(ProcessHandle::destroyForcibly);
+    }
+}

@@ -1,0 +1,504 @@
+package io.pipefill.controlplane.kubernetes;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.springframework.core.env.StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME;
+
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import com.marcnuri.helm.TemplateCommand;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.SecretKeySelector;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.pipefill.controlplane.PipefillProperties;
+import io.pipefill.cli.local.UpCommand;
+import io.pipefill.controlplane.cluster.Worker;
+import io.pipefill.controlplane.cluster.WorkerState;
+import io.pipefill.worker.agent.AgentOptions;
+import io.pipefill.cli.PipefillCli;
+import io.pipefill.worker.engine.Backends;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.env.YamlPropertySourceLoader;
+import org.springframework.core.env.MutablePropertySources;
+import org.springframework.core.env.StandardEnvironment;
+import org.springframework.core.env.SystemEnvironmentPropertySource;
+import org.springframework.core.io.ClassPathResource;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParseResult;
+
+/**
+ * The Helm chart ({@code charts/pipefill}) linted and rendered by Helm itself (helm-java: Helm's Go code as a
+ * native library), against fabric8's in-memory API server, which answers the chart's {@code lookup} of an
+ * earlier install's tokens. The rendered objects are then held against the code they start: the containers'
+ * arguments parse with the real {@code pipefill up} and {@code pipefill worker} command lines, their environment
+ * binds to the control plane's properties by Spring Boot's own rules (with the real application.yml), and the
+ * worker selector the control plane ends up with finds exactly the pods the worker StatefulSet makes, whose
+ * registrations the reconciler then accepts.
+ *
+ * <p>Helm's template command takes its cluster from {@code $KUBECONFIG}; the surefire configuration points it at
+ * a file this test writes, so that Helm never talks to a real cluster, nor to localhost:8080 (its fallback, where
+ * a local control plane may well listen).
+ */
+class HelmChartTest {
+    private static final Path CHART = Path.of("..", "charts", "pipefill");
+    private static final String RELEASE = "pf";
+    private static final String NAMESPACE = "pf-ns";
+    private static final Pattern DEPENDENT_VARIABLE = Pattern.compile("\\$\\((\\w+)\\)");
+
+    private static KubernetesMockServer apiServer;
+    private static KubernetesClient k8s;
+    private static Path kubeconfig;
+
+    @BeforeAll
+    static void startApiServer() throws IOException {
+        String file = System.getenv("KUBECONFIG");
+        assertThat(file).as("KUBECONFIG must name a file this test may write (the surefire configuration sets it)")
+                .isNotBlank();
+        assertThat(CHART.resolve("Chart.yaml")).as("the chart, relative to the control-plane module").exists();
+        apiServer = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
+                new DiscoveringCrudDispatcher(), false);
+        apiServer.init();
+        k8s = apiServer.createClient();
+        kubeconfig = Path.of(file).toAbsolutePath();
+        Files.createDirectories(kubeconfig.getParent());
+        Files.writeString(kubeconfig, """
+                apiVersion: v1
+                kind: Config
+                clusters: [{name: in-memory, cluster: {server: "%s"}}]
+                contexts: [{name: in-memory, context: {cluster: in-memory, user: test}}]
+                current-context: in-memory
+                users: [{name: test, user: {token: not-checked}}]
+                """.formatted(k8s.getMasterUrl()));
+    }
+
+    @AfterAll
+    static void stopApiServer() throws IOException {
+        k8s.close();
+        apiServer.destroy();
+        Files.deleteIfExists(kubeconfig);
+    }
+
+    @AfterEach
+    void forgetClusterObjects() {
+        k8s.secrets().inNamespace(NAMESPACE).list().getItems().forEach(s -> k8s.resource(s).delete());
+        k8s.pods().inNamespace(NAMESPACE).list().getItems().forEach(p -> k8s.resource(p).delete());
+    }
+
+    @Test
+    void passesHelmLintInStrictMode() {
+        LintResult lint = new Helm(CHART).lint().strict().call();
+
+        assertThat(lint.isFailed()).as("helm lint --strict: %s", lint.getMessages()).isFalse();
+        assertThat(lint.getMessages()).noneMatch(m -> m.contains("[ERROR]") || m.contains("[WARNING]"));
+    }
+
+    @Test
+    void defaultsGiveOneControlPlaneOnItsDatabaseVolumeAndTwoCpuWorkersWiredTogether() {
+        Rendered r = render(Map.of());
+
+        assertThat(r.objects()).extracting(HasMetadata::getKind).containsExactlyInAnyOrder("ServiceAccount", "Role",
+                "RoleBinding", "Secret", "PersistentVolumeClaim", "Deployment", "Service", "Service", "StatefulSet");
+        assertThat(r.objects()).allSatisfy(o ->
+                assertThat(o.getMetadata().getLabels()).containsEntry("app.kubernetes.io/instance", RELEASE));
+
+        Deployment controlPlane = r.one(Deployment.class);
+        assertThat(controlPlane.getSpec().getReplicas()).isEqualTo(1);
+        assertThat(controlPlane.getSpec().getStrategy().getType())
+                .as("one pod at a time on the embedded database's volume").isEqualTo("Recreate");
+        var cpPod = controlPlane.getSpec().getTemplate().getSpec();
+        assertThat(cpPod.getServiceAccountName()).isEqualTo(r.one(ServiceAccount.class).getMetadata().getName());
+        assertThat(cpPod.getVolumes()).singleElement().satisfies(v -> assertThat(v.getPersistentVolumeClaim()
+                .getClaimName()).isEqualTo(r.one(PersistentVolumeClaim.class).getMetadata().getName()));
+        Container cp = cpPod.getContainers().get(0);
+        assertThat(cp.getVolumeMounts()).singleElement().satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/data"));
+        for (var probe : List.of(cp.getStartupProbe(), cp.getLivenessProbe(), cp.getReadinessProbe())) {
+            assertThat(probe.getHttpGet().getPath()).isIn("/actuator/health/liveness", "/actuator/health/readiness");
+            assertThat(cp.getPorts()).extracting(p -> p.getName()).contains(probe.getHttpGet().getPort().getStrVal());
+        }
+
+        StatefulSet workers = r.one(StatefulSet.class);
+        assertThat(workers.getSpec().getReplicas()).isEqualTo(2);
+        var workerPod = workers.getSpec().getTemplate().getSpec();
+        assertThat(workerPod.getAutomountServiceAccountToken()).as("workers need no API access").isFalse();
+        assertThat(workerPod.getContainers().get(0).getResources().getLimits()).doesNotContainKey("nvidia.com/gpu");
+        assertThat(workerPod.getVolumes()).isEmpty();
+
+        // each workload's selector picks its own pods, each Service one workload's, by a port that pod has
+        for (var workload : List.of(new Workload(controlPlane.getSpec().getSelector().getMatchLabels(),
+                        controlPlane.getSpec().getTemplate()),
+                new Workload(workers.getSpec().getSelector().getMatchLabels(), workers.getSpec().getTemplate()))) {
+            assertThat(workload.template().getMetadata().getLabels()).containsAllEntriesOf(workload.selector());
+        }
+        for (Service service : r.all(Service.class)) {
+            PodTemplateSpec target = service.getSpec().getSelector().get("app.kubernetes.io/component")
+                    .equals("pipefill-worker") ? workers.getSpec().getTemplate() : controlPlane.getSpec().getTemplate();
+            assertThat(target.getMetadata().getLabels()).containsAllEntriesOf(service.getSpec().getSelector());
+            assertThat(target.getSpec().getContainers().get(0).getPorts()).extracting(p -> p.getName())
+                    .contains(service.getSpec().getPorts().get(0).getTargetPort().getStrVal());
+        }
+        Service headless = r.named(Service.class, workers.getSpec().getServiceName());
+        assertThat(headless.getSpec().getClusterIP()).isEqualTo("None");
+
+        // the control plane's account may list and watch pods (the reconciler) and services (discovery)
+        RoleBinding binding = r.one(RoleBinding.class);
+        assertThat(binding.getRoleRef().getName()).isEqualTo(r.one(Role.class).getMetadata().getName());
+        assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
+            assertThat(s.getName()).isEqualTo(cpPod.getServiceAccountName());
+            assertThat(s.getNamespace()).isEqualTo(NAMESPACE);
+        });
+        PolicyRule core = r.one(Role.class).getRules().stream().filter(rule -> rule.getApiGroups().contains(""))
+                .findFirst().orElseThrow();
+        assertThat(core.getResources()).contains("pods", "services", "endpoints");
+        assertThat(core.getVerbs()).contains("get", "list", "watch");
+    }
+
+    @Test
+    void controlPlaneArgumentsAndEnvironmentAreTheOnesTheServiceReads() {
+        Rendered r = render(Map.of("controlPlane.port", 8181, "controlPlane.kubernetes.reconcileInterval", "7s"));
+        Container cp = r.one(Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+
+        assertThat(cp.getCommand()).containsExactly("pipefill");
+        assertThat(cp.getArgs().get(0)).isEqualTo("up");
+        ParseResult up = new CommandLine(new UpCommand())
+                .parseArgs(cp.getArgs().subList(1, cp.getArgs().size()).toArray(String[]::new));
+        assertThat(up.matchedOptionValue("--port", 0)).isEqualTo(8181);
+        assertThat(up.matchedOptionValue("--local-workers", -1)).isEqualTo(0);
+        assertThat(up.matchedOptionValue("--model", "")).isEqualTo("none");
+        assertThat(up.matchedOptionValue("--data-dir", Path.of(""))).isEqualTo(Path.of("/data"));
+
+        Binder service = springBinder(environment(cp, r, null));
+        assertThat(service.bind("server.port", Integer.class).get()).isEqualTo(8181);
+        assertThat(service.bind("spring.cloud.kubernetes.discovery.enabled", Boolean.class).get()).isTrue();
+        KubernetesProperties kubernetes = service.bindOrCreate("pipefill.kubernetes", KubernetesProperties.class);
+        assertThat(kubernetes.enabled()).isTrue();
+        assertThat(kubernetes.namespace()).isEqualTo(NAMESPACE);
+        assertThat(kubernetes.reconcileInterval()).isEqualTo(Duration.ofSeconds(7));
+        assertThat(kubernetes.registrationGrace()).isEqualTo(Duration.ofMinutes(2));
+        PipefillProperties pipefill = service.bindOrCreate("pipefill", PipefillProperties.class);
+        assertThat(pipefill.dataDir()).isEqualTo(Path.of("/data"));
+        assertThat(pipefill.db().external()).as("embedded database by default").isFalse();
+        Map<String, String> tokens = decodedData(r.named(Secret.class, RELEASE + "-pipefill-tokens"));
+        assertThat(tokens.get("admin-token")).hasSize(40).isEqualTo(pipefill.adminToken());
+        assertThat(tokens.get("join-token")).hasSize(40).isEqualTo(pipefill.joinToken())
+                .isNotEqualTo(tokens.get("admin-token"));
+    }
+
+    @Test
+    void controlPlaneFindsExactlyTheWorkerPodsAndAcceptsTheirRegistrations() {
+        Rendered r = render(Map.of("worker.replicas", 3));
+        Deployment controlPlane = r.one(Deployment.class);
+        StatefulSet workers = r.one(StatefulSet.class);
+        Instant started = Instant.now();
+
+        // what the StatefulSet and Deployment controllers would start from the templates
+        List<Pod> workerPods = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            workerPods.add(startPod(workers.getMetadata().getName() + "-" + i, workers.getSpec().getTemplate(),
+                    "10.0.0." + (10 + i), "gpu-node-" + i, started));
+        }
+        startPod(controlPlane.getMetadata().getName() + "-5d4f7", controlPlane.getSpec().getTemplate(), "10.0.1.1",
+                "cpu-node", started);
+
+        Container cp = controlPlane.getSpec().getTemplate().getSpec().getContainers().get(0);
+        Binder service = springBinder(environment(cp, r, null));
+        KubernetesProperties discovery = service.bindOrCreate("pipefill.kubernetes", KubernetesProperties.class);
+        PipefillProperties pipefill = service.bindOrCreate("pipefill", PipefillProperties.class);
+        List<Pod> listed = k8s.pods().inNamespace(discovery.namespace()).withLabelSelector(discovery.workerSelector())
+                .list().getItems();
+        assertThat(listed).extracting(p -> p.getMetadata().getName())
+                .containsExactlyInAnyOrder("pf-pipefill-worker-0", "pf-pipefill-worker-1", "pf-pipefill-worker-2");
+
+        // each worker starts as its arguments and environment say, and registers under its pod's name (after the
+        // pod was created: a registration older than its pod is one of a replaced pod's worker)
+        Service cpService = r.named(Service.class, controlPlane.getMetadata().getName());
+        List<Worker> registrations = new ArrayList<>();
+        for (Pod pod : workerPods) {
+            Container container = pod.getSpec().getContainers().get(0);
+            Map<String, String> env = environment(container, r, pod);
+            AgentOptions agent = workerAgentOptions(container, env);
+            assertThat(agent.controlPlane()).isEqualTo(URI.create("http://" + cpService.getMetadata().getName() + "."
+                    + NAMESPACE + ".svc:" + cpService.getSpec().getPorts().get(0).getPort()));
+            assertThat(agent.joinToken()).as("the token the control plane accepts").isEqualTo(pipefill.joinToken());
+            assertThat(agent.agentHost()).isEqualTo(pod.getStatus().getPodIP());
+            assertThat(agent.agentPort()).isEqualTo(container.getPorts().get(0).getContainerPort());
+            assertThat(agent.nodeName()).isEqualTo(pod.getSpec().getNodeName());
+            assertThat(agent.backendKind()).isEqualTo(Backends.Kind.cpu);
+            assertThat(env.get("POD_NAME")).isEqualTo(pod.getMetadata().getName());
+            registrations.add(new Worker(UUID.randomUUID(), UUID.randomUUID(), agent.backend(),
+                    "http://" + agent.agentHost() + ":" + agent.agentPort(), env.get("POD_NAME"), WorkerState.IDLE,
+                    null, Instant.now(), Instant.now()));
+        }
+        PodReconciliation.Outcome outcome = PodReconciliation.decide(registrations,
+                listed.stream().map(WorkerPod::of).toList(), Instant.now(), discovery.registrationGrace());
+        assertThat(outcome.lost()).isEmpty();
+        assertThat(outcome.unregistered()).isEmpty();
+        assertThat(outcome.registered()).hasSize(3);
+    }
+
+    @Test
+    void cudaWorkersGetTheirGpusSharedMemoryAndBackend() {
+        Rendered r = render(Map.of("worker.backend", "cuda", "worker.gpusPerPod", 8, "worker.replicas", 4,
+                "worker.runtimeClassName", "nvidia"));
+        StatefulSet workers = r.one(StatefulSet.class);
+        var pod = workers.getSpec().getTemplate().getSpec();
+        Container worker = pod.getContainers().get(0);
+
+        assertThat(workers.getSpec().getReplicas()).isEqualTo(4);
+        assertThat(pod.getRuntimeClassName()).isEqualTo("nvidia");
+        assertThat(worker.getResources().getLimits()).containsEntry("nvidia.com/gpu", new Quantity("8"))
+                .as("the memory limit is kept beside the GPUs").containsEntry("memory", new Quantity("16Gi"));
+        assertThat(worker.getResources().getRequests()).containsEntry("cpu", new Quantity("2"));
+        assertThat(worker.getVolumeMounts()).singleElement().satisfies(m -> {
+            assertThat(m.getMountPath()).isEqualTo("/dev/shm");
+            assertThat(pod.getVolumes()).singleElement().satisfies(v -> {
+                assertThat(v.getName()).isEqualTo(m.getName());
+                assertThat(v.getEmptyDir().getMedium()).isEqualTo("Memory");
+                assertThat(v.getEmptyDir().getSizeLimit()).isEqualTo(new Quantity("8Gi"));
+            });
+        });
+        Pod started = startPod("pf-pipefill-worker-0", workers.getSpec().getTemplate(), "10.0.0.7", "h100-node",
+                Instant.now());
+        assertThat(workerAgentOptions(worker, environment(worker, r, started)).backendKind())
+                .isEqualTo(Backends.Kind.cuda);
+    }
+
+    @Test
+    void externalDatabaseSettingsReachTheServiceFromASecret() {
+        Rendered r = render(Map.of("database.external", true,
+                "database.url", "jdbc:postgresql://db.example:5432/pipefill", "database.password", "s3cret",
+                "controlPlane.replicas", 2));
+
+        assertThat(r.all(PersistentVolumeClaim.class)).as("no embedded database volume").isEmpty();
+        Deployment controlPlane = r.one(Deployment.class);
+        assertThat(controlPlane.getSpec().getReplicas()).isEqualTo(2);
+        assertThat(controlPlane.getSpec().getStrategy()).as("rolling updates are fine without the volume").isNull();
+        assertThat(controlPlane.getSpec().getTemplate().getSpec().getVolumes()).singleElement()
+                .satisfies(v -> assertThat(v.getEmptyDir()).isNotNull());
+        Container cp = controlPlane.getSpec().getTemplate().getSpec().getContainers().get(0);
+        PipefillProperties.Db db = springBinder(environment(cp, r, null))
+                .bindOrCreate("pipefill", PipefillProperties.class).db();
+        assertThat(db.external()).isTrue();
+        assertThat(db.url()).isEqualTo("jdbc:postgresql://db.example:5432/pipefill");
+        assertThat(db.username()).isEqualTo("pipefill");
+        assertThat(db.password()).isEqualTo("s3cret");
+
+        // a Secret of the user's own is referred to, not rendered
+        Rendered own = render(Map.of("database.external", true, "database.existingSecret", "team-db"));
+        assertThat(own.all(Secret.class)).extracting(s -> s.getMetadata().getName())
+                .containsExactly(RELEASE + "-pipefill-tokens");
+        Container ownCp = own.one(Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertThat(ownCp.getEnv()).filteredOn(e -> e.getName().startsWith("PIPEFILL_DB_"))
+                .extracting(e -> e.getValueFrom().getSecretKeyRef().getName() + "/"
+                        + e.getValueFrom().getSecretKeyRef().getKey())
+                .containsExactly("team-db/url", "team-db/username", "team-db/password");
+    }
+
+    @Test
+    void tokensOfAnEarlierInstallSurviveUpgrades() {
+        Rendered install = render(Map.of());
+        Secret installed = install.named(Secret.class, RELEASE + "-pipefill-tokens");
+        Map<String, String> installedTokens = decodedData(installed);
+        assertThat(decodedData(render(Map.of()).named(Secret.class, installed.getMetadata().getName())))
+                .as("with no earlier install every render draws new random tokens").isNotEqualTo(installedTokens);
+
+        k8s.secrets().inNamespace(NAMESPACE).resource(new SecretBuilder(installed)
+                .editMetadata().withNamespace(NAMESPACE).endMetadata().build()).create();
+        Rendered upgrade = render(Map.of("worker.replicas", 5));
+        Rendered again = render(Map.of("worker.replicas", 6));
+
+        assertThat(decodedData(upgrade.named(Secret.class, installed.getMetadata().getName())))
+                .isEqualTo(installedTokens);
+        assertThat(decodedData(again.named(Secret.class, installed.getMetadata().getName())))
+                .isEqualTo(installedTokens);
+        assertThat(podChecksum(upgrade)).as("kept tokens do not roll the pods").isEqualTo(podChecksum(install))
+                .isEqualTo(podChecksum(again));
+
+        Rendered given = render(Map.of("tokens.adminToken", "admin-token-from-values"));
+        assertThat(decodedData(given.named(Secret.class, installed.getMetadata().getName())))
+                .containsEntry("admin-token", "admin-token-from-values")
+                .containsEntry("join-token", installedTokens.get("join-token"));
+        assertThat(podChecksum(given)).as("a token changed in the values rolls the pods")
+                .isNotEqualTo(podChecksum(install));
+    }
+
+    @Test
+    void valuesThatCannotWorkAreRefusedWithWhatIsAllowed() {
+        assertThatThrownBy(() -> render(Map.of("worker.backend", "gpu")))
+                .hasMessageContaining("worker.backend must be cpu or cuda, got \"gpu\"");
+        assertThatThrownBy(() -> render(Map.of("controlPlane.replicas", 2)))
+                .hasMessageContaining("controlPlane.replicas > 1 needs database.external=true");
+        assertThatThrownBy(() -> render(Map.of("database.external", true)))
+                .hasMessageContaining("database.external is true: set database.url");
+    }
+
+    // --- helpers ---
+
+    private record Workload(Map<String, String> selector, PodTemplateSpec template) {
+    }
+
+    /** The objects of one {@code helm template}, typed by fabric8. */
+    private record Rendered(List<HasMetadata> objects) {
+        <T extends HasMetadata> List<T> all(Class<T> kind) {
+            return objects.stream().filter(kind::isInstance).map(kind::cast).toList();
+        }
+
+        <T extends HasMetadata> T one(Class<T> kind) {
+            List<T> all = all(kind);
+            assertThat(all).as("rendered %s objects", kind.getSimpleName()).hasSize(1);
+            return all.get(0);
+        }
+
+        <T extends HasMetadata> T named(Class<T> kind, String name) {
+            return all(kind).stream().filter(o -> o.getMetadata().getName().equals(name)).findFirst()
+                    .orElseThrow(() -> new AssertionError("no rendered " + kind.getSimpleName() + " named " + name));
+        }
+    }
+
+    private static Rendered render(Map<String, Object> values) {
+        TemplateCommand template = new Helm(CHART).template().withName(RELEASE).withNamespace(NAMESPACE);
+        values.forEach(template::set);
+        String manifest = template.call();
+        return new Rendered(k8s.load(new ByteArrayInputStream(manifest.getBytes(UTF_8))).items());
+    }
+
+    private static Map<String, String> decodedData(Secret secret) {
+        Map<String, String> decoded = new LinkedHashMap<>();
+        secret.getData().forEach((k, v) -> decoded.put(k, new String(Base64.getDecoder().decode(v), UTF_8)));
+        return decoded;
+    }
+
+    private static String podChecksum(Rendered r) {
+        return r.one(Deployment.class).getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/secrets");
+    }
+
+    /** A pod as a controller would start it from a template, scheduled and running. */
+    private static Pod startPod(String name, PodTemplateSpec template, String ip, String node, Instant at) {
+        Pod pod = new PodBuilder()
+                .withMetadata(new ObjectMetaBuilder(template.getMetadata()).withName(name).withNamespace(NAMESPACE)
+                        .build())
+                .withSpec(template.getSpec()).editSpec().withNodeName(node).endSpec()
+                .withNewStatus().withPhase("Running").withPodIP(ip).withStartTime(at.toString()).endStatus()
+                .build();
+        return k8s.pods().inNamespace(NAMESPACE).resource(pod).create();
+    }
+
+    /**
+     * A container's environment as the kubelet would give it: literal values, keys of the rendered Secrets, and
+     * the downward-API fields of {@code pod} (null for a container whose env must not need them).
+     */
+    private static Map<String, String> environment(Container container, Rendered r, Pod pod) {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (EnvVar var : container.getEnv()) {
+            if (var.getValueFrom() == null) {
+                env.put(var.getName(), var.getValue());
+            } else if (var.getValueFrom().getSecretKeyRef() != null) {
+                SecretKeySelector ref = var.getValueFrom().getSecretKeyRef();
+                String value = decodedData(r.named(Secret.class, ref.getName())).get(ref.getKey());
+                assertThat(value).as("%s: key %s of Secret %s", var.getName(), ref.getKey(), ref.getName()).isNotNull();
+                env.put(var.getName(), value);
+            } else {
+                String path = var.getValueFrom().getFieldRef().getFieldPath();
+                assertThat(pod).as("%s needs the pod's %s", var.getName(), path).isNotNull();
+                env.put(var.getName(), switch (path) {
+                    case "metadata.name" -> pod.getMetadata().getName();
+                    case "metadata.namespace" -> pod.getMetadata().getNamespace();
+                    case "status.podIP" -> pod.getStatus().getPodIP();
+                    case "spec.nodeName" -> pod.getSpec().getNodeName();
+                    default -> throw new AssertionError(var.getName() + ": unexpected fieldPath " + path);
+                });
+            }
+        }
+        return env;
+    }
+
+    /**
+     * Spring Boot's view of a container environment: it stands in for the process environment in front of the
+     * real application.yml, so that relaxed binding ({@code PIPEFILL_KUBERNETES_RECONCILE_INTERVAL} →
+     * {@code pipefill.kubernetes.reconcile-interval}) and the yml's placeholders apply as in the pod.
+     */
+    private static Binder springBinder(Map<String, String> containerEnv) {
+        StandardEnvironment environment = new StandardEnvironment();
+        MutablePropertySources sources = environment.getPropertySources();
+        sources.replace(SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME,
+                new SystemEnvironmentPropertySource(SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME, new HashMap<>(containerEnv)));
+        try {
+            new YamlPropertySourceLoader().load("application.yml", new ClassPathResource("application.yml"))
+                    .forEach(sources::addLast);
+        } catch (IOException e) {
+            throw new AssertionError("cannot read application.yml", e);
+        }
+        return Binder.get(environment);
+    }
+
+    /**
+     * The worker's own command line parses the container's arguments (with Kubernetes' {@code $(VAR)} expansion
+     * from its environment), and the agent options are made the way {@code pipefill worker} makes them, so that
+     * their validation runs too.
+     */
+    private static AgentOptions workerAgentOptions(Container container, Map<String, String> env) {
+        assertThat(container.getCommand()).containsExactly("pipefill");
+        List<String> args = new ArrayList<>();
+        for (String arg : container.getArgs()) {
+            Matcher m = DEPENDENT_VARIABLE.matcher(arg);
+            StringBuilder expanded = new StringBuilder();
+            while (m.find()) {
+                assertThat(env).as("$(%s) in the worker's arguments", m.group(1)).containsKey(m.group(1));
+                m.appendReplacement(expanded, Matcher.quoteReplacement(env.get(m.group(1))));
+            }
+            args.add(m.appendTail(expanded).toString());
+        }
+        ParseResult parsed = new CommandLine(new PipefillCli()).parseArgs(args.toArray(String[]::new));
+        assertThat(parsed.subcommand()).as("a subcommand in %s", args).isNotNull();
+        CommandSpec worker = parsed.subcommand().commandSpec();
+        assertThat(worker.name()).isEqualTo("worker");
+        assertThat(worker.findOption("--join-token").<String>getValue())
+                .as("the join token comes from the environment, never the command line").isNull();
+        Map<String, String> labels = worker.findOption("--label").getValue();
+        return new AgentOptions(URI.create(worker.findOption("--control-plane").getValue()),
+                env.get("PIPEFILL_JOIN_TOKEN"), worker.findOption("--agent-host").getValue(),
+                worker.findOption("--agent-port").<Integer>getValue(), worker.findOption("--node-name").getValue(),
+                worker.findOption("--threads").<Integer>getValue(), labels, worker.findOption("--backend").getValue());
+    }
+}
