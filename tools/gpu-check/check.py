@@ -40,7 +40,8 @@ DEV = os.environ.get("PIPEFILL_CHECK_TORCH_DEVICE", "cuda")
 SKIP = set(filter(None, os.environ.get("PIPEFILL_CHECK_SKIP", "").split(",")))
 NEEDED_LIBS = ["libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libnvrtc.so.13", "libcudnn.so.9",
                "libnccl.so.2", "libcuda.so.1"]
-# Java probes shipped in the worker jar: (step, main class, timeout s, counts toward all_checks_passed)
+# Java probes shipped in the gpu-probes jar (module gpu-probes, not the worker jar), on the bundle's lib/ class path:
+# (step, main class, timeout s, counts toward all_checks_passed)
 PROBES = [("nccl_self_send_recv_all_reduce", "io.pipefill.worker.cuda.NcclProbe", 90, True),
           ("probe_cublaslt_gemm", "io.pipefill.worker.cuda.GemmProbe", 90, True),
           # cuDNN's fused attention is an alternative to our flash kernel, not the default: informational

@@ -67,7 +67,7 @@ import org.bytedeco.javacpp.SizeTPointer;
  * so kernels and GEMMs need no events between them; host copies synchronise the stream before returning.
  *
  * <p>The cublasGemmEx version of this class was verified on an H200; the cuBLASLt path ({@link CublasLtMatmul})
- * has not run on a GPU yet: {@link GemmProbe} is its first check.
+ * has not run on a GPU yet: {@code GemmProbe} (module gpu-probes) is its first check.
  */
 final class CudaDevice implements AutoCloseable {
     /** Bytes of the pools of this process's live devices: {@link PoolShare} sizes the next pool from them. */
@@ -98,7 +98,7 @@ final class CudaDevice implements AutoCloseable {
     record Address(long value) {
     }
 
-    /** {@code cache} null: no kernels are compiled or loaded, for {@link GemmProbe}, which only needs GEMMs. */
+    /** {@code cache} null: no kernels are compiled or loaded, for {@code GemmProbe} (module gpu-probes), which only needs GEMMs. */
     CudaDevice(int device, CubinCache cache) {
         this(device, cache, PoolShare.fraction(1));
     }
@@ -305,7 +305,7 @@ final class CudaDevice implements AutoCloseable {
 
     /**
      * The same GEMM through cublasGemmEx, the path {@link #linear} used before cuBLASLt: kept as the
-     * reference {@link GemmProbe} checks cuBLASLt against and times it beside.
+     * reference {@code GemmProbe} (module gpu-probes) checks cuBLASLt against and times it beside.
      */
     void linearGemmEx(int rows, int in, int out, long a, long w, boolean accumulate, long c, boolean floatOutput) {
         blasCheck(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, one, ptr(w), CUDA_R_16BF, in,
