@@ -2,8 +2,9 @@
 # Builds dist/pipefill-gpu-check.tgz: everything a GPU host without Java or network needs to check the CUDA
 # backend in one call (tools/gpu-check/README.md). Runs here, on a CPU-only machine:
 #   - builds the project and jlinks a small JDK 17 runtime (the modules the worker uses, nothing else);
-#   - collects the worker jar and the runtime jars of the CUDA path, leaving out the big native jars the GPU
-#     host does not need (OpenBLAS' linux jar, DJL's tokenizers: the check gives prompts as token ids);
+#   - collects the worker jar, the gpu-probes jar (the Java probes check.py runs) and the runtime jars of the
+#     CUDA path, leaving out the big native jars the GPU host does not need (OpenBLAS' linux jar, DJL's
+#     tokenizers: the check gives prompts as token ids);
 #   - computes the CPU goldens (last-position logits and greedy tokens) for the tiny and small presets and for
 #     tiny under --random-weights, from fixed seeds and a fixed prompt of token ids;
 #   - records the SHA-256 of each model it generated: the GPU host regenerates the models from the same seeds
@@ -35,10 +36,16 @@ fi
 [[ -n "$JDK" ]] || die "no JDK 17 with jlink and jmods found (set PIPEFILL_BUNDLE_JDK); the bundle's runtime must be 17 to match the bytecode level and stay small"
 "$JDK/bin/java" -version 2>&1 | head -1 | grep -q '"17' || die "$JDK is not a JDK 17 (set PIPEFILL_BUNDLE_JDK)"
 
-say "building the project (mvn install -DskipTests)"
-(cd "$ROOT" && mvn -B -q install -DskipTests) || die "the Maven build failed"
+# a reactor build of what the bundle carries (the worker and the GPU probes, with shared-model): no install, so
+# the local repository's snapshots stay as they are; PIPEFILL_BUNDLE_MVN_OPTS adds flags (e.g. -o)
+say "building the worker and the GPU probes (mvn package -DskipTests)"
+(cd "$ROOT" && mvn -B -q ${PIPEFILL_BUNDLE_MVN_OPTS:-} -pl worker,gpu-probes -am package -DskipTests) \
+  || die "the Maven build failed"
 WORKER_JAR="$(ls "$ROOT"/worker/target/worker-*.jar | grep -v -e sources -e javadoc | head -1)"
 [[ -f "$WORKER_JAR" ]] || die "no worker jar under worker/target"
+# GemmProbe, NcclProbe, CudnnAttentionProbe: diagnostics check.py runs, kept out of the worker jar
+PROBES_JAR="$(ls "$ROOT"/gpu-probes/target/gpu-probes-*.jar | grep -v -e sources -e javadoc | head -1)"
+[[ -f "$PROBES_JAR" ]] || die "no gpu-probes jar under gpu-probes/target"
 
 rm -rf "$STAGE" "$TGZ"
 mkdir -p "$STAGE/lib" "$STAGE/goldens"
@@ -51,7 +58,7 @@ MODULES=java.base,java.logging,jdk.unsupported,java.management,java.naming,java.
   --no-header-files --no-man-pages --output "$STAGE/jre" || die "jlink failed"
 
 say "collecting jars"
-cp "$WORKER_JAR" "$STAGE/lib/"
+cp "$WORKER_JAR" "$PROBES_JAR" "$STAGE/lib/"
 for j in "$ROOT"/worker/target/lib/*.jar; do
   case "$(basename "$j")" in
     # native code the GPU host never runs: OpenBLAS (the CPU backend; its goldens are computed here) and

@@ -40,12 +40,22 @@ DEV = os.environ.get("PIPEFILL_CHECK_TORCH_DEVICE", "cuda")
 SKIP = set(filter(None, os.environ.get("PIPEFILL_CHECK_SKIP", "").split(",")))
 NEEDED_LIBS = ["libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libnvrtc.so.13", "libcudnn.so.9",
                "libnccl.so.2", "libcuda.so.1"]
-# Java probes shipped in the worker jar: (step, main class, timeout s, counts toward all_checks_passed)
+# Java probes shipped in the gpu-probes jar (module gpu-probes, not the worker jar), on the bundle's lib/ class path:
+# (step, main class, timeout s, counts toward all_checks_passed)
 PROBES = [("nccl_self_send_recv_all_reduce", "io.pipefill.worker.cuda.NcclProbe", 90, True),
           ("probe_cublaslt_gemm", "io.pipefill.worker.cuda.GemmProbe", 90, True),
           # cuDNN's fused attention is an alternative to our flash kernel, not the default: informational
           ("probe_cudnn_attention", "io.pipefill.worker.cuda.CudnnAttentionProbe", 90, False)]
 INFORMATIONAL = {name for name, _, _, counts in PROBES if not counts}
+# attention implementations not yet verified on a GPU: the worker accepts them only with its experimental switch
+# (io.pipefill.worker.cuda.Experimental), which the check sets when it is asked for one of them
+EXPERIMENTAL_ATTENTION = {"cudnn", "wgmma", "wgmma-overlap"}
+
+
+def attention_opts(attention):
+    """The JVM options that make pipefill use `attention` (-Dpipefill.cuda.attention, plus the switch if needed)."""
+    opts = "-Dpipefill.cuda.attention=" + attention
+    return opts + " -Dpipefill.cuda.experimental=true" if attention in EXPERIMENTAL_ATTENTION else opts
 # attention_probe.py on the bundle's cubins: the default flash kernel, then the Hopper wgmma kernel, its
 # diagnostic twin and its overlapped form; informational (the pipefill steps check the attention the worker runs)
 ATTENTION_PROBE_VARIANTS = ["w4_m2", "wgmma", "wgmma_vswap", "wgmma_overlap"]
@@ -392,7 +402,7 @@ class Check:
         # worker's own default
         self.attention = os.environ.get("PIPEFILL_CHECK_ATTENTION", "")
         if self.attention:
-            self.env["PIPEFILL_JVM_OPTS"] = "-Dpipefill.cuda.attention=" + self.attention
+            self.env["PIPEFILL_JVM_OPTS"] = attention_opts(self.attention)
         self.report["attention"] = self.attention or "worker default"
         self.models = {}
         # dry runs on a machine without a GPU (the check's own plumbing, against the goldens): another
@@ -620,7 +630,7 @@ class Check:
         env = self.env
         if attention is not None:
             # another attention implementation (-Dpipefill.cuda.attention): the CUDA-core baseline, or a candidate
-            env = dict(self.env, PIPEFILL_JVM_OPTS="-Dpipefill.cuda.attention=" + attention)
+            env = dict(self.env, PIPEFILL_JVM_OPTS=attention_opts(attention))
         logits = os.path.join(self.work, "8b-shape-%d-%s.logits.f32" % (n, attention or "default"))
         r = self.pipefill(["prefill", "--model", "8b-shape", "--random-weights", "--random-tokens", str(n), "--chunk",
                            str(THROUGHPUT_CHUNK), "--backend", self.backend, "--kv-budget", "1t", "--json", "--quiet",

@@ -1,15 +1,5 @@
 package io.pipefill.worker.cuda;
 
-import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32F;
-import static org.bytedeco.cuda.global.cublas.CUBLAS_GEMM_DEFAULT;
-import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
-import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
-import static org.bytedeco.cuda.global.cublas.cublasCreate_v2;
-import static org.bytedeco.cuda.global.cublas.cublasDestroy_v2;
-import static org.bytedeco.cuda.global.cublas.cublasGemmEx;
-import static org.bytedeco.cuda.global.cublas.cublasSetStream_v2;
-import static org.bytedeco.cuda.global.cudart.CUDA_R_16BF;
-import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
 import static org.bytedeco.cuda.global.cudart.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
 import static org.bytedeco.cuda.global.cudart.cuFuncSetAttribute;
 import static org.bytedeco.cuda.global.cudart.cuInit;
@@ -46,7 +36,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.bytedeco.cuda.cublas.cublasContext;
+import java.util.Objects;
 import org.bytedeco.cuda.cudart.CUfunc_st;
 import org.bytedeco.cuda.cudart.CUmod_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
@@ -61,13 +51,13 @@ import org.bytedeco.javacpp.ShortPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
- * One GPU as the CUDA stage sees it: the primary context, one stream, cuBLASLt for the GEMMs (and a cuBLAS
- * handle for the cublasGemmEx reference), our kernels (NVRTC to a cubin for this device, cached on disk, loaded
- * with the driver API) and a {@link DevicePool} over one cudaMalloc. Everything is issued on the one stream,
- * so kernels and GEMMs need no events between them; host copies synchronise the stream before returning.
+ * One GPU as the CUDA stage sees it: the primary context, one stream, cuBLASLt for the GEMMs, our kernels (NVRTC
+ * to a cubin for this device, cached on disk, loaded with the driver API) and a {@link DevicePool} over one
+ * cudaMalloc. Everything is issued on the one stream, so kernels and GEMMs need no events between them; host
+ * copies synchronise the stream before returning.
  *
- * <p>The cublasGemmEx version of this class was verified on an H200; the cuBLASLt path ({@link CublasLtMatmul})
- * has not run on a GPU yet: {@link GemmProbe} is its first check.
+ * <p>Verified on an H200, GEMMs through cuBLASLt ({@link CublasLtMatmul}) included; {@code GemmProbe} (module
+ * gpu-probes, with handles of its own) checks them against cublasGemmEx.
  */
 final class CudaDevice implements AutoCloseable {
     /** Bytes of the pools of this process's live devices: {@link PoolShare} sizes the next pool from them. */
@@ -75,20 +65,17 @@ final class CudaDevice implements AutoCloseable {
 
     final String arch;
     private CUstream_st stream;
-    private cublasContext blas;
     private CublasLtMatmul lt;
     private final List<CUmod_st> modules = new ArrayList<>();
     private final Map<String, CUfunc_st> functions = new HashMap<>();
-    /** Where compiled kernels are kept; null when the device was opened without kernels. */
-    private CubinCache kernelCache;
+    /** Where compiled kernels are kept. */
+    private final CubinCache kernelCache;
     /** Dynamic shared memory each kernel may use without another cuFuncSetAttribute. */
     private final Map<String, Integer> sharedOptIn = new HashMap<>();
     private static final int DEFAULT_SHARED_BYTES = 48 * 1024;
     private long base;
     private final double poolFraction;
     final DevicePool pool;
-    private final FloatPointer one = new FloatPointer(1f);
-    private final FloatPointer zero = new FloatPointer(0f);
     private ShortPointer staging = new ShortPointer(1 << 16);
     private boolean closed;
     /** This device's share of {@link #pooledInProcess}, returned on release. */
@@ -98,11 +85,6 @@ final class CudaDevice implements AutoCloseable {
     record Address(long value) {
     }
 
-    /** {@code cache} null: no kernels are compiled or loaded, for {@link GemmProbe}, which only needs GEMMs. */
-    CudaDevice(int device, CubinCache cache) {
-        this(device, cache, PoolShare.fraction(1));
-    }
-
     /**
      * {@code poolFraction}: the share of the device memory this device's pool takes ({@link PoolShare}); several
      * stages of one process on one GPU split {@link PoolShare#TOTAL_FRACTION} between them.
@@ -110,6 +92,7 @@ final class CudaDevice implements AutoCloseable {
     CudaDevice(int device, CubinCache cache, double poolFraction) {
         PoolShare.checkFraction(poolFraction);
         this.poolFraction = poolFraction;
+        this.kernelCache = Objects.requireNonNull(cache, "cubin cache");
         check(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
         // the runtime API creates and binds the primary context; the driver API calls below then use it
         driver(cuInit(0), "cuInit");
@@ -119,7 +102,7 @@ final class CudaDevice implements AutoCloseable {
         check(cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device), "compute capability");
         arch = NvrtcOptions.arch(major[0], minor[0]);
         try {
-            pool = start(cache);
+            pool = start();
         } catch (RuntimeException | Error e) {
             // a failed start (NVRTC error, no memory) must not leave a stream, handle or modules behind
             release();
@@ -127,17 +110,11 @@ final class CudaDevice implements AutoCloseable {
         }
     }
 
-    private DevicePool start(CubinCache cache) {
+    private DevicePool start() {
         CUstream_st s = new CUstream_st();
         check(cudaStreamCreate(s), "cudaStreamCreate");
         stream = s;
-        cublasContext b = new cublasContext();
-        blasCheck(cublasCreate_v2(b), "cublasCreate");
-        blas = b;
-        blasCheck(cublasSetStream_v2(blas, stream), "cublasSetStream");
-        if (cache != null) {
-            loadKernels(cache);
-        }
+        loadKernels();
         long capacity;
         // measuring and allocating under one lock: ranks loading in parallel threads must not both see the same free memory
         synchronized (CudaDevice.class) {
@@ -159,8 +136,7 @@ final class CudaDevice implements AutoCloseable {
         return pool;
     }
 
-    private void loadKernels(CubinCache cache) {
-        kernelCache = cache;
+    private void loadKernels() {
         for (Map.Entry<String, List<String>> e : KernelSources.KERNELS.entrySet()) {
             loadModule(e.getKey(), arch, e.getValue());
         }
@@ -179,9 +155,6 @@ final class CudaDevice implements AutoCloseable {
         }
         if (!k.arch().equals(arch)) {
             throw new IllegalStateException(file + " runs on " + k.arch() + " devices only; this one is " + arch);
-        }
-        if (kernelCache == null) {
-            throw new IllegalStateException("this device was opened without kernels (GEMM probe)");
         }
         if (!functions.containsKey(k.kernels().get(0))) {
             loadModule(file, NvrtcOptions.archSpecific(arch), k.kernels());
@@ -232,7 +205,7 @@ final class CudaDevice implements AutoCloseable {
         }
     }
 
-    /** The one stream everything is issued on: library handles (cuDNN) are bound to it, and the probes time it with events. */
+    /** The one stream everything is issued on: library handles (cuDNN, NCCL) are bound to it, links record events on it. */
     CUstream_st stream() {
         return stream;
     }
@@ -303,20 +276,6 @@ final class CudaDevice implements AutoCloseable {
         lt.matmul(shape, ptr(a), ptr(w), ptr(c));
     }
 
-    /**
-     * The same GEMM through cublasGemmEx, the path {@link #linear} used before cuBLASLt: kept as the
-     * reference {@link GemmProbe} checks cuBLASLt against and times it beside.
-     */
-    void linearGemmEx(int rows, int in, int out, long a, long w, boolean accumulate, long c, boolean floatOutput) {
-        blasCheck(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, one, ptr(w), CUDA_R_16BF, in,
-                ptr(a), CUDA_R_16BF, in, accumulate ? one : zero, ptr(c), floatOutput ? CUDA_R_32F : CUDA_R_16BF, out,
-                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmEx " + rows + "x" + in + " · " + out + "x" + in + "ᵀ");
-    }
-
-    CublasLtMatmul lt() {
-        return lt;
-    }
-
     /** Copies BF16 values from the host to the pool at {@code offset} + {@code at} elements. */
     void uploadBf16(long offset, long at, short[] src, int count) {
         ShortPointer s = staging(count);
@@ -381,12 +340,6 @@ final class CudaDevice implements AutoCloseable {
         }
     }
 
-    private static void blasCheck(int err, String what) {
-        if (err != 0) {
-            throw new IllegalStateException(what + " failed: cublasStatus " + err);
-        }
-    }
-
     private static void nvrtcCheck(int err, String what) {
         if (err != 0) {
             throw new IllegalStateException(what + " failed: " + nvrtcGetErrorString(err).getString());
@@ -418,17 +371,11 @@ final class CudaDevice implements AutoCloseable {
         }
         modules.forEach(m -> cuModuleUnload(m));
         modules.clear();
-        if (blas != null) {
-            cublasDestroy_v2(blas);
-            blas = null;
-        }
         if (stream != null) {
             cudaStreamDestroy(stream);
             stream = null;
         }
         staging.close();
-        one.close();
-        zero.close();
     }
 
     /** A raw device address; JavaCPP passes it through unchanged and never frees it. */

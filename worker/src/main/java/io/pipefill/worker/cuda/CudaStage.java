@@ -260,30 +260,44 @@ final class CudaStage implements Stage {
         return kernel;
     }
 
-    /** Which attention implementation a stage uses; -Dpipefill.cuda.attention picks it (default flash). */
+    /**
+     * Which attention implementation a stage uses; -Dpipefill.cuda.attention picks it (default flash). The
+     * {@link #experimental} ones have never run on a GPU and are accepted only with {@link Experimental}'s switch.
+     */
     enum AttentionChoice {
         /** flash_attention.cu on tensor cores, attention.cu where its layout does not fit. */
-        FLASH,
+        FLASH(false),
         /** cuDNN's fused attention through the backend graph API ({@link CudnnAttention}); flash where it has no engine. */
-        CUDNN,
+        CUDNN(true),
         /**
          * flash_attention_sm90.cu (Hopper wgmma) at head dim 128 on sm_90, flash at other head dims; not yet run on
          * a GPU, so not the default (tools/gpu-check's attention probe is its first check).
          */
-        WGMMA,
+        WGMMA(true),
         /** {@link #WGMMA} with the softmax overlapping the previous tile's P·V (the _overlap kernel); as unverified. */
-        WGMMA_OVERLAP,
+        WGMMA_OVERLAP(true),
         /** attention.cu everywhere: the CUDA-core baseline of the GPU check, and a way around a suspected bug. */
-        CUDA_CORES;
+        CUDA_CORES(false);
+
+        /** Never run on a GPU: chosen only with -Dpipefill.cuda.experimental=true ({@link Experimental}). */
+        final boolean experimental;
+
+        AttentionChoice(boolean experimental) {
+            this.experimental = experimental;
+        }
 
         static AttentionChoice fromSystemProperty() {
             String v = System.getProperty("pipefill.cuda.attention", "flash");
             for (AttentionChoice c : values()) {
                 if (c.propertyValue().equals(v)) {
+                    if (c.experimental) {
+                        Experimental.require("-Dpipefill.cuda.attention=" + v);
+                    }
                     return c;
                 }
             }
-            throw new IllegalArgumentException("pipefill.cuda.attention is '" + v + "'; allowed: flash, cudnn, wgmma, wgmma-overlap, cuda-cores");
+            throw new IllegalArgumentException("pipefill.cuda.attention is '" + v + "'; allowed: flash, cuda-cores, and"
+                    + " with -D" + Experimental.PROPERTY + "=true the experimental cudnn, wgmma, wgmma-overlap");
         }
 
         String propertyValue() {

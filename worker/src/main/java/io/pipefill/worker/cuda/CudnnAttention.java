@@ -129,7 +129,7 @@ import org.bytedeco.javacpp.PointerPointer;
  * simpler variants are tried (see {@link Variant}); {@link PlanInfo#variant} says which one runs.
  *
  * <p>Not thread-safe: one instance per stage, used from the stage's thread, on the device's one stream.
- * Unverified without a GPU: {@code CudnnAttentionProbe} is its first check.
+ * Unverified without a GPU: {@code CudnnAttentionProbe} (module gpu-probes) is its first check.
  */
 final class CudnnAttention implements AutoCloseable {
     /** Environment knobs worth setting when a graph fails; cuDNN 9 reads the first two, 8.x the others. */

@@ -64,7 +64,7 @@ import org.bytedeco.javacpp.Pointer;
  * ncclGetErrorString and ncclGetLastError in the message.
  *
  * <p>NCCL refuses two ranks of one communicator on one GPU: stages sharing a GPU use {@link DeviceLocalLink}.
- * Not yet run on a GPU: {@link NcclProbe} is its first check.
+ * Not yet run on a GPU: {@code NcclProbe} (module gpu-probes) is its first check.
  */
 final class NcclCommunicator implements AutoCloseable {
     /** Element types the pipeline moves: BF16 activations, FP32 partial sums. */

@@ -29,6 +29,10 @@ import java.util.Map;
  *       posts first), and a receive with no sender fails within the timeout naming the peer.</li>
  * </ul>
  *
+ * <p>Its devices are CudaDevices as the worker opens them, kernels included, from the worker's default cubin cache
+ * (~/.cache/pipefill/cubin, which the GPU check's pipefill steps have filled by the time this probe runs; with a
+ * cold cache NVRTC compiles the kernels first, inside the watchdog's time).
+ *
  * <p>Exit 0 only if every case passes; 1 otherwise; 2 when the libraries or the device are missing; 3 when the
  * probe's own watchdog stops it (a hang past {@link #HARD_LIMIT_S} s, reported on a line first).
  */
@@ -125,7 +129,7 @@ public final class NcclProbe {
     private void ncclCases() {
         CudaDevice dev;
         try {
-            dev = new CudaDevice(0, null, 0.05);
+            dev = new CudaDevice(0, CubinCache.defaultCache(), 0.05);
         } catch (Throwable t) {
             Map<String, Object> m = line("nccl_setup");
             m.put("ok", false);
@@ -323,8 +327,8 @@ public final class NcclProbe {
         try {
             runCase("link_two_devices_split_the_memory", m -> {
                 double f = PoolShare.fraction(2);
-                devs[0] = new CudaDevice(0, null, f);
-                devs[1] = new CudaDevice(0, null, f);
+                devs[0] = new CudaDevice(0, CubinCache.defaultCache(), f);
+                devs[1] = new CudaDevice(0, CubinCache.defaultCache(), f);
                 long a = devs[0].pool.capacity();
                 long b = devs[1].pool.capacity();
                 m.put("fraction_each", f);

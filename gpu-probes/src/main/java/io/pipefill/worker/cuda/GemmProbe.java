@@ -31,8 +31,8 @@ import org.bytedeco.cuda.cudart.CUevent_st;
  * correctness case, the plan-cache check, each timing case, a summary), each case in its own try/catch so
  * one failure does not hide the rest.
  *
- * <p>Correctness: {@link CudaDevice#linear} (cuBLASLt) against {@link CudaDevice#linearGemmEx} (cublasGemmEx,
- * the path verified on an H200) on the same device buffers, and both against a float64 host product of the
+ * <p>Correctness: cuBLASLt as {@link CudaDevice#linear} issues it ({@link GemmProbeDevice#linear}) against
+ * cublasGemmEx ({@link GemmProbeDevice#linearGemmEx}, the path verified on an H200) on the same device buffers, and both against a float64 host product of the
  * same BF16 inputs; relative L2 at most {@link #TOLERANCE}. Without accumulation C starts as NaN, so an
  * algorithm that reads C although beta = 0 fails. Timing: the 8b-shape's GEMMs, medians of CUDA-event times.
  *
@@ -74,7 +74,7 @@ public final class GemmProbe {
 
     private int run() {
         Map<String, Object> head = line("probe");
-        head.put("what", "cuBLASLt GEMMs (CudaDevice.linear) against cublasGemmEx (CudaDevice.linearGemmEx) and a"
+        head.put("what", "cuBLASLt GEMMs (CublasLtMatmul, as CudaDevice.linear calls it) against cublasGemmEx and a"
                 + " float64 host product; then 8b-shape timings. rel_l2 = ||x - ref|| / ||ref||, pass at <= " + TOLERANCE
                 + ". Exit 0 only if every correctness case and the plan-cache check pass and no case threw.");
         head.put("seed", SEED);
@@ -91,9 +91,9 @@ public final class GemmProbe {
             emit(m);
             return 2;
         }
-        CudaDevice dev;
+        GemmProbeDevice dev;
         try {
-            dev = new CudaDevice(0, null);
+            dev = new GemmProbeDevice(0);
         } catch (Throwable t) {
             Map<String, Object> m = line("setup");
             m.put("ok", false);
@@ -132,7 +132,7 @@ public final class GemmProbe {
         return code;
     }
 
-    private void setup(CudaDevice dev) {
+    private void setup(GemmProbeDevice dev) {
         Map<String, Object> m = line("setup");
         try {
             int[] v = {0};
@@ -156,7 +156,7 @@ public final class GemmProbe {
 
     // ------------------------------------------------------------------------------------------ correctness
 
-    private void correctness(CudaDevice dev) {
+    private void correctness(GemmProbeDevice dev) {
         int[][] shapes = {{7, 128, 96}, {13, 200, 77}, {300, 768, 2304}, {1, 4096, 1000}};
         for (int[] sh : shapes) {
             int rows = sh[0];
@@ -193,7 +193,7 @@ public final class GemmProbe {
         }
     }
 
-    private void correctnessCase(CudaDevice dev, SplittableRandom rnd, int rows, int in, int out, boolean accumulate,
+    private void correctnessCase(GemmProbeDevice dev, SplittableRandom rnd, int rows, int in, int out, boolean accumulate,
                                  boolean floatOutput, long a, long w, double[] product) {
         Map<String, Object> m = line("correctness");
         m.put("shape", rows + "x" + in + " · " + out + "x" + in + "ᵀ");
@@ -254,7 +254,7 @@ public final class GemmProbe {
     }
 
     /** Uploads the initial C, runs one GEMM on either path and downloads C as doubles. */
-    private static double[] runOnce(CudaDevice dev, boolean gemmEx, int rows, int in, int out, boolean accumulate,
+    private static double[] runOnce(GemmProbeDevice dev, boolean gemmEx, int rows, int in, int out, boolean accumulate,
                                     boolean floatOutput, long a, long w, long c, short[] cBf16, float[] cF32) {
         int n = rows * out;
         if (floatOutput) {
@@ -316,7 +316,7 @@ public final class GemmProbe {
      * Dynamic chunking in miniature: rows 300 (cached by the correctness cases), 17 (new), 300, 17 must make
      * exactly one plan; and the same inputs through the same cached plan should give the same bits.
      */
-    private void planCache(CudaDevice dev) {
+    private void planCache(GemmProbeDevice dev) {
         Map<String, Object> m = line("plan_cache");
         long a = -1;
         long w = -1;
@@ -376,7 +376,7 @@ public final class GemmProbe {
 
     // ------------------------------------------------------------------------------------------ timing
 
-    private void timing(CudaDevice dev) {
+    private void timing(GemmProbeDevice dev) {
         int runs = BLOCKS * BLOCK_RUNS;
         CUevent_st[] events = new CUevent_st[4 * runs];
         try {
@@ -413,7 +413,7 @@ public final class GemmProbe {
         }
     }
 
-    private void timingCase(CudaDevice dev, Timed t, String name, CUevent_st[] events) {
+    private void timingCase(GemmProbeDevice dev, Timed t, String name, CUevent_st[] events) {
         Map<String, Object> m = line("timing");
         m.put("name", t.name());
         long a = -1;
@@ -513,7 +513,7 @@ public final class GemmProbe {
         emit(m);
     }
 
-    private static int timeOne(CudaDevice dev, Runnable gemm, CUevent_st[] events, int e) {
+    private static int timeOne(GemmProbeDevice dev, Runnable gemm, CUevent_st[] events, int e) {
         CudaDevice.check(cudaEventRecord(events[e], dev.stream()), "cudaEventRecord");
         gemm.run();
         CudaDevice.check(cudaEventRecord(events[e + 1], dev.stream()), "cudaEventRecord");
@@ -539,7 +539,7 @@ public final class GemmProbe {
     }
 
     /** Uploads one random tile, then doubles it on the device: random-looking data without a host copy of a GiB. */
-    private static void fillRandomBf16(CudaDevice dev, SplittableRandom rnd, long offset, long elements) {
+    private static void fillRandomBf16(GemmProbeDevice dev, SplittableRandom rnd, long offset, long elements) {
         int first = (int) Math.min(elements, TILE);
         short[] tile = randomBf16(rnd, first, 1f);
         dev.uploadBf16(offset, 0, tile, first);
@@ -590,7 +590,7 @@ public final class GemmProbe {
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
-    private static Object planInfo(CudaDevice dev, GemmShape shape) {
+    private static Object planInfo(GemmProbeDevice dev, GemmShape shape) {
         return planInfo(dev.lt().info(shape));
     }
 
@@ -616,7 +616,7 @@ public final class GemmProbe {
         }
     }
 
-    private static void free(CudaDevice dev, long offset) {
+    private static void free(GemmProbeDevice dev, long offset) {
         if (offset >= 0) {
             try {
                 dev.pool.free(offset);

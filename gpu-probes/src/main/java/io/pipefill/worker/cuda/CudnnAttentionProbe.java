@@ -74,7 +74,7 @@ public final class CudnnAttentionProbe {
         try {
             long t0 = System.nanoTime();
             Path cubins = Files.createTempDirectory("pipefill-probe-cubin");
-            dev = new CudaDevice(0, new CubinCache(cubins));
+            dev = new CudaDevice(0, new CubinCache(cubins), PoolShare.fraction(1));
             setup.put("device_start_ms", ms(System.nanoTime() - t0));
             setup.put("arch", dev.arch);
             setup.put("pool_mib", dev.pool.capacity() >> 20);
@@ -380,7 +380,7 @@ public final class CudnnAttentionProbe {
     /** Uniform BF16 in [-halfWidth, halfWidth] on the device (random_fill.cu), for buffers too big to upload quickly. */
     private static void fill(CudaDevice dev, long off, long rows, long cols, long seed, float halfWidth) {
         int threads = LaunchGeometry.ELEMENTWISE_THREADS;
-        int grid = (int) Math.min(LaunchGeometry.blocks(rows * cols, threads), 65536);
+        int grid = Math.min(LaunchGeometry.blocks(rows * cols, threads), 65536);
         dev.launch("fill_uniform_bf16", grid, 1, threads, dev.arg(off), rows, cols, cols, 0L, 0L, seed, 0f, halfWidth);
     }
 
