@@ -2,7 +2,8 @@
 # Builds dist/pipefill-gpu-check.tgz: everything a GPU host without Java or network needs to check the CUDA
 # backend in one call (tools/gpu-check/README.md). Runs here, on a CPU-only machine:
 #   - builds the project and jlinks a small JDK 17 runtime (the modules the worker uses, nothing else);
-#   - collects the worker jar, the gpu-probes jar (the Java probes check.py runs) and the runtime jars of the
+#   - collects the worker jar, the cli jar (the pipefill command), the gpu-probes jar (the Java probes check.py
+#     runs) and the runtime jars of the
 #     CUDA path, leaving out the big native jars the GPU host does not need (OpenBLAS' linux jar, DJL's
 #     tokenizers: the check gives prompts as token ids);
 #   - computes the CPU goldens (last-position logits and greedy tokens) for the tiny and small presets and for
@@ -36,13 +37,18 @@ fi
 [[ -n "$JDK" ]] || die "no JDK 17 with jlink and jmods found (set PIPEFILL_BUNDLE_JDK); the bundle's runtime must be 17 to match the bytecode level and stay small"
 "$JDK/bin/java" -version 2>&1 | head -1 | grep -q '"17' || die "$JDK is not a JDK 17 (set PIPEFILL_BUNDLE_JDK)"
 
-# a reactor build of what the bundle carries (the worker and the GPU probes, with shared-model): no install, so
-# the local repository's snapshots stay as they are; PIPEFILL_BUNDLE_MVN_OPTS adds flags (e.g. -o)
-say "building the worker and the GPU probes (mvn package -DskipTests)"
-(cd "$ROOT" && mvn -B -q ${PIPEFILL_BUNDLE_MVN_OPTS:-} -pl worker,gpu-probes -am package -DskipTests) \
+# a reactor build of what the bundle carries (the worker, the GPU probes and the command line, with what they
+# depend on): no install, so the local repository's snapshots stay as they are; PIPEFILL_BUNDLE_MVN_OPTS adds
+# flags (e.g. -o)
+say "building the worker, the GPU probes and the command line (mvn package -DskipTests)"
+(cd "$ROOT" && mvn -B -q ${PIPEFILL_BUNDLE_MVN_OPTS:-} -pl worker,gpu-probes,cli -am package -DskipTests) \
   || die "the Maven build failed"
-WORKER_JAR="$(ls "$ROOT"/worker/target/worker-*.jar | grep -v -e sources -e javadoc | head -1)"
+WORKER_JAR="$(ls "$ROOT"/worker/target/worker-*.jar | grep -v -e sources -e javadoc -e tests | head -1)"
 [[ -f "$WORKER_JAR" ]] || die "no worker jar under worker/target"
+# the pipefill command (PipefillCli); the control plane's jars stay behind: the commands the check runs never load
+# them (cli's LocalCluster is the only class that touches Spring)
+CLI_JAR="$(ls "$ROOT"/cli/target/cli-*.jar | grep -v -e sources -e javadoc -e tests | head -1)"
+[[ -f "$CLI_JAR" ]] || die "no cli jar under cli/target"
 # GemmProbe, NcclProbe, CudnnAttentionProbe: diagnostics check.py runs, kept out of the worker jar
 PROBES_JAR="$(ls "$ROOT"/gpu-probes/target/gpu-probes-*.jar | grep -v -e sources -e javadoc | head -1)"
 [[ -f "$PROBES_JAR" ]] || die "no gpu-probes jar under gpu-probes/target"
@@ -58,7 +64,7 @@ MODULES=java.base,java.logging,jdk.unsupported,java.management,java.naming,java.
   --no-header-files --no-man-pages --output "$STAGE/jre" || die "jlink failed"
 
 say "collecting jars"
-cp "$WORKER_JAR" "$PROBES_JAR" "$STAGE/lib/"
+cp "$WORKER_JAR" "$PROBES_JAR" "$CLI_JAR" "$STAGE/lib/"
 for j in "$ROOT"/worker/target/lib/*.jar; do
   case "$(basename "$j")" in
     # native code the GPU host never runs: OpenBLAS (the CPU backend; its goldens are computed here) and
@@ -77,14 +83,14 @@ set -euo pipefail
 B="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 exec "$B/jre/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -Xss4m \
   -Dorg.bytedeco.javacpp.cachedir="${PIPEFILL_JAVACPP_CACHE:-$B/.javacpp-cache}" \
-  ${PIPEFILL_JVM_OPTS:-} -cp "$B/lib/*" io.pipefill.worker.cli.PipefillCli "$@" \
+  ${PIPEFILL_JVM_OPTS:-} -cp "$B/lib/*" io.pipefill.cli.PipefillCli "$@" \
   2> >(grep -v --line-buffered '^WARNING: Using incubator modules' >&2)
 LAUNCHER
 chmod +x "$STAGE/pipefill"
 
 # the full class path (OpenBLAS included) computes the CPU goldens here
-FULL_CP="$WORKER_JAR:$(ls "$ROOT"/worker/target/lib/*.jar | tr '\n' ':')"
-JAVA=("$JDK/bin/java" --add-modules jdk.incubator.vector -Xss4m -cp "$FULL_CP" io.pipefill.worker.cli.PipefillCli)
+FULL_CP="$CLI_JAR:$WORKER_JAR:$(ls "$ROOT"/worker/target/lib/*.jar | tr '\n' ':')"
+JAVA=("$JDK/bin/java" --add-modules jdk.incubator.vector -Xss4m -cp "$FULL_CP" io.pipefill.cli.PipefillCli)
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/pipefill-gpu-check.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 

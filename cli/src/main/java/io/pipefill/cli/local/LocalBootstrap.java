@@ -47,7 +47,8 @@ final class LocalBootstrap {
     private final Instant started;
 
     /** {@code workers}: how many local workers to wait for; only workers registered {@code since} count. */
-    LocalBootstrap(String preset, int maxTokens, int threads, int workers, Instant since, ApplicationContext context) {
+    LocalBootstrap(String preset, int maxTokens, int threads, int workers, Instant since, LocalCluster cluster) {
+        ApplicationContext context = cluster.context();
         this.started = since;
         this.preset = preset;
         this.maxTokens = maxTokens;

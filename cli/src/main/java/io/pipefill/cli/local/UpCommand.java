@@ -51,7 +51,9 @@ public final class UpCommand implements Callable<Integer> {
         Instant since = Instant.now();
         LocalCluster cluster = LocalCluster.start(args.toArray(String[]::new), localWorkers, threads);
         if (!"none".equals(model) && localWorkers > 0) {
-            new LocalBootstrap(model, maxTokens, threads, localWorkers, since, cluster.context()).start(cluster.port());
+            // the bootstrap takes the cluster, not its Spring context: this class's bytecode names no Spring type, so the
+            // verifier never loads one when picocli introspects the command tree (the GPU check's bundle has no Spring)
+            new LocalBootstrap(model, maxTokens, threads, localWorkers, since, cluster).start(cluster.port());
         }
         cluster.awaitClosed();
         return 0;
