@@ -17,6 +17,7 @@ import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.controlplane.metrics.RunMetrics;
 import io.pipefill.model.agent.RunReport;
 import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.ChunkingPolicy;
 import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.model.ModelDirectory;
 import jakarta.annotation.PreDestroy;
@@ -90,7 +91,7 @@ public class RunService {
         }
         RegisteredModel model = models.byId(d.modelId()).orElseThrow(() -> new NotFoundException("model", d.modelId()));
         PromptResolver.Prompt prompt = PromptResolver.resolve(request, ModelDirectory.open(Path.of(model.location())));
-        int need = prompt.tokens().length + request.maxNewTokensOrDefault() - 1;
+        int need = ChunkingPolicy.kvPositions(prompt.tokens().length, request.maxNewTokensOrDefault());
         if (need > d.maxTokens()) {
             throw new IllegalArgumentException("the prompt has " + prompt.tokens().length + " tokens and "
                     + request.maxNewTokensOrDefault() + " are to be generated: " + need + " KV positions, but deployment "

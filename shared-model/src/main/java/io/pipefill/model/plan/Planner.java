@@ -1,8 +1,8 @@
 package io.pipefill.model.plan;
 
+import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.ChunkingPolicy;
 import io.pipefill.model.ChunkSchedule;
-import io.pipefill.model.DynamicChunking;
-import io.pipefill.model.LatencyFit;
 import io.pipefill.model.cost.ChunkCost;
 import io.pipefill.model.cost.Layout;
 import io.pipefill.model.cost.MemoryEstimate;
@@ -24,8 +24,6 @@ public final class Planner {
     public static final int[] CHUNK_SIZES = {512, 1024, 2048, 4096, 8192, 16384, 32768};
     public static final double[] SIGMAS = {0.6, 0.75, 0.85};
     public static final int[] DYNAMIC_BASE_FACTORS = {2, 3, 4};
-    /** The engine profiles stage 0 at these fractions of the base chunk (ChunkingProfile). */
-    static final double[] PROFILE_FRACTIONS = {0.25, 0.5, 0.75, 1.0, 1.25};
 
     public PlanReport plan(PlanRequest r) {
         ModelSpec m = r.model();
@@ -136,8 +134,7 @@ public final class Planner {
                     + String.format(" (%.0f%% of %.0f GB)", ParallelCostModel.USABLE_MEMORY_SHARE * 100,
                     r.cluster().gpu().memoryBytes() / 1e9));
         }
-        PipelineSimulator sim = new PipelineSimulator(layout.pp(), cost.latency(), cost.links(), cost.headMs(),
-                PipelineSimulator.ENGINE_SEND_BUFFERS);
+        PipelineSimulator sim = PipelineSimulator.engine(layout.pp(), cost.latency(), cost.links(), cost.headMs());
         List<Plan.SweepPoint> sweep = new ArrayList<>();
         Candidate bestFixed = null;
         for (int size : fixedSizes) {
@@ -146,7 +143,7 @@ public final class Planner {
                 continue;
             }
             ChunkSchedule s = ChunkSchedule.fixed(prompt, size);
-            Candidate cand = new Candidate(new ChunkingChoice(false, size, 0, null, null, s), sim.run(s));
+            Candidate cand = new Candidate(new ChunkingChoice(ChunkingPolicy.fixed(size), s), sim.run(s));
             sweep.add(new Plan.SweepPoint(cand.choice.describe(), cand.result.ttftMs()));
             if (bestFixed == null || cand.result.ttftMs() < bestFixed.result.ttftMs()) {
                 bestFixed = cand;
@@ -203,21 +200,15 @@ public final class Planner {
 
     /** Profiles stage 0 through the cost model the way the engine profiles it, fits, and derives the chunks. */
     static ChunkingChoice dynamicChoice(ParallelCostModel cost, int prompt, int base, double sigma) {
-        double[] lengths = new double[PROFILE_FRACTIONS.length];
-        double[] ms = new double[PROFILE_FRACTIONS.length];
+        int[] profiled = ChunkingPolicy.profileLengths(base);
+        double[] lengths = new double[profiled.length];
+        double[] ms = new double[profiled.length];
         for (int i = 0; i < lengths.length; i++) {
-            int l = Math.max(1, (int) Math.round(base * PROFILE_FRACTIONS[i]));
-            lengths[i] = l;
-            ms[i] = cost.chunkCost(0, 0, l).totalMs();
+            lengths[i] = profiled[i];
+            ms[i] = cost.chunkCost(0, 0, profiled[i]).totalMs();
         }
-        try {
-            LatencyFit fit = LatencyFit.leastSquares(lengths, ms);
-            DynamicChunking rule = new DynamicChunking(base, sigma, fit, Math.max(base, prompt),
-                    DynamicChunking.alignmentFor(1));
-            return new ChunkingChoice(true, base, sigma, fit, null, rule.schedule(prompt));
-        } catch (IllegalArgumentException e) {
-            return new ChunkingChoice(false, base, sigma, null, e.getMessage(), ChunkSchedule.fixed(prompt, base));
-        }
+        ChunkingDecision d = ChunkingPolicy.fromProfile(base, sigma, lengths, ms, 0);
+        return new ChunkingChoice(d, ChunkingPolicy.schedule(d, prompt));
     }
 
     private String explain(Plan p, ParallelCostModel cost, PlanRequest r) {

@@ -2,6 +2,7 @@ package io.pipefill.model.sim;
 
 import io.pipefill.model.Chunk;
 import io.pipefill.model.ChunkSchedule;
+import io.pipefill.model.pipeline.ChunkingPolicy;
 import io.pipefill.model.pipeline.Timeline;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,42 +14,65 @@ import java.util.List;
  *   <li>a receive blocks the stage until the chunk's activations have arrived (stage 0 embeds, never waits);</li>
  *   <li>a send is posted when the compute ends and overlaps the stage's next compute;</li>
  *   <li>each link is FIFO: a send starts when the chunk is computed and the previous send on that link is done;</li>
- *   <li>with {@code sendBuffers} = k > 0, chunk c may start only once the send of chunk c − k has completed (its
- *       buffer is reused; the engine alternates two buffers); 0 means unlimited buffers.</li>
+ *   <li>with a send window k > 0 on a stage, chunk c may start there only once the send of chunk c − k has
+ *       completed (its buffer is reused); 0 means unlimited buffers. {@link #engine} takes the engine's windows
+ *       from {@link ChunkingPolicy#sendWindow}.</li>
  * </ul>
  * Each event's time is the max of the times it waits on, so the simulation is a single pass in (chunk, stage)
  * order: no queue is needed because every dependency points to an earlier chunk or an earlier stage.
  */
 public final class PipelineSimulator {
-    /** The engine alternates two activation buffers per stage. */
-    public static final int ENGINE_SEND_BUFFERS = 2;
-
     private final int stages;
     private final StageLatency latency;
     private final LinkTime link;
     private final double headMs;
-    private final int sendBuffers;
+    /** Per stage: sends that may be in flight when a chunk starts (0 = unlimited). */
+    private final int[] sendWindows;
 
     /**
      * @param headMs      the final norm + lm_head on the last stage for the one position TTFT needs; it runs after
      *                    the last chunk and counts as that stage's compute
-     * @param sendBuffers activation buffers per stage (0 = unlimited)
+     * @param sendBuffers send window of every stage (0 = unlimited)
      */
     public PipelineSimulator(int stages, StageLatency latency, LinkTime link, double headMs, int sendBuffers) {
+        this(stages, latency, link, headMs, uniform(stages, sendBuffers));
+    }
+
+    private PipelineSimulator(int stages, StageLatency latency, LinkTime link, double headMs, int[] sendWindows) {
         if (stages < 1) {
             throw new IllegalArgumentException("a pipeline needs at least 1 stage, got " + stages);
         }
         if (!(headMs >= 0) || Double.isInfinite(headMs)) {
             throw new IllegalArgumentException("lm_head time must be a finite number ≥ 0 ms, got " + headMs);
         }
-        if (sendBuffers < 0) {
-            throw new IllegalArgumentException("send buffers must be ≥ 0 (0 = unlimited), got " + sendBuffers);
+        for (int w : sendWindows) {
+            if (w < 0) {
+                throw new IllegalArgumentException("send buffers must be ≥ 0 (0 = unlimited), got " + w);
+            }
         }
         this.stages = stages;
         this.latency = latency;
         this.link = link;
         this.headMs = headMs;
-        this.sendBuffers = sendBuffers;
+        this.sendWindows = sendWindows;
+    }
+
+    /** A pipeline with the engine's buffers: each stage's send window as the engine's stage loop has it. */
+    public static PipelineSimulator engine(int stages, StageLatency latency, LinkTime link, double headMs) {
+        if (stages < 1) {
+            throw new IllegalArgumentException("a pipeline needs at least 1 stage, got " + stages);
+        }
+        int[] windows = new int[stages];
+        for (int s = 0; s < stages; s++) {
+            windows[s] = ChunkingPolicy.sendWindow(s, stages);
+        }
+        return new PipelineSimulator(stages, latency, link, headMs, windows);
+    }
+
+    private static int[] uniform(int stages, int window) {
+        int[] w = new int[Math.max(stages, 0)];
+        java.util.Arrays.fill(w, window);
+        return w;
     }
 
     public PipelineSimulator(int stages, StageLatency latency, LinkTime link) {
@@ -65,8 +89,9 @@ public final class PipelineSimulator {
             for (int s = 0; s < stages; s++) {
                 double ready = s == 0 ? 0 : steps[s - 1][c].sendEndMs();
                 double free = c == 0 ? 0 : steps[s][c - 1].endMs();
-                if (sendBuffers > 0 && c >= sendBuffers && s < stages - 1) {
-                    free = Math.max(free, steps[s][c - sendBuffers].sendEndMs());
+                int window = sendWindows[s];
+                if (window > 0 && c >= window && s < stages - 1) {
+                    free = Math.max(free, steps[s][c - window].sendEndMs());
                 }
                 double start = Math.max(ready, free);
                 double compute = checked(latency.ms(s, ch.offset(), ch.size()), "compute of chunk " + c + " on stage " + s);

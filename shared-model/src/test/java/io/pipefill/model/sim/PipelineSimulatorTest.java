@@ -32,8 +32,7 @@ class PipelineSimulatorTest {
 
     @Test
     void engineBuffersDoNotChangeTheFreeNetworkCase() {
-        SimulationResult r = new PipelineSimulator(4, (s, prefix, n) -> 3, LinkTime.FREE, 0,
-                PipelineSimulator.ENGINE_SEND_BUFFERS).run(ChunkSchedule.fixed(1000, 100));
+        SimulationResult r = PipelineSimulator.engine(4, (s, prefix, n) -> 3, LinkTime.FREE, 0).run(ChunkSchedule.fixed(1000, 100));
         assertEquals((10 + 4 - 1) * 3, r.ttftMs(), EPS);
     }
 

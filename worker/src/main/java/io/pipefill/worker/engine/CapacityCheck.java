@@ -1,5 +1,6 @@
 package io.pipefill.worker.engine;
 
+import io.pipefill.model.pipeline.ChunkingPolicy;
 import io.pipefill.model.ModelConfig;
 
 /** Refuses a request before any compute when it cannot fit the model's context or the KV-cache budget. */
@@ -19,7 +20,7 @@ public final class CapacityCheck {
                     + " new tokens exceeds the model's context of " + config.maxPositionEmbeddings()
                     + " positions (max_position_embeddings)");
         }
-        long positions = (long) promptTokens + Math.max(0, maxNewTokens - 1);
+        long positions = ChunkingPolicy.kvPositions(promptTokens, maxNewTokens);
         long need = positions * kvBytesPerPosition;
         if (need > kvBudgetBytes) {
             long fits = kvBudgetBytes / kvBytesPerPosition;

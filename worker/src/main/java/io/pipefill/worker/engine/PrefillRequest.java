@@ -1,5 +1,7 @@
 package io.pipefill.worker.engine;
 
+import io.pipefill.model.pipeline.ChunkingPolicy;
+
 /**
  * What to prefill: the prompt's token ids, the chunk size, and how many tokens to generate greedily after it.
  */
@@ -19,6 +21,6 @@ public record PrefillRequest(int[] promptTokens, int chunkSize, int maxNewTokens
 
     /** Positions the KV cache must hold: the prompt plus every generated token but the last. */
     public int kvPositions() {
-        return promptTokens.length + Math.max(0, maxNewTokens - 1);
+        return ChunkingPolicy.kvPositions(promptTokens.length, maxNewTokens);
     }
 }

@@ -1,5 +1,6 @@
 package io.pipefill.worker.pipeline;
 
+import io.pipefill.model.pipeline.ChunkingPolicy;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.model.Topology;
@@ -59,7 +60,7 @@ public final class LoadedStage implements AutoCloseable {
      * long as {@code maxTokens} (the chunk size is only known per run), so stage 0 holds that much more.
      */
     public static int kvCapacityFor(int stage, int maxTokens) {
-        return stage == 0 ? Math.max(maxTokens, ChunkingProfile.maxProfileLength(maxTokens)) : maxTokens;
+        return ChunkingPolicy.kvCapacity(stage, maxTokens, true, maxTokens);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.pipefill.worker.pipeline;
 
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.Topology;
+import io.pipefill.model.pipeline.ChunkingPolicy;
 import java.time.Duration;
 import java.util.List;
 
@@ -20,7 +21,7 @@ public record PipelineSpec(String modelDir, Topology topology, int chunk, boolea
     /** One prompt and how many tokens to generate after it. */
     public record Request(int[] tokens, int maxNewTokens) {
         public int kvPositions() {
-            return tokens.length + Math.max(0, maxNewTokens - 1);
+            return ChunkingPolicy.kvPositions(tokens.length, maxNewTokens);
         }
     }
 
@@ -39,10 +40,7 @@ public record PipelineSpec(String modelDir, Topology topology, int chunk, boolea
 
     /** KV positions a stage must hold: the longest request, and the profile's 1.25 × base on stage 0. */
     public int kvCapacity(int stage) {
-        int need = requests.stream().mapToInt(Request::kvPositions).max().orElse(1);
-        if (dynamic && givenFit == null && stage == 0) {
-            need = Math.max(need, ChunkingProfile.maxProfileLength(chunk));
-        }
-        return need;
+        return ChunkingPolicy.kvCapacity(stage, requests.stream().mapToInt(Request::kvPositions).max().orElse(1),
+                dynamic && givenFit == null, chunk);
     }
 }

@@ -2,10 +2,10 @@ package io.pipefill.worker.pipeline;
 
 import io.pipefill.model.ChunkSchedule;
 import io.pipefill.model.Chunk;
-import io.pipefill.model.DynamicChunking;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.model.pipeline.ChunkingPolicy;
 import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.model.pipeline.RequestResult;
 import io.pipefill.model.pipeline.StageEvent;
@@ -25,7 +25,8 @@ import java.util.List;
 /**
  * One rank's event loop. For each chunk: receive its hidden states (or embed, on stage 0), compute this
  * stage's layers with the stage's KV cache, post the send to the next stage and go straight on to the next
- * chunk; the send is waited on only before its buffer is reused (two buffers alternate). Only the last
+ * chunk; the send is waited on only before its buffer is reused (the buffers rotate; see
+ * {@link ChunkingPolicy#activationBuffers}). Only the last
  * stage's TP rank 0 computes logits, and only for the last prompt position and for decode steps, whose
  * tokens travel back to stage 0 so that decoding flows through the same pipeline.
  */
@@ -119,19 +120,18 @@ public final class StageWorker {
     /** Stage 0 profiles and fits; rank 0 broadcasts the outcome so that every rank derives the same chunks. */
     private ChunkingDecision agreeOnChunking(Stage stage, ModelConfig c) {
         if (!spec.dynamic()) {
-            return new ChunkingDecision(false, spec.chunk(), 0, null, null, null, null, 0);
+            return ChunkingPolicy.fixed(spec.chunk());
         }
         if (spec.givenFit() != null) {
-            return new ChunkingDecision(true, spec.chunk(), spec.sigma(), spec.givenFit(), null, null, null, 0);
+            return ChunkingPolicy.given(spec.chunk(), spec.sigma(), spec.givenFit());
         }
         long profileStart = System.nanoTime();
-        int n = ChunkingProfile.FRACTIONS.length;
+        int n = ChunkingPolicy.profileLengths(spec.chunk()).length;
         float[] msg = new float[4 + 2 * n];
         if (stageIndex == 0) {
             double[][] profile = ChunkingProfile.measure(stage, spec.chunk(), c.vocabSize());
             if (rank == 0) {
-                String[] reason = new String[1];
-                LatencyFit fit = ChunkingProfile.fit(profile[0], profile[1], reason);
+                LatencyFit fit = ChunkingPolicy.fromProfile(spec.chunk(), spec.sigma(), profile[0], profile[1], 0).fit();
                 msg[0] = fit == null ? 0 : 1;
                 if (fit != null) {
                     msg[1] = (float) fit.a();
@@ -153,30 +153,22 @@ public final class StageWorker {
             lengths[i] = msg[4 + i];
             ms[i] = msg[4 + n + i];
         }
+        double wallMs = (System.nanoTime() - profileStart) / 1e6;
         if (msg[0] == 0) {
-            String[] reason = new String[1];
-            ChunkingProfile.fit(lengths, ms, reason);
-            return new ChunkingDecision(true, spec.chunk(), spec.sigma(), null,
-                    reason[0] != null ? reason[0] : "latency fit failed; fixed chunks used", lengths, ms,
-                    (System.nanoTime() - profileStart) / 1e6);
+            // the fallback and its reason, from the profile as every rank received it
+            ChunkingDecision d = ChunkingPolicy.fromProfile(spec.chunk(), spec.sigma(), lengths, ms, wallMs);
+            return d.fit() == null ? d : new ChunkingDecision(true, spec.chunk(), spec.sigma(), null,
+                    "latency fit failed; fixed chunks used", lengths, ms, wallMs);
         }
         return new ChunkingDecision(true, spec.chunk(), spec.sigma(), new LatencyFit(msg[1], msg[2], msg[3]), null,
-                lengths, ms, (System.nanoTime() - profileStart) / 1e6);
-    }
-
-    static ChunkSchedule schedule(ChunkingDecision d, int promptTokens) {
-        if (d.dynamicUsed()) {
-            return new DynamicChunking(d.base(), d.sigma(), d.fit(), Math.max(d.base(), promptTokens),
-                    DynamicChunking.alignmentFor(1)).schedule(promptTokens);
-        }
-        return ChunkSchedule.fixed(promptTokens, Math.min(d.base(), promptTokens));
+                lengths, ms, wallMs);
     }
 
     private void runRequest(int r, Stage stage, ModelConfig c, ChunkingDecision decision, RunClock clock,
                             List<StageEvent> events) {
         PipelineSpec.Request req = spec.requests().get(r);
         int[] prompt = req.tokens();
-        ChunkSchedule schedule = schedule(decision, prompt.length);
+        ChunkSchedule schedule = ChunkingPolicy.schedule(decision, prompt.length);
         boolean first = stageIndex == 0;
         boolean last = stageIndex == topo.pp() - 1;
         boolean logits = last && tpRank == 0;
@@ -184,9 +176,8 @@ public final class StageWorker {
         int next = last ? -1 : topo.rank(stageIndex + 1, tpRank);
         int maxRows = schedule.maxChunkSize();
         stage.resetCache();
-        // a buffer is received into, computed in place and sent from; a middle stage needs a third so that the
-        // receive posted one chunk ahead never lands in a buffer whose send may still be in flight
-        int nBuf = !first && !last ? 3 : 2;
+        // three on a middle stage, two elsewhere: ChunkingPolicy says why, and the simulator's send window follows
+        int nBuf = ChunkingPolicy.activationBuffers(stageIndex, topo.pp());
         Activations[] act = new Activations[nBuf];
         Handle[] recvs = new Handle[nBuf];
         Handle[] pending = new Handle[nBuf];

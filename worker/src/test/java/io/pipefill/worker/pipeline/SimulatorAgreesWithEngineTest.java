@@ -59,9 +59,8 @@ class SimulatorAgreesWithEngineTest {
         List<String> attempts = new java.util.ArrayList<>();
         for (int attempt = 0; attempt < 3; attempt++) {
             double[][] profile = profile(c, model, topo, schedule, tokens, promptTokens);
-            SimulationResult sim = new PipelineSimulator(2,
-                    (stage, prefix, n) -> profile[stage][(int) (prefix / CHUNK)], (stage, n) -> 0.0, 0,
-                    PipelineSimulator.ENGINE_SEND_BUFFERS).run(schedule);
+            SimulationResult sim = PipelineSimulator.engine(2,
+                    (stage, prefix, n) -> profile[stage][(int) (prefix / CHUNK)], (stage, n) -> 0.0, 0).run(schedule);
             double engine = Double.MAX_VALUE;
             for (int rep = 0; rep < 3; rep++) {
                 engine = Math.min(engine, InProcessPipeline.run(spec).result(0).ttftMs());
