@@ -2,16 +2,12 @@ package io.pipefill.controlplane.run;
 
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.model.agent.RunReport;
-import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.pipeline.RankReport;
-import io.pipefill.model.pipeline.RequestResult;
-import io.pipefill.model.pipeline.StageEvent;
+import io.pipefill.model.pipeline.RunCollector;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
@@ -44,20 +40,16 @@ final class ActiveRun {
         }
     }
 
-    record Gathered(ChunkingDecision chunking, RequestResult result, List<StageEvent> events) {
-    }
 
     final UUID runId;
     /** The worker of each rank (index = rank). */
     final List<Worker> workers;
     private final int world;
     private final Map<Integer, Long> lastSeq = new HashMap<>();
-    private final Set<Integer> done = new HashSet<>();
-    private final List<StageEvent> events = new ArrayList<>();
-    private ChunkingDecision chunking;
-    private RequestResult result;
+    private final RunCollector collector;
     private boolean closed;
-    final CompletableFuture<Gathered> outcome = new CompletableFuture<>();
+    /** The gathered reports of the run's one request once every rank is done. */
+    final CompletableFuture<RunCollector.Gathered> outcome = new CompletableFuture<>();
     /** Completes once the run's final state is written. */
     final CompletableFuture<Void> ended = new CompletableFuture<>();
 
@@ -65,6 +57,7 @@ final class ActiveRun {
         this.runId = runId;
         this.workers = List.copyOf(workers);
         this.world = workers.size();
+        this.collector = new RunCollector(world, 1);
     }
 
     /** Rejects a report this run cannot take, before any report of its batch is applied. */
@@ -103,24 +96,16 @@ final class ActiveRun {
         }
         lastSeq.put(r.rank(), r.seq());
         RankReport report = r.report();
-        if (report instanceof ChunkingDecision d) {
-            chunking = d;
-        } else if (report instanceof RequestResult res) {
-            result = res;
-        } else if (report instanceof RankReport.RankTimeline t) {
-            events.addAll(t.events());
-        } else if (report instanceof RankReport.Done) {
-            done.add(r.rank());
-        } else if (report instanceof RankReport.Failed f) {
+        collector.accept(report);
+        if (report instanceof RankReport.Failed f) {
             outcome.completeExceptionally(new RankFailed(r.rank(), f.message()));
         }
-        if (done.size() == world && !outcome.isDone()) {
-            if (result == null) {
-                // every rank finished but the last stage's answer never came: no point waiting for it
-                outcome.completeExceptionally(new IllegalStateException("every rank finished but the result report of the "
-                        + "last stage (rank " + (world - 1) + ") never arrived"));
-            } else {
-                outcome.complete(new Gathered(chunking, result, List.copyOf(events)));
+        if (collector.allDone() && !outcome.isDone()) {
+            // every rank finished: the outcome, or (a report never arrived) no point waiting for it
+            try {
+                outcome.complete(collector.finish());
+            } catch (IllegalStateException e) {
+                outcome.completeExceptionally(e);
             }
         }
         return true;

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.model.agent.RunReport;
+import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.model.pipeline.RunCollector;
 import io.pipefill.model.pipeline.RequestResult;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +37,14 @@ class ActiveRunTest {
         return report(rank, seq, new RankReport.Progress(0, 0, 1, 64, 64));
     }
 
+    private static RunReport chunking(long seq) {
+        return report(0, seq, new ChunkingDecision(false, 64, 0, null, null, null, null, 0));
+    }
+
+    private static RunReport timeline(int rank, long seq) {
+        return report(rank, seq, new RankReport.RankTimeline(rank, List.of()));
+    }
+
     @Test
     void checkNamesTheBadRank() {
         assertThatThrownBy(() -> run.check(done(2, 0))).hasMessageContaining("rank: 2").hasMessageContaining("0..1");
@@ -43,16 +53,20 @@ class ActiveRunTest {
 
     @Test
     void completesWhenEveryRankIsDoneAndTheResultArrivedDroppingDuplicates() throws Exception {
-        assertThat(run.apply(done(0, 0))).isTrue();
-        assertThat(run.apply(done(0, 0))).as("a retried report").isFalse();
+        assertThat(run.apply(chunking(0))).isTrue();
+        assertThat(run.apply(timeline(0, 1))).isTrue();
+        assertThat(run.apply(done(0, 2))).isTrue();
+        assertThat(run.apply(done(0, 2))).as("a retried report").isFalse();
         assertThat(run.outcome).isNotDone();
         assertThat(run.apply(report(1, 0,
                 new RequestResult(0, new float[] {0.5f, -1.0f}, new int[] {7, 8}, 12.5, 20.0)))).isTrue();
+        assertThat(run.apply(timeline(1, 1))).isTrue();
         assertThat(run.outcome).isNotDone();
-        assertThat(run.apply(done(1, 1))).isTrue();
-        ActiveRun.Gathered g = run.outcome.get(1, TimeUnit.SECONDS);
-        assertThat(g.result().generated()).containsExactly(7, 8);
-        assertThat(g.result().lastLogits()).containsExactly(0.5f, -1.0f);
+        assertThat(run.apply(done(1, 2))).isTrue();
+        RunCollector.Gathered g = run.outcome.get(1, TimeUnit.SECONDS);
+        assertThat(g.result(0).generated()).containsExactly(7, 8);
+        assertThat(g.result(0).lastLogits()).containsExactly(0.5f, -1.0f);
+        assertThat(g.chunking().base()).isEqualTo(64);
     }
 
     @Test
@@ -62,8 +76,10 @@ class ActiveRunTest {
                 .hasCauseInstanceOf(ActiveRun.Cancelled.class).hasMessageContaining("cancelled while RUNNING");
 
         ActiveRun finished = new ActiveRun(UUID.randomUUID(), List.of(worker()));
-        finished.apply(report(0, 0, new RequestResult(0, new float[] {1.0f}, new int[] {3}, 1.0, 2.0)));
-        finished.apply(done(0, 1));
+        finished.apply(chunking(0));
+        finished.apply(report(0, 1, new RequestResult(0, new float[] {1.0f}, new int[] {3}, 1.0, 2.0)));
+        finished.apply(timeline(0, 2));
+        finished.apply(done(0, 3));
         finished.cancel();
         assertThat(finished.outcome).isCompleted();
     }

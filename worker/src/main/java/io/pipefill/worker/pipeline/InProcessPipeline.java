@@ -1,6 +1,7 @@
 package io.pipefill.worker.pipeline;
 
 import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.model.pipeline.RunCollector;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Placement;
 import io.pipefill.worker.transport.ActivationLink;
@@ -48,7 +49,7 @@ public final class InProcessPipeline {
     private static PipelineResult run(PipelineSpec spec, Backends.Kind backend, InProcessTransport.Fabric fabric,
                                       ActivationLink.Fabric links) {
         int world = spec.topology().worldSize();
-        Collector collector = new Collector(spec);
+        RunCollector collector = new RunCollector(spec.topology().worldSize(), spec.requests().size());
         CountDownLatch loaded = new CountDownLatch(world);
         RunClock[] clock = new RunClock[1];
         ExecutorService pool = Executors.newFixedThreadPool(world);
@@ -60,7 +61,7 @@ public final class InProcessPipeline {
                     Transport t = fabric.endpoint(rank);
                     ActivationLink link = links != null ? links.endpoint(rank) : ActivationLink.hostStaging(t);
                     new StageWorker(t, link, Placement.sharing(backend, links != null ? world : 1), spec, report -> {
-                        collector.report(report);
+                        collector.accept(report);
                         if (report instanceof RankReport.Loaded) {
                             loaded.countDown();
                         }
@@ -84,7 +85,7 @@ public final class InProcessPipeline {
                     throw new IllegalStateException(spec.topology().describe(r) + " failed: " + cause.getMessage(), cause);
                 }
             }
-            return collector.finish();
+            return PipelineResult.of(spec, collector.finish());
         } finally {
             pool.shutdownNow();
         }

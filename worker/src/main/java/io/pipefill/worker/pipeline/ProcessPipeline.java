@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pipefill.model.pipeline.RankReport;
+import io.pipefill.model.pipeline.RunCollector;
 import io.pipefill.worker.engine.Backends;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -92,7 +93,7 @@ public final class ProcessPipeline {
             for (ControlChannel c : channels) {
                 c.send(job);
             }
-            Collector collector = new Collector(spec);
+            RunCollector collector = new RunCollector(spec.topology().worldSize(), spec.requests().size());
             int loaded = 0;
             while (loaded < world) {
                 RankReport m = next();
@@ -105,13 +106,8 @@ public final class ProcessPipeline {
             for (ControlChannel c : channels) {
                 c.send(Map.of("type", "start", "epochMicros", epoch));
             }
-            int done = 0;
-            while (done < world) {
-                RankReport m = next();
-                handle(m, collector);
-                if (m instanceof RankReport.Done) {
-                    done++;
-                }
+            while (!collector.allDone()) {
+                handle(next(), collector);
             }
             for (ControlChannel c : channels) {
                 c.send(Map.of("type", "shutdown"));
@@ -121,7 +117,7 @@ public final class ProcessPipeline {
                     p.destroyForcibly();
                 }
             }
-            return collector.finish();
+            return PipelineResult.of(spec, collector.finish());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
@@ -137,8 +133,8 @@ public final class ProcessPipeline {
     }
 
     /** Records one worker report; the same for every phase, since reports of different kinds may interleave. */
-    private void handle(RankReport m, Collector collector) {
-        collector.report(m);
+    private void handle(RankReport m, RunCollector collector) {
+        collector.accept(m);
         if (m instanceof RankReport.Progress p) {
             log.printf("  chunk %d/%d  %d/%d tokens%n", p.chunk() + 1, p.chunks(), p.done(), p.total());
         }
