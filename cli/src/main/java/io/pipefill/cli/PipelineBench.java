@@ -4,12 +4,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.worker.engine.Backends;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
 import io.pipefill.model.ModelDirectory;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
-import io.pipefill.worker.pipeline.ProcessPipeline;
+import io.pipefill.worker.launch.ProcessPipeline;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -134,8 +135,8 @@ final class PipelineBench implements Callable<Integer> {
         int[] tokens = new SplittableRandom(0).ints(length, 0, config.vocabSize()).toArray();
         PipelineSpec spec = new PipelineSpec(dir.toString(), Topology.of(config, pp, 1, null), chunk, dynamic, sigma,
                 null, 1, Duration.ofSeconds(600), List.of(new PipelineSpec.Request(tokens, 1)));
-        PipelineResult r = new ProcessPipeline(spec, new PrintStream(OutputStream.nullOutputStream()),
-                Duration.ofSeconds(120)).run();
+        PipelineResult r = new ProcessPipeline(Backends.Kind.cpu, new PrintStream(OutputStream.nullOutputStream()),
+                Duration.ofSeconds(120)).run(spec);
         lastBubble = r.timeline().bubbleRatio(0);
         if (dynamic && !r.chunking().dynamicUsed()) {
             System.out.println("  (dynamic chunking fell back: " + r.chunking().fallbackReason() + ")");

@@ -10,10 +10,11 @@ import io.pipefill.model.Topology;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.model.pipeline.ChunkingDecision;
-import io.pipefill.worker.pipeline.InProcessPipeline;
+import io.pipefill.worker.launch.InProcessPipeline;
 import io.pipefill.worker.pipeline.PipelineResult;
+import io.pipefill.worker.pipeline.PipelineRunner;
 import io.pipefill.worker.pipeline.PipelineSpec;
-import io.pipefill.worker.pipeline.ProcessPipeline;
+import io.pipefill.worker.launch.ProcessPipeline;
 import io.pipefill.model.pipeline.RequestResult;
 import io.pipefill.model.pipeline.StageEvent;
 import java.io.PrintStream;
@@ -67,9 +68,10 @@ final class PipelineRun {
             out.printf("prompt   %d tokens; %s chunks, base %d%n", tokens.length,
                     cmd.dynamicChunking ? "dynamic (σ " + cmd.smooth + ")" : "fixed", cmd.chunk);
         }
-        PipelineResult r = cmd.inProcess ? InProcessPipeline.run(spec, cmd.backend)
-                : new ProcessPipeline(spec, cmd.backend, cmd.quiet ? new PrintStream(PrintStream.nullOutputStream()) : log,
-                        Duration.ofSeconds(60)).run();
+        PipelineRunner runner = cmd.inProcess ? new InProcessPipeline(cmd.backend)
+                : new ProcessPipeline(cmd.backend, cmd.quiet ? new PrintStream(PrintStream.nullOutputStream()) : log,
+                        Duration.ofSeconds(60));
+        PipelineResult r = runner.run(spec);
         RequestResult res = r.result(0);
         if (cmd.logitsOut != null) {
             LogitsFile.write(cmd.logitsOut, res.lastLogits());

@@ -1,7 +1,7 @@
 package io.pipefill.cli.local;
 
 import io.pipefill.worker.daemon.WorkerCommand;
-import io.pipefill.worker.pipeline.WorkerCommandLine;
+import io.pipefill.worker.launch.WorkerCommandLine;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

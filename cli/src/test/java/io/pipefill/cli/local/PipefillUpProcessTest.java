@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.pipefill.cli.PipefillCli;
-import io.pipefill.worker.pipeline.WorkerCommandLine;
+import io.pipefill.worker.launch.WorkerCommandLine;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -35,6 +35,7 @@ import static org.bytedeco.cuda.global.nccl.ncclSend;
 import static org.bytedeco.cuda.global.nccl.ncclSuccess;
 import static org.bytedeco.cuda.global.nccl.ncclSum;
 
+import io.pipefill.model.safetensors.DType;
 import io.pipefill.worker.transport.Handle;
 import io.pipefill.worker.transport.TransportException;
 import java.time.Duration;

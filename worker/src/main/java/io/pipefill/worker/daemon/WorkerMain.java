@@ -3,7 +3,7 @@ package io.pipefill.worker.daemon;
 /**
  * The worker daemon's own entry point ({@code pipefill worker} without the rest of the command line): what
  * a coordinator and {@code pipefill up} launch for each worker process (see
- * {@link io.pipefill.worker.pipeline.WorkerCommandLine}), so the worker module starts its own processes.
+ * {@link io.pipefill.worker.launch.WorkerCommandLine}), so the worker module starts its own processes.
  */
 public final class WorkerMain {
     private WorkerMain() {

@@ -14,7 +14,7 @@ public record PipelineResult(PipelineSpec spec, ChunkingDecision chunking, List<
                              List<StageEvent> events) {
 
     /** What the ranks reported, as the run's collector gathered it. */
-    static PipelineResult of(PipelineSpec spec, RunCollector.Gathered g) {
+    public static PipelineResult of(PipelineSpec spec, RunCollector.Gathered g) {
         return new PipelineResult(spec, g.chunking(), g.results(), g.weightBytesPerRank(), g.kvBytesPerRank(), g.events());
     }
 

@@ -18,7 +18,7 @@ import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
-import io.pipefill.worker.pipeline.ProcessPipeline;
+import io.pipefill.worker.launch.ProcessPipeline;
 import io.pipefill.model.pipeline.RequestResult;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -62,7 +62,7 @@ class CudaMultiProcessTest {
     private static PipelineResult processes(ModelConfig c, int pp, int tp, int[] tokens) throws Exception {
         PipelineSpec spec = new PipelineSpec(MODEL.toString(), Topology.of(c, pp, tp, null), 40, false, 0.75, null, 1,
                 Duration.ofSeconds(60), List.of(new PipelineSpec.Request(tokens, 4)));
-        return new ProcessPipeline(spec, Backends.Kind.cuda, QUIET, Duration.ofSeconds(120)).run();
+        return new ProcessPipeline(Backends.Kind.cuda, QUIET, Duration.ofSeconds(120)).run(spec);
     }
 
     /** A pp × tp run over NCCL against single-process CUDA on the same prompt: the pair, and the logits' relative error. */

@@ -16,7 +16,7 @@ import io.pipefill.worker.engine.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
-import io.pipefill.worker.pipeline.InProcessPipeline;
+import io.pipefill.worker.launch.InProcessPipeline;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.model.pipeline.RequestResult;
@@ -56,7 +56,7 @@ class CudaPipelineTest {
         }
         PipelineSpec spec = new PipelineSpec(dir.toString(), Topology.of(c, pp, 1, null), 40, false, 0.75, null, 1,
                 Duration.ofSeconds(60), List.of(new PipelineSpec.Request(tokens, 4)));
-        PipelineResult r = InProcessPipeline.run(spec, Backends.Kind.cuda);
+        PipelineResult r = new InProcessPipeline(Backends.Kind.cuda).run(spec);
         RequestResult res = r.result(0);
         double err = TestModels.relativeError(res.lastLogits(), single.lastLogits());
         assertTrue(err <= 1e-3, "pp " + pp + ": relative logits error " + err + " against single-process CUDA");

@@ -9,6 +9,8 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
 import io.pipefill.model.sim.PipelineSimulator;
 import io.pipefill.model.sim.SimulationResult;
+import io.pipefill.worker.launch.InProcessPipeline;
+import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.model.create.ModelGenerator;
 import io.pipefill.worker.engine.Activations;
@@ -52,7 +54,7 @@ class SimulatorAgreesWithEngineTest {
                 List.of(new PipelineSpec.Request(tokens, 1)));
         // one untimed engine run first: both measurements below then see a JVM whose JIT has compiled the hot
         // (Vector API) loops, as a long-running worker's would have
-        InProcessPipeline.run(spec);
+        new InProcessPipeline(Backends.Kind.cpu).run(spec);
 
         // a timing comparison on a shared VM: an attempt whose engine runs all hit a slow spell (seen once in
         // CI, 13.6 % apart) is measured again, profile and engine both; a real modelling error fails every attempt
@@ -63,7 +65,7 @@ class SimulatorAgreesWithEngineTest {
                     (stage, prefix, n) -> profile[stage][(int) (prefix / CHUNK)], (stage, n) -> 0.0, 0).run(schedule);
             double engine = Double.MAX_VALUE;
             for (int rep = 0; rep < 3; rep++) {
-                engine = Math.min(engine, InProcessPipeline.run(spec).result(0).ttftMs());
+                engine = Math.min(engine, new InProcessPipeline(Backends.Kind.cpu).run(spec).result(0).ttftMs());
             }
             double error = Math.abs(sim.ttftMs() - engine) / engine;
             String line = String.format("simulated %.0f ms, engine %.0f ms (%.1f %% apart; profile %s / %s)",

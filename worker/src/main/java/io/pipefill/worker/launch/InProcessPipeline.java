@@ -1,9 +1,14 @@
-package io.pipefill.worker.pipeline;
+package io.pipefill.worker.launch;
 
 import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.model.pipeline.RunCollector;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.Placement;
+import io.pipefill.worker.pipeline.PipelineResult;
+import io.pipefill.worker.pipeline.PipelineRunner;
+import io.pipefill.worker.pipeline.PipelineSpec;
+import io.pipefill.worker.pipeline.RunClock;
+import io.pipefill.worker.pipeline.StageWorker;
 import io.pipefill.worker.transport.ActivationLink;
 import io.pipefill.worker.transport.InProcessTransport;
 import io.pipefill.worker.transport.Transport;
@@ -19,13 +24,13 @@ import java.util.concurrent.TimeUnit;
  * Runs every rank of a pipeline as a thread of this process over the in-memory transport (tests, debugging,
  * and several CUDA stages sharing one GPU).
  */
-public final class InProcessPipeline {
-    private InProcessPipeline() {
+public final class InProcessPipeline implements PipelineRunner {
+    private final Backends.Kind backend;
+
+    public InProcessPipeline(Backends.Kind backend) {
+        this.backend = backend;
     }
 
-    public static PipelineResult run(PipelineSpec spec) {
-        return run(spec, Backends.Kind.cpu);
-    }
 
     /**
      * With {@code backend} cuda, every rank is a stage on GPU 0 with its share of the memory, and hidden states
@@ -33,7 +38,8 @@ public final class InProcessPipeline {
      * broadcast, barriers and decode tokens. Tensor parallelism needs a device all-reduce (NCCL), so cuda runs
      * tp 1 only.
      */
-    public static PipelineResult run(PipelineSpec spec, Backends.Kind backend) {
+    @Override
+    public PipelineResult run(PipelineSpec spec) {
         int world = spec.topology().worldSize();
         if (backend == Backends.Kind.cuda && spec.topology().tp() > 1) {
             throw new IllegalArgumentException("an in-process CUDA pipeline runs tp 1 only (its stages share one GPU "
@@ -42,11 +48,11 @@ public final class InProcessPipeline {
         InProcessTransport.Fabric fabric = new InProcessTransport.Fabric(world, spec.peerTimeout());
         try (ActivationLink.Fabric links = backend == Backends.Kind.cuda
                 ? Backends.deviceLocalLinks(world, spec.peerTimeout()) : null) {
-            return run(spec, backend, fabric, links);
+            return run(spec, fabric, links);
         }
     }
 
-    private static PipelineResult run(PipelineSpec spec, Backends.Kind backend, InProcessTransport.Fabric fabric,
+    private PipelineResult run(PipelineSpec spec, InProcessTransport.Fabric fabric,
                                       ActivationLink.Fabric links) {
         int world = spec.topology().worldSize();
         RunCollector collector = new RunCollector(spec.topology().worldSize(), spec.requests().size());

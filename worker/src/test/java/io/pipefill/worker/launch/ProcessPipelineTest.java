@@ -1,10 +1,13 @@
-package io.pipefill.worker.pipeline;
+package io.pipefill.worker.launch;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pipefill.worker.pipeline.PipelineResult;
+import io.pipefill.worker.pipeline.PipelineSpec;
+import io.pipefill.worker.engine.Backends;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
 import io.pipefill.model.pipeline.RequestResult;
@@ -36,8 +39,8 @@ class ProcessPipelineTest {
 
     @Test
     void twoStagesTwoTensorRanksMatchTheReferenceAndOverlapSends() throws Exception {
-        PipelineResult r = new ProcessPipeline(spec(2, 2, InProcessPipelineTest.PROMPT, 48, 5), QUIET,
-                Duration.ofSeconds(60)).run();
+        PipelineResult r = new ProcessPipeline(Backends.Kind.cpu, QUIET, Duration.ofSeconds(60))
+                .run(spec(2, 2, InProcessPipelineTest.PROMPT, 48, 5));
         RequestResult res = r.result(0);
         double err = TestModels.relativeError(res.lastLogits(), InProcessPipelineTest.reference().lastLogits());
         assertTrue(err <= InProcessPipelineTest.TOLERANCE, "relative error " + err);
@@ -64,7 +67,7 @@ class ProcessPipelineTest {
         PipelineSpec spec = new PipelineSpec(InProcessPipelineTest.MODEL.toString(), Topology.of(c, 2, 1, null), 100, true,
                 0.75, InProcessPipelineTest.FIT, 1, Duration.ofSeconds(30),
                 List.of(new PipelineSpec.Request(InProcessPipelineTest.PROMPT, 2)));
-        PipelineResult r = new ProcessPipeline(spec, QUIET, Duration.ofSeconds(60)).run();
+        PipelineResult r = new ProcessPipeline(Backends.Kind.cpu, QUIET, Duration.ofSeconds(60)).run(spec);
         assertTrue(r.chunking().dynamicUsed());
         List<Integer> stage0 = r.timeline().prefill(0).stream().filter(e -> e.stage() == 0).map(StageEvent::size).toList();
         List<Integer> stage1 = r.timeline().prefill(0).stream().filter(e -> e.stage() == 1).map(StageEvent::size).toList();
@@ -93,10 +96,10 @@ class ProcessPipelineTest {
                 }
             }
         }, true, StandardCharsets.UTF_8);
-        ProcessPipeline pipeline = new ProcessPipeline(spec(2, 1, prompt, 32, 1), progress, Duration.ofSeconds(60));
+        ProcessPipeline pipeline = new ProcessPipeline(Backends.Kind.cpu, progress, Duration.ofSeconds(60));
         CompletableFuture<PipelineResult> run = CompletableFuture.supplyAsync(() -> {
             try {
-                return pipeline.run();
+                return pipeline.run(spec(2, 1, prompt, 32, 1));
             } catch (Exception e) {
                 throw new RuntimeException(e);
             }

@@ -1,4 +1,4 @@
-package io.pipefill.worker.pipeline;
+package io.pipefill.worker.launch;
 
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;

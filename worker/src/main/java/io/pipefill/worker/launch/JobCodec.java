@@ -1,8 +1,9 @@
-package io.pipefill.worker.pipeline;
+package io.pipefill.worker.launch;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;

@@ -1,6 +1,10 @@
-package io.pipefill.worker.pipeline;
+package io.pipefill.worker.launch;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pipefill.worker.pipeline.StageWorker;
+import io.pipefill.worker.pipeline.RunClock;
+import io.pipefill.worker.pipeline.PipelineSink;
+import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.engine.DeviceRank;

@@ -1,4 +1,4 @@
-package io.pipefill.worker.pipeline;
+package io.pipefill.worker.launch;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

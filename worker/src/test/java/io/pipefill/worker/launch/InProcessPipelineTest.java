@@ -1,16 +1,19 @@
-package io.pipefill.worker.pipeline;
+package io.pipefill.worker.launch;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pipefill.worker.pipeline.PipelineResult;
+import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
 import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.pipeline.RequestResult;
 import io.pipefill.model.pipeline.StageEvent;
+import io.pipefill.worker.engine.Backends;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.engine.PrefillResult;
@@ -52,7 +55,7 @@ class InProcessPipelineTest {
     @CsvSource({"1,1,false", "2,1,false", "3,1,false", "4,1,false", "1,2,false", "2,2,false", "3,2,false", "4,2,false",
                 "1,1,true", "2,1,true", "3,1,true", "4,1,true", "1,2,true", "2,2,true", "3,2,true", "4,2,true"})
     void layoutsMatchTheSingleProcessReference(int pp, int tp, boolean dynamic) {
-        PipelineResult r = InProcessPipeline.run(spec(pp, tp, dynamic, dynamic ? FIT : null, 100, null));
+        PipelineResult r = new InProcessPipeline(Backends.Kind.cpu).run(spec(pp, tp, dynamic, dynamic ? FIT : null, 100, null));
         RequestResult res = r.result(0);
         double err = TestModels.relativeError(res.lastLogits(), reference().lastLogits());
         assertTrue(err <= TOLERANCE, "relative error " + err);
@@ -80,7 +83,7 @@ class InProcessPipelineTest {
         int[] other = new SplittableRandom(77).ints(150, 0, 512).toArray();
         PipelineSpec spec = new PipelineSpec(MODEL.toString(), Topology.of(c, 2, 2, null), 64, false, 0.75, null, 1,
                 Duration.ofSeconds(30), List.of(new PipelineSpec.Request(PROMPT, 5), new PipelineSpec.Request(other, 3)));
-        PipelineResult r = InProcessPipeline.run(spec);
+        PipelineResult r = new InProcessPipeline(Backends.Kind.cpu).run(spec);
         assertArrayEquals(reference().generated(), r.result(0).generated());
         PrefillResult otherRef = TestModels.prefill(MODEL, other, other.length, 3, 1);
         assertTrue(TestModels.relativeError(r.result(1).lastLogits(), otherRef.lastLogits()) <= TOLERANCE);
@@ -89,7 +92,7 @@ class InProcessPipelineTest {
 
     @Test
     void explicitPartitionAndProfiledChunking() {
-        PipelineResult r = InProcessPipeline.run(spec(3, 1, true, null, 128, "1,1,2"));
+        PipelineResult r = new InProcessPipeline(Backends.Kind.cpu).run(spec(3, 1, true, null, 128, "1,1,2"));
         assertArrayEquals(reference().generated(), r.result(0).generated());
         ChunkingDecision d = r.chunking();
         assertTrue(d.dynamicRequested());
