@@ -1,6 +1,7 @@
 package io.pipefill.cli.architecture;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -42,6 +43,14 @@ class ArchitectureTest {
             .should().dependOnClassesThat().resideInAnyPackage("io.pipefill.worker..", "io.pipefill.controlplane..",
                     "io.pipefill.cli..", "io.pipefill.model..")
             .because("tokenization is a library both sides use");
+
+    /** Each module's feature packages depend on each other without cycles, so each can be read (and moved) alone. */
+    @Test
+    void packagesAreFreeOfCycles() {
+        for (String module : new String[] {"io.pipefill.model.(*)..", "io.pipefill.controlplane.(*)..", "io.pipefill.cli.(*).."}) {
+            slices().matching(module).should().beFreeOfCycles().check(ALL);
+        }
+    }
 
     @Test
     void theImportCoversEveryModule() {
