@@ -18,8 +18,8 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * One rank's shard, loaded once and kept for many runs: the CPU backend, the open checkpoint and the
- * {@link Stage} with a KV cache of fixed capacity. Runs come and go with their own transports, so the
+ * One rank's shard, loaded once and kept for many runs: its compute backend (CPU or CUDA), the open
+ * checkpoint and the {@link Stage} with a KV cache of fixed capacity. Runs come and go with their own transports, so the
  * tensor-parallel all-reduce does not capture a transport: it forwards to the one {@link #bind bound} for
  * the run in progress. One run at a time uses a loaded stage.
  */
