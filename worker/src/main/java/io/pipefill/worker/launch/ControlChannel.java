@@ -11,27 +11,27 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 
 /** Newline-delimited JSON messages between the coordinator and a worker over one TCP connection. */
-public final class ControlChannel implements AutoCloseable {
+final class ControlChannel implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     private final Socket socket;
     private final BufferedReader in;
     private final BufferedWriter out;
 
-    public ControlChannel(Socket socket) throws IOException {
+    ControlChannel(Socket socket) throws IOException {
         this.socket = socket;
         socket.setTcpNoDelay(true);
         this.in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
         this.out = new BufferedWriter(new OutputStreamWriter(socket.getOutputStream(), StandardCharsets.UTF_8));
     }
 
-    public synchronized void send(Object message) throws IOException {
+    synchronized void send(Object message) throws IOException {
         out.write(JSON.writeValueAsString(message));
         out.write('\n');
         out.flush();
     }
 
     /** The next message, or null when the peer closed the connection. */
-    public JsonNode receive() throws IOException {
+    JsonNode receive() throws IOException {
         String line = in.readLine();
         return line == null ? null : JSON.readTree(line);
     }
