@@ -2,6 +2,7 @@ package io.pipefill.worker.agent;
 
 import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
+import io.pipefill.worker.engine.StageChecks;
 import io.pipefill.worker.pipeline.LoadedStage;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import java.time.Duration;
@@ -17,11 +18,7 @@ final class RunSpecs {
         int[] tokens = rs.tokens();
         require(tokens != null && tokens.length > 0, "tokens must hold at least one token id");
         int vocab = loaded.config().vocabSize();
-        for (int i = 0; i < tokens.length; i++) {
-            // an id outside the vocabulary would read past the embedding table
-            require(tokens[i] >= 0 && tokens[i] < vocab, "tokens[" + i + "] = " + tokens[i]
-                    + " is outside the vocabulary [0, " + vocab + ")");
-        }
+        StageChecks.tokensInVocabulary(tokens, vocab, detail -> AgentException.badRequest("run start: tokens: " + detail));
         require(rs.maxNewTokens() >= 0, "maxNewTokens must be at least 0, got " + rs.maxNewTokens());
         require(rs.chunk() > 0, "chunk must be positive, got " + rs.chunk());
         require(rs.peerTimeoutMs() > 0, "peerTimeoutMs must be positive, got " + rs.peerTimeoutMs());

@@ -3,14 +3,20 @@ package io.pipefill.worker.cpu;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.DecoderLayer;
+import io.pipefill.worker.engine.LayerOps;
 import io.pipefill.worker.engine.RotaryEmbedding;
 import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.engine.StageChecks;
 import io.pipefill.worker.engine.TensorParallel;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
-/** A stage computed in float32 on the CPU: BLAS for the projections and attention products, Java for the rest. */
+/**
+ * A stage computed in float32 on the CPU: BLAS for the projections and attention products, Java for the rest.
+ * Its layers run through {@link DecoderLayer}; {@link ChunkOps} is how this backend computes each step.
+ */
 final class CpuStage implements Stage {
     private final ModelConfig config;
     private final StageShard shard;
@@ -28,6 +34,7 @@ final class CpuStage implements Stage {
     private final ForkJoinPool pool;
     private final int threads;
     private final float eps;
+    private final DecoderLayer decoder;
     private Buffers buffers;
 
     CpuStage(ModelConfig config, StageShard shard, TensorParallel tp, CpuWeights weights, int kvCapacity,
@@ -44,6 +51,7 @@ final class CpuStage implements Stage {
         this.pool = pool;
         this.threads = threads;
         this.eps = (float) config.rmsNormEps();
+        this.decoder = new DecoderLayer(config);
         this.rope = new RotaryEmbedding(config);
         this.cache = new KvCache(shard.layerCount(), kvHeads, config.headDim(), kvCapacity);
         this.attention = new CpuAttention(heads, kvHeads, config.headDim(), pool);
@@ -56,19 +64,14 @@ final class CpuStage implements Stage {
 
     @Override
     public void embed(int[] tokens, int from, int n, Activations out) {
-        if (weights.embedding == null) {
-            throw new IllegalStateException("stage " + shard + " holds no embedding (only the first stage does)");
-        }
+        StageChecks.holdsEmbedding(weights.embedding != null, shard);
         CpuActivations x = CpuActivations.of(out);
         x.checkRows(n);
+        StageChecks.tokensInVocabulary(tokens, from, n, config.vocabSize());
         int h = config.hiddenSize();
         float[] row = new float[h];
         for (int t = 0; t < n; t++) {
             int id = tokens[from + t];
-            if (id < 0 || id >= config.vocabSize()) {
-                throw new IllegalArgumentException("token id " + id + " at prompt position " + (from + t)
-                        + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-            }
             weights.embedding.get((long) id * h, row, 0, h);
             x.data.put((long) t * h, row, 0, h);
         }
@@ -78,72 +81,165 @@ final class CpuStage implements Stage {
     public void forward(Activations activations, int position, int n) {
         CpuActivations x = CpuActivations.of(activations);
         x.checkRows(n);
-        if (position != cache.length()) {
-            throw new IllegalStateException("chunk at position " + position + " but the KV cache holds " + cache.length()
-                    + " positions: chunks must arrive in order");
-        }
-        if (position + n > cache.capacity()) {
-            throw new IllegalStateException("positions up to " + (position + n) + " exceed the KV cache capacity "
-                    + cache.capacity());
-        }
-        Buffers b = buffers(n);
-        RotaryEmbedding.Table table = rope.table(position, n);
+        StageChecks.chunkInOrder(position, n, cache.length(), cache.capacity());
+        ChunkOps ops = new ChunkOps(x.data, buffers(n), rope.table(position, n), position, n);
         for (int l = 0; l < weights.layers.size(); l++) {
-            layer(l, weights.layers.get(l), x.data, b, table, position, n);
+            decoder.run(ops, l);
         }
         cache.advanceTo(position + n);
     }
 
-    private void layer(int l, CpuWeights.Layer w, NativeFloats x, Buffers b, RotaryEmbedding.Table table, int pos0, int n) {
-        int h = config.hiddenSize();
-        int d = config.headDim();
-        int qkvWidth = qDim + 2 * kvDim;
+    /**
+     * The layer steps over one chunk (rows [0, n) of x at positions [pos0, pos0 + n)). The row-local steps between
+     * the q/k/v GEMM and the cache append (bias, q/k norm, RoPE) are only noted when called and run in one pass
+     * over the rows by {@link #appendKv}, which also copies the q heads out for attention.
+     */
+    private final class ChunkOps implements LayerOps {
+        private final NativeFloats x;
+        private final Buffers b;
+        private final RotaryEmbedding.Table table;
+        private final int pos0;
+        private final int n;
+        /** The row-local steps noted since the last q/k/v GEMM: null / false for those not asked for. */
+        private float[] qkvBias;
+        private float[] qNorm;
+        private float[] kNorm;
+        private boolean rotate;
 
-        rmsNormRows(x, b.normed, n, h, w.inputNorm());
-        Blas.linear(n, h, qkvWidth, b.normed.at(0), w.qkv().at(0), 0f, b.qkv.at(0));
-        rows(n, t -> {
-            float[] row = new float[qkvWidth];
-            b.qkv.get((long) t * qkvWidth, row, 0, qkvWidth);
-            if (w.qkvBias() != null) {
-                VecMath.add(row, 0, w.qkvBias(), 0, qkvWidth);
-            }
-            for (int head = 0; head < heads; head++) {
-                if (w.qNorm() != null) {
-                    VecMath.rmsNorm(row, head * d, d, w.qNorm(), eps);
-                }
-                table.rotate(row, head * d, t);
-            }
-            for (int kh = 0; kh < kvHeads; kh++) {
-                int kOff = qDim + kh * d;
-                if (w.kNorm() != null) {
-                    VecMath.rmsNorm(row, kOff, d, w.kNorm(), eps);
-                }
-                table.rotate(row, kOff, t);
-                long at = (long) (pos0 + t) * d;
-                cache.keys(l, kh).put(at, row, kOff, d);
-                cache.values(l, kh).put(at, row, qDim + kvDim + kh * d, d);
-            }
-            b.q.put((long) t * qDim, row, 0, qDim);
-        });
-        Blas.setThreads(1);
-        try {
-            attention.run(b.q, cache, l, pos0, n, b.attn);
-        } finally {
-            Blas.setThreads(threads);
+        ChunkOps(NativeFloats x, Buffers b, RotaryEmbedding.Table table, int pos0, int n) {
+            this.x = x;
+            this.b = b;
+            this.table = table;
+            this.pos0 = pos0;
+            this.n = n;
         }
-        projectIntoResidual(n, qDim, b.attn, w.o(), x, b);
-        if (w.oBias() != null) {
-            addBiasRows(x, n, h, w.oBias());
+
+        @Override
+        public void attentionNorm(int layer) {
+            rmsNormRows(x, b.normed, n, config.hiddenSize(), weights.layers.get(layer).inputNorm());
         }
-        rmsNormRows(x, b.normed, n, h, w.postNorm());
-        Blas.linear(n, h, 2 * inter, b.normed.at(0), w.gateUp().at(0), 0f, b.gateUp.at(0));
-        rows(n, t -> {
-            float[] gu = new float[2 * inter];
-            b.gateUp.get((long) t * 2 * inter, gu, 0, 2 * inter);
-            VecMath.siluMul(gu, 0, gu, inter, gu, 0, inter);
-            b.act.put((long) t * inter, gu, 0, inter);
-        });
-        projectIntoResidual(n, inter, b.act, w.down(), x, b);
+
+        @Override
+        public void qkvProjection(int layer) {
+            Blas.linear(n, config.hiddenSize(), qDim + 2 * kvDim, b.normed.at(0), weights.layers.get(layer).qkv().at(0),
+                    0f, b.qkv.at(0));
+            qkvBias = null;
+            qNorm = null;
+            kNorm = null;
+            rotate = false;
+        }
+
+        @Override
+        public void addQkvBias(int layer) {
+            if (qNorm != null || rotate) {
+                throw new IllegalStateException("the q/k/v bias comes before the q/k norm and RoPE");
+            }
+            qkvBias = present(weights.layers.get(layer).qkvBias(), "q/k/v bias", layer);
+        }
+
+        @Override
+        public void qkNorm(int layer) {
+            if (rotate) {
+                throw new IllegalStateException("the q/k norm comes before RoPE");
+            }
+            CpuWeights.Layer w = weights.layers.get(layer);
+            qNorm = present(w.qNorm(), "q norm", layer);
+            kNorm = present(w.kNorm(), "k norm", layer);
+        }
+
+        @Override
+        public void rope(int layer) {
+            rotate = true;
+        }
+
+        /** One pass over the rows: the noted bias, q/k norm and RoPE, then k and v into the cache and q into b.q. */
+        @Override
+        public void appendKv(int layer) {
+            int d = config.headDim();
+            int qkvWidth = qDim + 2 * kvDim;
+            float[] bias = qkvBias;
+            float[] qn = qNorm;
+            float[] kn = kNorm;
+            boolean rot = rotate;
+            rows(n, t -> {
+                float[] row = new float[qkvWidth];
+                b.qkv.get((long) t * qkvWidth, row, 0, qkvWidth);
+                if (bias != null) {
+                    VecMath.add(row, 0, bias, 0, qkvWidth);
+                }
+                for (int head = 0; head < heads; head++) {
+                    if (qn != null) {
+                        VecMath.rmsNorm(row, head * d, d, qn, eps);
+                    }
+                    if (rot) {
+                        table.rotate(row, head * d, t);
+                    }
+                }
+                for (int kh = 0; kh < kvHeads; kh++) {
+                    int kOff = qDim + kh * d;
+                    if (kn != null) {
+                        VecMath.rmsNorm(row, kOff, d, kn, eps);
+                    }
+                    if (rot) {
+                        table.rotate(row, kOff, t);
+                    }
+                    long at = (long) (pos0 + t) * d;
+                    cache.keys(layer, kh).put(at, row, kOff, d);
+                    cache.values(layer, kh).put(at, row, qDim + kvDim + kh * d, d);
+                }
+                b.q.put((long) t * qDim, row, 0, qDim);
+            });
+            qkvBias = null;
+            qNorm = null;
+            kNorm = null;
+            rotate = false;
+        }
+
+        @Override
+        public void attention(int layer) {
+            Blas.setThreads(1);
+            try {
+                attention.run(b.q, cache, layer, pos0, n, b.attn);
+            } finally {
+                Blas.setThreads(threads);
+            }
+        }
+
+        @Override
+        public void outputProjection(int layer) {
+            projectIntoResidual(n, qDim, b.attn, weights.layers.get(layer).o(), x, b);
+        }
+
+        @Override
+        public void addOutputBias(int layer) {
+            addBiasRows(x, n, config.hiddenSize(), present(weights.layers.get(layer).oBias(), "o_proj bias", layer));
+        }
+
+        @Override
+        public void mlpNorm(int layer) {
+            rmsNormRows(x, b.normed, n, config.hiddenSize(), weights.layers.get(layer).postNorm());
+        }
+
+        @Override
+        public void mlp(int layer) {
+            CpuWeights.Layer w = weights.layers.get(layer);
+            Blas.linear(n, config.hiddenSize(), 2 * inter, b.normed.at(0), w.gateUp().at(0), 0f, b.gateUp.at(0));
+            rows(n, t -> {
+                float[] gu = new float[2 * inter];
+                b.gateUp.get((long) t * 2 * inter, gu, 0, 2 * inter);
+                VecMath.siluMul(gu, 0, gu, inter, gu, 0, inter);
+                b.act.put((long) t * inter, gu, 0, inter);
+            });
+            projectIntoResidual(n, inter, b.act, w.down(), x, b);
+        }
+    }
+
+    /** A weight the architecture has; a step {@link DecoderLayer} asks for only then. */
+    private static float[] present(float[] weight, String what, int layer) {
+        if (weight == null) {
+            throw new IllegalStateException("layer " + layer + " has no " + what);
+        }
+        return weight;
     }
 
     /**
@@ -199,9 +295,7 @@ final class CpuStage implements Stage {
 
     @Override
     public float[] logits(Activations activations, int row) {
-        if (weights.lmHead == null) {
-            throw new IllegalStateException("stage " + shard + " holds no lm_head (only the last stage does)");
-        }
+        StageChecks.holdsHead(weights.lmHead != null, shard);
         CpuActivations x = CpuActivations.of(activations);
         int h = config.hiddenSize();
         int vocab = config.vocabSize();

@@ -3,8 +3,11 @@ package io.pipefill.worker.cuda;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.DecoderLayer;
+import io.pipefill.worker.engine.LayerOps;
 import io.pipefill.worker.engine.RotaryEmbedding;
 import io.pipefill.worker.engine.Stage;
+import io.pipefill.worker.engine.StageChecks;
 import io.pipefill.worker.engine.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.worker.model.RandomWeights;
@@ -14,9 +17,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A stage on one GPU: BF16 weights, activations and KV cache in the device pool, FP32 arithmetic. Mirrors
- * CpuStage step by step (same fused q/k/v and gate/up GEMMs, same tensor-parallel all-reduce points, same
- * checks and messages); the residual stream is stored in BF16 where CpuStage keeps float32.
+ * A stage on one GPU: BF16 weights, activations and KV cache in the device pool, FP32 arithmetic. Its layers
+ * run through {@link DecoderLayer}, as CpuStage's do ({@link ChunkOps}: one GEMM or kernel launch per step; same
+ * fused q/k/v and gate/up GEMMs, same tensor-parallel all-reduce points), with {@link StageChecks}' checks and
+ * messages; the residual stream is stored in BF16 where CpuStage keeps float32.
  *
  * <p>Parity with CpuStage and with Hugging Face transformers is checked on a GPU by tools/gpu-check.
  */
@@ -54,6 +58,7 @@ final class CudaStage implements Stage {
     private final int capacity;
     private final float eps;
     private final RotaryEmbedding rope;
+    private final DecoderLayer decoder;
     /** flash_attention.cu's kernel for this layout; null: attention.cu's CUDA-core kernel. */
     private final String flashKernel;
     /** flash_attention_sm90.cu's kernel when -Dpipefill.cuda.attention=wgmma applies to this layout, else null. */
@@ -91,6 +96,7 @@ final class CudaStage implements Stage {
         this.capacity = kvCapacity;
         this.eps = (float) config.rmsNormEps();
         this.rope = new RotaryEmbedding(config);
+        this.decoder = new DecoderLayer(config);
         AttentionChoice choice = AttentionChoice.fromSystemProperty();
         // cuDNN and wgmma fall back to the flash kernel for a shape they do not cover
         this.flashKernel = choice == AttentionChoice.CUDA_CORES ? null : LaunchGeometry.flashKernel(headDim, qDim + 2 * kvDim, qDim);
@@ -170,18 +176,10 @@ final class CudaStage implements Stage {
 
     @Override
     public void embed(int[] tokens, int from, int n, Activations out) {
-        if (embedding == ABSENT) {
-            throw new IllegalStateException("stage " + shard + " holds no embedding (only the first stage does)");
-        }
+        StageChecks.holdsEmbedding(embedding != ABSENT, shard);
         CudaActivations x = CudaActivations.of(out);
         x.checkRows(n);
-        for (int t = 0; t < n; t++) {
-            int id = tokens[from + t];
-            if (id < 0 || id >= config.vocabSize()) {
-                throw new IllegalArgumentException("token id " + id + " at prompt position " + (from + t)
-                        + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-            }
-        }
+        StageChecks.tokensInVocabulary(tokens, from, n, config.vocabSize());
         Buffers b = buffers(n);
         dev.uploadInts(b.ids, tokens, from, n);
         int h = config.hiddenSize();
@@ -193,55 +191,121 @@ final class CudaStage implements Stage {
     public void forward(Activations activations, int position, int n) {
         CudaActivations x = CudaActivations.of(activations);
         x.checkRows(n);
-        if (position != length) {
-            throw new IllegalStateException("chunk at position " + position + " but the KV cache holds " + length
-                    + " positions: chunks must arrive in order");
-        }
-        if (position + n > capacity) {
-            throw new IllegalStateException("positions up to " + (position + n) + " exceed the KV cache capacity " + capacity);
-        }
+        StageChecks.chunkInOrder(position, n, length, capacity);
         Buffers b = buffers(n);
         RotaryEmbedding.Table table = rope.table(position, n);
         dev.uploadFloats(b.cos, table.cos(), table.cos().length);
         dev.uploadFloats(b.sin, table.sin(), table.sin().length);
-        for (Layer l : layers) {
-            layer(l, x.offset, b, position, n);
+        ChunkOps ops = new ChunkOps(x.offset, b, position, n);
+        for (int l = 0; l < layers.size(); l++) {
+            decoder.run(ops, l);
         }
         dev.sync();
         length = position + n;
     }
 
-    private void layer(Layer w, long x, Buffers b, int pos0, int n) {
-        int h = config.hiddenSize();
-        int qkvWidth = qDim + 2 * kvDim;
-        int ew = LaunchGeometry.ELEMENTWISE_THREADS;
+    /**
+     * The layer steps over one chunk (rows [0, n) of x at positions [pos0, pos0 + n)), each one GEMM or kernel
+     * launch (or a fixed pair) on the device's stream, queued in the order {@link DecoderLayer} calls them.
+     */
+    private final class ChunkOps implements LayerOps {
+        private final long x;
+        private final Buffers b;
+        private final int pos0;
+        private final int n;
+        private final int h = config.hiddenSize();
+        private final int qkvWidth = qDim + 2 * kvDim;
+        private final int ew = LaunchGeometry.ELEMENTWISE_THREADS;
 
-        dev.launch("rms_norm", n, 1, LaunchGeometry.rowThreads(h), dev.arg(x), dev.arg(w.inputNorm()), dev.arg(b.normed), n, h, eps);
-        dev.linear(n, h, qkvWidth, b.normed, w.qkv(), false, b.qkv, false);
-        if (w.qkvBias() != ABSENT) {
+        ChunkOps(long x, Buffers b, int pos0, int n) {
+            this.x = x;
+            this.b = b;
+            this.pos0 = pos0;
+            this.n = n;
+        }
+
+        @Override
+        public void attentionNorm(int layer) {
+            Layer w = layers.get(layer);
+            dev.launch("rms_norm", n, 1, LaunchGeometry.rowThreads(h), dev.arg(x), dev.arg(w.inputNorm()), dev.arg(b.normed), n, h, eps);
+        }
+
+        @Override
+        public void qkvProjection(int layer) {
+            Layer w = layers.get(layer);
+            dev.linear(n, h, qkvWidth, b.normed, w.qkv(), false, b.qkv, false);
+        }
+
+        @Override
+        public void addQkvBias(int layer) {
+            Layer w = layers.get(layer);
             dev.launch("add_bias", LaunchGeometry.blocks((long) n * qkvWidth, ew), 1, ew,
-                    dev.arg(b.qkv), dev.arg(w.qkvBias()), n, qkvWidth, qkvWidth);
+                    dev.arg(b.qkv), dev.arg(present(w.qkvBias(), "q/k/v bias", layer)), n, qkvWidth, qkvWidth);
         }
-        if (w.qNorm() != ABSENT) {
+
+        @Override
+        public void qkNorm(int layer) {
+            Layer w = layers.get(layer);
+            long qNorm = present(w.qNorm(), "q norm", layer);
+            long kNorm = present(w.kNorm(), "k norm", layer);
             int t = LaunchGeometry.rowThreads(headDim);
-            dev.launch("head_rms_norm", n * heads, 1, t, dev.arg(b.qkv), dev.arg(w.qNorm()), n, heads, headDim, qkvWidth, 0, eps);
-            dev.launch("head_rms_norm", n * kvHeads, 1, t, dev.arg(b.qkv), dev.arg(w.kNorm()), n, kvHeads, headDim, qkvWidth, qDim, eps);
+            dev.launch("head_rms_norm", n * heads, 1, t, dev.arg(b.qkv), dev.arg(qNorm), n, heads, headDim, qkvWidth, 0, eps);
+            dev.launch("head_rms_norm", n * kvHeads, 1, t, dev.arg(b.qkv), dev.arg(kNorm), n, kvHeads, headDim, qkvWidth, qDim, eps);
         }
-        // q's heads and k's heads are adjacent in each row, so one launch rotates both
-        int ropeHeads = heads + kvHeads;
-        dev.launch("rope", LaunchGeometry.blocks((long) n * ropeHeads * (headDim / 2), ew), 1, ew,
-                dev.arg(b.qkv), dev.arg(b.cos), dev.arg(b.sin), n, ropeHeads, headDim, qkvWidth, 0);
-        dev.launch("kv_append", LaunchGeometry.blocks((long) n * kvDim, ew), 1, ew, dev.arg(b.qkv), dev.arg(w.keys()),
-                dev.arg(w.values()), n, kvHeads, headDim, qkvWidth, qDim, qDim + kvDim, capacity, pos0);
-        attend(w, b, pos0, n, qkvWidth);
-        projectIntoResidual(n, qDim, b.attn, w.o(), x, b);
-        if (w.oBias() != ABSENT) {
-            dev.launch("add_bias", LaunchGeometry.blocks((long) n * h, ew), 1, ew, dev.arg(x), dev.arg(w.oBias()), n, h, h);
+
+        @Override
+        public void rope(int layer) {
+            // q's heads and k's heads are adjacent in each row, so one launch rotates both
+            int ropeHeads = heads + kvHeads;
+            dev.launch("rope", LaunchGeometry.blocks((long) n * ropeHeads * (headDim / 2), ew), 1, ew,
+                    dev.arg(b.qkv), dev.arg(b.cos), dev.arg(b.sin), n, ropeHeads, headDim, qkvWidth, 0);
         }
-        dev.launch("rms_norm", n, 1, LaunchGeometry.rowThreads(h), dev.arg(x), dev.arg(w.postNorm()), dev.arg(b.normed), n, h, eps);
-        dev.linear(n, h, 2 * inter, b.normed, w.gateUp(), false, b.gateUp, false);
-        dev.launch("swiglu", LaunchGeometry.blocks((long) n * inter, ew), 1, ew, dev.arg(b.gateUp), dev.arg(b.act), n, inter);
-        projectIntoResidual(n, inter, b.act, w.down(), x, b);
+
+        @Override
+        public void appendKv(int layer) {
+            Layer w = layers.get(layer);
+            dev.launch("kv_append", LaunchGeometry.blocks((long) n * kvDim, ew), 1, ew, dev.arg(b.qkv), dev.arg(w.keys()),
+                    dev.arg(w.values()), n, kvHeads, headDim, qkvWidth, qDim, qDim + kvDim, capacity, pos0);
+        }
+
+        @Override
+        public void attention(int layer) {
+            attend(layers.get(layer), b, pos0, n, qkvWidth);
+        }
+
+        @Override
+        public void outputProjection(int layer) {
+            projectIntoResidual(n, qDim, b.attn, layers.get(layer).o(), x, b);
+        }
+
+        @Override
+        public void addOutputBias(int layer) {
+            Layer w = layers.get(layer);
+            dev.launch("add_bias", LaunchGeometry.blocks((long) n * h, ew), 1, ew, dev.arg(x),
+                    dev.arg(present(w.oBias(), "o_proj bias", layer)), n, h, h);
+        }
+
+        @Override
+        public void mlpNorm(int layer) {
+            Layer w = layers.get(layer);
+            dev.launch("rms_norm", n, 1, LaunchGeometry.rowThreads(h), dev.arg(x), dev.arg(w.postNorm()), dev.arg(b.normed), n, h, eps);
+        }
+
+        @Override
+        public void mlp(int layer) {
+            Layer w = layers.get(layer);
+            dev.linear(n, h, 2 * inter, b.normed, w.gateUp(), false, b.gateUp, false);
+            dev.launch("swiglu", LaunchGeometry.blocks((long) n * inter, ew), 1, ew, dev.arg(b.gateUp), dev.arg(b.act), n, inter);
+            projectIntoResidual(n, inter, b.act, w.down(), x, b);
+        }
+    }
+
+    /** A weight's pool offset; a step {@link DecoderLayer} asks for only when the architecture has the weight. */
+    private static long present(long offset, String what, int layer) {
+        if (offset == ABSENT) {
+            throw new IllegalStateException("layer " + layer + " has no " + what);
+        }
+        return offset;
     }
 
     /** The wgmma kernel, compiled and loaded, for a Hopper device; an error naming the device elsewhere. */
@@ -371,9 +435,7 @@ final class CudaStage implements Stage {
 
     @Override
     public float[] logits(Activations activations, int row) {
-        if (lmHead == ABSENT) {
-            throw new IllegalStateException("stage " + shard + " holds no lm_head (only the last stage does)");
-        }
+        StageChecks.holdsHead(lmHead != ABSENT, shard);
         CudaActivations x = CudaActivations.of(activations);
         x.checkRows(row + 1);
         int h = config.hiddenSize();

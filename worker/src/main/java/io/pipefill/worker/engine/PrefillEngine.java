@@ -22,12 +22,7 @@ public final class PrefillEngine {
 
     public PrefillResult run(PrefillRequest request, ProgressListener progress) {
         int[] prompt = request.promptTokens();
-        for (int i = 0; i < prompt.length; i++) {
-            if (prompt[i] < 0 || prompt[i] >= config.vocabSize()) {
-                throw new IllegalArgumentException("token id " + prompt[i] + " at prompt position " + i
-                        + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-            }
-        }
+        StageChecks.tokensInVocabulary(prompt, 0, prompt.length, config.vocabSize());
         ChunkSchedule schedule = ChunkSchedule.fixed(prompt.length, Math.min(request.chunkSize(), prompt.length));
         stage.resetCache();
         List<PrefillResult.ChunkTiming> timings = new ArrayList<>();

@@ -1,0 +1,55 @@
+package io.pipefill.worker.engine;
+
+import io.pipefill.model.ModelConfig;
+
+/**
+ * One decoder layer, written once for every backend: the sequence of {@link LayerOps} steps and every
+ * architecture difference (q/k/v bias, per-head q/k norm, o_proj bias), decided here from the model's
+ * configuration and nowhere else. Pre-norm Llama block:
+ * x += o_proj(attention(rope(qkv(norm(x))))); x += mlp(norm(x)).
+ *
+ * <p>A new model family adds its steps to {@link LayerOps} (each backend implements them) and its choice here:
+ * a mixture-of-experts MLP replaces the {@link LayerOps#mlp} call in {@link #mlpBlock}, multi-head latent
+ * attention replaces the q/k/v steps and {@link LayerOps#attention} in {@link #attentionBlock}; the norms,
+ * the projections into the residual and the tensor-parallel sums stay where they are.
+ */
+public final class DecoderLayer {
+    private final boolean qkvBias;
+    private final boolean qkNorm;
+    private final boolean oBias;
+
+    public DecoderLayer(ModelConfig config) {
+        this.qkvBias = config.qkvBias();
+        this.qkNorm = config.qkNorm();
+        this.oBias = config.oBias();
+    }
+
+    /** Runs layer {@code layer} of the stage over the chunk {@code ops} is bound to. */
+    public void run(LayerOps ops, int layer) {
+        attentionBlock(ops, layer);
+        mlpBlock(ops, layer);
+    }
+
+    private void attentionBlock(LayerOps ops, int layer) {
+        ops.attentionNorm(layer);
+        ops.qkvProjection(layer);
+        if (qkvBias) {
+            ops.addQkvBias(layer);
+        }
+        if (qkNorm) {
+            ops.qkNorm(layer);
+        }
+        ops.rope(layer);
+        ops.appendKv(layer);
+        ops.attention(layer);
+        ops.outputProjection(layer);
+        if (oBias) {
+            ops.addOutputBias(layer);
+        }
+    }
+
+    private void mlpBlock(LayerOps ops, int layer) {
+        ops.mlpNorm(layer);
+        ops.mlp(layer);
+    }
+}

@@ -1,0 +1,67 @@
+package io.pipefill.worker.engine;
+
+/**
+ * The steps of one decoder layer on one backend, in the units a backend computes them: each step is one BLAS
+ * call or one fused loop on the CPU and one GEMM or kernel launch (or a fixed short sequence of them) on the GPU.
+ * {@link DecoderLayer} says which steps run and in what order, for every architecture; a backend says only how
+ * a step is computed, and never branches on the architecture.
+ *
+ * <p>An instance works on one chunk: the residual stream x (rows [0, n) at positions [position, position + n))
+ * and the backend's work buffers, bound when the backend creates it. {@code layer} is the stage-local layer
+ * index (its weights and its part of the KV cache). The steps pass data through those buffers:
+ *
+ * <pre>
+ *   x ─ attentionNorm ─▶ normed ─ qkvProjection ─▶ qkv ─ [addQkvBias] [qkNorm] rope ─ appendKv ─▶ KV cache
+ *   q + KV cache ─ attention ─▶ attn ─ outputProjection ─▶ x += attn · Woᵀ ─ [addOutputBias]
+ *   x ─ mlpNorm ─▶ normed ─ mlp ─▶ x += down(SwiGLU(normed · [gate; up]ᵀ))
+ * </pre>
+ *
+ * <p>The steps from {@link #qkvProjection} to {@link #appendKv} are row-local: a backend may defer the
+ * optional ones and {@link #rope} and run them in one pass over the rows at {@link #appendKv} (the CPU does),
+ * as long as the effect is that of running them in the order called. The two projections into the residual
+ * ({@link #outputProjection}, the down projection in {@link #mlp}) sum the tensor-parallel partial products
+ * over the group before adding them to x.
+ *
+ * <p>Where the next model families plug in: a mixture-of-experts MLP is another step in place of {@link #mlp}
+ * (router, top-k experts, shared expert, with its residual and all-reduce); multi-head latent attention is
+ * another sequence in place of {@link #qkvProjection} … {@link #attention} writing the same attn buffer.
+ * {@link DecoderLayer} chooses between them once, from the model's configuration.
+ */
+public interface LayerOps {
+
+    /** normed = RMSNorm(x) with the layer's input norm. */
+    void attentionNorm(int layer);
+
+    /** qkv = normed · [Wq; Wk; Wv]ᵀ, one fused GEMM over this rank's heads. */
+    void qkvProjection(int layer);
+
+    /** qkv += the q/k/v bias (Qwen2, or attention_bias). */
+    void addQkvBias(int layer);
+
+    /** Per-head RMSNorm of the q heads and the k heads (Qwen3), before RoPE. */
+    void qkNorm(int layer);
+
+    /** Rotary position embedding of the q and k heads at the chunk's positions. */
+    void rope(int layer);
+
+    /** Appends the chunk's k and v heads to the layer's KV cache at positions [position, position + n). */
+    void appendKv(int layer);
+
+    /** attn = causal attention of the chunk's q heads over every cached position up to their own. */
+    void attention(int layer);
+
+    /** x += attn · Woᵀ (partial sums all-reduced over the tensor-parallel group first). */
+    void outputProjection(int layer);
+
+    /** x += the o_proj bias, after the all-reduce (attention_bias outside Qwen2). */
+    void addOutputBias(int layer);
+
+    /** normed = RMSNorm(x) with the layer's post-attention norm. */
+    void mlpNorm(int layer);
+
+    /**
+     * The dense SwiGLU MLP with its residual: x += (silu(normed · Wgateᵀ) ⊙ (normed · Wupᵀ)) · Wdownᵀ, gate and
+     * up as one fused GEMM, the down product's partial sums all-reduced over the tensor-parallel group first.
+     */
+    void mlp(int layer);
+}
