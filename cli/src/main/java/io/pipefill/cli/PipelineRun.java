@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.worker.launch.InProcessPipeline;

@@ -9,7 +9,7 @@ import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.SystemMemory;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.engine.Backend;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.engine.CapacityCheck;
 import io.pipefill.worker.engine.PrefillEngine;
 import io.pipefill.worker.engine.PrefillRequest;

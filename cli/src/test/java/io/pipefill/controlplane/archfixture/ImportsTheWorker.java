@@ -1,6 +1,6 @@
 package io.pipefill.controlplane.archfixture;
 
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 
 /**
  * A deliberate breach of the module rule, in the control plane's packages but outside its production classes:

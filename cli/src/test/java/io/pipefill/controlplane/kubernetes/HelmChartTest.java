@@ -37,7 +37,7 @@ import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.controlplane.cluster.WorkerState;
 import io.pipefill.worker.agent.AgentOptions;
 import io.pipefill.cli.PipefillCli;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.net.URI;

@@ -1,6 +1,6 @@
 package io.pipefill.worker.agent;
 
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import java.net.URI;
 import java.util.Map;
 

@@ -4,7 +4,7 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Backend;
 import io.pipefill.worker.engine.Stage;
-import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import java.util.concurrent.ForkJoinPool;
 

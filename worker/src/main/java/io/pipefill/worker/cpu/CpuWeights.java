@@ -2,7 +2,7 @@ package io.pipefill.worker.cpu;
 
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
-import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.worker.model.WeightLayout;
 import java.util.ArrayList;

@@ -3,9 +3,9 @@ package io.pipefill.worker.cuda;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Backend;
-import io.pipefill.worker.engine.DeviceRank;
+import io.pipefill.worker.transport.DeviceRank;
 import io.pipefill.worker.engine.Stage;
-import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.worker.model.WeightLayout;
 
@@ -13,7 +13,7 @@ import io.pipefill.worker.model.WeightLayout;
  * BF16 compute on one NVIDIA GPU (sm_80 or newer) through the JavaCPP CUDA presets. The constructor probes for
  * the host's CUDA libraries before any JavaCPP CUDA class is touched, so a machine without them gets
  * {@link CudaLibraries}' message (every missing soname, every directory searched) and not an
- * UnsatisfiedLinkError. Created reflectively by {@code io.pipefill.worker.engine.Backends}, so the CPU path
+ * UnsatisfiedLinkError. Created reflectively by {@code io.pipefill.worker.backends.Backends}, so the CPU path
  * never loads this class.
  */
 public final class CudaBackend implements Backend {
@@ -36,7 +36,7 @@ public final class CudaBackend implements Backend {
 
     /**
      * A rank of a multi-process pipeline, alone on the GPU its {@link NcclRank} took, with its TP group's
-     * all-reduce on the device. {@code rank} must be an NcclRank (engine.Backends passes the one it joined).
+     * all-reduce on the device. {@code rank} must be an NcclRank (backends.Backends passes the one it joined).
      */
     public CudaBackend(DeviceRank rank) {
         this(rank.device(), CubinCache.defaultCache(), 1, deviceAllReduceOf(rank));

@@ -8,7 +8,7 @@ import io.pipefill.worker.engine.LayerOps;
 import io.pipefill.worker.engine.RotaryEmbedding;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.StageChecks;
-import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.worker.model.RandomWeights;
 import io.pipefill.worker.model.WeightLayout;

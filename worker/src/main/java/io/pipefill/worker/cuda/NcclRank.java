@@ -4,7 +4,7 @@ import static org.bytedeco.cuda.global.cudart.cudaGetDeviceCount;
 import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
 
 import io.pipefill.model.Topology;
-import io.pipefill.worker.engine.DeviceRank;
+import io.pipefill.worker.transport.DeviceRank;
 import io.pipefill.worker.transport.ActivationLink;
 import io.pipefill.worker.transport.Transport;
 import io.pipefill.worker.transport.TransportException;
@@ -17,7 +17,7 @@ import java.util.Arrays;
  * states between stages, {@link NcclLink}) and, with tensor parallelism, splits it by stage into its TP group's
  * communicator, whose all-reduce the {@link CudaStage} runs on the device. Every rank must construct one at the
  * same point of its start-up (the init and the split are collective). Created by name from
- * {@code engine.Backends}. Not yet run on a GPU: needs a host with one GPU per rank.
+ * {@code backends.Backends}. Not yet run on a GPU: needs a host with one GPU per rank.
  */
 public final class NcclRank implements DeviceRank {
     private final int device;

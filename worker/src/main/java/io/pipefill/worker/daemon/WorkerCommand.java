@@ -1,7 +1,7 @@
 package io.pipefill.worker.daemon;
 
 import io.pipefill.worker.agent.AgentOptions;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.agent.WorkerAgent;
 import io.pipefill.worker.launch.WorkerProcess;
 import java.net.URI;

@@ -1,5 +1,6 @@
 package io.pipefill.worker.engine;
 
+import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.model.Checkpoint;

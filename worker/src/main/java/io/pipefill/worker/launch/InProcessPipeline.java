@@ -2,8 +2,8 @@ package io.pipefill.worker.launch;
 
 import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.model.pipeline.RunCollector;
-import io.pipefill.worker.engine.Backends;
-import io.pipefill.worker.engine.Placement;
+import io.pipefill.worker.backends.Backends;
+import io.pipefill.worker.backends.Placement;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineRunner;
 import io.pipefill.worker.pipeline.PipelineSpec;

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.model.pipeline.RunCollector;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineRunner;
 import io.pipefill.worker.pipeline.PipelineSpec;

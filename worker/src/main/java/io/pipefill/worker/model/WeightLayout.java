@@ -3,7 +3,7 @@ package io.pipefill.worker.model;
 import io.pipefill.model.WeightNames;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
-import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.model.safetensors.DType;
 import io.pipefill.model.safetensors.TensorInfo;
 import java.util.ArrayList;

@@ -10,7 +10,7 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.model.WeightLayout;
-import io.pipefill.worker.engine.TensorParallel;
+import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
 import io.pipefill.model.safetensors.DType;

@@ -8,7 +8,7 @@ import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.TestModels;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.engine.PrefillEngine;
 import io.pipefill.worker.engine.PrefillRequest;
 import io.pipefill.worker.engine.PrefillResult;

@@ -3,7 +3,7 @@ package io.pipefill.worker.cuda;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.transport.ActivationLink;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;

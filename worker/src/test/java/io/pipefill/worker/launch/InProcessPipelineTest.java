@@ -13,7 +13,7 @@ import io.pipefill.model.Topology;
 import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.pipeline.RequestResult;
 import io.pipefill.model.pipeline.StageEvent;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.engine.PrefillResult;

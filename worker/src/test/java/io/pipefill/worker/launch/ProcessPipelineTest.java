@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.Topology;
 import io.pipefill.model.pipeline.RequestResult;

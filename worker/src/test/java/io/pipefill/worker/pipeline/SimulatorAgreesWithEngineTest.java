@@ -10,7 +10,7 @@ import io.pipefill.model.Topology;
 import io.pipefill.model.sim.PipelineSimulator;
 import io.pipefill.model.sim.SimulationResult;
 import io.pipefill.worker.launch.InProcessPipeline;
-import io.pipefill.worker.engine.Backends;
+import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.model.create.ModelGenerator;
 import io.pipefill.worker.engine.Activations;

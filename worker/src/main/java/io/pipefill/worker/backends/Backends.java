@@ -1,5 +1,7 @@
-package io.pipefill.worker.engine;
+package io.pipefill.worker.backends;
 
+import io.pipefill.worker.engine.Backend;
+import io.pipefill.worker.transport.DeviceRank;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.cuda.CudaLibraries;
 import io.pipefill.model.Topology;

@@ -1,4 +1,4 @@
-package io.pipefill.worker.engine;
+package io.pipefill.worker.model;
 
 /**
  * A stage's place in its tensor-parallel group: q/k/v/gate/up are split by output features and o/down by

@@ -1,4 +1,4 @@
-package io.pipefill.worker.engine;
+package io.pipefill.worker.transport;
 
 import io.pipefill.worker.transport.ActivationLink;
 

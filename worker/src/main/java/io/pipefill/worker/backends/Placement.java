@@ -1,5 +1,6 @@
-package io.pipefill.worker.engine;
+package io.pipefill.worker.backends;
 
+import io.pipefill.worker.transport.DeviceRank;
 import java.util.Objects;
 
 /**
