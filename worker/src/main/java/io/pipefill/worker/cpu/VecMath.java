@@ -8,7 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
  * The element-wise hot loops (softmax pieces, norms, SwiGLU) on the Vector API, so that they run at SIMD
  * width: the attention softmax does one exp per score, and a scalar exp would cost more than the GEMMs.
  */
-public final class VecMath {
+final class VecMath {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 

@@ -10,7 +10,7 @@ package io.pipefill.worker.cuda;
  * [kvHeads][capacity][headDim]; out is rows of {@code outStride} values with head h at column h·headDim.
  * Every 4-D dims/strides pair below is (batch = 1, head, sequence, headDim) the way cuDNN's SDPA graph wants it.
  */
-public record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, int capacity, int qStride,
+record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, int capacity, int qStride,
                              int outStride) {
     /** cuDNN's fused flash attention on sm_80/sm_90: head dims that are a multiple of 8, up to 256. */
     public static final int MAX_HEAD_DIM = 256;

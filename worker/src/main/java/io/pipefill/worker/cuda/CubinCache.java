@@ -14,7 +14,7 @@ import java.util.function.Supplier;
  * never read. Writes go through a temporary file and an atomic rename because several worker processes of one
  * pipeline start at the same time and may compile the same kernel concurrently.
  */
-public final class CubinCache {
+final class CubinCache {
     private final Path dir;
 
     public CubinCache(Path dir) {

@@ -7,7 +7,7 @@ package io.pipefill.worker.cuda;
  * communicator on one device; CUDA_VISIBLE_DEVICES chooses (and orders) which physical GPUs devices 0..n-1 are.
  * Plain Java, so the rule and its errors are tested without a GPU.
  */
-public final class DeviceAssignment {
+final class DeviceAssignment {
     private DeviceAssignment() {
     }
 

@@ -9,7 +9,7 @@ import java.util.TreeMap;
  * base address. One allocation up front avoids cudaMalloc/cudaFree's implicit device synchronisation during a
  * run and makes "does it fit" a question answered before the first chunk.
  */
-public final class DevicePool {
+final class DevicePool {
     /** cudaMalloc's own alignment; cuBLAS and vector loads are happiest with it. */
     public static final long ALIGNMENT = 256;
 

@@ -17,7 +17,7 @@ import java.util.Map;
  * device's architecture; {@link #cacheKey} names the cached cubin by content, so a changed source, another
  * architecture or another compiler never reuses a stale binary.
  */
-public final class KernelSources {
+final class KernelSources {
     private static final String DIR = "/io/pipefill/worker/cuda/";
     private static final String COMMON = "common.cuh";
 

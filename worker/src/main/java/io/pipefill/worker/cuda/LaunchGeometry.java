@@ -3,7 +3,7 @@ package io.pipefill.worker.cuda;
 import java.util.List;
 
 /** Grid and block sizes for the kernels, kept in one place (and tested) so that the CUDA code stays simple. */
-public final class LaunchGeometry {
+final class LaunchGeometry {
     /** Threads per block of the element-wise kernels. */
     public static final int ELEMENTWISE_THREADS = 256;
     /** attention.cu's ATTN_WARPS × 32; query rows per attention block = ATTN_WARPS. */

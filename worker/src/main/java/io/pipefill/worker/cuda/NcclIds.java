@@ -8,7 +8,7 @@ import java.util.Arrays;
  * transports carry floats, so the bytes travel as 64 floats of 16 bits each (integers below 2^24 are exact in a
  * float; SharedRunClock sends its epoch the same way). Plain Java: no CUDA class is loaded here.
  */
-public final class NcclIds {
+final class NcclIds {
     /** NCCL_UNIQUE_ID_BYTES. */
     public static final int BYTES = 128;
     static final int FLOATS = BYTES / 2;

@@ -10,7 +10,7 @@ import java.util.List;
  * without a GPU. We compile straight to a cubin for the exact device ("sm_XY", not "compute_XY"): no PTX JIT
  * at load time, and the cubin can be cached on disk by {@link KernelSources#cacheKey}.
  */
-public final class NvrtcOptions {
+final class NvrtcOptions {
     private NvrtcOptions() {
     }
 
