@@ -1,46 +1,22 @@
 package io.pipefill.worker.cuda;
 
+import io.pipefill.worker.transport.ControlMessages;
 import io.pipefill.worker.transport.Transport;
 import java.util.Arrays;
 
 /**
- * An NCCL unique id (ncclUniqueId, 128 opaque bytes) on the way from the rank that made it to the others. The
- * transports carry floats, so the bytes travel as 64 floats of 16 bits each (integers below 2^24 are exact in a
- * float; SharedRunClock sends its epoch the same way). Plain Java: no CUDA class is loaded here.
+ * An NCCL unique id (ncclUniqueId, 128 opaque bytes) on the way from the rank that made it to the others: a
+ * control message of the run's transport, as bytes. Plain Java: no CUDA class is loaded here.
  */
 final class NcclIds {
     /** NCCL_UNIQUE_ID_BYTES. */
     public static final int BYTES = 128;
-    static final int FLOATS = BYTES / 2;
+
+    /** The control message that carries an id. */
+    record UniqueId(byte[] bytes) {
+    }
 
     private NcclIds() {
-    }
-
-    static float[] toFloats(byte[] id) {
-        checkLength(id);
-        float[] f = new float[FLOATS];
-        for (int i = 0; i < FLOATS; i++) {
-            f[i] = (id[2 * i] & 0xff) | (id[2 * i + 1] & 0xff) << 8;
-        }
-        return f;
-    }
-
-    static byte[] fromFloats(float[] f) {
-        if (f.length != FLOATS) {
-            throw new IllegalArgumentException("an NCCL unique id travels as " + FLOATS + " floats, got " + f.length);
-        }
-        byte[] id = new byte[BYTES];
-        for (int i = 0; i < FLOATS; i++) {
-            float v = f[i];
-            if (v != Math.rint(v) || v < 0 || v > 0xffff) {
-                throw new IllegalArgumentException("float " + i + " of an NCCL unique id is " + v
-                        + ", not a 16-bit piece: the message is not an id");
-            }
-            int bits = (int) v;
-            id[2 * i] = (byte) bits;
-            id[2 * i + 1] = (byte) (bits >>> 8);
-        }
-        return id;
     }
 
     /**
@@ -48,9 +24,13 @@ final class NcclIds {
      * transport: the rendezvous an NCCL communicator needs before ncclCommInitRank.
      */
     public static byte[] broadcast(Transport t, int root, int[] group, byte[] idAtRoot) {
-        float[] msg = t.rank() == root ? toFloats(idAtRoot) : new float[FLOATS];
-        t.broadcast(root, group, msg, FLOATS);
-        return fromFloats(msg);
+        if (t.rank() == root) {
+            checkLength(idAtRoot);
+        }
+        byte[] id = ControlMessages.broadcast(t, root, group, t.rank() == root ? new UniqueId(idAtRoot) : null,
+                UniqueId.class).bytes();
+        checkLength(id);
+        return id;
     }
 
     static void checkLength(byte[] id) {

@@ -2,7 +2,6 @@ package io.pipefill.worker.pipeline;
 
 import io.pipefill.model.ChunkSchedule;
 import io.pipefill.model.Chunk;
-import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.pipeline.ChunkingPolicy;
@@ -16,6 +15,7 @@ import io.pipefill.worker.backends.Placement;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.transport.ActivationLink;
+import io.pipefill.worker.transport.ControlMessages;
 import io.pipefill.worker.transport.Handle;
 import io.pipefill.worker.transport.Transport;
 import java.nio.file.Path;
@@ -117,7 +117,10 @@ public final class StageWorker {
         }
     }
 
-    /** Stage 0 profiles and fits; rank 0 broadcasts the outcome so that every rank derives the same chunks. */
+    /**
+     * Stage 0 profiles and rank 0 fits; rank 0 sends the decision to every rank (a control message) so that all
+     * derive the same chunks from the same values.
+     */
     private ChunkingDecision agreeOnChunking(Stage stage, ModelConfig c) {
         if (!spec.dynamic()) {
             return ChunkingPolicy.fixed(spec.chunk());
@@ -126,42 +129,16 @@ public final class StageWorker {
             return ChunkingPolicy.given(spec.chunk(), spec.sigma(), spec.givenFit());
         }
         long profileStart = System.nanoTime();
-        int n = ChunkingPolicy.profileLengths(spec.chunk()).length;
-        float[] msg = new float[4 + 2 * n];
+        ChunkingDecision mine = null;
         if (stageIndex == 0) {
+            // every rank of stage 0 profiles, so that their TP all-reduces line up; rank 0's timings decide
             double[][] profile = ChunkingProfile.measure(stage, spec.chunk(), c.vocabSize());
             if (rank == 0) {
-                LatencyFit fit = ChunkingPolicy.fromProfile(spec.chunk(), spec.sigma(), profile[0], profile[1], 0).fit();
-                msg[0] = fit == null ? 0 : 1;
-                if (fit != null) {
-                    msg[1] = (float) fit.a();
-                    msg[2] = (float) fit.b();
-                    msg[3] = (float) fit.c();
-                }
-                for (int i = 0; i < n; i++) {
-                    msg[4 + i] = (float) profile[0][i];
-                    msg[4 + n + i] = (float) profile[1][i];
-                }
+                mine = ChunkingPolicy.fromProfile(spec.chunk(), spec.sigma(), profile[0], profile[1],
+                        (System.nanoTime() - profileStart) / 1e6);
             }
         }
-        int[] world = transport.allRanks();
-        // the fit travels as float32 so that every rank (rank 0 included) computes chunks from the same values
-        transport.broadcast(0, world, msg, msg.length);
-        double[] lengths = new double[n];
-        double[] ms = new double[n];
-        for (int i = 0; i < n; i++) {
-            lengths[i] = msg[4 + i];
-            ms[i] = msg[4 + n + i];
-        }
-        double wallMs = (System.nanoTime() - profileStart) / 1e6;
-        if (msg[0] == 0) {
-            // the fallback and its reason, from the profile as every rank received it
-            ChunkingDecision d = ChunkingPolicy.fromProfile(spec.chunk(), spec.sigma(), lengths, ms, wallMs);
-            return d.fit() == null ? d : new ChunkingDecision(true, spec.chunk(), spec.sigma(), null,
-                    "latency fit failed; fixed chunks used", lengths, ms, wallMs);
-        }
-        return new ChunkingDecision(true, spec.chunk(), spec.sigma(), new LatencyFit(msg[1], msg[2], msg[3]), null,
-                lengths, ms, wallMs);
+        return ControlMessages.broadcast(transport, 0, transport.allRanks(), mine, ChunkingDecision.class);
     }
 
     private void runRequest(int r, Stage stage, ModelConfig c, ChunkingDecision decision, RunClock clock,

@@ -10,6 +10,7 @@ public final class InProcessTransport implements Transport {
         private final int worldSize;
         private final Duration timeout;
         private final ConcurrentHashMap<String, Mailbox> boxes = new ConcurrentHashMap<>();
+        private final ConcurrentHashMap<String, MessageBox> messageBoxes = new ConcurrentHashMap<>();
 
         public Fabric(int worldSize, Duration timeout) {
             this.worldSize = worldSize;
@@ -18,6 +19,11 @@ public final class InProcessTransport implements Transport {
 
         public Transport endpoint(int rank) {
             return new InProcessTransport(this, rank);
+        }
+
+        MessageBox messages(int from, int to, int channel) {
+            return messageBoxes.computeIfAbsent(from + ">" + to + "#" + channel,
+                    k -> new MessageBox("from rank " + from + " to rank " + to + " on channel " + channel));
         }
 
         Mailbox box(int from, int to, int channel) {
@@ -56,6 +62,16 @@ public final class InProcessTransport implements Transport {
         Handle h = new Handle("receive from rank " + peer + " on channel " + channel, fabric.timeout);
         fabric.box(peer, rank, channel).post(h, into, length);
         return h;
+    }
+
+    @Override
+    public void sendMessage(int peer, int channel, byte[] message) {
+        fabric.messages(rank, peer, channel).arrive(message);
+    }
+
+    @Override
+    public byte[] receiveMessage(int peer, int channel) {
+        return fabric.messages(peer, rank, channel).take(fabric.timeout);
     }
 
     @Override

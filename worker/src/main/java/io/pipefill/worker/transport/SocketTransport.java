@@ -23,13 +23,19 @@ import java.util.function.IntFunction;
  * The transport over TCP sockets: one connection per pair of ranks (the higher rank connects to the
  * lower), a writer thread per connection that drains posted sends in order, and a reader thread that
  * routes each frame into its (peer, channel) mailbox, where receives are matched FIFO. Frames are
- * {@code magic, channel, float count, floats (little-endian)}; a wrong magic, an unknown channel or a size
- * that disagrees with the posted receive is an error naming the peer.
+ * {@code magic, channel, float count, floats (little-endian)}, or for a control message {@code message magic,
+ * channel, byte count (at most 1 MiB), bytes}; a wrong magic, an unknown channel, an oversized message or a
+ * size that disagrees with the posted receive is an error naming the peer.
  */
 public final class SocketTransport implements Transport {
     private static final int MAGIC = 0x50504631; // "PPF1"
     private static final int MAX_FLOATS = 1 << 28;
+    /** A control-message frame: {@code magic, channel, byte count, bytes}. */
+    private static final int MESSAGE_MAGIC = 0x50504D31; // "PPM1"
+    /** Control messages are small records; a larger frame is a corrupt or hostile stream. */
+    private static final int MAX_MESSAGE_BYTES = 1 << 20;
     private static final int[] CHANNELS = {CHANNEL_HIDDEN, CHANNEL_TOKEN, CHANNEL_ALL_REDUCE, CHANNEL_BROADCAST};
+    private static final int[] MESSAGE_CHANNELS = {CHANNEL_CONTROL};
 
     private final int rank;
     private final int worldSize;
@@ -147,7 +153,7 @@ public final class SocketTransport implements Transport {
     @Override
     public Handle isend(int peer, int channel, float[] data, int length) {
         Handle h = new Handle("send to " + describe.apply(peer) + " on channel " + channel, timeout);
-        connection(peer).send(new Outgoing(channel, data, length, h));
+        connection(peer).send(new Outgoing(channel, data, length, null, h));
         return h;
     }
 
@@ -159,12 +165,31 @@ public final class SocketTransport implements Transport {
     }
 
     @Override
+    public void sendMessage(int peer, int channel, byte[] message) {
+        if (message.length > MAX_MESSAGE_BYTES) {
+            throw new IllegalArgumentException("a control message of " + message.length + " bytes is over the "
+                    + MAX_MESSAGE_BYTES + "-byte limit");
+        }
+        Handle h = new Handle("control message to " + describe.apply(peer) + " on channel " + channel, timeout);
+        Connection c = connection(peer);
+        c.messageBox(channel); // refuses an unknown channel here, not in the writer
+        c.send(new Outgoing(channel, null, 0, message, h));
+        h.await();
+    }
+
+    @Override
+    public byte[] receiveMessage(int peer, int channel) {
+        return connection(peer).messageBox(channel).take(timeout);
+    }
+
+    @Override
     public void close() {
         closing = true;
         connections.values().forEach(Connection::close);
     }
 
-    private record Outgoing(int channel, float[] data, int length, Handle handle) {
+    /** A float frame ({@code data[0, length)}) or, with {@code message} set, a control-message frame. */
+    private record Outgoing(int channel, float[] data, int length, byte[] message, Handle handle) {
     }
 
     /** One peer: its socket, the writer and reader threads, and a mailbox per channel. */
@@ -173,6 +198,7 @@ public final class SocketTransport implements Transport {
         private final Socket socket;
         private final LinkedBlockingQueue<Outgoing> queue = new LinkedBlockingQueue<>();
         private final Map<Integer, Mailbox> mailboxes = new ConcurrentHashMap<>();
+        private final Map<Integer, MessageBox> messageBoxes = new ConcurrentHashMap<>();
         private volatile TransportException failure;
         private Thread writer;
         private Thread reader;
@@ -183,6 +209,17 @@ public final class SocketTransport implements Transport {
             for (int ch : CHANNELS) {
                 mailboxes.put(ch, new Mailbox("from " + describe.apply(peer) + " on channel " + ch));
             }
+            for (int ch : MESSAGE_CHANNELS) {
+                messageBoxes.put(ch, new MessageBox("from " + describe.apply(peer) + " on channel " + ch));
+            }
+        }
+
+        MessageBox messageBox(int channel) {
+            MessageBox m = messageBoxes.get(channel);
+            if (m == null) {
+                throw new TransportException("unknown control-message channel " + channel);
+            }
+            return m;
         }
 
         void startThreads() {
@@ -216,6 +253,17 @@ public final class SocketTransport implements Transport {
                 ByteBuffer bytes = ByteBuffer.allocate(0);
                 while (true) {
                     Outgoing o = queue.take();
+                    if (o.message() != null) {
+                        out.writeInt(MESSAGE_MAGIC);
+                        out.writeInt(o.channel());
+                        out.writeInt(o.message().length);
+                        out.write(o.message());
+                        if (queue.isEmpty()) {
+                            out.flush();
+                        }
+                        o.handle().complete();
+                        continue;
+                    }
                     int n = o.length() * Float.BYTES;
                     if (bytes.capacity() < n) {
                         bytes = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
@@ -243,6 +291,10 @@ public final class SocketTransport implements Transport {
                 byte[] bytes = new byte[0];
                 while (true) {
                     int magic = in.readInt();
+                    if (magic == MESSAGE_MAGIC) {
+                        readMessage(in);
+                        continue;
+                    }
                     if (magic != MAGIC) {
                         throw new TransportException(String.format("corrupt stream from %s: frame magic %08x",
                                 describe.apply(peer), magic));
@@ -285,6 +337,23 @@ public final class SocketTransport implements Transport {
             }
         }
 
+        /** A control-message frame after its magic: channel, byte count (bounded), bytes. */
+        private void readMessage(DataInputStream in) throws IOException {
+            int channel = in.readInt();
+            int length = in.readInt();
+            MessageBox box = messageBoxes.get(channel);
+            if (box == null) {
+                throw new TransportException("control message on unknown channel " + channel + " from " + describe.apply(peer));
+            }
+            if (length < 0 || length > MAX_MESSAGE_BYTES) {
+                throw new TransportException("control message of " + length + " bytes from " + describe.apply(peer)
+                        + " is outside [0, " + MAX_MESSAGE_BYTES + "]");
+            }
+            byte[] message = new byte[length];
+            in.readFully(message);
+            box.arrive(message);
+        }
+
         private void fail(String reason) {
             failWith(new TransportException("lost " + describe.apply(peer) + " (seen from " + describe.apply(rank) + "): "
                     + reason));
@@ -296,6 +365,7 @@ public final class SocketTransport implements Transport {
             }
             failure = e;
             mailboxes.values().forEach(m -> m.fail(e));
+            messageBoxes.values().forEach(m -> m.fail(e));
             Outgoing o;
             while ((o = queue.poll()) != null) {
                 o.handle().fail(e);

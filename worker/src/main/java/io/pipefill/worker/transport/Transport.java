@@ -1,7 +1,8 @@
 package io.pipefill.worker.transport;
 
 /**
- * Moves float messages between ranks. Sends and receives are asynchronous: they return a {@link Handle}
+ * Moves float messages (tensors) between ranks, and control messages (small encoded records, see
+ * {@link ControlMessages}). Float sends and receives are asynchronous: they return a {@link Handle}
  * that is waited on later, so a stage can post the send of chunk c and compute chunk c+1 meanwhile.
  * Delivery is FIFO per (peer, channel). Every wait is bounded by the transport's timeout, and a lost peer
  * fails the wait with an error naming it. The stage loop never knows whether bytes go over sockets, memory
@@ -14,6 +15,8 @@ public interface Transport extends AutoCloseable {
     int CHANNEL_TOKEN = 2;
     int CHANNEL_ALL_REDUCE = 3;
     int CHANNEL_BROADCAST = 4;
+    /** Control messages: records, not tensors. */
+    int CHANNEL_CONTROL = 5;
 
     int rank();
 
@@ -29,6 +32,12 @@ public interface Transport extends AutoCloseable {
 
     /** Posts a receive of exactly {@code length} floats into {@code into[0, length)}. */
     Handle irecv(int peer, int channel, float[] into, int length);
+
+    /** Sends one control message (its bytes, which must not change afterwards); FIFO per (peer, channel). */
+    void sendMessage(int peer, int channel, byte[] message);
+
+    /** The next control message from {@code peer} on {@code channel}, waiting at most the transport's timeout. */
+    byte[] receiveMessage(int peer, int channel);
 
     /**
      * Sums {@code data[0, length)} over the ranks of {@code group} (which contains this rank). Contributions are

@@ -19,39 +19,15 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** The NCCL unique id's trip over the float transports; plain Java, no CUDA class loaded. */
+/** The NCCL unique id's trip as a control message over the transports; plain Java, no CUDA class loaded. */
 class NcclIdsTest {
     @Test
-    void everyByteValueSurvivesTheFloatEncoding() {
-        byte[] id = new byte[NcclIds.BYTES];
-        for (int i = 0; i < id.length; i++) {
-            id[i] = (byte) (i * 2 + 1);  // covers 0x80.. (negative bytes) and 0x01..
-        }
-        id[0] = (byte) 0xff;
-        id[1] = (byte) 0xff;
-        id[2] = 0;
-        float[] f = NcclIds.toFloats(id);
-        assertEquals(64, f.length);
-        assertEquals(65535f, f[0]);
-        assertArrayEquals(id, NcclIds.fromFloats(f));
-        byte[] random = new byte[NcclIds.BYTES];
-        new Random(3).nextBytes(random);
-        assertArrayEquals(random, NcclIds.fromFloats(NcclIds.toFloats(random)));
-    }
-
-    @Test
-    void malformedIdsAndMessagesAreRefused() {
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> NcclIds.toFloats(new byte[127])).getMessage()
-                .contains("128 bytes, got 127"));
-        assertThrows(IllegalArgumentException.class, () -> NcclIds.toFloats(null));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> NcclIds.fromFloats(new float[10])).getMessage()
-                .contains("64 floats"));
-        float[] bad = new float[64];
-        bad[5] = 0.5f;
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> NcclIds.fromFloats(bad)).getMessage()
-                .contains("float 5"));
-        bad[5] = 70000;
-        assertThrows(IllegalArgumentException.class, () -> NcclIds.fromFloats(bad));
+    void aMalformedIdIsRefusedAtTheRoot() {
+        InProcessTransport.Fabric f = new InProcessTransport.Fabric(1, Duration.ofSeconds(5));
+        Transport root = f.endpoint(0);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> NcclIds.broadcast(root, 0, new int[] {0},
+                new byte[127])).getMessage().contains("128 bytes, got 127"));
+        assertThrows(IllegalArgumentException.class, () -> NcclIds.broadcast(root, 0, new int[] {0}, null));
     }
 
     @Test

@@ -74,6 +74,48 @@ class SocketTransportTest {
         }
     }
 
+    record Greeting(String text, long number, double[] values) {
+    }
+
+    /** Control messages: records in order, between float frames on the same connection; lost or silent peers named. */
+    @Test
+    void controlMessagesArriveAsTheRecordsTheyWere() throws Exception {
+        SocketTransport[] t = pair(Duration.ofSeconds(5));
+        try {
+            Greeting first = new Greeting("epoch", Long.MAX_VALUE - 7, new double[] {1e-7, Math.PI});
+            float[] between = {1.5f, -2f};
+            t[1].isend(0, Transport.CHANNEL_HIDDEN, between, 2);
+            t[1].sendMessage(0, Transport.CHANNEL_CONTROL, ControlMessages.encode(first));
+            t[1].sendMessage(0, Transport.CHANNEL_CONTROL, ControlMessages.encode(new Greeting("second", 2, new double[0])));
+            float[] got = new float[2];
+            t[0].irecv(1, Transport.CHANNEL_HIDDEN, got, 2).await();
+            assertArrayEquals(between, got);
+            Greeting back = ControlMessages.decode(t[0].receiveMessage(1, Transport.CHANNEL_CONTROL), Greeting.class, 1);
+            assertTrue(back.text().equals("epoch") && back.number() == Long.MAX_VALUE - 7, back.toString());
+            assertArrayEquals(first.values(), back.values());
+            assertTrue(ControlMessages.decode(t[0].receiveMessage(1, Transport.CHANNEL_CONTROL), Greeting.class, 1)
+                    .text().equals("second"));
+            assertThrows(IllegalArgumentException.class,
+                    () -> t[1].sendMessage(0, Transport.CHANNEL_CONTROL, new byte[(1 << 20) + 1]));
+        } finally {
+            t[0].close();
+            t[1].close();
+        }
+        SocketTransport[] quiet = pair(Duration.ofMillis(300));
+        try {
+            String m = assertThrows(TransportException.class, () -> quiet[0].receiveMessage(1, Transport.CHANNEL_CONTROL))
+                    .getMessage();
+            assertTrue(m.contains("no control message from rank 1 on channel 5 within"), m);
+            quiet[1].close();
+            m = assertThrows(TransportException.class, () -> quiet[0].receiveMessage(1, Transport.CHANNEL_CONTROL))
+                    .getMessage();
+            assertTrue(m.contains("lost rank 1") || m.contains("no control message"), m);
+        } finally {
+            quiet[0].close();
+            quiet[1].close();
+        }
+    }
+
     @Test
     void wrongSizeIsAnErrorNamingThePeer() throws Exception {
         SocketTransport[] t = pair(Duration.ofSeconds(5));

@@ -1,0 +1,50 @@
+package io.pipefill.worker.transport;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * Control messages as records: what ranks tell each other that is not a tensor (the run's epoch, the chunking
+ * decision, NCCL's unique id) travels as JSON bytes on the transport's message path, typed at both ends,
+ * instead of being packed into floats.
+ */
+public final class ControlMessages {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private ControlMessages() {
+    }
+
+    /**
+     * Sends {@code message} from {@code root} to every other rank of {@code group} and returns it on every rank
+     * (the root's own, the others' decoded from what arrived).
+     */
+    public static <T> T broadcast(Transport transport, int root, int[] group, T message, Class<T> type) {
+        if (transport.rank() == root) {
+            byte[] bytes = encode(message);
+            for (int peer : group) {
+                if (peer != root) {
+                    transport.sendMessage(peer, Transport.CHANNEL_CONTROL, bytes);
+                }
+            }
+            return message;
+        }
+        return decode(transport.receiveMessage(root, Transport.CHANNEL_CONTROL), type, root);
+    }
+
+    static byte[] encode(Object message) {
+        try {
+            return JSON.writeValueAsBytes(message);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("cannot encode the control message " + message + ": " + e.getOriginalMessage(), e);
+        }
+    }
+
+    static <T> T decode(byte[] bytes, Class<T> type, int from) {
+        try {
+            return JSON.readValue(bytes, type);
+        } catch (java.io.IOException e) {
+            throw new TransportException("rank " + from + " sent a control message that is not a " + type.getSimpleName()
+                    + ": " + e.getMessage());
+        }
+    }
+}
