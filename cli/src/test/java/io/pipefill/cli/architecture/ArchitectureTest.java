@@ -1,6 +1,7 @@
 package io.pipefill.cli.architecture;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -51,6 +52,34 @@ class ArchitectureTest {
                 "io.pipefill.cli.(*).."}) {
             slices().matching(module).should().beFreeOfCycles().check(ALL);
         }
+    }
+
+    /**
+     * The worker's layers, bottom up: what a package may import is below it. model (checkpoints, weight layout,
+     * TP slices) → engine (the Backend/Stage seam, the decoder layer) → transport (links, device ranks) → the
+     * backends cpu and cuda → backends (choosing one) → pipeline (the stage loop) → launch and agent (who drives it)
+     * → daemon (the process's entry point).
+     */
+    @Test
+    void theWorkersPackagesAreLayered() {
+        layeredArchitecture().consideringOnlyDependenciesInLayers()
+                .layer("model").definedBy("io.pipefill.worker.model..")
+                .layer("engine").definedBy("io.pipefill.worker.engine..")
+                .layer("transport").definedBy("io.pipefill.worker.transport..")
+                .layer("compute").definedBy("io.pipefill.worker.cpu..", "io.pipefill.worker.cuda..")
+                .layer("backends").definedBy("io.pipefill.worker.backends..")
+                .layer("pipeline").definedBy("io.pipefill.worker.pipeline..")
+                .layer("drivers").definedBy("io.pipefill.worker.launch..", "io.pipefill.worker.agent..")
+                .layer("daemon").definedBy("io.pipefill.worker.daemon..")
+                .whereLayer("daemon").mayNotBeAccessedByAnyLayer()
+                .whereLayer("drivers").mayOnlyBeAccessedByLayers("daemon")
+                .whereLayer("pipeline").mayOnlyBeAccessedByLayers("drivers", "daemon")
+                .whereLayer("backends").mayOnlyBeAccessedByLayers("pipeline", "drivers", "daemon")
+                .whereLayer("compute").mayOnlyBeAccessedByLayers("backends", "pipeline", "drivers", "daemon")
+                .whereLayer("transport").mayOnlyBeAccessedByLayers("compute", "backends", "pipeline", "drivers", "daemon")
+                .whereLayer("engine").mayOnlyBeAccessedByLayers("transport", "compute", "backends", "pipeline", "drivers",
+                        "daemon")
+                .check(ALL);
     }
 
     @Test
