@@ -4,6 +4,8 @@ import static io.pipefill.worker.cuda.ProbeLines.emit;
 import static io.pipefill.worker.cuda.ProbeLines.error;
 import static io.pipefill.worker.cuda.ProbeLines.line;
 
+import io.pipefill.worker.transport.InProcessTransport;
+import java.util.concurrent.CompletableFuture;
 import io.pipefill.model.safetensors.DType;
 import io.pipefill.worker.transport.ActivationLink;
 import io.pipefill.worker.transport.Handle;
@@ -143,9 +145,14 @@ public final class NcclProbe {
             runCase("nccl_init_one_rank", m -> {
                 m.put("nccl_version", NcclCommunicator.version());
                 byte[] id = NcclCommunicator.newUniqueId();
-                byte[] travelled = NcclIds.fromFloats(NcclIds.toFloats(id));
+                // the id's trip from rank 0 to another rank as the pipelines make it: a control message
+                InProcessTransport.Fabric fabric = new InProcessTransport.Fabric(2, Duration.ofSeconds(5));
+                CompletableFuture<byte[]> sent = CompletableFuture.supplyAsync(
+                        () -> NcclIds.broadcast(fabric.endpoint(0), 0, new int[] {0, 1}, id));
+                byte[] travelled = NcclIds.broadcast(fabric.endpoint(1), 0, new int[] {0, 1}, null);
+                sent.join();
                 m.put("id_prefix", NcclIds.describe(id));
-                m.put("id_survives_float_encoding", java.util.Arrays.equals(id, travelled));
+                m.put("id_survives_control_message", java.util.Arrays.equals(id, travelled));
                 comm[0] = new NcclCommunicator(travelled, 1, 0, dev.stream(), NCCL_TIMEOUT);
                 return java.util.Arrays.equals(id, travelled);
             });
