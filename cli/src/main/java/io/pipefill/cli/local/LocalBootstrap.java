@@ -46,14 +46,14 @@ final class LocalBootstrap {
     private final DeploymentService deployments;
     private final Instant started;
 
-    /** {@code workers}: how many local workers to wait for; only workers registered {@code since} count. */
-    LocalBootstrap(String preset, int maxTokens, int threads, int workers, Instant since, LocalCluster cluster) {
-        ApplicationContext context = cluster.context();
+    /** Waits for {@code local}'s workers; only workers registered {@code since} count (not an earlier start's). */
+    LocalBootstrap(String preset, int maxTokens, int threads, Instant since, LocalCluster local) {
+        ApplicationContext context = local.context();
         this.started = since;
         this.preset = preset;
         this.maxTokens = maxTokens;
         this.threads = threads;
-        this.workers = workers;
+        this.workers = local.workers().count();
         this.props = context.getBean(PipefillProperties.class);
         this.models = context.getBean(ModelRepository.class);
         this.registrar = context.getBean(ModelRegistrar.class);

@@ -53,7 +53,7 @@ public final class UpCommand implements Callable<Integer> {
         if (!"none".equals(model) && localWorkers > 0) {
             // the bootstrap takes the cluster, not its Spring context: this class's bytecode names no Spring type, so the
             // verifier never loads one when picocli introspects the command tree (the GPU check's bundle has no Spring)
-            new LocalBootstrap(model, maxTokens, threads, localWorkers, since, cluster).start(cluster.port());
+            new LocalBootstrap(model, maxTokens, threads, since, cluster).start(cluster.port());
         }
         cluster.awaitClosed();
         return 0;

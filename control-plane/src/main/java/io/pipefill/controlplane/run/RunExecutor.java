@@ -12,6 +12,7 @@ import io.pipefill.controlplane.deployment.Placement;
 import io.pipefill.controlplane.metrics.RunMetrics;
 import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
+import io.pipefill.model.pipeline.RequestResult;
 import io.pipefill.model.pipeline.RunCollector;
 import io.pipefill.model.pipeline.Timeline;
 import java.time.Duration;
@@ -92,7 +93,7 @@ public class RunExecutor {
                 }
             }
             RunCollector.Gathered g = active.outcome.get(runTimeout.toMillis(), TimeUnit.MILLISECONDS);
-            RunOutcome o = outcome(d, run, tokens, g);
+            RunOutcome o = outcome(d, tokens, g);
             active.close(() -> runs.succeeded(run.id(), o));
             metrics.recordRun(d.name(), o.ttftMs(), o.tokensPerSecond(), true);
             log.info("run {} on {}: {} tokens, TTFT {} ms, {} tokens/s", run.id(), d.name(), tokens.length,
@@ -172,15 +173,16 @@ public class RunExecutor {
         }
     }
 
-    private RunOutcome outcome(Deployment d, Run run, int[] tokens, RunCollector.Gathered g) {
+    private RunOutcome outcome(Deployment d, int[] tokens, RunCollector.Gathered g) {
         Timeline timeline = new Timeline(d.pp(), g.events());
-        double ttft = g.result(0).ttftMs();
+        RequestResult result = g.result(0);
+        double ttft = result.ttftMs();
         List<Integer> generated = new ArrayList<>();
-        for (int t : g.result(0).generated()) {
+        for (int t : result.generated()) {
             generated.add(t);
         }
-        return new RunOutcome(timeline.chunkSizes(0), ttft, g.result(0).endMs(), tokens.length / (ttft / 1000.0),
+        return new RunOutcome(timeline.chunkSizes(0), ttft, result.endMs(), tokens.length / (ttft / 1000.0),
                 timeline.bubbleRatio(0), g.events(), generated.isEmpty() ? -1 : generated.get(0), generated,
-                g.result(0).lastLogits());
+                result.lastLogits());
     }
 }

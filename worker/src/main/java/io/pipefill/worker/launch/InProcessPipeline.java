@@ -31,11 +31,10 @@ public final class InProcessPipeline implements PipelineRunner {
         this.backend = backend;
     }
 
-
     /**
      * With {@code backend} cuda, every rank is a stage on GPU 0 with its share of the memory, and hidden states
-     * move device to device over the device-local link; the float transport still carries the chunking
-     * broadcast, barriers and decode tokens. Tensor parallelism needs a device all-reduce (NCCL), so cuda runs
+     * move device to device over the device-local link; the in-memory transport still carries the control
+     * messages, barriers and decode tokens. Tensor parallelism needs a device all-reduce (NCCL), so cuda runs
      * tp 1 only.
      */
     @Override
@@ -48,14 +47,12 @@ public final class InProcessPipeline implements PipelineRunner {
         InProcessTransport.Fabric fabric = new InProcessTransport.Fabric(world, spec.peerTimeout());
         try (ActivationLink.Fabric links = backend == Backends.Kind.cuda
                 ? Backends.deviceLocalLinks(world, spec.peerTimeout()) : null) {
-            return run(spec, fabric, links);
+            return run(spec, world, fabric, links);
         }
     }
 
-    private PipelineResult run(PipelineSpec spec, InProcessTransport.Fabric fabric,
-                                      ActivationLink.Fabric links) {
-        int world = spec.topology().worldSize();
-        RunCollector collector = new RunCollector(spec.topology().worldSize(), spec.requests().size());
+    private PipelineResult run(PipelineSpec spec, int world, InProcessTransport.Fabric fabric, ActivationLink.Fabric links) {
+        RunCollector collector = new RunCollector(world, spec.requests().size());
         CountDownLatch loaded = new CountDownLatch(world);
         RunClock[] clock = new RunClock[1];
         ExecutorService pool = Executors.newFixedThreadPool(world);
