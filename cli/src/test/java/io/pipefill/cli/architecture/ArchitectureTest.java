@@ -56,7 +56,7 @@ class ArchitectureTest {
 
     /**
      * The worker's layers, bottom up: what a package may import is below it. model (checkpoints, weight layout,
-     * TP slices) → engine (the Backend/Stage seam, the decoder layer) → transport (links, device ranks) → the
+     * TP slices) → engine (the Backend/Stage seam, the decoder layer) → comm (transports, links, device ranks, groups) → the
      * backends cpu and cuda → backends (choosing one) → pipeline (the stage loop) → launch and agent (who drives it)
      * → daemon (the process's entry point).
      */
@@ -65,7 +65,7 @@ class ArchitectureTest {
         layeredArchitecture().consideringOnlyDependenciesInLayers()
                 .layer("model").definedBy("io.pipefill.worker.model..")
                 .layer("engine").definedBy("io.pipefill.worker.engine..")
-                .layer("transport").definedBy("io.pipefill.worker.transport..")
+                .layer("comm").definedBy("io.pipefill.worker.comm..")
                 .layer("compute").definedBy("io.pipefill.worker.cpu..", "io.pipefill.worker.cuda..")
                 .layer("backends").definedBy("io.pipefill.worker.backends..")
                 .layer("pipeline").definedBy("io.pipefill.worker.pipeline..")
@@ -76,8 +76,8 @@ class ArchitectureTest {
                 .whereLayer("pipeline").mayOnlyBeAccessedByLayers("drivers", "daemon")
                 .whereLayer("backends").mayOnlyBeAccessedByLayers("pipeline", "drivers", "daemon")
                 .whereLayer("compute").mayOnlyBeAccessedByLayers("backends", "pipeline", "drivers", "daemon")
-                .whereLayer("transport").mayOnlyBeAccessedByLayers("compute", "backends", "pipeline", "drivers", "daemon")
-                .whereLayer("engine").mayOnlyBeAccessedByLayers("transport", "compute", "backends", "pipeline", "drivers",
+                .whereLayer("comm").mayOnlyBeAccessedByLayers("compute", "backends", "pipeline", "drivers", "daemon")
+                .whereLayer("engine").mayOnlyBeAccessedByLayers("comm", "compute", "backends", "pipeline", "drivers",
                         "daemon")
                 .check(ALL);
     }

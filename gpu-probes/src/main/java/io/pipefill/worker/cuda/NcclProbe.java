@@ -4,12 +4,12 @@ import static io.pipefill.worker.cuda.ProbeLines.emit;
 import static io.pipefill.worker.cuda.ProbeLines.error;
 import static io.pipefill.worker.cuda.ProbeLines.line;
 
-import io.pipefill.worker.transport.InProcessTransport;
+import io.pipefill.worker.comm.InProcessTransport;
 import java.util.concurrent.CompletableFuture;
 import io.pipefill.model.safetensors.DType;
-import io.pipefill.worker.transport.ActivationLink;
-import io.pipefill.worker.transport.Handle;
-import io.pipefill.worker.transport.TransportException;
+import io.pipefill.worker.comm.ActivationLink;
+import io.pipefill.worker.comm.Handle;
+import io.pipefill.worker.comm.TransportException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -7,7 +7,7 @@ import io.pipefill.worker.pipeline.LoadedStage;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.worker.pipeline.SharedRunClock;
 import io.pipefill.worker.pipeline.StageWorker;
-import io.pipefill.worker.transport.SocketTransport;
+import io.pipefill.worker.comm.SocketTransport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;

@@ -1,12 +1,12 @@
 package io.pipefill.worker.backends;
 
 import io.pipefill.worker.engine.Backend;
-import io.pipefill.worker.transport.DeviceRank;
+import io.pipefill.worker.comm.DeviceRank;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.cuda.CudaLibraries;
 import io.pipefill.model.Topology;
-import io.pipefill.worker.transport.ActivationLink;
-import io.pipefill.worker.transport.Transport;
+import io.pipefill.worker.comm.ActivationLink;
+import io.pipefill.worker.comm.Transport;
 import java.lang.reflect.InvocationTargetException;
 import java.time.Duration;
 

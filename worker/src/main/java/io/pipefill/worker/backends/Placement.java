@@ -1,6 +1,6 @@
 package io.pipefill.worker.backends;
 
-import io.pipefill.worker.transport.DeviceRank;
+import io.pipefill.worker.comm.DeviceRank;
 import java.util.Objects;
 
 /**

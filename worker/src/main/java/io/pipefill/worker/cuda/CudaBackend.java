@@ -3,7 +3,7 @@ package io.pipefill.worker.cuda;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Backend;
-import io.pipefill.worker.transport.DeviceRank;
+import io.pipefill.worker.comm.DeviceRank;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;

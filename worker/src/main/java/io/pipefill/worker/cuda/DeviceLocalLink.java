@@ -16,9 +16,9 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaStreamWaitEvent;
 
 import io.pipefill.worker.engine.Activations;
-import io.pipefill.worker.transport.ActivationLink;
-import io.pipefill.worker.transport.Handle;
-import io.pipefill.worker.transport.TransportException;
+import io.pipefill.worker.comm.ActivationLink;
+import io.pipefill.worker.comm.Handle;
+import io.pipefill.worker.comm.TransportException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashMap;

@@ -36,8 +36,8 @@ import static org.bytedeco.cuda.global.nccl.ncclSuccess;
 import static org.bytedeco.cuda.global.nccl.ncclSum;
 
 import io.pipefill.model.safetensors.DType;
-import io.pipefill.worker.transport.Handle;
-import io.pipefill.worker.transport.TransportException;
+import io.pipefill.worker.comm.Handle;
+import io.pipefill.worker.comm.TransportException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,7 +1,7 @@
 package io.pipefill.worker.cuda;
 
-import io.pipefill.worker.transport.ControlMessages;
-import io.pipefill.worker.transport.Transport;
+import io.pipefill.worker.comm.ControlMessages;
+import io.pipefill.worker.comm.Transport;
 import java.util.Arrays;
 
 /**

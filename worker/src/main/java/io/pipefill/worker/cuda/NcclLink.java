@@ -1,8 +1,8 @@
 package io.pipefill.worker.cuda;
 
 import io.pipefill.worker.engine.Activations;
-import io.pipefill.worker.transport.ActivationLink;
-import io.pipefill.worker.transport.Handle;
+import io.pipefill.worker.comm.ActivationLink;
+import io.pipefill.worker.comm.Handle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntFunction;

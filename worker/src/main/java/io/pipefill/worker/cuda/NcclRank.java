@@ -4,10 +4,10 @@ import static org.bytedeco.cuda.global.cudart.cudaGetDeviceCount;
 import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
 
 import io.pipefill.model.Topology;
-import io.pipefill.worker.transport.DeviceRank;
-import io.pipefill.worker.transport.ActivationLink;
-import io.pipefill.worker.transport.Transport;
-import io.pipefill.worker.transport.TransportException;
+import io.pipefill.worker.comm.DeviceRank;
+import io.pipefill.worker.comm.ActivationLink;
+import io.pipefill.worker.comm.Transport;
+import io.pipefill.worker.comm.TransportException;
 import java.time.Duration;
 import java.util.Arrays;
 

@@ -12,7 +12,7 @@ import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
-import io.pipefill.worker.transport.Transport;
+import io.pipefill.worker.comm.Transport;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;

@@ -1,7 +1,7 @@
 package io.pipefill.worker.pipeline;
 
-import io.pipefill.worker.transport.ControlMessages;
-import io.pipefill.worker.transport.Transport;
+import io.pipefill.worker.comm.ControlMessages;
+import io.pipefill.worker.comm.Transport;
 
 /**
  * The run clock without a coordinator: every rank waits at a barrier, then rank 0 sends its wall clock as the

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pipefill.worker.backends.Backends;
-import io.pipefill.worker.transport.ActivationLink;
+import io.pipefill.worker.comm.ActivationLink;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 

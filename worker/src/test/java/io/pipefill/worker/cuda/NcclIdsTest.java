@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pipefill.worker.transport.InProcessTransport;
-import io.pipefill.worker.transport.SocketTransport;
-import io.pipefill.worker.transport.Transport;
+import io.pipefill.worker.comm.InProcessTransport;
+import io.pipefill.worker.comm.SocketTransport;
+import io.pipefill.worker.comm.Transport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;

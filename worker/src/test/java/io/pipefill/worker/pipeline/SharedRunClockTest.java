@@ -2,7 +2,7 @@ package io.pipefill.worker.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.pipefill.worker.transport.InProcessTransport;
+import io.pipefill.worker.comm.InProcessTransport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

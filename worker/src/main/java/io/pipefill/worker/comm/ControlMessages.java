@@ -1,4 +1,4 @@
-package io.pipefill.worker.transport;
+package io.pipefill.worker.comm;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,6 +1,6 @@
-package io.pipefill.worker.transport;
+package io.pipefill.worker.comm;
 
-import io.pipefill.worker.transport.ActivationLink;
+import io.pipefill.worker.comm.ActivationLink;
 
 /**
  * A rank of a multi-process GPU pipeline joined to its peers: the GPU it computes on, the link its hidden

@@ -1,4 +1,4 @@
-package io.pipefill.worker.transport;
+package io.pipefill.worker.comm;
 
 /**
  * Moves float messages (tensors) between ranks, and control messages (small encoded records, see

@@ -1,4 +1,4 @@
-package io.pipefill.worker.transport;
+package io.pipefill.worker.comm;
 
 /** A failed, timed-out or malformed transfer; the message names the peer rank and the channel. */
 public class TransportException extends RuntimeException {

@@ -1,4 +1,4 @@
-package io.pipefill.worker.transport;
+package io.pipefill.worker.comm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
