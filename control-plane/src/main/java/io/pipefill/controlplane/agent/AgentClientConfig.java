@@ -2,7 +2,8 @@ package io.pipefill.controlplane.agent;
 
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
-import io.pipefill.controlplane.security.Tokens;
+import io.pipefill.controlplane.cluster.AgentUrlPolicy;
+import io.pipefill.controlplane.cluster.WorkerCredentials;
 import java.time.Duration;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Bean;
@@ -13,7 +14,8 @@ import org.springframework.web.reactive.function.client.WebClient;
 class AgentClientConfig {
     @Bean
     AgentClient agentClient(WebClient.Builder builder, CircuitBreakerRegistry breakers, RetryRegistry retries,
-                            @Value("${pipefill.agent-call-timeout:5s}") Duration timeout, Tokens tokens) {
-        return new AgentClient(builder, breakers, retries, timeout, tokens.join());
+                            @Value("${pipefill.agent-call-timeout:5s}") Duration timeout, WorkerCredentials credentials,
+                            AgentUrlPolicy urls) {
+        return new AgentClient(builder, breakers, retries, timeout, w -> credentials.agentToken(w.id()), urls);
     }
 }

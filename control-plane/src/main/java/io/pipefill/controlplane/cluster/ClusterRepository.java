@@ -8,6 +8,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
+import io.pipefill.controlplane.common.ConflictException;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,12 +39,39 @@ public class ClusterRepository {
     }
 
     /**
-     * Records a registration: the node is created or updated by name, a new worker row is created, and an
-     * older worker at the same agent URL (a restarted process) is marked lost.
+     * Records a registration: the node is created or updated by name and a new worker row is created with its
+     * credential's hash and its agent token. The live workers at the same agent URL must all be in
+     * {@code replacing} (the caller found them gone: a restarted process); they are marked lost. A live worker at
+     * that URL the caller did not clear (one that appeared meanwhile) refuses the registration with 409.
      */
     @Transactional
-    public Registered registerReplacing(WorkerRegistration r, Instant now) {
-        UUID nodeId = jdbc.sql("""
+    public Registered registerReplacing(WorkerRegistration r, Instant now, byte[] credentialHash, String agentToken,
+                                        Collection<UUID> replacing) {
+        UUID nodeId = upsertNode(r, now);
+        List<Worker> replaced = replacing.isEmpty() ? List.of() : jdbc.sql("update workers set state = 'LOST' "
+                        + "where agent_url = :url and state <> 'LOST' and id in (:ids) returning " + WORKER_COLUMNS)
+                .param("url", r.agentUrl()).param("ids", List.copyOf(replacing)).query(this::workerRow).list();
+        List<Worker> holders = liveAt(r.agentUrl());
+        if (!holders.isEmpty()) {
+            throw new ConflictException("agentUrl " + r.agentUrl() + " is held by live worker " + holders.get(0).id()
+                    + "; a worker restarting at the same address is admitted once that worker stops answering there");
+        }
+        UUID id = UUID.randomUUID();
+        jdbc.sql("""
+                        insert into workers (id, node_id, backend, agent_url, pod_name, state, last_heartbeat, registered_at,
+                                             credential_hash, agent_token)
+                        values (:id, :node, :backend, :url, :pod, 'IDLE', :now, :now, :hash, :agentToken)""")
+                .param("id", id).param("node", nodeId).param("backend", r.backend()).param("url", r.agentUrl())
+                .param("pod", r.podName()).param("now", Timestamp.from(now))
+                .param("hash", credentialHash).param("agentToken", agentToken).update();
+        if (!replaced.isEmpty()) {
+            markNodesWithoutLiveWorkersLost();
+        }
+        return new Registered(worker(id).orElseThrow(), replaced);
+    }
+
+    private UUID upsertNode(WorkerRegistration r, Instant now) {
+        return jdbc.sql("""
                         insert into nodes (id, name, host, cpu_cores, memory_bytes, gpus, labels, health, last_heartbeat)
                         values (:id, :name, :host, :cpu, :mem, :gpus, :labels, 'HEALTHY', :now)
                         on conflict (name) do update set host = excluded.host, cpu_cores = excluded.cpu_cores,
@@ -56,26 +85,55 @@ public class ClusterRepository {
                 .param("labels", json.jsonb(r.labels() == null ? java.util.Map.of() : r.labels()))
                 .param("now", Timestamp.from(now))
                 .query(UUID.class).single();
-        List<Worker> replaced = jdbc.sql("update workers set state = 'LOST' where agent_url = :url and state <> 'LOST' returning "
-                        + WORKER_COLUMNS)
-                .param("url", r.agentUrl()).query(this::workerRow).list();
-        UUID id = UUID.randomUUID();
-        jdbc.sql("""
-                        insert into workers (id, node_id, backend, agent_url, pod_name, state, last_heartbeat, registered_at)
-                        values (:id, :node, :backend, :url, :pod, 'IDLE', :now, :now)""")
-                .param("id", id).param("node", nodeId).param("backend", r.backend()).param("url", r.agentUrl())
-                .param("pod", r.podName()).param("now", Timestamp.from(now)).update();
-        return new Registered(worker(id).orElseThrow(), replaced);
     }
 
     /** A new worker, and the older workers at its agent URL that it replaced (now LOST: their shards are gone). */
     public record Registered(Worker worker, List<Worker> replaced) {
     }
 
-    /** {@link #registerReplacing}, for callers that need only the new worker. */
+    /**
+     * Records a worker without credentials, replacing whatever held its agent URL: for tests and tools that
+     * need a worker row, never for the registration route.
+     */
     @Transactional
     public Worker register(WorkerRegistration r, Instant now) {
-        return registerReplacing(r, now).worker();
+        List<UUID> holders = liveAt(r.agentUrl()).stream().map(Worker::id).toList();
+        return registerReplacing(r, now, null, null, holders).worker();
+    }
+
+    /** The workers not LOST at an agent URL (at most one once every registration goes through the route). */
+    public List<Worker> liveAt(String agentUrl) {
+        return jdbc.sql("select " + WORKER_COLUMNS + " from workers where agent_url = :url and state <> 'LOST' order by registered_at")
+                .param("url", agentUrl).query(this::workerRow).list();
+    }
+
+    /** The worker whose credential has this SHA-256. */
+    public Optional<UUID> workerByCredentialHash(byte[] hash) {
+        return jdbc.sql("select id from workers where credential_hash = :h").param("h", hash).query(UUID.class).optional();
+    }
+
+    Optional<byte[]> credentialHash(UUID workerId) {
+        return jdbc.sql("select credential_hash from workers where id = :id and credential_hash is not null")
+                .param("id", workerId).query((rs, i) -> rs.getBytes(1)).optional();
+    }
+
+    /** The token this worker's agent accepts from the control plane. */
+    public Optional<String> agentToken(UUID workerId) {
+        return jdbc.sql("select agent_token from workers where id = :id and agent_token is not null")
+                .param("id", workerId).query(String.class).optional();
+    }
+
+    /** Where a worker holds a rank of a READY deployment. */
+    public record ReadyPlacement(UUID deploymentId, String deploymentName, int rank) {
+    }
+
+    /** The READY deployments this worker holds a rank of: what its heartbeats must agree with. */
+    public List<ReadyPlacement> readyPlacements(UUID workerId) {
+        return jdbc.sql("""
+                        select d.id, d.name, p.rank from placements p join deployments d on d.id = p.deployment_id
+                        where p.worker_id = :w and d.state = 'READY' order by d.created_at""")
+                .param("w", workerId)
+                .query((rs, i) -> new ReadyPlacement(rs.getObject(1, UUID.class), rs.getString(2), rs.getInt(3))).list();
     }
 
     /** Applies a heartbeat; false when the worker is unknown or was marked lost (it must register again). */

@@ -6,6 +6,7 @@ import io.pipefill.controlplane.catalog.RegisteredModel;
 import io.pipefill.controlplane.cluster.ClusterRepository;
 import io.pipefill.controlplane.cluster.Node;
 import io.pipefill.controlplane.cluster.Worker;
+import io.pipefill.controlplane.cluster.WorkerStateDrifted;
 import io.pipefill.controlplane.cluster.WorkersLost;
 import io.pipefill.controlplane.common.ConflictException;
 import io.pipefill.controlplane.common.NotFoundException;
@@ -226,6 +227,19 @@ public class DeploymentService {
 
     public List<Deployment> list(boolean includeDeleted) {
         return deployments.all(includeDeleted);
+    }
+
+    /**
+     * A worker whose heartbeat shows it no longer holds its shard (restarted in place, released) degrades the
+     * READY deployment it is placed in, with the heartbeat's story as the reason.
+     */
+    @EventListener
+    public void onWorkerStateDrifted(WorkerStateDrifted event) {
+        deployments.byId(event.deploymentId()).filter(d -> d.state() == DeploymentState.READY).ifPresent(d -> {
+            if (deployments.setState(d.id(), DeploymentState.DEGRADED, event.reason())) {
+                log.warn("deployment {} degraded: {}", d.name(), event.reason());
+            }
+        });
     }
 
     /** A lost worker degrades every live deployment it holds a rank of. */

@@ -11,6 +11,8 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import org.springframework.http.HttpStatus;
+import org.springframework.web.server.ResponseStatusException;
 
 /**
  * The in-memory side of a run in progress: gathers the ranks' reports (dropping retried duplicates by
@@ -60,10 +62,26 @@ final class ActiveRun {
         this.collector = new RunCollector(world, 1);
     }
 
-    /** Rejects a report this run cannot take, before any report of its batch is applied. */
+    /** A report came from a worker that does not hold its rank in this run; answered with 403, nothing applied. */
+    static final class NotTheRanksWorker extends ResponseStatusException {
+        NotTheRanksWorker(String message) {
+            super(HttpStatus.FORBIDDEN, message);
+        }
+    }
+
+    /**
+     * Rejects a report this run cannot take, before any report of its batch is applied: a rank outside the run,
+     * or a sender ({@code workerId}, set from the credential it authenticated with) that is not the worker placed
+     * at that rank. So a worker speaks for its own rank only, and a forged batch changes nothing.
+     */
     void check(RunReport r) {
         if (r.rank() < 0 || r.rank() >= world) {
             throw new IllegalArgumentException("rank: " + r.rank() + " is not a rank of this run (0.." + (world - 1) + ")");
+        }
+        UUID placed = workers.get(r.rank()).id();
+        if (r.workerId() == null || !placed.toString().equals(r.workerId())) {
+            throw new NotTheRanksWorker("rank " + r.rank() + " of run " + runId + " is worker " + placed
+                    + "'s; worker " + r.workerId() + " may not report for it");
         }
     }
 

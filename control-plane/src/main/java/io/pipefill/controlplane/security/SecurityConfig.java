@@ -1,8 +1,10 @@
 package io.pipefill.controlplane.security;
 
+import io.pipefill.controlplane.cluster.WorkerCredentials;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
 import org.springframework.security.config.annotation.web.reactive.EnableWebFluxSecurity;
 import org.springframework.security.config.web.server.SecurityWebFiltersOrder;
@@ -23,8 +25,10 @@ import reactor.core.publisher.Mono;
 
 /**
  * Stateless bearer-token security: the admin token (role ADMIN) for {@code /api/**} except
- * {@code /api/v1/agent/**}, which takes the join token (role WORKER). No or unknown token: 401; a known token
- * on the other side's routes: 403. Health, Prometheus and the OpenAPI document are public; other paths are
+ * {@code /api/v1/agent/**}. There the join token (role JOIN) admits a registration ({@code POST
+ * /api/v1/agent/workers}) and nothing else; every other agent route takes the credential the registration
+ * issued to the worker (role WORKER; the controllers check that it is the right worker's). No or unknown
+ * token: 401; a known token on a route it is not for: 403. Health, Prometheus and the OpenAPI document are public; other paths are
  * let through so that unknown routes answer 404 rather than 401.
  */
 @Configuration(proxyBeanMethods = false)
@@ -32,17 +36,20 @@ import reactor.core.publisher.Mono;
 public class SecurityConfig {
     private static final String BEARER = "Bearer ";
     private static final String[] PUBLIC = {"/actuator/health/**", "/actuator/prometheus", "/v3/api-docs/**"};
+    private static final String REGISTRATION = "/api/v1/agent/workers";
 
     @Bean
     SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, TokenAuthenticationManager manager,
                                                   ProblemWriter problems) {
         ServerAuthenticationEntryPoint unauthorized = (exchange, e) -> problems.write(exchange, HttpStatus.UNAUTHORIZED,
-                "this route needs 'Authorization: Bearer <token>' with "
-                        + (isAgentRoute(exchange) ? "the join token" : "the admin token") + "; " + whatWasPresented(exchange));
+                "this route needs 'Authorization: Bearer <token>' with " + tokenFor(exchange) + "; " + whatWasPresented(exchange));
         ServerAccessDeniedHandler forbidden = (exchange, e) -> problems.write(exchange, HttpStatus.FORBIDDEN,
-                isAgentRoute(exchange)
-                        ? "agent routes (/api/v1/agent/**) take the join token, not the admin token"
-                        : "this route takes the admin token; the join token is only for /api/v1/agent/**");
+                isRegistration(exchange)
+                        ? "registration (POST " + REGISTRATION + ") takes the join token, nothing else"
+                        : isAgentRoute(exchange)
+                        ? "agent routes (/api/v1/agent/**) take the worker's own credential, issued at registration in the "
+                                + WorkerCredentials.WORKER_CREDENTIAL_HEADER + " header; the join token only admits a registration"
+                        : "this route takes the admin token; the join token only admits a worker's registration");
 
         AuthenticationWebFilter bearer = new AuthenticationWebFilter(manager);
         bearer.setServerAuthenticationConverter(bearerConverter());
@@ -64,11 +71,22 @@ public class SecurityConfig {
                 .authorizeExchange(ex -> ex
                         .pathMatchers(PUBLIC).permitAll()
                         .pathMatchers("/actuator/**").hasRole("ADMIN")
+                        .pathMatchers(HttpMethod.POST, REGISTRATION).hasRole("JOIN")
                         .pathMatchers("/api/v1/agent/**").hasRole("WORKER")
                         .pathMatchers("/api/**").hasRole("ADMIN")
                         .anyExchange().permitAll())
                 .exceptionHandling(e -> e.authenticationEntryPoint(unauthorized).accessDeniedHandler(forbidden))
                 .build();
+    }
+
+    private static String tokenFor(ServerWebExchange exchange) {
+        return isRegistration(exchange) ? "the join token"
+                : isAgentRoute(exchange) ? "the worker credential issued at registration" : "the admin token";
+    }
+
+    private static boolean isRegistration(ServerWebExchange exchange) {
+        return exchange.getRequest().getMethod() == HttpMethod.POST
+                && exchange.getRequest().getPath().value().equals(REGISTRATION);
     }
 
     private static boolean isAgentRoute(ServerWebExchange exchange) {

@@ -1,5 +1,7 @@
 package io.pipefill.controlplane.security;
 
+import io.pipefill.controlplane.cluster.WorkerCredentials;
+import io.pipefill.controlplane.cluster.WorkerIdentity;
 import java.util.List;
 import org.springframework.security.authentication.AbstractAuthenticationToken;
 import org.springframework.security.authentication.BadCredentialsException;
@@ -8,28 +10,41 @@ import org.springframework.security.core.Authentication;
 import org.springframework.security.core.authority.SimpleGrantedAuthority;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 
 /**
- * Turns a presented bearer token into an authentication with role ADMIN or WORKER. Being a
+ * Turns a presented bearer token into an authentication: role ADMIN (the admin token), JOIN (the join token,
+ * which only admits a registration) or WORKER (a worker's own credential, looked up by its hash; the principal
+ * is the {@link WorkerIdentity}). Being a
  * {@link ReactiveAuthenticationManager} bean also keeps Boot from creating its default user and logging a
  * generated password.
  */
 @Component
 class TokenAuthenticationManager implements ReactiveAuthenticationManager {
     private final Tokens tokens;
+    private final WorkerCredentials workers;
 
-    TokenAuthenticationManager(Tokens tokens) {
+    TokenAuthenticationManager(Tokens tokens, WorkerCredentials workers) {
         this.tokens = tokens;
+        this.workers = workers;
     }
 
     @Override
     public Mono<Authentication> authenticate(Authentication presented) {
-        String role = tokens.roleOf(String.valueOf(presented.getCredentials()));
-        if (role == null) {
+        String token = String.valueOf(presented.getCredentials());
+        String role = tokens.roleOf(token);
+        if (role != null) {
+            return Mono.just(new Authenticated(role, role.toLowerCase()));
+        }
+        if (!WorkerCredentials.looksLikeCredential(token)) {
             // the message must not contain the token
             return Mono.error(new BadCredentialsException("unknown bearer token"));
         }
-        return Mono.just(new Authenticated(role));
+        // a database lookup: off the event loop
+        return Mono.fromCallable(() -> workers.identify(token))
+                .subscribeOn(Schedulers.boundedElastic())
+                .flatMap(id -> id.<Mono<Authentication>>map(w -> Mono.just(new Authenticated("WORKER", w)))
+                        .orElseGet(() -> Mono.error(new BadCredentialsException("unknown bearer token"))));
     }
 
     /** A presented, not yet checked token. toString never shows it. */
@@ -57,13 +72,13 @@ class TokenAuthenticationManager implements ReactiveAuthenticationManager {
         }
     }
 
-    /** A checked token: the principal is the role's name, credentials are dropped. */
+    /** A checked token: the principal is the role's name or the worker's identity, credentials are dropped. */
     static final class Authenticated extends AbstractAuthenticationToken {
-        private final String role;
+        private final Object principal;
 
-        Authenticated(String role) {
+        Authenticated(String role, Object principal) {
             super(List.of(new SimpleGrantedAuthority("ROLE_" + role)));
-            this.role = role;
+            this.principal = principal;
             setAuthenticated(true);
         }
 
@@ -74,7 +89,7 @@ class TokenAuthenticationManager implements ReactiveAuthenticationManager {
 
         @Override
         public Object getPrincipal() {
-            return role.toLowerCase();
+            return principal;
         }
     }
 }

@@ -18,8 +18,9 @@ import java.util.Set;
 import org.springframework.stereotype.Component;
 
 /**
- * The two bearer tokens: {@code admin} (operators, every {@code /api/v1} route but the agent ones) and
- * {@code join} (workers, {@code /api/v1/agent/**}; also what the control plane sends to worker agents).
+ * The two configured bearer tokens: {@code admin} (operators, every {@code /api/v1} route but the agent ones) and
+ * {@code join} (workers: it admits a registration, {@code POST /api/v1/agent/workers}, and nothing else; each
+ * registered worker then gets its own credential, see {@code cluster.WorkerCredentials}).
  *
  * <p>A token comes from its property ({@code pipefill.admin-token}, {@code pipefill.join-token}); when that is
  * blank it is read from {@code <data-dir>/admin-token} / {@code join-token}, and on the very first start it is
@@ -60,7 +61,7 @@ public class Tokens {
         // both comparisons always run, so timing says nothing about which one matched
         boolean isAdmin = MessageDigest.isEqual(d, adminDigest);
         boolean isJoin = MessageDigest.isEqual(d, joinDigest);
-        return isAdmin ? "ADMIN" : isJoin ? "WORKER" : null;
+        return isAdmin ? "ADMIN" : isJoin ? "JOIN" : null;
     }
 
     private static String resolve(String configured, Path file, String what) {

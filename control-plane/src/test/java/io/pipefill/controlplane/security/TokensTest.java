@@ -68,7 +68,7 @@ class TokensTest {
         runner().withPropertyValues("pipefill.admin-token=a-secret", "pipefill.join-token=j-secret").run(ctx -> {
             Tokens t = ctx.getBean(Tokens.class);
             assertThat(t.roleOf("a-secret")).isEqualTo("ADMIN");
-            assertThat(t.roleOf("j-secret")).isEqualTo("WORKER");
+            assertThat(t.roleOf("j-secret")).isEqualTo("JOIN");
             assertThat(t.roleOf("a-secreT")).isNull();
             assertThat(t.roleOf("")).isNull();
             assertThat(Files.exists(dataDir.resolve("admin-token"))).isFalse();

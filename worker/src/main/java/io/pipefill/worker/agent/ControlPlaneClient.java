@@ -14,18 +14,30 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
-/** The control plane's three worker-facing routes, each with the join token as bearer and bounded timeouts. */
+/**
+ * The control plane's three worker-facing routes, with bounded timeouts. The join token is presented for a
+ * registration only; the registration hands over this agent's token (what the control plane must present to
+ * the agent API) in {@value #AGENT_TOKEN_HEADER} and is answered with this worker's own credential in
+ * {@value #WORKER_CREDENTIAL_HEADER}, the bearer of every heartbeat and report after it.
+ */
 final class ControlPlaneClient {
+    /** Must match the control plane's {@code cluster.WorkerCredentials} header names. */
+    static final String AGENT_TOKEN_HEADER = "Pipefill-Agent-Token";
+    static final String WORKER_CREDENTIAL_HEADER = "Pipefill-Worker-Credential";
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
 
     private final URI base;
     private final String joinToken;
+    private final String agentToken;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    // this worker's credential, from its latest accepted registration; null before the first
+    private volatile String credential;
 
-    ControlPlaneClient(URI base, String joinToken) {
+    ControlPlaneClient(URI base, String joinToken, String agentToken) {
         String s = base.toString();
         this.base = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
         this.joinToken = joinToken;
+        this.agentToken = agentToken;
     }
 
     URI base() {
@@ -39,7 +51,7 @@ final class ControlPlaneClient {
     /** One registration attempt: the accepted ids, or an IOException naming the URL and the answer. */
     RegistrationAccepted register(WorkerRegistration registration) throws IOException, InterruptedException {
         URI uri = registrationUri();
-        HttpResponse<byte[]> r = post(uri, registration);
+        HttpResponse<byte[]> r = post(uri, registration, joinToken, AGENT_TOKEN_HEADER, agentToken);
         if (r.statusCode() / 100 != 2) {
             throw new IOException("POST " + uri + " answered " + r.statusCode() + describeBody(r));
         }
@@ -47,12 +59,22 @@ final class ControlPlaneClient {
         if (a == null || a.workerId() == null || a.workerId().isBlank()) {
             throw new IOException("POST " + uri + " answered without a workerId");
         }
+        String issued = r.headers().firstValue(WORKER_CREDENTIAL_HEADER).orElse("");
+        if (issued.isBlank()) {
+            throw new IOException("POST " + uri + " answered without the " + WORKER_CREDENTIAL_HEADER
+                    + " header (a control plane older than this worker?)");
+        }
+        credential = issued.strip();
         return a;
     }
 
-    /** Sends a heartbeat and returns the HTTP status (404: the control plane does not know this worker). */
+    /**
+     * Sends a heartbeat and returns the HTTP status (404: the control plane lost this worker; 401: it does not know
+     * this worker's credential, after a restart with a fresh database: either way, register again).
+     */
     int heartbeat(String workerId, Heartbeat heartbeat) throws IOException, InterruptedException {
-        return post(URI.create(base + "/api/v1/agent/workers/" + encode(workerId) + "/heartbeat"), heartbeat).statusCode();
+        return post(URI.create(base + "/api/v1/agent/workers/" + encode(workerId) + "/heartbeat"), heartbeat, credential)
+                .statusCode();
     }
 
     /**
@@ -75,7 +97,7 @@ final class ControlPlaneClient {
     /** Posts a rank's reports in order: one alone, several as one batch (one request, one answer). */
     void report(String runId, List<RunReport> reports) throws IOException, InterruptedException {
         URI uri = URI.create(base + "/api/v1/agent/runs/" + encode(runId) + "/reports" + (reports.size() == 1 ? "" : "/batch"));
-        HttpResponse<byte[]> r = post(uri, reports.size() == 1 ? reports.get(0) : reports);
+        HttpResponse<byte[]> r = post(uri, reports.size() == 1 ? reports.get(0) : reports, credential);
         int status = r.statusCode();
         if (status / 100 == 4 && status != 408 && status != 429) {
             throw new ReportRefused(status, "POST " + uri + " answered " + status + describeBody(r));
@@ -85,14 +107,20 @@ final class ControlPlaneClient {
         }
     }
 
-    private HttpResponse<byte[]> post(URI uri, Object body) throws IOException, InterruptedException {
-        HttpRequest req = HttpRequest.newBuilder(uri)
+    private HttpResponse<byte[]> post(URI uri, Object body, String bearer, String... headers)
+            throws IOException, InterruptedException {
+        if (bearer == null) {
+            throw new IOException("POST " + uri + " needs this worker's credential, and it has not registered yet");
+        }
+        HttpRequest.Builder req = HttpRequest.newBuilder(uri)
                 .timeout(REQUEST_TIMEOUT)
-                .header("Authorization", "Bearer " + joinToken)
+                .header("Authorization", "Bearer " + bearer)
                 .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(AgentJson.write(body)))
-                .build();
-        return http.send(req, HttpResponse.BodyHandlers.ofByteArray());
+                .POST(HttpRequest.BodyPublishers.ofByteArray(AgentJson.write(body)));
+        for (int i = 0; i < headers.length; i += 2) {
+            req.header(headers[i], headers[i + 1]);
+        }
+        return http.send(req.build(), HttpResponse.BodyHandlers.ofByteArray());
     }
 
     private static String describeBody(HttpResponse<byte[]> r) {

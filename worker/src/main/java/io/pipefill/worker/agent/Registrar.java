@@ -13,7 +13,8 @@ import java.util.function.Supplier;
 /**
  * Keeps this worker known to the control plane: registers (retrying with backoff until accepted), then
  * sends heartbeats at the interval the control plane asked for. A 404 on a heartbeat means the control
- * plane forgot the worker (it restarted): register again. Network failures never end the worker; the first
+ * plane lost the worker, a 401 that it does not know this worker's credential (it restarted with a fresh
+ * database): register again, for a new id and credential. Network failures never end the worker; the first
  * failure of a streak is logged, and the recovery.
  */
 final class Registrar implements AutoCloseable {
@@ -86,9 +87,9 @@ final class Registrar implements AutoCloseable {
         String id = workerId();
         try {
             int status = client.heartbeat(id, heartbeat.get());
-            if (status == 404) {
+            if (status == 404 || status == 401) {
                 System.err.println("pipefill agent: the control plane at " + client.base() + " does not know worker "
-                        + id + "; registering again");
+                        + id + " (HTTP " + status + "); registering again");
                 heartbeatFailing = false;
                 scheduler.execute(this::register);
                 return;

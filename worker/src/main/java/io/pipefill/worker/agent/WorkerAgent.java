@@ -1,6 +1,5 @@
 package io.pipefill.worker.agent;
 
-import com.sun.net.httpserver.HttpServer;
 import io.pipefill.model.agent.AgentState;
 import io.pipefill.model.agent.AgentStatus;
 import io.pipefill.model.agent.DataEndpoint;
@@ -19,9 +18,9 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.security.SecureRandom;
+import java.util.Base64;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * A long-lived worker that a control plane drives over HTTP: it registers and sends heartbeats, loads the
@@ -33,8 +32,7 @@ public final class WorkerAgent implements AutoCloseable {
     private final AgentOptions options;
     private final String advertisedHost;
     private final ControlPlaneClient client;
-    private final HttpServer server;
-    private final ExecutorService httpThreads;
+    private final AgentServer server;
     private final Registrar registrar;
     private final CountDownLatch closed = new CountDownLatch(1);
 
@@ -51,16 +49,13 @@ public final class WorkerAgent implements AutoCloseable {
     private WorkerAgent(AgentOptions options) throws IOException {
         this.options = options;
         this.advertisedHost = advertisedHost(options);
-        this.client = new ControlPlaneClient(options.controlPlane(), options.joinToken());
-        this.server = HttpServer.create(new InetSocketAddress(InetAddress.getByName(options.agentHost()),
-                options.agentPort()), 64);
-        this.httpThreads = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "agent-http");
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(httpThreads);
-        server.createContext("/", new AgentHttp(this, options.joinToken()));
+        // this process's agent token: only the control plane it registers with learns it (the join token, which every
+        // worker holds, opens no agent); a restarted process has a new one, which is how the control plane tells
+        // a restart at the same address from the worker still being there
+        String agentToken = newToken();
+        this.client = new ControlPlaneClient(options.controlPlane(), options.joinToken(), agentToken);
+        this.server = new AgentServer(InetAddress.getByName(options.agentHost()).getHostAddress(), options.agentPort(),
+                new AgentHttp(this, agentToken));
         this.registrar = new Registrar(client, this::registration, this::heartbeat);
     }
 
@@ -76,7 +71,7 @@ public final class WorkerAgent implements AutoCloseable {
 
     /** The URL the control plane reaches this agent's API at. */
     public URI agentUrl() {
-        return URI.create("http://" + urlHost(advertisedHost) + ":" + server.getAddress().getPort());
+        return URI.create("http://" + urlHost(advertisedHost) + ":" + server.address().getPort());
     }
 
     /** The id the control plane gave this worker, null until registered. */
@@ -274,8 +269,7 @@ public final class WorkerAgent implements AutoCloseable {
     @Override
     public void close() {
         registrar.close();
-        server.stop(0);
-        httpThreads.shutdownNow();
+        server.close();
         AgentRun r;
         synchronized (this) {
             r = run;
@@ -310,6 +304,12 @@ public final class WorkerAgent implements AutoCloseable {
             throw new IllegalArgumentException("--agent-host " + o.agentHost() + " is not a known address: " + e.getMessage());
         }
         return o.agentHost();
+    }
+
+    private static String newToken() {
+        byte[] b = new byte[32];
+        new SecureRandom().nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
     private static String urlHost(String host) {

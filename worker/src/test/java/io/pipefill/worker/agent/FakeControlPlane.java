@@ -11,6 +11,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,7 +21,9 @@ import java.util.function.Predicate;
 
 /**
  * Plays the control plane's three worker-facing routes on a real HTTP server and records what arrives:
- * registrations, heartbeats and run reports. {@link #forget} makes it answer a worker's heartbeats with
+ * registrations, heartbeats and run reports. Like the real one, it admits a registration with the join token,
+ * keeps the agent token the worker hands over, answers with a credential of the worker's own, and takes
+ * heartbeats and reports only with that credential. {@link #forget} makes it answer a worker's heartbeats with
  * 404, as a restarted control plane would.
  */
 final class FakeControlPlane implements AutoCloseable {
@@ -30,6 +33,9 @@ final class FakeControlPlane implements AutoCloseable {
     private final HttpServer server;
     private final AtomicInteger ids = new AtomicInteger();
     private final Set<String> known = ConcurrentHashMap.newKeySet();
+    /** Per worker id: the credential issued to it, and the agent token it handed over. */
+    private final Map<String, String> credentials = new ConcurrentHashMap<>();
+    private final Map<String, String> agentTokens = new ConcurrentHashMap<>();
     final List<JsonNode> registrations = new ArrayList<>();
     final List<JsonNode> heartbeats = new ArrayList<>();
     final List<JsonNode> reports = new ArrayList<>();
@@ -53,24 +59,46 @@ final class FakeControlPlane implements AutoCloseable {
         known.remove(workerId);
     }
 
+    /** The token the agent of this worker id accepts (what the control plane would present to it). */
+    String agentToken(String workerId) {
+        return agentTokens.get(workerId);
+    }
+
     private void handle(HttpExchange ex) throws IOException {
         try (ex) {
-            if (!("Bearer " + token).equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+            String path = ex.getRequestURI().getPath();
+            String bearer = ex.getRequestHeaders().getFirst("Authorization");
+            boolean registration = path.equals("/api/v1/agent/workers");
+            // the join token admits a registration only; everything else takes the worker's own credential
+            if (registration ? !("Bearer " + token).equals(bearer)
+                    : bearer == null || !credentials.containsValue(bearer.substring("Bearer ".length()))) {
                 unauthorized.incrementAndGet();
                 ex.sendResponseHeaders(401, -1);
                 return;
             }
-            String path = ex.getRequestURI().getPath();
             JsonNode body = JSON.readTree(ex.getRequestBody());
-            if (path.equals("/api/v1/agent/workers")) {
+            if (registration) {
+                String agentToken = ex.getRequestHeaders().getFirst(ControlPlaneClient.AGENT_TOKEN_HEADER);
+                if (agentToken == null || agentToken.length() < 32) {
+                    ex.sendResponseHeaders(400, -1);
+                    return;
+                }
                 String id = "w" + ids.incrementAndGet();
                 known.add(id);
+                agentTokens.put(id, agentToken);
+                String credential = "pfw_credential-of-" + id + "-" + java.util.UUID.randomUUID();
+                credentials.put(id, credential);
                 record(registrations, body);
                 byte[] answer = JSON.writeValueAsBytes(new RegistrationAccepted(id, "node-" + id, 100));
+                ex.getResponseHeaders().set(ControlPlaneClient.WORKER_CREDENTIAL_HEADER, credential);
                 ex.sendResponseHeaders(200, answer.length);
                 ex.getResponseBody().write(answer);
             } else if (path.matches("/api/v1/agent/workers/[^/]+/heartbeat")) {
                 String id = path.split("/")[5];
+                if (!bearer.equals("Bearer " + credentials.get(id))) {
+                    ex.sendResponseHeaders(403, -1);
+                    return;
+                }
                 if (!known.contains(id)) {
                     ex.sendResponseHeaders(404, -1);
                     return;

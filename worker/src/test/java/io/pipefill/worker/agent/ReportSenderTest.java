@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pipefill.model.agent.WorkerRegistration;
 import java.util.List;
+import java.util.Map;
 import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.pipeline.RankReport;
 import org.junit.jupiter.api.AfterEach;
@@ -17,7 +19,10 @@ class ReportSenderTest {
 
     ReportSenderTest() throws Exception {
         cp = new FakeControlPlane("join");
-        sender = new ReportSender(new ControlPlaneClient(cp.url(), "join"), "run-1", () -> "w1", 1);
+        ControlPlaneClient client = new ControlPlaneClient(cp.url(), "join", "agent-token-of-the-report-sender-test");
+        // reports carry the worker's own credential, which a registration brings
+        client.register(new WorkerRegistration("n", "127.0.0.1", 1, 1, List.of(), Map.of(), "cpu", "http://127.0.0.1:1", null));
+        sender = new ReportSender(client, "run-1", () -> "w1", 1);
     }
 
     @AfterEach

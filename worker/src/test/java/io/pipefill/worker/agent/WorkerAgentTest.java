@@ -97,8 +97,9 @@ class WorkerAgentTest {
         return new Answer(r.statusCode(), json);
     }
 
+    /** A call as the control plane makes it: with the agent token this worker handed over at registration. */
     static Answer call(WorkerAgent agent, String method, String path, Object body) throws Exception {
-        return call(agent, method, path, body, TOKEN);
+        return call(agent, method, path, body, cp.agentToken(agent.workerId()));
     }
 
     static void awaitState(WorkerAgent agent, String state) throws Exception {
@@ -229,8 +230,8 @@ class WorkerAgentTest {
     }
 
     @Test
-    void refusesCallsWithoutTheJoinToken() throws Exception {
-        for (String token : new String[] {null, "wrong-token"}) {
+    void refusesCallsWithoutItsOwnAgentTokenTheJoinTokenIncluded() throws Exception {
+        for (String token : new String[] {null, "wrong-token", TOKEN, cp.agentToken(a1.workerId())}) {
             Answer a = call(a0, "GET", "/agent/status", null, token);
             assertEquals(401, a.status());
             assertEquals("Unauthorized", a.body().path("title").asText());
@@ -238,6 +239,39 @@ class WorkerAgentTest {
             assertTrue(a.body().path("detail").asText().contains("Bearer"));
         }
         assertEquals(401, call(a0, "PUT", "/agent/shard", shard(0), "wrong").status());
+        // the join token, which every worker holds, can no longer take another worker's shard away
+        assertEquals(202, call(a0, "PUT", "/agent/shard", shard(0)).status());
+        Answer release = call(a0, "DELETE", "/agent/shard", null, TOKEN);
+        assertEquals(401, release.status(), release.body().toString());
+        assertEquals("dep-1", call(a0, "GET", "/agent/status", null).body().path("deploymentId").asText());
+        assertEquals(200, call(a0, "DELETE", "/agent/shard", null).status());
+    }
+
+    @Test
+    void silentAndHalfOpenConnectionsDoNotStopTheApi() throws Exception {
+        java.util.List<java.net.Socket> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 64; i++) {
+                java.net.Socket k = new java.net.Socket("127.0.0.1", a0.agentUrl().getPort());
+                if (i % 2 == 0) {
+                    // half a request: a request line and a header, never the blank line that ends the headers
+                    k.getOutputStream().write("GET /agent/status HTTP/1.1\r\nHost: x\r\n".getBytes());
+                    k.getOutputStream().flush();
+                }
+                held.add(k);
+            }
+            long t0 = System.nanoTime();
+            HttpRequest r = HttpRequest.newBuilder(URI.create(a0.agentUrl() + "/agent/status")).timeout(Duration.ofSeconds(3))
+                    .header("Authorization", "Bearer " + cp.agentToken(a0.workerId())).build();
+            HttpResponse<String> answer = HTTP.send(r, HttpResponse.BodyHandlers.ofString());
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(200, answer.statusCode(), answer.body());
+            assertTrue(ms < 1_000, "a real request took " + ms + " ms behind 64 idle connections");
+        } finally {
+            for (java.net.Socket k : held) {
+                k.close();
+            }
+        }
     }
 
     @Test
