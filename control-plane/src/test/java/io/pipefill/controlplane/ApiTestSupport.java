@@ -31,6 +31,10 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 public abstract class ApiTestSupport {
     public static final String ADMIN = "test-admin-token";
     public static final String JOIN = "test-join-token";
+    /** What every test worker hands over as its agent token (the token its agent would accept). */
+    public static final String AGENT_TOKEN = "agent-token-of-a-test-worker-0123456789";
+    /** The credential each test worker got at registration, by worker id. */
+    private static final Map<String, String> CREDENTIALS = new java.util.concurrent.ConcurrentHashMap<>();
 
     @Autowired
     private WebTestClient client;
@@ -54,16 +58,35 @@ public abstract class ApiTestSupport {
                 agentUrl, null);
     }
 
+    /** Registers as a worker does (join token, agent token header) and keeps the credential it is issued. */
     protected RegistrationAccepted register(WorkerRegistration r) {
-        return web.post().uri("/api/v1/agent/workers").headers(h -> h.setBearerAuth(JOIN))
-                .contentType(MediaType.APPLICATION_JSON).bodyValue(r)
-                .exchange().expectStatus().isCreated()
-                .expectBody(RegistrationAccepted.class).returnResult().getResponseBody();
+        return register(r, AGENT_TOKEN);
     }
 
+    protected RegistrationAccepted register(WorkerRegistration r, String agentToken) {
+        var result = web.post().uri("/api/v1/agent/workers").headers(h -> h.setBearerAuth(JOIN))
+                .header("Pipefill-Agent-Token", agentToken)
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(r)
+                .exchange().expectStatus().isCreated()
+                .expectBody(RegistrationAccepted.class).returnResult();
+        RegistrationAccepted a = result.getResponseBody();
+        CREDENTIALS.put(a.workerId(), result.getResponseHeaders().getFirst("Pipefill-Worker-Credential"));
+        return a;
+    }
+
+    /** The credential the worker got at registration (null for one never registered through the route). */
+    protected static String credential(String workerId) {
+        return CREDENTIALS.get(workerId);
+    }
+
+    /** A heartbeat as the worker sends it: with its own credential. */
     protected WebTestClient.ResponseSpec heartbeat(String workerId, String state) {
-        return web.post().uri("/api/v1/agent/workers/{id}/heartbeat", workerId).headers(h -> h.setBearerAuth(JOIN))
-                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("state", state)).exchange();
+        return heartbeat(workerId, Map.of("state", state), credential(workerId));
+    }
+
+    protected WebTestClient.ResponseSpec heartbeat(String workerId, Object body, String bearer) {
+        return web.post().uri("/api/v1/agent/workers/{id}/heartbeat", workerId).headers(h -> h.setBearerAuth(bearer))
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange();
     }
 
     protected WebTestClient.RequestHeadersSpec<?> adminGet(String uri, Object... vars) {

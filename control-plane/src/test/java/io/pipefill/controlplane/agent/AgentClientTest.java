@@ -30,7 +30,8 @@ class AgentClientTest {
     }
 
     private static AgentClient client(CircuitBreakerRegistry breakers) {
-        return new AgentClient(WebClient.builder(), breakers, RetryRegistry.ofDefaults(), Duration.ofMillis(500), "join");
+        return new AgentClient(WebClient.builder(), breakers, RetryRegistry.ofDefaults(), Duration.ofMillis(500),
+                w -> java.util.Optional.of("agent-token"), new io.pipefill.controlplane.cluster.AgentUrlPolicy(true));
     }
 
     private static int closedPort() throws Exception {
@@ -88,9 +89,49 @@ class AgentClientTest {
             assertThat(statusCalls.get()).as("two 503s retried").isEqualTo(3);
             RunStart start = new RunStart("r", new int[] {1}, 1, 64, false, 0, List.of(), 1000);
             assertThatThrownBy(() -> agents.startRun(w, start).block()).isInstanceOf(AgentCallException.class)
-                    .hasMessageContaining("start run failed: HTTP 409").hasMessageContaining("run r is not open");
+                    .hasMessageEndingWith("start run failed: HTTP 409")
+                    .as("the remote's body never reaches an error").hasMessageNotContaining("run r is not open");
             assertThat(startCalls.get()).as("a start is never retried").isEqualTo(1);
             assertThat(agents.breaker(w).getMetrics().getNumberOfFailedCalls()).as("a 4xx is no sign of ill health").isZero();
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    /**
+     * Whatever answers at a registered URL must not get its words into run errors or deployment reasons (finding 5
+     * of issue 23: a response body was copied into a deployment's stateReason), and every call carries the worker's
+     * own agent token.
+     */
+    @Test
+    void errorsNameTheCallAndStatusNeverTheBodyAndCallsCarryTheWorkersOwnToken() throws Exception {
+        java.util.List<String> bearers = new java.util.concurrent.CopyOnWriteArrayList<>();
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", ex -> {
+            bearers.add(ex.getRequestHeaders().getFirst("Authorization"));
+            byte[] body = "<html>secret internal admin page: db password hunter2</html>".getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(400, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        server.start();
+        try {
+            Worker w = worker("http://127.0.0.1:" + server.getAddress().getPort());
+            AgentClient agents = new AgentClient(WebClient.builder(), CircuitBreakerRegistry.ofDefaults(), RetryRegistry.ofDefaults(),
+                    Duration.ofMillis(500), x -> java.util.Optional.of("token-of-" + x.id()),
+                    new io.pipefill.controlplane.cluster.AgentUrlPolicy(true));
+            for (Runnable call : List.<Runnable>of(() -> agents.assignShard(w, new io.pipefill.model.agent.ShardAssignment("d", "/m", 1, 1, List.of(1), 0, 1, 64)).block(), () -> agents.releaseShard(w).block(),
+                    () -> agents.openRun(w, "r").block(), () -> agents.abortRun(w, "r").block())) {
+                assertThatThrownBy(call::run).isInstanceOf(AgentCallException.class).hasMessageContaining("HTTP 400")
+                        .hasMessageNotContaining("hunter2").hasMessageNotContaining("html");
+            }
+            assertThat(bearers).isNotEmpty().allMatch(b -> b.equals("Bearer token-of-" + w.id()));
+            // a loopback agent URL is refused before any call when loopback is not allowed
+            AgentClient strict = new AgentClient(WebClient.builder(), CircuitBreakerRegistry.ofDefaults(), RetryRegistry.ofDefaults(),
+                    Duration.ofMillis(500), x -> java.util.Optional.of("t"), new io.pipefill.controlplane.cluster.AgentUrlPolicy(false));
+            int before = bearers.size();
+            assertThatThrownBy(() -> strict.status(w).block()).isInstanceOf(AgentCallException.class).hasMessageContaining("loopback");
+            assertThat(bearers).hasSize(before);
         } finally {
             server.stop(0);
         }

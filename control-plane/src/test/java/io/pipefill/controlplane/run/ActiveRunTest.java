@@ -25,23 +25,25 @@ class ActiveRunTest {
         return new Worker(UUID.randomUUID(), UUID.randomUUID(), "cpu", "http://127.0.0.1:1", null, null, null, null, null);
     }
 
-    private static RunReport report(int rank, long seq, RankReport report) {
-        return new RunReport("w" + rank, rank, seq, report);
+    private RunReport report(int rank, long seq, RankReport report) {
+        // sent by the worker placed at that rank (a rank outside the run has none)
+        String sender = rank >= 0 && rank < run.workers.size() ? run.workers.get(rank).id().toString() : "w" + rank;
+        return new RunReport(sender, rank, seq, report);
     }
 
-    private static RunReport done(int rank, long seq) {
+    private RunReport done(int rank, long seq) {
         return report(rank, seq, new RankReport.Done(rank));
     }
 
-    private static RunReport progress(int rank, long seq) {
+    private RunReport progress(int rank, long seq) {
         return report(rank, seq, new RankReport.Progress(0, 0, 1, 64, 64));
     }
 
-    private static RunReport chunking(long seq) {
+    private RunReport chunking(long seq) {
         return report(0, seq, new ChunkingDecision(false, 64, 0, null, null, null, null, 0));
     }
 
-    private static RunReport timeline(int rank, long seq) {
+    private RunReport timeline(int rank, long seq) {
         return report(rank, seq, new RankReport.RankTimeline(rank, List.of()));
     }
 
@@ -49,6 +51,20 @@ class ActiveRunTest {
     void checkNamesTheBadRank() {
         assertThatThrownBy(() -> run.check(done(2, 0))).hasMessageContaining("rank: 2").hasMessageContaining("0..1");
         assertThatThrownBy(() -> run.check(done(-1, 0))).hasMessageContaining("rank: -1");
+    }
+
+    @Test
+    void aReportFromAnotherWorkerThanTheRanksIsRefusedAndNothingOfItsBatchApplies() {
+        String rank1sWorker = run.workers.get(1).id().toString();
+        RunReport forged = new RunReport(rank1sWorker, 0, 0, new RankReport.Done(0));
+        assertThatThrownBy(() -> run.check(forged)).isInstanceOf(ActiveRun.NotTheRanksWorker.class)
+                .hasMessageContaining("rank 0 of run " + run.runId + " is worker " + run.workers.get(0).id())
+                .hasMessageContaining("worker " + rank1sWorker + " may not report for it");
+        List<List<RunReport>> recorded = new ArrayList<>();
+        assertThatThrownBy(() -> run.applyAndRecord(List.of(done(1, 0), forged), recorded::add))
+                .isInstanceOf(ActiveRun.NotTheRanksWorker.class);
+        assertThat(recorded).isEmpty();
+        assertThat(run.apply(done(1, 0))).as("the batch's good report was not applied either").isTrue();
     }
 
     @Test

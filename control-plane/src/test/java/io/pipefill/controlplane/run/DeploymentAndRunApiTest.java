@@ -214,24 +214,39 @@ class DeploymentAndRunApiTest {
         admin().delete().uri("/api/v1/deployments/dep-busy").exchange().expectStatus().isNoContent();
     }
 
+    /** A worker's credential, as a registration issues it. */
+    private String registeredWorkersCredential() {
+        return client("test-join-token").post().uri("/api/v1/agent/workers").header("Pipefill-Agent-Token", "a".repeat(40))
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(new WorkerRegistration("node-reports-" + UUID.randomUUID(),
+                        "10.0.0.1", 1, 1, List.of(), Map.of(), "cpu", "http://reports-" + UUID.randomUUID() + ":9100", null))
+                .exchange().expectStatus().isCreated().returnResult(String.class).getResponseHeaders()
+                .getFirst("Pipefill-Worker-Credential");
+    }
+
     @Test
-    void agentReportsNeedTheJoinTokenAndARunningRun() {
+    void agentReportsNeedAWorkersCredentialAndARunningRun() {
         String report = "{\"workerId\":\"w\",\"rank\":0,\"seq\":0,\"report\":{\"type\":\"done\",\"rank\":0}}";
         String path = "/api/v1/agent/runs/" + UUID.randomUUID() + "/reports";
+        String worker = registeredWorkersCredential();
         client(null).post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report).exchange().expectStatus().isUnauthorized();
         admin().post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report).exchange().expectStatus().isForbidden();
-        expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report), 404, "not found");
-        expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON)
+        // the join token only admits a registration
+        client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report).exchange()
+                .expectStatus().isForbidden();
+        expectProblem(client(worker).post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(report), 404, "not found");
+        expectProblem(client(worker).post().uri(path).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("{\"rank\":0,\"seq\":0}"), 400, "report: missing");
-        expectProblem(client("test-join-token").post().uri(path).contentType(MediaType.APPLICATION_JSON)
+        expectProblem(client(worker).post().uri(path).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("{\"rank\":0,\"seq\":0,\"report\":{\"type\":\"finished\"}}"), 400,
                 "field 'report': type 'finished' is not known; one of loaded, chunking, progress, result, timeline, done, error");
         String batch = path + "/batch";
         admin().post().uri(batch).contentType(MediaType.APPLICATION_JSON).bodyValue("[" + report + "]").exchange()
                 .expectStatus().isForbidden();
-        expectProblem(client("test-join-token").post().uri(batch).contentType(MediaType.APPLICATION_JSON)
+        client("test-join-token").post().uri(batch).contentType(MediaType.APPLICATION_JSON).bodyValue("[" + report + "]").exchange()
+                .expectStatus().isForbidden();
+        expectProblem(client(worker).post().uri(batch).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("[" + report + ",{\"rank\":0,\"seq\":1}]"), 400, "[1].report: missing");
-        expectProblem(client("test-join-token").post().uri(batch).contentType(MediaType.APPLICATION_JSON)
+        expectProblem(client(worker).post().uri(batch).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("[" + report + "]"), 404, "not found");
     }
 

@@ -77,7 +77,8 @@ class RunAborterTest {
 
     private static RunAborter aborter(Duration bound) {
         AgentClient agents = new AgentClient(WebClient.builder(), CircuitBreakerRegistry.ofDefaults(),
-                RetryRegistry.ofDefaults(), Duration.ofMillis(500), "join");
+                RetryRegistry.ofDefaults(), Duration.ofMillis(500),
+                w -> java.util.Optional.of("agent-token"), new io.pipefill.controlplane.cluster.AgentUrlPolicy(true));
         return new RunAborter(agents, bound);
     }
 

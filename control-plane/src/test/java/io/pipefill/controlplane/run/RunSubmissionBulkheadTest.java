@@ -56,8 +56,10 @@ class RunSubmissionBulkheadTest {
         new ModelGenerator(ModelPreset.fromCliName("tiny").config(Architecture.LLAMA), 2).write(dir);
         RegisteredModel model = registrar.register("tiny-bulkhead", dir.toString());
         try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Worker w = cluster.register(new WorkerRegistration("node-silent", "127.0.0.1", 2, 1 << 30, List.of(), Map.of(), "cpu",
-                    "http://127.0.0.1:" + silent.getLocalPort(), null), Instant.now());
+            // a worker with an agent token, as registration records it: the control plane calls its (silent) agent
+            Worker w = cluster.registerReplacing(new WorkerRegistration("node-silent", "127.0.0.1", 2, 1 << 30, List.of(), Map.of(),
+                    "cpu", "http://127.0.0.1:" + silent.getLocalPort(), null), Instant.now(), null, "silent-agents-token", List.of())
+                    .worker();
             Deployment d = deployments.insert(new Deployment(UUID.randomUUID(), "stuck", model.id(), 1, 1, List.of(model.layers()),
                     64, false, 0.75, 1024, 1, DeploymentState.READY, null, List.of(new Placement(0, 0, 0, w.id())), null, null));
             WebTestClient client = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port)
