@@ -29,7 +29,11 @@ final class LocalCluster implements AutoCloseable {
 
     /** Starts the control plane with Spring arguments ({@code --key=value}) and {@code workers} CPU workers. */
     static LocalCluster start(String[] springArgs, int workers, int threadsPerWorker) {
-        ConfigurableApplicationContext context = SpringApplication.run(ControlPlaneApplication.class, springArgs);
+        // the local workers' agents listen on 127.0.0.1: this control plane must accept loopback agent URLs (a default
+        // property: --pipefill.agents.allow-loopback=false or PIPEFILL_AGENTS_ALLOW_LOOPBACK=false still win)
+        SpringApplication app = new SpringApplication(ControlPlaneApplication.class);
+        app.setDefaultProperties(java.util.Map.of("pipefill.agents.allow-loopback", "true"));
+        ConfigurableApplicationContext context = app.run(springArgs);
         try {
             int port = ((WebServerApplicationContext) context).getWebServer().getPort();
             LocalWorkers launched = LocalWorkers.launch(workers, threadsPerWorker, port, context.getBean(Tokens.class).join(),

@@ -53,7 +53,8 @@ import tools.jackson.databind.json.JsonMapper;
  * stays healthy.
  */
 @SpringBootTest(classes = ControlPlaneApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = "pipefill.peer-timeout=10s")
+        // the local workers listen on 127.0.0.1, as under `pipefill up` (which sets allow-loopback the same way)
+        properties = {"pipefill.peer-timeout=10s", "pipefill.agents.allow-loopback=true"})
 @ActiveProfiles("test")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WholeSystemTest {
@@ -310,6 +311,7 @@ class WholeSystemTest {
                 "seed", 3, "maxNewTokens", 2000));
         String id = (String) submitted.get("id");
         awaitProgress(id, "the run must still be going when the worker is killed");
+        List<String> before = list("/api/v1/workers").stream().map(w -> (String) w.get("id")).toList();
         Process victim = localWorkers.processes().get(1);
         victim.destroyForcibly();
         long killedAt = System.nanoTime();
@@ -322,8 +324,17 @@ class WholeSystemTest {
         String named = error.replaceAll(".*worker ([0-9a-f-]{36}).*", "$1");
         assertThat(named).as("error names a worker: %s", error).hasSize(36);
         await("/api/v1/workers/" + named, m -> "LOST".equals(m.get("state")), Duration.ofSeconds(15));
-        assertThat(list("/api/v1/workers").stream().filter(w -> !"LOST".equals(w.get("state"))).count()).isEqualTo(1);
+        assertThat(list("/api/v1/workers").stream().filter(w -> before.contains(w.get("id")) && !"LOST".equals(w.get("state"))).count())
+                .as("the other worker is not lost").isEqualTo(1);
         await("/api/v1/deployments/tiny-pp2", m -> "DEGRADED".equals(m.get("state")), Duration.ofSeconds(15));
+        // supervised as under `pipefill up`: the killed worker's process is started again and registers as a new worker
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (list("/api/v1/workers").stream().noneMatch(w -> !before.contains(w.get("id")) && "IDLE".equals(w.get("state")))) {
+            assertThat(System.nanoTime()).as("the killed local worker restarted and registered within 60 s").isLessThan(deadline);
+            Thread.sleep(200);
+        }
+        assertThat(localWorkers.restarts(1)).isEqualTo(1);
+        assertThat(localWorkers.processes().get(1).pid()).isNotEqualTo(victim.pid());
 
         WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).build().get().uri("/actuator/health").exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$.status").isEqualTo("UP");
