@@ -10,7 +10,7 @@ import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
 import io.pipefill.model.agent.ShardAssignment;
 import io.pipefill.worker.TestModels;
-import io.pipefill.worker.engine.PrefillResult;
+import io.pipefill.worker.launch.PrefillResult;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetAddress;

@@ -85,15 +85,15 @@ class SocketTransportTest {
             Greeting first = new Greeting("epoch", Long.MAX_VALUE - 7, new double[] {1e-7, Math.PI});
             float[] between = {1.5f, -2f};
             t[1].isend(0, Transport.CHANNEL_HIDDEN, between, 2);
-            t[1].sendMessage(0, Transport.CHANNEL_CONTROL, ControlMessages.encode(first));
-            t[1].sendMessage(0, Transport.CHANNEL_CONTROL, ControlMessages.encode(new Greeting("second", 2, new double[0])));
+            t[1].send(0, first);
+            t[1].send(0, new Greeting("second", 2, new double[0]));
             float[] got = new float[2];
             t[0].irecv(1, Transport.CHANNEL_HIDDEN, got, 2).await();
             assertArrayEquals(between, got);
-            Greeting back = ControlMessages.decode(t[0].receiveMessage(1, Transport.CHANNEL_CONTROL), Greeting.class, 1);
+            Greeting back = t[0].receive(1, Greeting.class);
             assertTrue(back.text().equals("epoch") && back.number() == Long.MAX_VALUE - 7, back.toString());
             assertArrayEquals(first.values(), back.values());
-            assertTrue(ControlMessages.decode(t[0].receiveMessage(1, Transport.CHANNEL_CONTROL), Greeting.class, 1)
+            assertTrue(t[0].receive(1, Greeting.class)
                     .text().equals("second"));
             assertThrows(IllegalArgumentException.class,
                     () -> t[1].sendMessage(0, Transport.CHANNEL_CONTROL, new byte[(1 << 20) + 1]));
