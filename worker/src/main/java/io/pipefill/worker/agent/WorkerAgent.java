@@ -84,7 +84,7 @@ public final class WorkerAgent implements AutoCloseable {
         return registrar.workerId();
     }
 
-    public boolean awaitRegistered(Duration timeout) throws InterruptedException {
+    boolean awaitRegistered(Duration timeout) throws InterruptedException {
         return registrar.awaitRegistered(timeout.toMillis());
     }
 

@@ -100,7 +100,7 @@ public final class LoadedStage implements AutoCloseable {
         tpGroup.attach(t);
     }
 
-    public void unbind() {
+    void unbind() {
         tpGroup.detach();
     }
 
@@ -109,7 +109,7 @@ public final class LoadedStage implements AutoCloseable {
      * chunk: a fresh worker JVM is otherwise several times slower on its first chunks. TP ranks of a stage
      * warm up together through the bound transport's all-reduces; the cache is cleared after.
      */
-    public void warmUp() {
+    void warmUp() {
         runWarmUp();
     }
 
