@@ -10,10 +10,10 @@ import io.pipefill.model.StageShard;
 import io.pipefill.worker.cpu.Blas;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.cpu.NativeFloats;
-import io.pipefill.worker.engine.PrefillEngine;
-import io.pipefill.worker.engine.PrefillRequest;
-import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.launch.SingleProcessPrefill;
+import io.pipefill.worker.launch.PrefillRequest;
+import io.pipefill.worker.launch.PrefillResult;
+import io.pipefill.worker.launch.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
@@ -76,7 +76,7 @@ final class BenchCommand {
                     double sgemm = sgemmGflops(c, chunk);
                     for (int len : lengths) {
                         int[] tokens = new SplittableRandom(0).ints(len, 0, c.vocabSize()).toArray();
-                        PrefillResult r = new PrefillEngine(c, stage).run(new PrefillRequest(tokens, chunk, 1),
+                        PrefillResult r = new SingleProcessPrefill(c, stage).run(new PrefillRequest(tokens, chunk, 1),
                                 ProgressListener.NONE);
                         double ratio = r.prefillGflops() / sgemm;
                         System.out.printf("%-8d %-8d %10.2f %12.0f %12.1f %12.1f %8.2f%n", t, len, r.ttftMs() / 1000,

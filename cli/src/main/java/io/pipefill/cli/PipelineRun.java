@@ -41,16 +41,7 @@ final class PipelineRun {
 
     int execute(PrintStream out, PrintStream log) throws Exception {
         Topology topo = Topology.of(config, cmd.pp, cmd.tp, cmd.layerPartition);
-        if (cmd.smooth < 0 || cmd.smooth > 1) {
-            throw new IllegalArgumentException("--smooth must be in [0, 1], got " + cmd.smooth);
-        }
-        LatencyFit fit = null;
-        if (cmd.chunkFit != null) {
-            if (cmd.chunkFit.length != 3) {
-                throw new IllegalArgumentException("--chunk-fit takes three numbers a,b,c, got " + cmd.chunkFit.length);
-            }
-            fit = new LatencyFit(cmd.chunkFit[0], cmd.chunkFit[1], cmd.chunkFit[2]);
-        }
+        LatencyFit fit = cmd.givenFit();
         if (cmd.peerTimeout < 1) {
             throw new IllegalArgumentException("--peer-timeout must be at least 1 second, got " + cmd.peerTimeout);
         }

@@ -4,17 +4,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelConfig;
+import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.SystemMemory;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.engine.Backend;
 import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.engine.CapacityCheck;
-import io.pipefill.worker.engine.PrefillEngine;
-import io.pipefill.worker.engine.PrefillRequest;
-import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.launch.SingleProcessPrefill;
+import io.pipefill.worker.launch.PrefillRequest;
+import io.pipefill.worker.launch.PrefillResult;
+import io.pipefill.worker.launch.ProgressListener;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
@@ -109,7 +111,9 @@ final class PrefillCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--chunk must be positive, got " + chunk);
         }
         int world = pp * tp;
-        boolean pipeline = world > 1 || dynamicChunking || inProcess;
+        // one stage in this process is a pipeline too (the same stage loop, dynamic chunking included); worker
+        // processes or ranks as threads are for --pp/--tp and --in-process
+        boolean pipeline = world > 1 || inProcess;
         int cores = Runtime.getRuntime().availableProcessors();
         int nThreads = threads != null ? threads : pipeline ? Math.max(1, cores / Math.max(1, world)) : cores;
         if (nThreads < 1) {
@@ -123,7 +127,7 @@ final class PrefillCommand implements Callable<Integer> {
         }
         if (randomWeights && pipeline) {
             throw new IllegalArgumentException("--random-weights runs the single-process path only: the pipeline's "
-                    + "workers read a model directory; drop --pp, --tp, --dynamic-chunking and --in-process");
+                    + "workers read a model directory; drop --pp, --tp and --in-process");
         }
         if (randomWeights && prompt.needsTokenizer()) {
             throw new IllegalArgumentException("--random-weights has no tokenizer: give the prompt as --token-ids, "
@@ -140,7 +144,7 @@ final class PrefillCommand implements Callable<Integer> {
         ModelConfig c = randomWeights ? RandomModel.config(model) : md.config();
         String modelName = randomWeights ? RandomModel.describe(model, weightSeed) : dir.toString();
         int[] tokens = prompt.tokens(md == null ? null : md.tokenizerJson(), c.vocabSize(), seed);
-        PrefillRequest request = new PrefillRequest(tokens, chunk, maxNewTokens);
+        PrefillRequest request = new PrefillRequest(tokens, chunk, maxNewTokens, dynamicChunking, smooth, givenFit());
 
         StageShard shard = StageShard.whole(c);
         long budget = kvBudget.equals("auto") ? SystemMemory.totalBytes() / 2 : ByteSize.parse("--kv-budget", kvBudget);
@@ -158,8 +162,9 @@ final class PrefillCommand implements Callable<Integer> {
         if (!json) {
             out.printf("model    %s (%s, %d layers, hidden %d, %d/%d heads, %.1fM params)%n", dir, c.architecture().hfName(),
                     c.numLayers(), c.hiddenSize(), c.numHeads(), c.numKvHeads(), c.parameterCount() / 1e6);
-            out.printf("prompt   %d tokens (%s); chunks of %d; %d thread%s%n", tokens.length, prompt.describe(seed),
-                    Math.min(chunk, tokens.length), nThreads, nThreads == 1 ? "" : "s");
+            out.printf("prompt   %d tokens (%s); %s; %d thread%s%n", tokens.length, prompt.describe(seed),
+                    dynamicChunking ? "dynamic chunks (σ " + smooth + "), base " + chunk
+                            : "chunks of " + Math.min(chunk, tokens.length), nThreads, nThreads == 1 ? "" : "s");
         }
         ProgressListener progress = quiet ? ProgressListener.NONE : new ProgressListener() {
             @Override
@@ -172,13 +177,13 @@ final class PrefillCommand implements Callable<Integer> {
         long kvBytes;
         try (Backend compute = Backends.create(backend, nThreads); Checkpoint ckpt = randomWeights ? Checkpoint.random(c, weightSeed) : Checkpoint.open(md.path())) {
             long t0 = System.nanoTime();
-            try (Stage stage = compute.loadStage(c, shard, ckpt, request.kvPositions())) {
+            try (Stage stage = compute.loadStage(c, shard, ckpt, request.kvCapacity())) {
                 if (!quiet) {
                     log.printf("  loaded weights in %.1f s%n", (System.nanoTime() - t0) / 1e9);
                 }
                 weightBytes = stage.weightBytes();
                 kvBytes = stage.kvCacheBytes();
-                r = new PrefillEngine(c, stage).run(request, progress);
+                r = new SingleProcessPrefill(c, stage).run(request, progress);
             }
         }
         String text = null;
@@ -198,7 +203,28 @@ final class PrefillCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The --chunk-fit a,b,c, or null to profile; checked before any model is read. */
+    LatencyFit givenFit() {
+        if (smooth < 0 || smooth > 1) {
+            throw new IllegalArgumentException("--smooth must be in [0, 1], got " + smooth);
+        }
+        if (chunkFit == null) {
+            return null;
+        }
+        if (chunkFit.length != 3) {
+            throw new IllegalArgumentException("--chunk-fit takes three numbers a,b,c, got " + chunkFit.length);
+        }
+        return new LatencyFit(chunkFit[0], chunkFit[1], chunkFit[2]);
+    }
+
     private void printHuman(PrintStream out, PrefillResult r, String text) {
+        ChunkingDecision d = r.chunking();
+        if (d.dynamicRequested()) {
+            out.println(d.dynamicUsed()
+                    ? String.format("chunking dynamic: fit a=%.4g b=%.4g c=%.4g; %d chunks", d.fit().a(), d.fit().b(),
+                            d.fit().c(), r.chunks().size())
+                    : "chunking fell back to fixed: " + d.fallbackReason());
+        }
         out.printf("TTFT     %.1f ms   prefill %.0f tokens/s   %.1f GFLOP/s%n", r.ttftMs(), r.prefillTokensPerSecond(),
                 r.prefillGflops());
         out.printf("first token %d%n", r.firstToken());
@@ -226,6 +252,16 @@ final class PrefillCommand implements Callable<Integer> {
         o.put("threads", nThreads);
         o.put("prompt_tokens", r.promptTokens());
         o.put("chunk", chunk);
+        ChunkingDecision d = r.chunking();
+        ObjectNode dyn = o.putObject("dynamic_chunking");
+        dyn.put("requested", d.dynamicRequested());
+        dyn.put("enabled", d.dynamicUsed());
+        if (d.dynamicUsed()) {
+            dyn.put("sigma", d.sigma());
+            dyn.putArray("fit").add(d.fit().a()).add(d.fit().b()).add(d.fit().c());
+        } else if (d.fallbackReason() != null) {
+            dyn.put("fallback_reason", d.fallbackReason());
+        }
         ArrayNode chunks = o.putArray("chunks");
         for (PrefillResult.ChunkTiming t : r.chunks()) {
             chunks.addObject().put("offset", t.offset()).put("size", t.size()).put("ms", t.ms());

@@ -270,6 +270,24 @@ class PipefillCliTest {
     }
 
     @Test
+    void oneProcessRunsDynamicChunkingAsTheOneStagePipeline() throws Exception {
+        CliRun r = run("prefill", "--model", "tiny", "--random-weights", "--random-tokens", "300", "--chunk", "128",
+                "--dynamic-chunking", "--chunk-fit", "0.002,0.05,1", "--smooth", "0.5", "--threads", "1", "--json",
+                "--quiet");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertTrue(j.get("dynamic_chunking").get("enabled").asBoolean(), r.out());
+        JsonNode chunks = j.get("chunks");
+        assertEquals(128, chunks.get(0).get("size").asInt());
+        assertTrue(chunks.get(chunks.size() - 1).get("size").asInt() < 128, "later chunks shrink: " + chunks);
+        CliRun human = run("prefill", "--model", "tiny", "--random-weights", "--random-tokens", "300", "--chunk", "128",
+                "--dynamic-chunking", "--threads", "1", "--quiet");
+        assertEquals(0, human.code(), human.err());
+        assertTrue(human.out().contains("chunking dynamic: fit") || human.out().contains("chunking fell back to fixed"),
+                "the profile's outcome is said: " + human.out());
+    }
+
+    @Test
     void pipelineRunsWriteTheSameLogitsAsOneProcess() throws Exception {
         Path single = dir.resolve("single.f32");
         Path pp2 = dir.resolve("pp2.f32");

@@ -2,10 +2,10 @@ package io.pipefill.worker;
 
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.cpu.CpuBackend;
-import io.pipefill.worker.engine.PrefillEngine;
-import io.pipefill.worker.engine.PrefillRequest;
-import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.launch.SingleProcessPrefill;
+import io.pipefill.worker.launch.PrefillRequest;
+import io.pipefill.worker.launch.PrefillResult;
+import io.pipefill.worker.launch.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
@@ -39,7 +39,7 @@ public final class TestModels {
         PrefillRequest req = new PrefillRequest(tokens, chunk, maxNewTokens);
         try (CpuBackend backend = new CpuBackend(threads); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, req.kvPositions())) {
-            return new PrefillEngine(md.config(), stage).run(req, ProgressListener.NONE);
+            return new SingleProcessPrefill(md.config(), stage).run(req, ProgressListener.NONE);
         }
     }
 

@@ -11,10 +11,10 @@ import io.pipefill.model.ModelPreset;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.model.create.ModelGenerator;
-import io.pipefill.worker.engine.PrefillEngine;
-import io.pipefill.worker.engine.PrefillRequest;
-import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.launch.SingleProcessPrefill;
+import io.pipefill.worker.launch.PrefillRequest;
+import io.pipefill.worker.launch.PrefillResult;
+import io.pipefill.worker.launch.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
@@ -146,7 +146,7 @@ class WholeSystemTest {
         PrefillRequest req = new PrefillRequest(tokens, tokens.length, maxNewTokens);
         try (CpuBackend backend = new CpuBackend(1); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, req.kvPositions())) {
-            return new PrefillEngine(md.config(), stage).run(req, ProgressListener.NONE);
+            return new SingleProcessPrefill(md.config(), stage).run(req, ProgressListener.NONE);
         }
     }
 

@@ -86,8 +86,9 @@ public class RunExecutor {
                 for (Worker w : workers) {
                     peers.add(agents.openRun(w, runId).block());
                 }
+                // a secret per run, so that each rank's data port admits this run's ranks only
                 RunStart start = new RunStart(runId, tokens, run.maxNewTokens(), d.chunkSize(), d.dynamicChunking(),
-                        d.sigma(), peers, peerTimeout.toMillis());
+                        d.sigma(), peers, peerTimeout.toMillis(), RunStart.newDataSecret());
                 for (Worker w : workers) {
                     agents.startRun(w, start).block();
                 }

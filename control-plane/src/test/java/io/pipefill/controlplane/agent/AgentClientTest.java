@@ -87,7 +87,7 @@ class AgentClientTest {
             Worker w = worker("http://127.0.0.1:" + server.getAddress().getPort());
             assertThat(agents.status(w).block().weightBytes()).isEqualTo(1);
             assertThat(statusCalls.get()).as("two 503s retried").isEqualTo(3);
-            RunStart start = new RunStart("r", new int[] {1}, 1, 64, false, 0, List.of(), 1000);
+            RunStart start = new RunStart("r", new int[] {1}, 1, 64, false, 0, List.of(), 1000, RunStart.newDataSecret());
             assertThatThrownBy(() -> agents.startRun(w, start).block()).isInstanceOf(AgentCallException.class)
                     .hasMessageEndingWith("start run failed: HTTP 409")
                     .as("the remote's body never reaches an error").hasMessageNotContaining("run r is not open");

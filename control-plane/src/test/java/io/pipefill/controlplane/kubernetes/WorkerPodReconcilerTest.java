@@ -40,7 +40,10 @@ import org.springframework.test.context.event.RecordApplicationEvents;
         "pipefill.kubernetes.namespace=pf",
         "pipefill.kubernetes.registration-grace=60s",
         // the test drives every pass itself
-        "pipefill.kubernetes.reconcile-interval=1h"})
+        "pipefill.kubernetes.reconcile-interval=1h",
+        // its workers never send heartbeats: only pods may make them lost here, however slow the machine (the
+        // test profile's 2 s timeout once marked worker-ok lost mid-test on a loaded VM)
+        "pipefill.heartbeat-timeout=1h"})
 @ActiveProfiles("test")
 @RecordApplicationEvents
 @DirtiesContext

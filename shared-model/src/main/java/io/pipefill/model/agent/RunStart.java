@@ -9,7 +9,24 @@ import java.util.List;
  * @param chunk          the fixed chunk size, or the base size of dynamic chunking
  * @param sigma          smoothing of dynamic chunks toward {@code chunk}
  * @param peerTimeoutMs  the longest a rank waits on a peer before failing the run
+ * @param dataSecret     the run's secret (32 random bytes, base64url) that every rank proves at its data port's
+ *                       handshake, so that a port admits only this run's ranks; made per run by the control plane
  */
 public record RunStart(String runId, int[] tokens, int maxNewTokens, int chunk, boolean dynamic, double sigma,
-                       List<DataEndpoint> peers, long peerTimeoutMs) {
+                       List<DataEndpoint> peers, long peerTimeoutMs, String dataSecret) {
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
+    /** A fresh run secret: 32 random bytes, base64url without padding (what the worker's RunSecret reads). */
+    public static String newDataSecret() {
+        byte[] k = new byte[32];
+        RANDOM.nextBytes(k);
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(k);
+    }
+
+    @Override
+    public String toString() {
+        // the secret never reaches a log line
+        return "RunStart[runId=" + runId + ", tokens=" + (tokens == null ? 0 : tokens.length) + ", maxNewTokens="
+                + maxNewTokens + ", chunk=" + chunk + ", dynamic=" + dynamic + ", peers=" + peers + "]";
+    }
 }

@@ -48,21 +48,21 @@ final class AgentRun {
     }
 
     /** Starts the run in the background; {@code onEnd} runs last, after the final report is queued. */
-    void start(LoadedStage loaded, PipelineSpec spec, List<InetSocketAddress> peers, ReportSender reports,
-               Runnable onEnd) {
-        Thread t = new Thread(() -> run(loaded, spec, peers, reports, onEnd), "run-" + runId);
+    void start(LoadedStage loaded, PipelineSpec spec, List<InetSocketAddress> peers, SocketTransport.Admission admission,
+               ReportSender reports, Runnable onEnd) {
+        Thread t = new Thread(() -> run(loaded, spec, peers, admission, reports, onEnd), "run-" + runId);
         t.setDaemon(true);
         thread = t;
         t.start();
     }
 
-    private void run(LoadedStage loaded, PipelineSpec spec, List<InetSocketAddress> peers, ReportSender reports,
-                     Runnable onEnd) {
+    private void run(LoadedStage loaded, PipelineSpec spec, List<InetSocketAddress> peers,
+                     SocketTransport.Admission admission, ReportSender reports, Runnable onEnd) {
         Topology topo = spec.topology();
         int rank = loaded.rank();
         try {
             SocketTransport t = SocketTransport.connect(rank, listener, peers, spec.peerTimeout(), spec.peerTimeout(),
-                    topo::describe);
+                    topo::describe, admission);
             transport = t;
             try (t) {
                 if (aborted) {

@@ -2,6 +2,8 @@ package io.pipefill.worker.agent;
 
 import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
+import io.pipefill.worker.comm.RunSecret;
+import io.pipefill.worker.comm.SocketTransport;
 import io.pipefill.worker.engine.StageChecks;
 import io.pipefill.worker.pipeline.LoadedStage;
 import io.pipefill.worker.pipeline.PipelineSpec;
@@ -40,6 +42,17 @@ final class RunSpecs {
                 + (rs.dynamic() && stage == 0 ? ", and the dynamic-chunking profile of chunk " + rs.chunk() : "")
                 + ") but the shard was loaded for maxTokens " + plan.assignment().maxTokens());
         return spec;
+    }
+
+    /** Who the run's data port admits: the ranks proving {@code dataSecret}, sending frames no larger than the run's. */
+    static SocketTransport.Admission admission(RunStart rs, PipelineSpec spec, LoadedStage loaded) {
+        RunSecret secret;
+        try {
+            secret = RunSecret.parse(rs.dataSecret(), "dataSecret");
+        } catch (IllegalArgumentException e) {
+            throw AgentException.badRequest("run start: " + e.getMessage());
+        }
+        return SocketTransport.Admission.of(secret, spec.maxFrameFloats(loaded.config().hiddenSize()));
     }
 
     private static void require(boolean ok, String detail) {

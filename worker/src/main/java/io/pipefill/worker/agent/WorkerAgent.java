@@ -5,6 +5,7 @@ import io.pipefill.model.agent.AgentStatus;
 import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.Heartbeat;
 import io.pipefill.model.agent.RunStart;
+import io.pipefill.worker.comm.SocketTransport;
 import io.pipefill.model.agent.ShardAssignment;
 import io.pipefill.model.agent.WorkerRegistration;
 import io.pipefill.worker.engine.SystemMemory;
@@ -79,7 +80,7 @@ public final class WorkerAgent implements AutoCloseable {
         return registrar.workerId();
     }
 
-    public boolean awaitRegistered(Duration timeout) throws InterruptedException {
+    boolean awaitRegistered(Duration timeout) throws InterruptedException {
         return registrar.awaitRegistered(timeout.toMillis());
     }
 
@@ -231,11 +232,12 @@ public final class WorkerAgent implements AutoCloseable {
         }
         requireReady("start a run");
         PipelineSpec spec = RunSpecs.spec(rs, plan, loaded);
+        SocketTransport.Admission admission = RunSpecs.admission(rs, spec, loaded);
         List<InetSocketAddress> peers = new ArrayList<>();
         rs.peers().forEach(p -> peers.add(new InetSocketAddress(p.host(), p.port())));
         AgentRun r = run;
         ReportSender reports = new ReportSender(client, runId, this::workerId, loaded.rank());
-        r.start(loaded, spec, peers, reports, () -> ended(r));
+        r.start(loaded, spec, peers, admission, reports, () -> ended(r));
         return status();
     }
 

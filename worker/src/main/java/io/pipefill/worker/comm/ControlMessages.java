@@ -6,29 +6,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 /**
  * Control messages as records: what ranks tell each other that is not a tensor (the run's epoch, the chunking
  * decision, NCCL's unique id) travels as JSON bytes on the transport's message path, typed at both ends,
- * instead of being packed into floats.
+ * instead of being packed into floats. {@link Transport#send} and {@link Transport#receive} are the API.
  */
-public final class ControlMessages {
+final class ControlMessages {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private ControlMessages() {
-    }
-
-    /**
-     * Sends {@code message} from {@code root} to every other rank of {@code group} and returns it on every rank
-     * (the root's own, the others' decoded from what arrived).
-     */
-    public static <T> T broadcast(Transport transport, int root, int[] group, T message, Class<T> type) {
-        if (transport.rank() == root) {
-            byte[] bytes = encode(message);
-            for (int peer : group) {
-                if (peer != root) {
-                    transport.sendMessage(peer, Transport.CHANNEL_CONTROL, bytes);
-                }
-            }
-            return message;
-        }
-        return decode(transport.receiveMessage(root, Transport.CHANNEL_CONTROL), type, root);
     }
 
     static byte[] encode(Object message) {

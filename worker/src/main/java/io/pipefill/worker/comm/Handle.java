@@ -130,7 +130,7 @@ public final class Handle {
      * Blocks until this handle is done (completed or failed) or {@code nanos} have passed; never throws the
      * failure (that is {@link #await}'s job). For handles completed by another thread; a polled handle is polled once.
      */
-    public boolean waitDone(long nanos) {
+    boolean waitDone(long nanos) {
         if (progress != null) {
             return isDone();
         }

@@ -6,13 +6,16 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,12 +27,25 @@ import java.util.function.IntFunction;
  * lower), a writer thread per connection that drains posted sends in order, and a reader thread that
  * routes each frame into its (peer, channel) mailbox, where receives are matched FIFO. Frames are
  * {@code magic, channel, float count, floats (little-endian)}, or for a control message {@code message magic,
- * channel, byte count (at most 1 MiB), bytes}; a wrong magic, an unknown channel, an oversized message or a
- * size that disagrees with the posted receive is an error naming the peer.
+ * channel, byte count (at most 1 MiB), bytes}; a wrong magic, an unknown channel, a frame larger than the run
+ * can send ({@link Admission#maxFrameFloats}) or a size that disagrees with the posted receive is an error
+ * naming the peer.
+ *
+ * <p>A data port admits only the run's own ranks ({@link Admission}): the accepting rank sends a random
+ * challenge, the connecting rank answers with its rank, its own challenge and an HMAC of both under the run's
+ * {@link RunSecret}, and the accepting rank proves the secret back. A connection that fails the handshake (a
+ * stray HTTP request, a wrong secret, a rank that is not expected or comes from another address than the run
+ * gave for it, silence past the handshake timeout) is closed and logged, and the port goes on waiting for the
+ * real peer: a stranger cannot fail the run, nor take a rank's place.
  */
 public final class SocketTransport implements Transport {
     private static final int MAGIC = 0x50504631; // "PPF1"
-    private static final int MAX_FLOATS = 1 << 28;
+    /** The handshake's frames: {@code magic, challenge} from the acceptor; {@code magic, rank, challenge, proof} back. */
+    private static final int HANDSHAKE_MAGIC = 0x50504831; // "PPH1"
+    /** The longest a connection may take to complete the handshake before it is dropped as a stranger. */
+    private static final int HANDSHAKE_MILLIS = 5_000;
+    private static final String CONNECT_PROOF = "pipefill data port v1: connecting rank";
+    private static final String ACCEPT_PROOF = "pipefill data port v1: accepting rank";
     /** A control-message frame: {@code magic, channel, byte count, bytes}. */
     private static final int MESSAGE_MAGIC = 0x50504D31; // "PPM1"
     /** Control messages are small records; a larger frame is a corrupt or hostile stream. */
@@ -41,32 +57,68 @@ public final class SocketTransport implements Transport {
     private final int worldSize;
     private final Duration timeout;
     private final IntFunction<String> describe;
+    private final int maxFrameFloats;
     private final Map<Integer, Connection> connections = new ConcurrentHashMap<>();
     private volatile boolean closing;
 
-    private SocketTransport(int rank, int worldSize, Duration timeout, IntFunction<String> describe) {
+    private SocketTransport(int rank, int worldSize, Duration timeout, IntFunction<String> describe, int maxFrameFloats) {
         this.rank = rank;
         this.worldSize = worldSize;
         this.timeout = timeout;
         this.describe = describe;
+        this.maxFrameFloats = maxFrameFloats;
+    }
+
+    /**
+     * Who a rank's data port admits and what they may send.
+     *
+     * @param secret           the run's secret, which every peer must prove at the handshake
+     * @param maxFrameFloats   the largest float frame the run sends (its largest chunk's hidden states): a
+     *                         frame header claiming more is refused before anything is allocated for it
+     * @param checkPeerAddress whether a connecting rank must come from the address the run gave for it
+     *                         (loopback addresses count as one host)
+     */
+    public record Admission(RunSecret secret, int maxFrameFloats, boolean checkPeerAddress) {
+        public Admission {
+            if (secret == null) {
+                throw new IllegalArgumentException("a data port needs the run's secret");
+            }
+            if (maxFrameFloats < 1) {
+                throw new IllegalArgumentException("the largest frame must be at least 1 float, got " + maxFrameFloats);
+            }
+        }
+
+        /** The run's secret and frame bound, with the peer-address check on unless {@code pipefill.data.check-peer-address=false}. */
+        public static Admission of(RunSecret secret, int maxFrameFloats) {
+            return new Admission(secret, maxFrameFloats,
+                    !"false".equalsIgnoreCase(System.getProperty("pipefill.data.check-peer-address")));
+        }
     }
 
     /**
      * Connects this rank to every other: accepts the higher ranks on {@code listener}, connects to the lower
-     * ones at {@code addresses}. Fails naming the ranks that did not connect within {@code connectTimeout}.
+     * ones at {@code addresses}, each pair proving {@code admission}'s secret. Fails naming the ranks that did not
+     * connect within {@code connectTimeout} (and what the port refused meanwhile).
      */
     public static SocketTransport connect(int rank, ServerSocket listener, List<InetSocketAddress> addresses,
-                                          Duration connectTimeout, Duration timeout, IntFunction<String> describe) {
-        SocketTransport t = new SocketTransport(rank, addresses.size(), timeout, describe);
+                                          Duration connectTimeout, Duration timeout, IntFunction<String> describe,
+                                          Admission admission) {
+        SocketTransport t = new SocketTransport(rank, addresses.size(), timeout, describe, admission.maxFrameFloats());
         try {
             long deadline = System.nanoTime() + connectTimeout.toNanos();
             for (int peer = 0; peer < rank; peer++) {
                 Socket s = connectWithRetry(addresses.get(peer), deadline, describe.apply(peer));
-                new DataOutputStream(s.getOutputStream()).writeInt(rank);
+                try {
+                    t.proveTo(s, peer, addresses.get(peer), admission.secret(), deadline);
+                } catch (IOException | RuntimeException e) {
+                    s.close();
+                    throw e;
+                }
                 t.start(peer, s);
             }
             int expected = addresses.size() - 1 - rank;
-            for (int accepted = 0; accepted < expected; accepted++) {
+            List<String> refused = new ArrayList<>();
+            for (int accepted = 0; accepted < expected; ) {
                 long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
                 listener.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
                 Socket s;
@@ -80,16 +132,21 @@ public final class SocketTransport implements Transport {
                         }
                     }
                     throw new TransportException(missing + " never connected to " + describe.apply(rank) + " within "
-                            + connectTimeout.toSeconds() + " s");
+                            + connectTimeout.toSeconds() + " s" + (refused.isEmpty() ? ""
+                            : " (refused meanwhile: " + String.join("; ", refused) + ")"));
                 }
-                s.setSoTimeout((int) connectTimeout.toMillis());
-                int peer = new DataInputStream(s.getInputStream()).readInt();
-                s.setSoTimeout(0);
-                if (peer <= rank || peer >= addresses.size() || t.connections.containsKey(peer)) {
+                try {
+                    int peer = t.admit(s, addresses, admission, deadline);
+                    t.start(peer, s);
+                    accepted++;
+                } catch (Refused r) {
                     s.close();
-                    throw new TransportException("unexpected connection claiming rank " + peer + " at " + describe.apply(rank));
+                    String why = "a connection from " + s.getRemoteSocketAddress() + ": " + r.getMessage();
+                    System.err.println("pipefill: the data port of " + describe.apply(rank) + " refused " + why);
+                    if (refused.size() < 8) {
+                        refused.add(why);
+                    }
                 }
-                t.start(peer, s);
             }
             return t;
         } catch (IOException e) {
@@ -98,6 +155,113 @@ public final class SocketTransport implements Transport {
         } catch (RuntimeException e) {
             t.close();
             throw e;
+        }
+    }
+
+    /** A connection the data port turned away; the port keeps waiting for the real peer. */
+    private static final class Refused extends Exception {
+        Refused(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * The accepting side of the handshake: challenge, then the connecting rank's claim and proof, checked before
+     * anything else is read; answers with this side's proof. Returns the admitted peer's rank.
+     */
+    private int admit(Socket s, List<InetSocketAddress> addresses, Admission admission, long deadline) throws Refused {
+        try {
+            s.setSoTimeout(handshakeMillis(deadline));
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] mine = RunSecret.challenge();
+            out.writeInt(HANDSHAKE_MAGIC);
+            out.write(mine);
+            out.flush();
+            int magic = in.readInt();
+            if (magic != HANDSHAKE_MAGIC) {
+                throw new Refused(String.format("not a pipefill rank (it opened with %08x)", magic));
+            }
+            int peer = in.readInt();
+            if (peer <= rank || peer >= addresses.size()) {
+                throw new Refused("it claims rank " + peer + ", and only ranks " + (rank + 1) + ".." + (addresses.size() - 1)
+                        + " connect to " + describe.apply(rank));
+            }
+            if (connections.containsKey(peer)) {
+                throw new Refused("it claims " + describe.apply(peer) + ", which is already connected");
+            }
+            if (admission.checkPeerAddress() && !sameHost(s.getInetAddress(), addresses.get(peer))) {
+                throw new Refused("it claims " + describe.apply(peer) + ", which the run placed at "
+                        + addresses.get(peer).getHostString());
+            }
+            byte[] theirs = new byte[RunSecret.BYTES];
+            byte[] proof = new byte[RunSecret.BYTES];
+            in.readFully(theirs);
+            in.readFully(proof);
+            if (!RunSecret.same(proof, admission.secret().proof(CONNECT_PROOF, rank, peer, mine, theirs))) {
+                throw new Refused("it claims " + describe.apply(peer) + " without the run's secret");
+            }
+            out.write(admission.secret().proof(ACCEPT_PROOF, rank, peer, mine, theirs));
+            out.flush();
+            s.setSoTimeout(0);
+            return peer;
+        } catch (SocketTimeoutException e) {
+            throw new Refused("it did not complete the handshake within " + HANDSHAKE_MILLIS + " ms");
+        } catch (IOException e) {
+            throw new Refused("the handshake failed: " + e.getMessage());
+        }
+    }
+
+    /** The connecting side: answers the challenge with this rank's proof, then checks the accepting rank's. */
+    private void proveTo(Socket s, int peer, InetSocketAddress address, RunSecret secret, long deadline) throws IOException {
+        String who = describe.apply(peer) + " at " + address;
+        try {
+            s.setSoTimeout(Math.max(1, (int) Math.min(Integer.MAX_VALUE, (deadline - System.nanoTime()) / 1_000_000)));
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            if (in.readInt() != HANDSHAKE_MAGIC) {
+                throw new TransportException(who + " is not a pipefill data port");
+            }
+            byte[] theirs = new byte[RunSecret.BYTES];
+            in.readFully(theirs);
+            byte[] mine = RunSecret.challenge();
+            out.writeInt(HANDSHAKE_MAGIC);
+            out.writeInt(rank);
+            out.write(mine);
+            out.write(secret.proof(CONNECT_PROOF, peer, rank, theirs, mine));
+            out.flush();
+            byte[] proof = new byte[RunSecret.BYTES];
+            in.readFully(proof);
+            if (!RunSecret.same(proof, secret.proof(ACCEPT_PROOF, peer, rank, theirs, mine))) {
+                throw new TransportException(who + " did not prove the run's secret: it is not this run's rank");
+            }
+            s.setSoTimeout(0);
+        } catch (EOFException e) {
+            throw new TransportException(who + " refused the handshake of " + describe.apply(rank)
+                    + " (not the same run's secret, or not the address it expects this rank at)");
+        } catch (SocketTimeoutException e) {
+            throw new TransportException(who + " accepted but never completed the handshake of " + describe.apply(rank));
+        }
+    }
+
+    private static int handshakeMillis(long deadline) {
+        long left = (deadline - System.nanoTime()) / 1_000_000;
+        return (int) Math.max(1, Math.min(HANDSHAKE_MILLIS, left));
+    }
+
+    /** Whether {@code actual} is one of the addresses {@code expected} names; loopback addresses are one host. */
+    static boolean sameHost(InetAddress actual, InetSocketAddress expected) {
+        try {
+            InetAddress[] candidates = expected.getAddress() != null ? new InetAddress[] {expected.getAddress()}
+                    : InetAddress.getAllByName(expected.getHostString());
+            for (InetAddress a : candidates) {
+                if (a.equals(actual) || (a.isLoopbackAddress() && actual.isLoopbackAddress())) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (UnknownHostException e) {
+            return false;
         }
     }
 
@@ -152,6 +316,10 @@ public final class SocketTransport implements Transport {
 
     @Override
     public Handle isend(int peer, int channel, float[] data, int length) {
+        if (length > maxFrameFloats) {
+            throw new IllegalArgumentException("a frame of " + length + " floats is over this run's limit of "
+                    + maxFrameFloats + " (its largest chunk's hidden states)");
+        }
         Handle h = new Handle("send to " + describe.apply(peer) + " on channel " + channel, timeout);
         connection(peer).send(new Outgoing(channel, data, length, null, h));
         return h;
@@ -304,9 +472,10 @@ public final class SocketTransport implements Transport {
                     if (!mailboxes.containsKey(channel)) {
                         throw new TransportException("message with unknown channel " + channel + " from " + describe.apply(peer));
                     }
-                    if (length < 0 || length > MAX_FLOATS) {
+                    if (length < 0 || length > maxFrameFloats) {
+                        // checked before anything is allocated for it: a header alone cannot make this rank grow
                         throw new TransportException("message of " + length + " floats from " + describe.apply(peer)
-                                + " is outside [0, " + MAX_FLOATS + "]");
+                                + " is outside [0, " + maxFrameFloats + "], the run's largest frame");
                     }
                     int n = length * Float.BYTES;
                     if (bytes.length < n) {

@@ -1,8 +1,8 @@
 package io.pipefill.worker.comm;
 
 /**
- * Moves float messages (tensors) between ranks, and control messages (small encoded records, see
- * {@link ControlMessages}). Float sends and receives are asynchronous: they return a {@link Handle}
+ * Moves float messages (tensors) between ranks, and typed control messages (records such as the run's epoch,
+ * the chunking decision or NCCL's unique id, sent as JSON: {@link #send}, {@link #receive}, {@link #broadcast}). Float sends and receives are asynchronous: they return a {@link Handle}
  * that is waited on later, so a stage can post the send of chunk c and compute chunk c+1 meanwhile.
  * Delivery is FIFO per (peer, channel). Every wait is bounded by the transport's timeout, and a lost peer
  * fails the wait with an error naming it. The stage loop never knows whether bytes go over sockets, memory
@@ -38,6 +38,33 @@ public interface Transport extends AutoCloseable {
 
     /** The next control message from {@code peer} on {@code channel}, waiting at most the transport's timeout. */
     byte[] receiveMessage(int peer, int channel);
+
+    /** Sends a record to {@code peer} as a typed control message (JSON on the control channel), never packed into floats. */
+    default void send(int peer, Object message) {
+        sendMessage(peer, CHANNEL_CONTROL, ControlMessages.encode(message));
+    }
+
+    /** The next control message from {@code peer}, read as a {@code type}; fails naming the peer if it is not one. */
+    default <T> T receive(int peer, Class<T> type) {
+        return ControlMessages.decode(receiveMessage(peer, CHANNEL_CONTROL), type, peer);
+    }
+
+    /**
+     * Sends {@code message} from {@code root} to every other rank of {@code group} and returns it on every rank
+     * (the root's own, the others' as received). Ranks other than the root pass null.
+     */
+    default <T> T broadcast(int root, int[] group, T message, Class<T> type) {
+        if (rank() != root) {
+            return receive(root, type);
+        }
+        byte[] bytes = ControlMessages.encode(message);
+        for (int peer : group) {
+            if (peer != root) {
+                sendMessage(peer, CHANNEL_CONTROL, bytes);
+            }
+        }
+        return message;
+    }
 
     /**
      * Sums {@code data[0, length)} over the ranks of {@code group} (which contains this rank). Contributions are

@@ -32,7 +32,7 @@ final class VecMath {
     }
 
     /** a[i] = exp(a[i] - shift) in place; returns the sum of the new values. */
-    public static float expShiftSum(float[] a, int off, int n, float shift) {
+    static float expShiftSum(float[] a, int off, int n, float shift) {
         int i = 0;
         float sum = 0;
         if (n >= L) {
@@ -53,7 +53,7 @@ final class VecMath {
     }
 
     /** o[i] = o[i] · c + t[i]. */
-    public static void scaleAdd(float[] o, int oOff, float c, float[] t, int tOff, int n) {
+    static void scaleAdd(float[] o, int oOff, float c, float[] t, int tOff, int n) {
         int i = 0;
         for (; i <= n - L; i += L) {
             FloatVector.fromArray(S, o, oOff + i).mul(c).add(FloatVector.fromArray(S, t, tOff + i)).intoArray(o, oOff + i);
@@ -74,7 +74,7 @@ final class VecMath {
         }
     }
 
-    public static float sumSquares(float[] a, int off, int n) {
+    static float sumSquares(float[] a, int off, int n) {
         int i = 0;
         float sum = 0;
         if (n >= L) {
@@ -92,7 +92,7 @@ final class VecMath {
     }
 
     /** RMSNorm in place: x = x / sqrt(mean(x²) + eps) · w. */
-    public static void rmsNorm(float[] x, int off, int n, float[] w, float eps) {
+    static void rmsNorm(float[] x, int off, int n, float[] w, float eps) {
         float inv = (float) (1.0 / Math.sqrt(sumSquares(x, off, n) / n + eps));
         int i = 0;
         for (; i <= n - L; i += L) {
@@ -104,7 +104,7 @@ final class VecMath {
     }
 
     /** out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + exp(-g)). */
-    public static void siluMul(float[] gate, int gOff, float[] up, int uOff, float[] out, int oOff, int n) {
+    static void siluMul(float[] gate, int gOff, float[] up, int uOff, float[] out, int oOff, int n) {
         int i = 0;
         for (; i <= n - L; i += L) {
             FloatVector g = FloatVector.fromArray(S, gate, gOff + i);

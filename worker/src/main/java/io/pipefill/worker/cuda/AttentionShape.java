@@ -55,7 +55,7 @@ record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, i
     }
 
     /** The layout of {@code CudaStage}: q inside the fused q/k/v rows, output rows of exactly heads·headDim. */
-    public static AttentionShape ofStage(int heads, int kvHeads, int headDim, int rows, int pos0, int capacity) {
+    static AttentionShape ofStage(int heads, int kvHeads, int headDim, int rows, int pos0, int capacity) {
         int qDim = heads * headDim;
         int kvDim = kvHeads * headDim;
         return new AttentionShape(heads, kvHeads, headDim, rows, pos0, capacity, qDim + 2 * kvDim, qDim);
@@ -68,7 +68,7 @@ record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, i
     }
 
     /** Keys visible to the chunk: the cached prefix plus the chunk itself. */
-    public int kvLen() {
+    int kvLen() {
         return pos0 + rows;
     }
 
@@ -88,68 +88,68 @@ record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, i
         return row + kvLen() - rows >= col;
     }
 
-    public long[] qDims() {
+    long[] qDims() {
         return new long[] {1, heads, rows, headDim};
     }
 
-    public long[] qStrides() {
+    long[] qStrides() {
         return new long[] {(long) rows * qStride, headDim, qStride, 1};
     }
 
     /** Kᵀ as the first matmul's B operand: (1, kvHeads, headDim, kvLen), the cache's strides with the last two swapped. */
-    public long[] kTransposedDims() {
+    long[] kTransposedDims() {
         return new long[] {1, kvHeads, headDim, kvLen()};
     }
 
-    public long[] kTransposedStrides() {
+    long[] kTransposedStrides() {
         long head = (long) capacity * headDim;
         return new long[] {kvHeads * head, head, 1, headDim};
     }
 
-    public long[] vDims() {
+    long[] vDims() {
         return new long[] {1, kvHeads, kvLen(), headDim};
     }
 
-    public long[] vStrides() {
+    long[] vStrides() {
         long head = (long) capacity * headDim;
         return new long[] {kvHeads * head, head, headDim, 1};
     }
 
-    public long[] outDims() {
+    long[] outDims() {
         return new long[] {1, heads, rows, headDim};
     }
 
-    public long[] outStrides() {
+    long[] outStrides() {
         return new long[] {(long) rows * outStride, headDim, outStride, 1};
     }
 
     /** The virtual score tensors (rows × kvLen per head), packed: never stored, the fused kernel keeps them on chip. */
-    public long[] scoreDims() {
+    long[] scoreDims() {
         return new long[] {1, heads, rows, kvLen()};
     }
 
-    public long[] scoreStrides() {
+    long[] scoreStrides() {
         long kv = kvLen();
         return new long[] {(long) heads * rows * kv, (long) rows * kv, kv, 1};
     }
 
     /** Per-row softmax statistics (max, sum of exponentials). */
-    public long[] rowStatDims() {
+    long[] rowStatDims() {
         return new long[] {1, heads, rows, 1};
     }
 
-    public long[] rowStatStrides() {
+    long[] rowStatStrides() {
         return new long[] {(long) heads * rows, rows, 1, 1};
     }
 
     /** Causal FLOPs: two matmuls of 2·headDim per visible (query, key) pair, per head. */
-    public double causalFlops() {
+    double causalFlops() {
         double pairs = (double) rows * pos0 + (double) rows * (rows + 1) / 2.0;
         return 4.0 * headDim * heads * pairs;
     }
 
     /** What an execution plan depends on; pos0 enters only through kvLen, so 32 layers share one plan. */
-    public PlanKey planKey() {
+    PlanKey planKey() {
         return new PlanKey(heads, kvHeads, headDim, rows, kvLen(), capacity, qStride, outStride);
     }
 
@@ -158,7 +158,7 @@ record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, i
     }
 
     /** Fails, naming the operand, when a device address breaks the alignment the tensors were declared with. */
-    public static void checkAligned(String operand, long address) {
+    static void checkAligned(String operand, long address) {
         if (address == 0) {
             throw new IllegalArgumentException(operand + " address is null");
         }

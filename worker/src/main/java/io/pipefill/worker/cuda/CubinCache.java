@@ -17,12 +17,12 @@ import java.util.function.Supplier;
 final class CubinCache {
     private final Path dir;
 
-    public CubinCache(Path dir) {
+    CubinCache(Path dir) {
         this.dir = dir;
     }
 
     /** ~/.cache/pipefill/cubin, or $XDG_CACHE_HOME/pipefill/cubin. */
-    public static CubinCache defaultCache() {
+    static CubinCache defaultCache() {
         String xdg = System.getenv("XDG_CACHE_HOME");
         Path root = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
         return new CubinCache(root.resolve("pipefill").resolve("cubin"));
@@ -40,7 +40,7 @@ final class CubinCache {
     }
 
     /** The cached cubin for {@code key}, compiling and storing it first when absent (or empty: a torn write). */
-    public byte[] getOrCompile(String key, Supplier<byte[]> compile) {
+    byte[] getOrCompile(String key, Supplier<byte[]> compile) {
         Path p = path(key);
         try {
             if (Files.isRegularFile(p) && Files.size(p) > 0) {

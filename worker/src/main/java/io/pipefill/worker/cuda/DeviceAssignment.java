@@ -12,7 +12,7 @@ final class DeviceAssignment {
     }
 
     /** The device of {@code rank} in a pipeline of {@code worldSize} ranks on a host where CUDA sees {@code deviceCount} GPUs. */
-    public static int deviceFor(int rank, int worldSize, int deviceCount) {
+    static int deviceFor(int rank, int worldSize, int deviceCount) {
         if (worldSize < 1 || rank < 0 || rank >= worldSize) {
             throw new IllegalArgumentException("rank " + rank + " is outside a pipeline of " + worldSize + " ranks");
         }

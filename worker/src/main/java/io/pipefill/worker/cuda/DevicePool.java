@@ -20,7 +20,7 @@ final class DevicePool {
     private final TreeMap<Long, Long> used = new TreeMap<>();
     private long usedBytes;
 
-    public DevicePool(long capacity) {
+    DevicePool(long capacity) {
         if (capacity <= 0) {
             throw new IllegalArgumentException("pool capacity must be positive, got " + capacity);
         }
@@ -28,7 +28,7 @@ final class DevicePool {
         free.put(0L, this.capacity);
     }
 
-    public static long align(long bytes) {
+    static long align(long bytes) {
         return (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
     }
 
@@ -80,16 +80,16 @@ final class DevicePool {
         return capacity;
     }
 
-    public long usedBytes() {
+    long usedBytes() {
         return usedBytes;
     }
 
-    public long largestFree() {
+    long largestFree() {
         return free.values().stream().mapToLong(Long::longValue).max().orElse(0);
     }
 
     /** Free ranges; one range of the whole capacity once everything is freed. */
-    public int freeRanges() {
+    int freeRanges() {
         return free.size();
     }
 }

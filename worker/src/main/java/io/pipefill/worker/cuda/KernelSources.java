@@ -68,7 +68,7 @@ final class KernelSources {
     }
 
     /** Content hash naming the cubin of {@code file} compiled for {@code arch} (e.g. "sm_90") by {@code compiler}. */
-    public static String cacheKey(String file, String arch, String compiler) {
+    static String cacheKey(String file, String arch, String compiler) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             sha.update(load(file).getBytes(StandardCharsets.UTF_8));

@@ -31,7 +31,7 @@ final class LaunchGeometry {
      * Threads for a one-block-per-row reduction over {@code width} values: a multiple of 32 (block_sum in
      * common.cuh needs whole warps), at most 1024, and no more than the row needs.
      */
-    public static int rowThreads(int width) {
+    static int rowThreads(int width) {
         if (width <= 0) {
             throw new IllegalArgumentException("row width must be positive, got " + width);
         }
@@ -53,7 +53,7 @@ final class LaunchGeometry {
     public static final List<Integer> FLASH_TWO_M_TILES = List.of(64, 128);
 
     /** Attention grid: (query-row blocks, heads). */
-    public static int[] attentionGrid(int rows, int heads) {
+    static int[] attentionGrid(int rows, int heads) {
         return new int[] {blocks(rows, ATTENTION_WARPS), heads};
     }
 
@@ -61,7 +61,7 @@ final class LaunchGeometry {
      * The tensor-core kernel for this layout, or null where only the CUDA-core attention_prefill applies: a head
      * dim flash_attention.cu does not instantiate, or row strides that break its 16-byte copies.
      */
-    public static String flashKernel(int headDim, int qStride, int outStride) {
+    static String flashKernel(int headDim, int qStride, int outStride) {
         if (!FLASH_HEAD_DIMS.contains(headDim) || qStride % 8 != 0 || outStride % 8 != 0) {
             return null;
         }
@@ -73,7 +73,7 @@ final class LaunchGeometry {
     }
 
     /** 16-row m-tiles per warp of the flash kernel for {@code headDim}. */
-    public static int flashMTiles(int headDim) {
+    static int flashMTiles(int headDim) {
         return FLASH_TWO_M_TILES.contains(headDim) ? 2 : 1;
     }
 
@@ -83,17 +83,17 @@ final class LaunchGeometry {
     }
 
     /** Query rows per flash block. */
-    public static int flashBlockRows(int headDim) {
+    static int flashBlockRows(int headDim) {
         return FLASH_WARPS * 16 * flashMTiles(headDim);
     }
 
     /** Dynamic shared memory of a flash block: the Q tile and double-buffered K and V tiles, rows padded by 8. */
-    public static int flashSharedBytes(int headDim) {
+    static int flashSharedBytes(int headDim) {
         return (flashBlockRows(headDim) + 4 * FLASH_BLOCK_N) * (headDim + 8) * 2;
     }
 
     /** Flash grid: (query-row blocks, heads). */
-    public static int[] flashGrid(int rows, int heads, int headDim) {
+    static int[] flashGrid(int rows, int heads, int headDim) {
         return new int[] {blocks(rows, flashBlockRows(headDim)), heads};
     }
 
@@ -124,7 +124,7 @@ final class LaunchGeometry {
      * where it does not apply: not an sm_90 device (its cubin is sm_90a, which runs on Hopper only), another head
      * dim, or strides that break its 16-byte copies.
      */
-    public static String wgmmaKernel(String arch, int headDim, int qStride, int outStride, boolean overlap) {
+    static String wgmmaKernel(String arch, int headDim, int qStride, int outStride, boolean overlap) {
         if (!"sm_90".equals(arch) || headDim != WGMMA_HEAD_DIM || qStride % 8 != 0 || outStride % 8 != 0) {
             return null;
         }
@@ -132,7 +132,7 @@ final class LaunchGeometry {
     }
 
     /** Dynamic shared memory of a block of {@code kernel}, one of {@link #wgmmaKernels}. */
-    public static int wgmmaSharedBytes(String kernel) {
+    static int wgmmaSharedBytes(String kernel) {
         if (!wgmmaKernels().contains(kernel)) {
             throw new IllegalArgumentException("'" + kernel + "' is not a wgmma kernel; known: " + wgmmaKernels());
         }
@@ -140,12 +140,12 @@ final class LaunchGeometry {
     }
 
     /** wgmma grid: (query-row blocks, heads). */
-    public static int[] wgmmaGrid(int rows, int heads) {
+    static int[] wgmmaGrid(int rows, int heads) {
         return new int[] {blocks(rows, WGMMA_BLOCK_ROWS), heads};
     }
 
     /** Checks what attention.cu assumes about the head layout. */
-    public static void checkAttention(int heads, int kvHeads, int headDim) {
+    static void checkAttention(int heads, int kvHeads, int headDim) {
         if (headDim > ATTENTION_MAX_HEAD_DIM || headDim % 2 != 0) {
             throw new IllegalArgumentException("the CUDA attention kernel supports even head dims up to "
                     + ATTENTION_MAX_HEAD_DIM + ", got " + headDim);

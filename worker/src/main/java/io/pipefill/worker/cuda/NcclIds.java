@@ -1,6 +1,5 @@
 package io.pipefill.worker.cuda;
 
-import io.pipefill.worker.comm.ControlMessages;
 import io.pipefill.worker.comm.Transport;
 import java.util.Arrays;
 
@@ -27,8 +26,7 @@ final class NcclIds {
         if (t.rank() == root) {
             checkLength(idAtRoot);
         }
-        byte[] id = ControlMessages.broadcast(t, root, group, t.rank() == root ? new UniqueId(idAtRoot) : null,
-                UniqueId.class).bytes();
+        byte[] id = t.broadcast(root, group, t.rank() == root ? new UniqueId(idAtRoot) : null, UniqueId.class).bytes();
         checkLength(id);
         return id;
     }

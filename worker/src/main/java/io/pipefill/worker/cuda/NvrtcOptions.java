@@ -31,7 +31,7 @@ final class NvrtcOptions {
      * The architecture-specific variant of {@code arch} ("sm_90" -> "sm_90a"), whose cubins may use instructions
      * that later architectures lack (Hopper's wgmma), and which therefore run on exactly that architecture.
      */
-    public static String archSpecific(String arch) {
+    static String archSpecific(String arch) {
         if (!arch.matches("sm_\\d{2,3}")) {
             throw new IllegalArgumentException("'" + arch + "' is not a real architecture such as sm_90");
         }
@@ -61,7 +61,7 @@ final class NvrtcOptions {
     }
 
     /** The toolkit's include directory if this machine has one (CUDA_HOME, then /usr/local/cuda), else null. */
-    public static Path defaultIncludeDir() {
+    static Path defaultIncludeDir() {
         for (String home : new String[] {System.getenv("CUDA_HOME"), System.getenv("CUDA_PATH"), "/usr/local/cuda"}) {
             if (home != null && Files.isRegularFile(Path.of(home, "include", "cuda_bf16.h"))) {
                 return Path.of(home, "include");
@@ -71,7 +71,7 @@ final class NvrtcOptions {
     }
 
     /** Identifies the compiler in cubin cache keys, so that an NVRTC upgrade never reuses old binaries. */
-    public static String compilerId(int major, int minor) {
+    static String compilerId(int major, int minor) {
         return "nvrtc-" + major + "." + minor;
     }
 }

@@ -30,10 +30,33 @@ final class ControlChannel implements AutoCloseable {
         out.flush();
     }
 
+    /** A rank's reports (the last one carries the vocabulary's logits) stay far below this; a longer line is not ours. */
+    static final int MAX_MESSAGE_CHARS = 64 << 20;
+
     /** The next message, or null when the peer closed the connection. */
     JsonNode receive() throws IOException {
-        String line = in.readLine();
-        return line == null ? null : JSON.readTree(line);
+        return receive(MAX_MESSAGE_CHARS);
+    }
+
+    /** The next message of at most {@code maxChars} characters, or null when the peer closed the connection. */
+    JsonNode receive(int maxChars) throws IOException {
+        StringBuilder line = new StringBuilder();
+        int c;
+        while ((c = in.read()) != '\n') {
+            if (c < 0) {
+                return line.length() == 0 ? null : JSON.readTree(line.toString());
+            }
+            if (line.length() == maxChars) {
+                throw new IOException("a control message longer than " + maxChars + " characters");
+            }
+            line.append((char) c);
+        }
+        return JSON.readTree(line.toString());
+    }
+
+    /** Bounds every later read: a peer silent for longer fails it with a timeout (0: wait for ever). */
+    void readTimeout(int millis) throws IOException {
+        socket.setSoTimeout(millis);
     }
 
     @Override

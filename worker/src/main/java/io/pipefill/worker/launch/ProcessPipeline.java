@@ -12,6 +12,7 @@ import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineRunner;
 import io.pipefill.worker.pipeline.PipelineSpec;
 import io.pipefill.worker.pipeline.RunClock;
+import io.pipefill.worker.comm.RunSecret;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
@@ -36,6 +37,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ProcessPipeline implements PipelineRunner {
     private static final ObjectMapper JSON = ControlChannel.JSON;
+    /** How long a connection to the coordinator may take to say hello before it is dropped as a stranger. */
+    private static final int HELLO_MILLIS = 5_000;
+    private static final int HELLO_MAX_CHARS = 4096;
 
     /** A rank's report, or (report null) why its connection was lost. */
     private record Message(int rank, RankReport report, String lostReason) {
@@ -64,6 +68,8 @@ public final class ProcessPipeline implements PipelineRunner {
     /** One run: its worker processes, their control channels and what they sent. */
     private final class Launch {
         private final PipelineSpec spec;
+        /** This launch's secret: its workers get it in their environment, prove it in their hello and at their data ports. */
+        private final RunSecret secret = RunSecret.generate();
         private final List<Process> processes = new ArrayList<>();
         private final List<ControlChannel> channels = new ArrayList<>();
         private final BlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
@@ -160,7 +166,10 @@ public final class ProcessPipeline implements PipelineRunner {
         private Process launch(int rank, int port) throws IOException {
             List<String> cmd = WorkerCommandLine.of(List.of("--coordinator", "127.0.0.1:" + port, "--rank", String.valueOf(rank)));
             Path logFile = logDir.resolve("rank-" + rank + ".log");
-            return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile());
+            // in the environment, not the command line: other users of the host can read command lines
+            pb.environment().put(WorkerProcess.RUN_SECRET_ENV, secret.encoded());
+            return pb.start();
         }
 
         /** Accepts every rank's hello, naming the ranks that never registered or exited early. */
@@ -193,21 +202,60 @@ public final class ProcessPipeline implements PipelineRunner {
                     continue;
                 }
                 ControlChannel c = new ControlChannel(s);
-                JsonNode hello = c.receive();
-                if (hello == null || !"hello".equals(hello.path("type").asText())) {
+                String refused = admit(c, world, byRank);
+                if (refused != null) {
+                    // a stranger on the coordinator's port: turned away, and the launch goes on waiting for its ranks
+                    log.println("pipefill: the coordinator refused a connection from " + s.getRemoteSocketAddress() + ": "
+                            + refused);
                     c.close();
                     continue;
                 }
+                JsonNode hello = helloOf(c);
                 int rank = hello.get("rank").asInt();
-                if (rank < 0 || rank >= world || byRank[rank] != null) {
-                    c.close();
-                    throw new IllegalStateException("a worker registered as rank " + rank + ", which is not expected");
-                }
                 byRank[rank] = c;
                 addresses[rank] = new Address(hello.get("host").asText(), hello.get("port").asInt());
                 registered++;
             }
             return byRank;
+        }
+
+        private final Map<ControlChannel, JsonNode> hellos = new java.util.HashMap<>();
+
+        /**
+         * Reads a connection's hello within {@link #HELLO_MILLIS}: null when it is one of this launch's workers
+         * (its rank expected, its proof made with the launch's secret), else why it is refused.
+         */
+        private String admit(ControlChannel c, int world, ControlChannel[] byRank) {
+            JsonNode hello;
+            try {
+                c.readTimeout(HELLO_MILLIS);
+                hello = c.receive(HELLO_MAX_CHARS);
+                c.readTimeout(0);
+            } catch (IOException e) {
+                return "no hello (" + e.getMessage() + ")";
+            }
+            if (hello == null || !"hello".equals(hello.path("type").asText()) || !hello.path("rank").isInt()) {
+                return "not a worker's hello";
+            }
+            int rank = hello.get("rank").asInt();
+            if (rank < 0 || rank >= world || byRank[rank] != null) {
+                return "it claims rank " + rank + ", which is not expected";
+            }
+            byte[] proof;
+            try {
+                proof = java.util.Base64.getUrlDecoder().decode(hello.path("proof").asText(""));
+            } catch (IllegalArgumentException e) {
+                proof = null;
+            }
+            if (!secret.verifies(WorkerProcess.helloLabel(rank), proof)) {
+                return "it claims rank " + rank + " without this launch's secret";
+            }
+            hellos.put(c, hello);
+            return null;
+        }
+
+        private JsonNode helloOf(ControlChannel c) {
+            return hellos.remove(c);
         }
 
         private void readLoop(int rank, ControlChannel c) {

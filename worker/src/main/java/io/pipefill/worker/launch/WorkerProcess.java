@@ -9,13 +9,17 @@ import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.comm.DeviceRank;
 import io.pipefill.worker.backends.Placement;
+import io.pipefill.model.ModelDirectory;
+import io.pipefill.worker.comm.RunSecret;
 import io.pipefill.worker.comm.SocketTransport;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -27,14 +31,24 @@ import java.util.concurrent.CompletableFuture;
  * If the coordinator goes away the worker exits at once, so no rank outlives a failed run.
  */
 public final class WorkerProcess {
+    /** The environment variable a coordinator hands its launch's secret in (never the command line). */
+    public static final String RUN_SECRET_ENV = "PIPEFILL_RUN_SECRET";
+
     private WorkerProcess() {
+    }
+
+    /** What a worker's hello proves with the launch's secret: that it is the coordinator's rank {@code rank}. */
+    static String helloLabel(int rank) {
+        return "pipefill coordinator hello: rank " + rank;
     }
 
     /** Runs one rank to completion; returns the process exit code. */
     public static int run(String coordinatorHost, int coordinatorPort, int rank, String bindHost) throws IOException {
+        RunSecret secret = RunSecret.parse(System.getenv(RUN_SECRET_ENV), RUN_SECRET_ENV);
         try (ServerSocket data = new ServerSocket(0, 64, InetAddress.getByName(bindHost));
              ControlChannel control = new ControlChannel(new Socket(coordinatorHost, coordinatorPort))) {
-            control.send(Map.of("type", "hello", "rank", rank, "host", bindHost, "port", data.getLocalPort()));
+            control.send(Map.of("type", "hello", "rank", rank, "host", bindHost, "port", data.getLocalPort(), "proof",
+                    Base64.getUrlEncoder().withoutPadding().encodeToString(secret.tag(helloLabel(rank)))));
             JsonNode job = control.receive();
             if (job == null || !"job".equals(job.path("type").asText())) {
                 throw new IOException("coordinator closed the connection before sending the job");
@@ -50,8 +64,10 @@ public final class WorkerProcess {
             watcher.setDaemon(true);
             watcher.start();
             DeviceRank gpu = null;
+            int hidden = ModelDirectory.open(Path.of(spec.modelDir())).config().hiddenSize();
             try (SocketTransport transport = SocketTransport.connect(rank, data, peers, spec.peerTimeout(),
-                    spec.peerTimeout(), spec.topology()::describe)) {
+                    spec.peerTimeout(), spec.topology()::describe,
+                    SocketTransport.Admission.of(secret, spec.maxFrameFloats(hidden)))) {
                 // cuda: this rank's GPU and NCCL communicators, joined with every other rank before any loading
                 gpu = Backends.joinDeviceRank(backend, transport, spec.topology(), spec.peerTimeout());
                 StageWorker worker = gpu != null

@@ -125,7 +125,7 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** Reads elements of a tensor found with {@link #require}, converted to float32. */
-    public void readFloats(TensorInfo tensor, long first, float[] dst, int dstOffset, int count) {
+    void readFloats(TensorInfo tensor, long first, float[] dst, int dstOffset, int count) {
         if (random != null) {
             random.readFloats(tensor, first, dst, dstOffset, count);
             return;

@@ -126,7 +126,7 @@ public final class RandomWeights {
     }
 
     /** Elements [first, first + count) of a tensor as float32 (BF16-exact values). */
-    public void readFloats(TensorInfo tensor, long first, float[] dst, int dstOffset, int count) {
+    void readFloats(TensorInfo tensor, long first, float[] dst, int dstOffset, int count) {
         Init init = init(tensor.name());
         long s = tensorSeed(tensor.name());
         for (int i = 0; i < count; i++) {

@@ -12,6 +12,8 @@ import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.TensorParallel;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
+import io.pipefill.worker.comm.Groups;
+import io.pipefill.worker.comm.TensorParallelGroup;
 import io.pipefill.worker.comm.Transport;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -19,9 +21,9 @@ import java.util.SplittableRandom;
 
 /**
  * One rank's shard, loaded once and kept for many runs: its compute backend (CPU or CUDA), the open
- * checkpoint and the {@link Stage} with a KV cache of fixed capacity. Runs come and go with their own transports, so the
- * tensor-parallel all-reduce does not capture a transport: it forwards to the one {@link #bind bound} for
- * the run in progress. One run at a time uses a loaded stage.
+ * checkpoint and the {@link Stage} with a KV cache of fixed capacity. Runs come and go with their own transports:
+ * the stage's host tensor-parallel sums go through its {@link TensorParallelGroup}, which the run in progress
+ * attaches its transport to ({@link #bind}). One run at a time uses a loaded stage.
  */
 public final class LoadedStage implements AutoCloseable {
     static final int WARM_UP_TOKENS = 256;
@@ -31,13 +33,11 @@ public final class LoadedStage implements AutoCloseable {
     private final Topology topology;
     private final int rank;
     private final int stageIndex;
-    private final int[] group;
+    private final TensorParallelGroup tpGroup;
     private final int kvCapacity;
     private final Backend backend;
     private final Checkpoint checkpoint;
     private final Stage stage;
-    private volatile Transport transport;
-    private volatile boolean skipAllReduce;
 
     private LoadedStage(String modelDir, ModelConfig config, Topology topology, int rank, int kvCapacity,
                         Backend backend, Checkpoint checkpoint, StageShard shard) {
@@ -46,11 +46,11 @@ public final class LoadedStage implements AutoCloseable {
         this.topology = topology;
         this.rank = rank;
         this.stageIndex = topology.stageOf(rank);
-        this.group = topology.group(stageIndex);
+        this.tpGroup = new TensorParallelGroup(Groups.of(topology, rank));
         this.kvCapacity = kvCapacity;
         this.backend = backend;
         this.checkpoint = checkpoint;
-        TensorParallel tp = new TensorParallel(topology.tpRankOf(rank), topology.tp(), this::allReduce);
+        TensorParallel tp = new TensorParallel(topology.tpRankOf(rank), topology.tp(), tpGroup);
         this.stage = backend.loadStage(config, shard, tp, checkpoint, kvCapacity);
     }
 
@@ -95,28 +95,13 @@ public final class LoadedStage implements AutoCloseable {
         }
     }
 
-    /** Makes {@code t} carry this stage's tensor-parallel all-reduces until {@link #unbind}. */
+    /** Makes {@code t} carry this stage's tensor-parallel sums until {@link #unbind}. */
     public void bind(Transport t) {
-        if (t.rank() != rank) {
-            throw new IllegalArgumentException("a transport of rank " + t.rank() + " cannot serve the stage of rank " + rank);
-        }
-        this.transport = t;
+        tpGroup.attach(t);
     }
 
-    public void unbind() {
-        this.transport = null;
-    }
-
-    private void allReduce(float[] data, int length) {
-        if (group.length == 1 || skipAllReduce) {
-            return;
-        }
-        Transport t = transport;
-        if (t == null) {
-            throw new IllegalStateException(topology.describe(rank)
-                    + ": a tensor-parallel all-reduce needs the run's transport, and none is bound");
-        }
-        t.allReduceSum(group, data, length);
+    void unbind() {
+        tpGroup.detach();
     }
 
     /**
@@ -124,7 +109,7 @@ public final class LoadedStage implements AutoCloseable {
      * chunk: a fresh worker JVM is otherwise several times slower on its first chunks. TP ranks of a stage
      * warm up together through the bound transport's all-reduces; the cache is cleared after.
      */
-    public void warmUp() {
+    void warmUp() {
         runWarmUp();
     }
 
@@ -135,12 +120,7 @@ public final class LoadedStage implements AutoCloseable {
      * the warm-up to its first run's time.
      */
     public void warmUpLocally() {
-        skipAllReduce = true;
-        try {
-            runWarmUp();
-        } finally {
-            skipAllReduce = false;
-        }
+        tpGroup.computeAlone(this::runWarmUp);
     }
 
     private void runWarmUp() {
@@ -201,7 +181,7 @@ public final class LoadedStage implements AutoCloseable {
 
     @Override
     public void close() {
-        transport = null;
+        tpGroup.detach();
         try (Backend b = backend; Checkpoint c = checkpoint; Stage s = stage) {
             // closed in reverse: stage, checkpoint, backend
         }

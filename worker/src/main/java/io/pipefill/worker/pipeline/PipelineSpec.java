@@ -1,5 +1,6 @@
 package io.pipefill.worker.pipeline;
 
+import io.pipefill.model.DynamicChunking;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.Topology;
 import io.pipefill.model.pipeline.ChunkingPolicy;
@@ -36,6 +37,21 @@ public record PipelineSpec(String modelDir, Topology topology, int chunk, boolea
         if (threadsPerRank < 1) {
             throw new IllegalArgumentException("threads per rank must be at least 1, got " + threadsPerRank);
         }
+    }
+
+    /**
+     * Rows in the largest float message a rank of this run sends: a chunk's hidden states or TP sums (at most the
+     * base chunk, or 64 rows when dynamic chunks align up a smaller base), the stage-0 profile's TP sums
+     * (1.25 × base) or the warm-up's ({@link LoadedStage#WARM_UP_TOKENS}). Data ports refuse larger frames.
+     */
+    public int maxMessageRows() {
+        return Math.max(Math.max(ChunkingPolicy.maxProfileLength(chunk), DynamicChunking.alignmentFor(1)),
+                LoadedStage.WARM_UP_TOKENS);
+    }
+
+    /** {@link #maxMessageRows} × the hidden size: the data ports' frame bound. */
+    public int maxFrameFloats(int hiddenSize) {
+        return (int) Math.min(Integer.MAX_VALUE, (long) maxMessageRows() * hiddenSize);
     }
 
     /** KV positions a stage must hold: the longest request, and the profile's 1.25 × base on stage 0. */

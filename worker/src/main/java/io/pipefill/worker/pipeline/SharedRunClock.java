@@ -1,6 +1,5 @@
 package io.pipefill.worker.pipeline;
 
-import io.pipefill.worker.comm.ControlMessages;
 import io.pipefill.worker.comm.Transport;
 
 /**
@@ -24,6 +23,6 @@ public final class SharedRunClock implements StageWorker.RunClockSource {
         int[] world = transport.allRanks();
         transport.barrier(world);
         Epoch mine = transport.rank() == 0 ? new Epoch(RunClock.nowMicros()) : null;
-        return new RunClock(ControlMessages.broadcast(transport, 0, world, mine, Epoch.class).micros());
+        return new RunClock(transport.broadcast(0, world, mine, Epoch.class).micros());
     }
 }

@@ -15,7 +15,7 @@ import io.pipefill.worker.backends.Placement;
 import io.pipefill.worker.engine.Sampling;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.comm.ActivationLink;
-import io.pipefill.worker.comm.ControlMessages;
+import io.pipefill.worker.comm.Groups;
 import io.pipefill.worker.comm.Handle;
 import io.pipefill.worker.comm.Transport;
 import java.nio.file.Path;
@@ -35,9 +35,8 @@ public final class StageWorker {
     private final PipelineSpec spec;
     private final PipelineSink sink;
     private final Topology topo;
-    private final int rank;
-    private final int stageIndex;
-    private final int tpRank;
+    /** This rank's TP group, PP neighbours and the token source. */
+    private final Groups groups;
     private final RunClockSource clocks;
     private final ActivationLink link;
     /** Where {@link #run} loads the shard: backend, GPU share or joined device rank. */
@@ -65,16 +64,14 @@ public final class StageWorker {
         this.spec = spec;
         this.sink = sink;
         this.topo = spec.topology();
-        this.rank = transport.rank();
-        this.stageIndex = topo.stageOf(rank);
-        this.tpRank = topo.tpRankOf(rank);
+        this.groups = Groups.of(topo, transport.rank());
         this.clocks = clocks;
     }
 
     /** Loads this rank's shard, warms it up and runs the spec's requests: the one-shot rank of a pipeline run. */
     public void run() {
-        try (LoadedStage loaded = LoadedStage.load(Path.of(spec.modelDir()), topo, rank, placement, spec.threadsPerRank(),
-                spec.kvCapacity(stageIndex))) {
+        try (LoadedStage loaded = LoadedStage.load(Path.of(spec.modelDir()), topo, groups.rank(), placement,
+                spec.threadsPerRank(), spec.kvCapacity(groups.stage()))) {
             loaded.bind(transport);
             loaded.warmUp();
             runOn(loaded);
@@ -87,34 +84,41 @@ public final class StageWorker {
      * through this run's transport while it runs.
      */
     public void runOn(LoadedStage loaded) {
-        if (loaded.rank() != rank || !loaded.topology().equals(topo)) {
+        if (loaded.rank() != groups.rank() || !loaded.topology().equals(topo)) {
             throw new IllegalArgumentException("the loaded stage is " + loaded.topology().describe(loaded.rank())
                     + " of pp " + loaded.topology().pp() + " × tp " + loaded.topology().tp() + ", the run wants "
-                    + topo.describe(rank) + " of pp " + topo.pp() + " × tp " + topo.tp());
+                    + groups.describe() + " of pp " + topo.pp() + " × tp " + topo.tp());
         }
-        if (spec.kvCapacity(stageIndex) > loaded.kvCapacity()) {
-            throw new IllegalArgumentException("the run needs " + spec.kvCapacity(stageIndex) + " KV positions on "
-                    + topo.describe(rank) + " but its stage was loaded with " + loaded.kvCapacity());
+        if (spec.kvCapacity(groups.stage()) > loaded.kvCapacity()) {
+            throw new IllegalArgumentException("the run needs " + spec.kvCapacity(groups.stage()) + " KV positions on "
+                    + groups.describe() + " but its stage was loaded with " + loaded.kvCapacity());
         }
-        Stage stage = loaded.stage();
-        ModelConfig c = loaded.config();
         loaded.bind(transport);
         try {
-            // the profile is a start-up cost like loading the weights: measured once, before the run clock starts
-            ChunkingDecision decision = agreeOnChunking(stage, c);
-            if (rank == 0) {
-                sink.report(decision);
-            }
-            sink.report(new RankReport.Loaded(rank, stage.weightBytes(), stage.kvCacheBytes()));
-            RunClock clock = clocks.awaitStart();
-            List<StageEvent> events = new ArrayList<>();
-            for (int r = 0; r < spec.requests().size(); r++) {
-                runRequest(r, stage, c, decision, clock, events);
-            }
-            sink.report(new RankReport.RankTimeline(rank, events));
+            runOn(loaded.stage(), loaded.config());
         } finally {
             loaded.unbind();
         }
+    }
+
+    /**
+     * The run on a stage its caller loaded and owns (a one-stage pipeline: the single-process prefill), or one
+     * whose tensor-parallel sums are already bound to this run's transport ({@link #runOn(LoadedStage)}).
+     */
+    public void runOn(Stage stage, ModelConfig c) {
+        int rank = groups.rank();
+        // the profile is a start-up cost like loading the weights: measured once, before the run clock starts
+        ChunkingDecision decision = agreeOnChunking(stage, c);
+        if (rank == 0) {
+            sink.report(decision);
+        }
+        sink.report(new RankReport.Loaded(rank, stage.weightBytes(), stage.kvCacheBytes()));
+        RunClock clock = clocks.awaitStart();
+        List<StageEvent> events = new ArrayList<>();
+        for (int r = 0; r < spec.requests().size(); r++) {
+            runRequest(r, stage, c, decision, clock, events);
+        }
+        sink.report(new RankReport.RankTimeline(rank, events));
     }
 
     /**
@@ -130,15 +134,15 @@ public final class StageWorker {
         }
         long profileStart = System.nanoTime();
         ChunkingDecision mine = null;
-        if (stageIndex == 0) {
+        if (groups.firstStageRank()) {
             // every rank of stage 0 profiles, so that their TP all-reduces line up; rank 0's timings decide
             double[][] profile = ChunkingProfile.measure(stage, spec.chunk(), c.vocabSize());
-            if (rank == 0) {
+            if (groups.rank() == 0) {
                 mine = ChunkingPolicy.fromProfile(spec.chunk(), spec.sigma(), profile[0], profile[1],
                         (System.nanoTime() - profileStart) / 1e6);
             }
         }
-        return ControlMessages.broadcast(transport, 0, transport.allRanks(), mine, ChunkingDecision.class);
+        return transport.broadcast(0, transport.allRanks(), mine, ChunkingDecision.class);
     }
 
     private void runRequest(int r, Stage stage, ModelConfig c, ChunkingDecision decision, RunClock clock,
@@ -146,15 +150,15 @@ public final class StageWorker {
         PipelineSpec.Request req = spec.requests().get(r);
         int[] prompt = req.tokens();
         ChunkSchedule schedule = ChunkingPolicy.schedule(decision, prompt.length);
-        boolean first = stageIndex == 0;
-        boolean last = stageIndex == topo.pp() - 1;
-        boolean logits = last && tpRank == 0;
-        int prev = first ? -1 : topo.rank(stageIndex - 1, tpRank);
-        int next = last ? -1 : topo.rank(stageIndex + 1, tpRank);
+        boolean first = groups.firstStageRank();
+        boolean last = groups.lastStageRank();
+        boolean logits = groups.computesLogits();
+        int prev = groups.previous();
+        int next = groups.next();
         int maxRows = schedule.maxChunkSize();
         stage.resetCache();
         // three on a middle stage, two elsewhere: ChunkingPolicy says why, and the simulator's send window follows
-        int nBuf = ChunkingPolicy.activationBuffers(stageIndex, topo.pp());
+        int nBuf = ChunkingPolicy.activationBuffers(groups.stage(), topo.pp());
         Activations[] act = new Activations[nBuf];
         Handle[] recvs = new Handle[nBuf];
         Handle[] pending = new Handle[nBuf];
@@ -199,7 +203,7 @@ public final class StageWorker {
                     posted = clock.ms();
                     pendingEvent[slot] = events.size();
                 }
-                events.add(new StageEvent(r, rank, stageIndex, tpRank, false, ch.index(), ch.offset(), ch.size(), start,
+                events.add(new StageEvent(r, groups.rank(), groups.stage(), groups.tpRank(), false, ch.index(), ch.offset(), ch.size(), start,
                         recvWait, computeStart, computeMs, posted, -1));
                 if (logits) {
                     sink.report(new RankReport.Progress(r, ch.index(), schedule.size(), ch.end(), prompt.length));
@@ -242,9 +246,9 @@ public final class StageWorker {
         if (steps == 0) {
             return generated;
         }
-        boolean first = stageIndex == 0;
-        boolean logits = stageIndex == topo.pp() - 1 && tpRank == 0;
-        int tokenSource = topo.rank(topo.pp() - 1, 0);
+        boolean first = groups.firstStageRank();
+        boolean logits = groups.computesLogits();
+        int tokenSource = groups.tokenSource();
         float[] token = new float[1];
         if (logits) {
             generated[0] = Sampling.argmax(lastLogits);
@@ -258,7 +262,7 @@ public final class StageWorker {
             double start = clock.ms();
             double recvWait = 0;
             if (first) {
-                if (rank != tokenSource) {
+                if (!logits) {
                     transport.irecv(tokenSource, Transport.CHANNEL_TOKEN, token, 1).await();
                 }
                 recvWait = clock.ms() - start;
@@ -281,7 +285,7 @@ public final class StageWorker {
                 sent.await();
                 done = clock.ms();
             }
-            events.add(new StageEvent(r, rank, stageIndex, tpRank, true, i, position, 1, start, recvWait, computeStart,
+            events.add(new StageEvent(r, groups.rank(), groups.stage(), groups.tpRank(), true, i, position, 1, start, recvWait, computeStart,
                     computeMs, posted, done));
         }
         return generated;
@@ -289,8 +293,8 @@ public final class StageWorker {
 
     /** The new token goes to every rank of stage 0 (its TP group), which embeds it. */
     private void sendToken(float[] token) {
-        for (int peer : topo.group(0)) {
-            if (peer != rank) {
+        for (int peer : groups.firstStage()) {
+            if (peer != groups.rank()) {
                 transport.isend(peer, Transport.CHANNEL_TOKEN, token.clone(), 1);
             }
         }

@@ -1,5 +1,8 @@
 package io.pipefill.worker.agent;
 
+import java.net.InetSocketAddress;
+import io.pipefill.worker.comm.SocketTransport;
+import io.pipefill.worker.comm.RunSecret;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,7 +13,7 @@ import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
 import io.pipefill.model.agent.ShardAssignment;
 import io.pipefill.worker.TestModels;
-import io.pipefill.worker.engine.PrefillResult;
+import io.pipefill.worker.launch.PrefillResult;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -129,8 +132,12 @@ class WorkerAgentTest {
         return FakeControlPlane.JSON.treeToValue(a.body(), DataEndpoint.class);
     }
 
+    /** One secret per run id, as the control plane makes: every rank of a run gets the same. */
+    private static final java.util.Map<String, String> SECRETS = new java.util.concurrent.ConcurrentHashMap<>();
+
     static RunStart runStart(String runId, boolean dynamic, List<DataEndpoint> peers, long peerTimeoutMs) {
-        return new RunStart(runId, PROMPT, NEW_TOKENS, 16, dynamic, 0.75, peers, peerTimeoutMs);
+        return new RunStart(runId, PROMPT, NEW_TOKENS, 16, dynamic, 0.75, peers, peerTimeoutMs,
+                SECRETS.computeIfAbsent(runId, k -> RunStart.newDataSecret()));
     }
 
     @Test
@@ -352,9 +359,12 @@ class WorkerAgentTest {
         try (ServerSocket fakeRank0 = new ServerSocket(0, 4, InetAddress.getByName("127.0.0.1"))) {
             assertEquals(202, call(a1, "POST", "/agent/runs/run-lost/start", runStart("run-lost", false,
                     List.of(new DataEndpoint("127.0.0.1", fakeRank0.getLocalPort()), e1), 30_000)).status());
-            try (Socket s = fakeRank0.accept()) {
-                assertEquals(1, new DataInputStream(s.getInputStream()).readInt(), "rank 1 introduces itself");
-            } // and the fake rank 0 goes away
+            // a real rank 0 of the same run (its secret) connects with rank 1, then goes away
+            RunStart rs = runStart("run-lost", false, List.of(), 30_000);
+            List<InetSocketAddress> addrs = List.of(new InetSocketAddress("127.0.0.1", fakeRank0.getLocalPort()),
+                    new InetSocketAddress(e1.host(), e1.port()));
+            SocketTransport.connect(0, fakeRank0, addrs, Duration.ofSeconds(10), Duration.ofSeconds(10), r -> "rank " + r,
+                    SocketTransport.Admission.of(RunSecret.parse(rs.dataSecret(), "dataSecret"), 1 << 20)).close();
             JsonNode error = cp.awaitReport("run-lost", 1, "error", 5000);
             String message = error.path("body").path("message").asText();
             assertTrue(message.contains("rank 0"), message);

@@ -20,14 +20,22 @@ class SocketTransportTest {
         return "rank " + r;
     }
 
+    private static final RunSecret SECRET = RunSecret.generate();
+    private static final SocketTransport.Admission ADMIT = SocketTransport.Admission.of(SECRET, 1 << 16);
+
+    private static SocketTransport connect(int rank, ServerSocket listener, List<InetSocketAddress> addrs,
+                                           Duration connectTimeout, Duration timeout) {
+        return SocketTransport.connect(rank, listener, addrs, connectTimeout, timeout, SocketTransportTest::who, ADMIT);
+    }
+
     private static SocketTransport[] pair(Duration timeout) throws Exception {
         ServerSocket l0 = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
         ServerSocket l1 = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
         List<InetSocketAddress> addrs = List.of(new InetSocketAddress("127.0.0.1", l0.getLocalPort()),
                 new InetSocketAddress("127.0.0.1", l1.getLocalPort()));
         CompletableFuture<SocketTransport> t0 = CompletableFuture.supplyAsync(
-                () -> SocketTransport.connect(0, l0, addrs, Duration.ofSeconds(5), timeout, SocketTransportTest::who));
-        SocketTransport t1 = SocketTransport.connect(1, l1, addrs, Duration.ofSeconds(5), timeout, SocketTransportTest::who);
+                () -> connect(0, l0, addrs, Duration.ofSeconds(5), timeout));
+        SocketTransport t1 = connect(1, l1, addrs, Duration.ofSeconds(5), timeout);
         return new SocketTransport[] {t0.get(), t1};
     }
 
@@ -85,15 +93,15 @@ class SocketTransportTest {
             Greeting first = new Greeting("epoch", Long.MAX_VALUE - 7, new double[] {1e-7, Math.PI});
             float[] between = {1.5f, -2f};
             t[1].isend(0, Transport.CHANNEL_HIDDEN, between, 2);
-            t[1].sendMessage(0, Transport.CHANNEL_CONTROL, ControlMessages.encode(first));
-            t[1].sendMessage(0, Transport.CHANNEL_CONTROL, ControlMessages.encode(new Greeting("second", 2, new double[0])));
+            t[1].send(0, first);
+            t[1].send(0, new Greeting("second", 2, new double[0]));
             float[] got = new float[2];
             t[0].irecv(1, Transport.CHANNEL_HIDDEN, got, 2).await();
             assertArrayEquals(between, got);
-            Greeting back = ControlMessages.decode(t[0].receiveMessage(1, Transport.CHANNEL_CONTROL), Greeting.class, 1);
+            Greeting back = t[0].receive(1, Greeting.class);
             assertTrue(back.text().equals("epoch") && back.number() == Long.MAX_VALUE - 7, back.toString());
             assertArrayEquals(first.values(), back.values());
-            assertTrue(ControlMessages.decode(t[0].receiveMessage(1, Transport.CHANNEL_CONTROL), Greeting.class, 1)
+            assertTrue(t[0].receive(1, Greeting.class)
                     .text().equals("second"));
             assertThrows(IllegalArgumentException.class,
                     () -> t[1].sendMessage(0, Transport.CHANNEL_CONTROL, new byte[(1 << 20) + 1]));
@@ -161,8 +169,8 @@ class SocketTransportTest {
              ServerSocket l1 = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             List<InetSocketAddress> addrs = List.of(new InetSocketAddress("127.0.0.1", l0.getLocalPort()),
                     new InetSocketAddress("127.0.0.1", l1.getLocalPort()));
-            String m = assertThrows(TransportException.class, () -> SocketTransport.connect(0, l0, addrs,
-                    Duration.ofMillis(500), Duration.ofSeconds(1), SocketTransportTest::who)).getMessage();
+            String m = assertThrows(TransportException.class, () -> connect(0, l0, addrs,
+                    Duration.ofMillis(500), Duration.ofSeconds(1))).getMessage();
             assertTrue(m.contains("rank 1 never connected to rank 0 within 0 s"), m);
         }
     }
@@ -174,10 +182,9 @@ class SocketTransportTest {
             List<InetSocketAddress> addrs = List.of(new InetSocketAddress("127.0.0.1", l0.getLocalPort()),
                     new InetSocketAddress("127.0.0.1", l1.getLocalPort()));
             CompletableFuture<SocketTransport> t0 = CompletableFuture.supplyAsync(
-                    () -> SocketTransport.connect(0, l0, addrs, Duration.ofSeconds(5), Duration.ofSeconds(5), SocketTransportTest::who));
-            try (Socket raw = new Socket("127.0.0.1", l0.getLocalPort())) {
+                    () -> connect(0, l0, addrs, Duration.ofSeconds(5), Duration.ofSeconds(5)));
+            try (Socket raw = RawPeer.handshake(l0.getLocalPort(), 1, 0, SECRET)) {
                 DataOutputStream out = new DataOutputStream(raw.getOutputStream());
-                out.writeInt(1); // claims rank 1
                 SocketTransport t = t0.get();
                 Handle r = t.irecv(1, Transport.CHANNEL_HIDDEN, new float[1], 1);
                 out.writeInt(0x50504631);

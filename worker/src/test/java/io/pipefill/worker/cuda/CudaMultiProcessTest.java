@@ -9,10 +9,10 @@ import io.pipefill.model.StageShard;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.backends.Backends;
-import io.pipefill.worker.engine.PrefillEngine;
-import io.pipefill.worker.engine.PrefillRequest;
-import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.launch.SingleProcessPrefill;
+import io.pipefill.worker.launch.PrefillRequest;
+import io.pipefill.worker.launch.PrefillResult;
+import io.pipefill.worker.launch.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
@@ -55,7 +55,7 @@ class CudaMultiProcessTest {
         PrefillRequest req = new PrefillRequest(tokens, 40, 4);
         try (CudaBackend backend = new CudaBackend(); Checkpoint ckpt = Checkpoint.open(ModelDirectory.open(MODEL).path());
              Stage stage = backend.loadStage(c, StageShard.whole(c), ckpt, req.kvPositions())) {
-            return new PrefillEngine(c, stage).run(req, ProgressListener.NONE);
+            return new SingleProcessPrefill(c, stage).run(req, ProgressListener.NONE);
         }
     }
 

@@ -9,10 +9,10 @@ import io.pipefill.model.StageShard;
 import io.pipefill.model.Topology;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.backends.Backends;
-import io.pipefill.worker.engine.PrefillEngine;
-import io.pipefill.worker.engine.PrefillRequest;
-import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.launch.SingleProcessPrefill;
+import io.pipefill.worker.launch.PrefillRequest;
+import io.pipefill.worker.launch.PrefillResult;
+import io.pipefill.worker.launch.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
@@ -52,7 +52,7 @@ class CudaPipelineTest {
         PrefillResult single;
         try (CudaBackend backend = new CudaBackend(); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(c, StageShard.whole(c), ckpt, req.kvPositions())) {
-            single = new PrefillEngine(c, stage).run(req, ProgressListener.NONE);
+            single = new SingleProcessPrefill(c, stage).run(req, ProgressListener.NONE);
         }
         PipelineSpec spec = new PipelineSpec(dir.toString(), Topology.of(c, pp, 1, null), 40, false, 0.75, null, 1,
                 Duration.ofSeconds(60), List.of(new PipelineSpec.Request(tokens, 4)));

@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.engine.Activations;
-import io.pipefill.worker.engine.PrefillEngine;
-import io.pipefill.worker.engine.PrefillRequest;
-import io.pipefill.worker.engine.PrefillResult;
-import io.pipefill.worker.engine.ProgressListener;
+import io.pipefill.worker.launch.SingleProcessPrefill;
+import io.pipefill.worker.launch.PrefillRequest;
+import io.pipefill.worker.launch.PrefillResult;
+import io.pipefill.worker.launch.ProgressListener;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
@@ -47,7 +47,7 @@ class CudaStageParityTest {
         PrefillRequest req = new PrefillRequest(tokens, 40, 1);
         try (CudaBackend backend = new CudaBackend(0, new CubinCache(cubins)); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, req.kvPositions())) {
-            PrefillResult gpu = new PrefillEngine(md.config(), stage).run(req, ProgressListener.NONE);
+            PrefillResult gpu = new SingleProcessPrefill(md.config(), stage).run(req, ProgressListener.NONE);
             double err = TestModels.relativeError(gpu.lastLogits(), cpu.lastLogits());
             assertTrue(err < 0.05, name + ": relative logits error " + err + " (BF16 storage vs float32)");
             assertEquals(cpu.firstToken(), gpu.firstToken(), name + " first token");

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pipefill.worker.comm.InProcessTransport;
+import io.pipefill.worker.comm.RunSecret;
 import io.pipefill.worker.comm.SocketTransport;
 import io.pipefill.worker.comm.Transport;
 import java.net.InetAddress;
@@ -36,6 +37,7 @@ class NcclIdsTest {
         byte[] id = new byte[NcclIds.BYTES];
         new Random(9).nextBytes(id);
         int[] group = {0, 1, 2};
+        RunSecret secret = RunSecret.generate();
         @SuppressWarnings("unchecked")
         CompletableFuture<byte[]>[] got = new CompletableFuture[3];
         for (int r = 0; r < 3; r++) {
@@ -68,12 +70,13 @@ class NcclIdsTest {
         new Random(21).nextBytes(first);
         new Random(22).nextBytes(second);
         int[] group = {0, 1, 2};
+        RunSecret secret = RunSecret.generate();
         List<CompletableFuture<byte[][]>> got = new ArrayList<>();
         for (int r = 0; r < world; r++) {
             int rank = r;
             got.add(CompletableFuture.supplyAsync(() -> {
                 try (SocketTransport t = SocketTransport.connect(rank, listeners.get(rank), addrs, Duration.ofSeconds(10),
-                        Duration.ofSeconds(10), p -> "rank " + p)) {
+                        Duration.ofSeconds(10), p -> "rank " + p, SocketTransport.Admission.of(secret, 16))) {
                     byte[] a = NcclIds.broadcast(t, 0, group, rank == 0 ? first : null);
                     byte[] b = NcclIds.broadcast(t, 0, group, rank == 0 ? second : null);
                     t.barrier(group);  // nobody closes its sockets while another still reads

@@ -1,5 +1,9 @@
 package io.pipefill.worker.engine;
 
+import io.pipefill.worker.launch.PrefillRequest;
+import io.pipefill.worker.launch.PrefillResult;
+import io.pipefill.worker.launch.ProgressListener;
+import io.pipefill.worker.launch.SingleProcessPrefill;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -40,7 +44,7 @@ class ChunkedPrefillTest {
         ModelDirectory md = ModelDirectory.open(model);
         try (CpuBackend backend = new CpuBackend(2); Checkpoint ckpt = Checkpoint.open(md.path());
              Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, 700)) {
-            PrefillEngine engine = new PrefillEngine(md.config(), stage);
+            SingleProcessPrefill engine = new SingleProcessPrefill(md.config(), stage);
             PrefillResult first = engine.run(new PrefillRequest(prompt, 100, 3), ProgressListener.NONE);
             PrefillResult second = engine.run(new PrefillRequest(prompt, 50, 3), ProgressListener.NONE);
             assertTrue(TestModels.relativeError(second.lastLogits(), first.lastLogits()) <= TOLERANCE);

@@ -1,5 +1,6 @@
 package io.pipefill.worker.engine;
 
+import io.pipefill.worker.launch.PrefillResult;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

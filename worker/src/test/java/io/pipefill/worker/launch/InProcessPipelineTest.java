@@ -16,7 +16,7 @@ import io.pipefill.model.pipeline.StageEvent;
 import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.cpu.CpuBackend;
-import io.pipefill.worker.engine.PrefillResult;
+import io.pipefill.worker.launch.PrefillResult;
 import io.pipefill.model.ModelDirectory;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -9,7 +9,7 @@ import io.pipefill.model.WeightNames;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelConfigException;
 import io.pipefill.worker.TestModels;
-import io.pipefill.worker.engine.PrefillResult;
+import io.pipefill.worker.launch.PrefillResult;
 import io.pipefill.model.safetensors.SafetensorsException;
 import io.pipefill.model.safetensors.SafetensorsFile;
 import io.pipefill.model.safetensors.SafetensorsWriter;

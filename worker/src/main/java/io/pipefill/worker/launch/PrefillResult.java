@@ -1,5 +1,7 @@
-package io.pipefill.worker.engine;
+package io.pipefill.worker.launch;
 
+import io.pipefill.model.pipeline.ChunkingDecision;
+import io.pipefill.worker.engine.Sampling;
 import java.util.List;
 
 /**
@@ -11,9 +13,11 @@ import java.util.List;
  * @param generated      greedy tokens, the first of which comes from {@code lastLogits}
  * @param decodeMs       wall time of the decode steps after the first token
  * @param prefillFlops   model FLOPs of the prefill (layers and the one lm_head row)
+ * @param chunking       how the chunks were chosen (fixed, or dynamic with its profile and fit)
  */
 public record PrefillResult(int promptTokens, List<ChunkTiming> chunks, double ttftMs, float[] lastLogits,
-                            int[] generated, double decodeMs, double prefillFlops) {
+                            int[] generated, double decodeMs, double prefillFlops,
+                            ChunkingDecision chunking) {
 
     public record ChunkTiming(int offset, int size, double ms) {
     }

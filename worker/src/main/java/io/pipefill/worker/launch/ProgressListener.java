@@ -1,13 +1,10 @@
-package io.pipefill.worker.engine;
+package io.pipefill.worker.launch;
 
-/** Told about each finished chunk and decode step, so a long prefill shows its progress. */
+/** Told about each finished chunk, so a long prefill shows its progress. */
 public interface ProgressListener {
     ProgressListener NONE = new ProgressListener() {
     };
 
     default void chunkDone(int index, int chunks, int tokensDone, int promptTokens, double chunkMs) {
-    }
-
-    default void tokenGenerated(int index, int token) {
     }
 }
