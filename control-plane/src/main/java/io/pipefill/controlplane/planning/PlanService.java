@@ -4,6 +4,7 @@ import io.github.resilience4j.bulkhead.Bulkhead;
 import io.github.resilience4j.bulkhead.BulkheadConfig;
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.ModelsRoot;
 import io.pipefill.controlplane.catalog.RegisteredModel;
 import io.pipefill.controlplane.cluster.ClusterRepository;
 import io.pipefill.controlplane.common.InvalidFieldsException;
@@ -45,9 +46,12 @@ public class PlanService {
     private final ClusterRepository cluster;
     private final JsonMapper mapper;
     private final Bulkhead planning;
+    private final ModelsRoot modelsRoot;
 
-    public PlanService(ModelRepository models, ClusterRepository cluster, JsonMapper mapper, BulkheadRegistry bulkheads) {
+    public PlanService(ModelRepository models, ClusterRepository cluster, JsonMapper mapper, BulkheadRegistry bulkheads,
+                       ModelsRoot modelsRoot) {
         this.models = models;
+        this.modelsRoot = modelsRoot;
         this.cluster = cluster;
         this.mapper = mapper;
         // a plan is CPU-bound for up to seconds: a few at a time, the rest answered 429
@@ -126,7 +130,8 @@ public class PlanService {
         if (registered.isPresent()) {
             RegisteredModel r = registered.get();
             try {
-                return ModelCatalog.resolve(r.location());
+                // the planner's reader, on text read under the models root's rules (bounded, regular file, no links out)
+                return ModelSpecJson.parse(modelsRoot.configText(r.location()), r.name(), r.location() + "/config.json");
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("registered model " + r.name() + ": " + e.getMessage(), e);
             }

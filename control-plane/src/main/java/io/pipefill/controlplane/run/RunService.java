@@ -6,6 +6,7 @@ import io.github.resilience4j.bulkhead.BulkheadFullException;
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.pipefill.controlplane.PipefillProperties;
 import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.ModelsRoot;
 import io.pipefill.controlplane.catalog.RegisteredModel;
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.controlplane.cluster.WorkersLost;
@@ -20,7 +21,6 @@ import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.model.ModelDirectory;
 import jakarta.annotation.PreDestroy;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,12 +56,14 @@ public class RunService {
     private final RunMetrics metrics;
     private final Bulkhead submissions;
     private final PromptResolver prompts;
+    private final ModelsRoot modelsRoot;
     private final Map<UUID, ExecutorService> queues = new ConcurrentHashMap<>();
     private final Map<UUID, ActiveRun> active = new ConcurrentHashMap<>();
     private final Map<UUID, Permit> permits = new ConcurrentHashMap<>();
 
     public RunService(RunRepository runs, DeploymentService deployments, ModelRepository models, RunExecutor executor,
-                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props, PromptLimits promptLimits) {
+                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props, PromptLimits promptLimits, ModelsRoot modelsRoot) {
+        this.modelsRoot = modelsRoot;
         this.runs = runs;
         this.deployments = deployments;
         this.models = models;
@@ -93,16 +95,11 @@ public class RunService {
                     + (d.stateReason() == null ? "" : " (" + d.stateReason() + ")") + "; runs need a READY deployment");
         }
         RegisteredModel model = models.byId(d.modelId()).orElseThrow(() -> new NotFoundException("model", d.modelId()));
-        ModelDirectory md = ModelDirectory.open(Path.of(model.location()));
+        ModelDirectory md = modelsRoot.open(model.location());
         PromptResolver.Prompt prompt = prompts.resolve(request,
                 new PromptResolver.Room(d.name(), d.maxTokens(), request.maxNewTokensOrDefault()), md.config().vocabSize(),
-                () -> {
-                    if (!md.hasTokenizer()) {
-                        throw new IllegalArgumentException("text: the model at " + md.path()
-                                + " has no tokenizer.json; give tokenIds or randomTokens instead");
-                    }
-                    return md.tokenizerJson();
-                });
+                () -> modelsRoot.tokenizerJson(md).orElseThrow(() -> new IllegalArgumentException("text: the model at "
+                        + md.path() + " has no tokenizer.json; give tokenIds or randomTokens instead")));
         if (!submissions.tryAcquirePermission()) {
             throw BulkheadFullException.createBulkheadFullException(submissions);
         }
