@@ -71,6 +71,7 @@ class ModelsRootApiTest extends ApiTestSupport {
         assertThat(refusal(link.toString()).replace(link.toString(), "X")).isEqualTo(missing.replace("/no-such-directory/anywhere", "X"));
         String dotdot = models.resolve("../../etc").toString();
         assertThat(refusal(dotdot)).contains("not a directory under the models root");
+        assertThat(refusal("/" + "a".repeat(5000))).contains("location: must be at most 4096 characters");
     }
 
     @Test

@@ -68,6 +68,14 @@ class PromptBoundsApiTest extends ApiTestSupport {
     }
 
     @Test
+    void aDeploymentReferenceIsBounded() {
+        adminPost("/api/v1/runs", Map.of("deployment", "d".repeat(1 << 20), "randomTokens", 8)).expectStatus().isBadRequest()
+                .expectBody().jsonPath("$.errors[0].field").isEqualTo("deployment")
+                .jsonPath("$.errors[0].message").value(m -> assertThat((String) m).startsWith("must be at most 256 characters")
+                        .endsWith("(got a value of 1048576 characters)"));
+    }
+
+    @Test
     void aTextThatFitsIsTokenizedAndItsTokensCheckedToo() {
         // 2 000 bytes pass the length bound (32 per token); the byte-level tokenizer makes > 1 024 tokens of them
         adminPost("/api/v1/runs", Map.of("deployment", deployment, "text", "x".repeat(2000))).expectStatus().isBadRequest()
