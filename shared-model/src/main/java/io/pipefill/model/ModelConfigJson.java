@@ -7,8 +7,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /** Reads and writes Hugging Face config.json files, with errors that name the file and the field. */
@@ -18,12 +16,21 @@ public final class ModelConfigJson {
     private ModelConfigJson() {
     }
 
+    /** The largest config.json read: Hugging Face's are a few KB; a larger one is not a model's config. */
+    public static final long MAX_BYTES = 1 << 20;
+
+    /**
+     * Reads a config.json: a regular file (never a FIFO or device, which would block or never end) of at most
+     * {@link #MAX_BYTES}.
+     */
     public static ModelConfig read(Path file) {
         String text;
         try {
-            text = Files.readString(file);
-        } catch (NoSuchFileException e) {
+            text = ModelFiles.readUtf8(file, MAX_BYTES);
+        } catch (ModelFiles.MissingFileException e) {
             throw new ModelConfigException(file + ": not found (a model directory needs a Hugging Face config.json)");
+        } catch (ModelFiles.UnfitFileException e) {
+            throw new ModelConfigException(file + ": " + e.getMessage() + " (a Hugging Face config.json)");
         } catch (IOException e) {
             throw new ModelConfigException(file + ": cannot read: " + e.getMessage(), e);
         }
@@ -36,8 +43,9 @@ public final class ModelConfigJson {
         try {
             root = MAPPER.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new ModelConfigException(source + ": malformed JSON: " + e.getOriginalMessage()
-                    + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")", e);
+            // the parser's own message quotes the text it choked on: keep file contents out of the error
+            throw new ModelConfigException(source + ": malformed JSON at line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr(), e);
         }
         if (root == null || !root.isObject()) {
             throw new ModelConfigException(source + ": expected a JSON object at the top level");

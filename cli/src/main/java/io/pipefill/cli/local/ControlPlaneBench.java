@@ -66,7 +66,8 @@ public final class ControlPlaneBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path dir = Files.createTempDirectory("pipefill-bench-cp-");
-        Path model = dir.resolve("tiny");
+        // under the control plane's default models root (<data-dir>/models), the only place it registers models from
+        Path model = dir.resolve("models").resolve("tiny");
         new ModelGenerator(ModelPreset.fromCliName("tiny").config(Architecture.LLAMA), 1).write(model);
         String[] args = {"--server.port=0", "--pipefill.data-dir=" + dir, "--pipefill.admin-token=" + admin,
                 "--pipefill.join-token=" + join, "--pipefill.heartbeat-timeout=10m",

@@ -3,34 +3,36 @@ package io.pipefill.controlplane.catalog;
 import io.pipefill.controlplane.common.ConflictException;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelDirectory;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.springframework.stereotype.Service;
 
 /**
- * Registers a model directory: parses its config.json with the engine's own reader (so a model that
- * registers is one the workers can load), sums the size of its weight files and records a summary.
+ * Registers a model directory under the {@link ModelsRoot}: parses its config.json with the engine's own reader (so
+ * a model that registers is one the workers can load), sums the size of its weight files and records a summary.
  */
 @Service
 public class ModelRegistrar {
     private final ModelRepository models;
+    private final ModelsRoot root;
 
-    public ModelRegistrar(ModelRepository models) {
+    public ModelRegistrar(ModelRepository models, ModelsRoot root) {
         this.models = models;
+        this.root = root;
     }
 
     /** Blocking. Throws IllegalArgumentException (400) for a bad directory, ConflictException for a taken name. */
     public RegisteredModel register(String name, String location) {
-        Path dir = Path.of(location).toAbsolutePath().normalize();
+        Path dir = root.directory(location);
         ModelDirectory md;
+        boolean hasTokenizer;
         try {
-            md = ModelDirectory.open(dir);
+            md = root.open(location);
+            hasTokenizer = root.tokenizerJson(md).isPresent();
+        } catch (IllegalArgumentException e) {
+            throw e;
         } catch (RuntimeException e) {
             throw new IllegalArgumentException("location: " + e.getMessage(), e);
         }
@@ -38,7 +40,7 @@ public class ModelRegistrar {
             throw new ConflictException("a model named '" + name + "' is already registered");
         }
         ModelConfig c = md.config();
-        long size = weightBytes(dir);
+        long size = root.weightBytes(dir);
         if (size == 0) {
             throw new IllegalArgumentException("location: " + dir + " holds no *.safetensors files");
         }
@@ -49,24 +51,10 @@ public class ModelRegistrar {
         summary.put("ropeTheta", c.ropeTheta());
         summary.put("tieWordEmbeddings", c.tieWordEmbeddings());
         summary.put("torchDtype", c.torchDtype());
-        summary.put("hasTokenizer", md.hasTokenizer());
+        summary.put("hasTokenizer", hasTokenizer);
         RegisteredModel m = new RegisteredModel(UUID.randomUUID(), name, dir.toString(), c.architecture().name(),
                 c.numLayers(), c.hiddenSize(), c.numHeads(), c.numKvHeads(), c.vocabSize(), c.maxPositionEmbeddings(),
-                c.parameterCount(), size, md.hasTokenizer(), null);
+                c.parameterCount(), size, hasTokenizer, null);
         return models.insert(m, summary);
-    }
-
-    private static long weightBytes(Path dir) {
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).mapToLong(p -> {
-                try {
-                    return Files.size(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }).sum();
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not list " + dir, e);
-        }
     }
 }

@@ -6,7 +6,7 @@ import jakarta.validation.constraints.Size;
 
 /**
  * POST /api/v1/models: a name (used in URLs and deployment names, hence DNS-label-like) and the model directory,
- * a path every worker host can read.
+ * a path under the models root (absolute, or relative to the root) that every worker host can read.
  */
 public record RegisterModelRequest(
         @NotBlank(message = "must not be blank")
@@ -15,5 +15,6 @@ public record RegisterModelRequest(
                 message = "must start with a lower-case letter or digit and contain only a-z, 0-9, '.', '_' and '-'")
         String name,
         @NotBlank(message = "must not be blank: a model directory holding config.json and *.safetensors")
+        @Size(max = 4096, message = "must be at most 4096 characters: a path under the models root")
         String location) {
 }

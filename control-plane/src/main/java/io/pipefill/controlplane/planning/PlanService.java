@@ -1,6 +1,10 @@
 package io.pipefill.controlplane.planning;
 
+import io.github.resilience4j.bulkhead.Bulkhead;
+import io.github.resilience4j.bulkhead.BulkheadConfig;
+import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.ModelsRoot;
 import io.pipefill.controlplane.catalog.RegisteredModel;
 import io.pipefill.controlplane.cluster.ClusterRepository;
 import io.pipefill.controlplane.common.InvalidFieldsException;
@@ -15,6 +19,7 @@ import io.pipefill.model.plan.PlanJson;
 import io.pipefill.model.plan.PlanReport;
 import io.pipefill.model.plan.PlanRequest;
 import io.pipefill.model.plan.Planner;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -40,15 +45,29 @@ public class PlanService {
     private final ModelRepository models;
     private final ClusterRepository cluster;
     private final JsonMapper mapper;
+    private final Bulkhead planning;
+    private final ModelsRoot modelsRoot;
 
-    public PlanService(ModelRepository models, ClusterRepository cluster, JsonMapper mapper) {
+    public PlanService(ModelRepository models, ClusterRepository cluster, JsonMapper mapper, BulkheadRegistry bulkheads,
+                       ModelsRoot modelsRoot) {
         this.models = models;
+        this.modelsRoot = modelsRoot;
         this.cluster = cluster;
         this.mapper = mapper;
+        // a plan is CPU-bound for up to seconds: a few at a time, the rest answered 429
+        this.planning = bulkheads.bulkhead("planning", BulkheadConfig.custom()
+                .maxConcurrentCalls(PLANS_AT_ONCE).maxWaitDuration(Duration.ZERO).build());
     }
+
+    /** Plans computed at the same time; more get 429. */
+    static final int PLANS_AT_ONCE = 2;
 
     public ObjectNode plan(PlanBody body) {
         check(body);
+        return planning.executeSupplier(() -> planChecked(body));
+    }
+
+    private ObjectNode planChecked(PlanBody body) {
         ModelSpec spec = model(body);
         List<String> notes = new ArrayList<>();
         Cluster c;
@@ -64,10 +83,14 @@ public class PlanService {
         }
         PlanReport report;
         try {
+            Objective objective = body.objective() == null ? Objective.TTFT : Objective.parse(body.objective());
+            List<FieldProblem> tooLarge = PlanLimits.problems(c, objective, source);
+            if (!tooLarge.isEmpty()) {
+                throw new InvalidFieldsException(tooLarge);
+            }
             PlanRequest req = new PlanRequest(spec, c, body.promptTokens(), body.pp(), body.tp(), body.layerPartition(),
                     body.chunk(), Boolean.TRUE.equals(body.dynamicChunking()), body.smooth(),
-                    Boolean.TRUE.equals(body.allowInterNodeTp()),
-                    body.objective() == null ? Objective.TTFT : Objective.parse(body.objective()));
+                    Boolean.TRUE.equals(body.allowInterNodeTp()), objective);
             report = new Planner().plan(req);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(fieldNames(e.getMessage()), e);
@@ -92,6 +115,7 @@ public class PlanService {
         if (b.layerPartition() != null && (b.pp() == null || b.tp() == null)) {
             p.add(new FieldProblem("layerPartition", "needs both pp and tp"));
         }
+        p.addAll(PlanLimits.problems(b));
         if (!p.isEmpty()) {
             throw new InvalidFieldsException(p);
         }
@@ -106,7 +130,8 @@ public class PlanService {
         if (registered.isPresent()) {
             RegisteredModel r = registered.get();
             try {
-                return ModelCatalog.resolve(r.location());
+                // the planner's reader, on text read under the models root's rules (bounded, regular file, no links out)
+                return ModelSpecJson.parse(modelsRoot.configText(r.location()), r.name(), r.location() + "/config.json");
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("registered model " + r.name() + ": " + e.getMessage(), e);
             }

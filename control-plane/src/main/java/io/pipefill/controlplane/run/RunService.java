@@ -6,6 +6,7 @@ import io.github.resilience4j.bulkhead.BulkheadFullException;
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.pipefill.controlplane.PipefillProperties;
 import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.ModelsRoot;
 import io.pipefill.controlplane.catalog.RegisteredModel;
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.controlplane.cluster.WorkersLost;
@@ -17,11 +18,9 @@ import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.controlplane.metrics.RunMetrics;
 import io.pipefill.model.agent.RunReport;
 import io.pipefill.model.pipeline.ChunkingDecision;
-import io.pipefill.model.pipeline.ChunkingPolicy;
 import io.pipefill.model.pipeline.RankReport;
 import io.pipefill.model.ModelDirectory;
 import jakarta.annotation.PreDestroy;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,12 +55,15 @@ public class RunService {
     private final RunExecutor executor;
     private final RunMetrics metrics;
     private final Bulkhead submissions;
+    private final PromptResolver prompts;
+    private final ModelsRoot modelsRoot;
     private final Map<UUID, ExecutorService> queues = new ConcurrentHashMap<>();
     private final Map<UUID, ActiveRun> active = new ConcurrentHashMap<>();
     private final Map<UUID, Permit> permits = new ConcurrentHashMap<>();
 
     public RunService(RunRepository runs, DeploymentService deployments, ModelRepository models, RunExecutor executor,
-                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props) {
+                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props, PromptLimits promptLimits, ModelsRoot modelsRoot) {
+        this.modelsRoot = modelsRoot;
         this.runs = runs;
         this.deployments = deployments;
         this.models = models;
@@ -70,6 +72,9 @@ public class RunService {
         // a semaphore bulkhead held from submission to the run's end: it bounds queued + running runs
         this.submissions = bulkheads.bulkhead("run-submission", BulkheadConfig.custom()
                 .maxConcurrentCalls(props.maxRunsInFlight()).maxWaitDuration(Duration.ZERO).build());
+        // tokenizing costs memory in proportion to the text: bound how many texts are tokenized at once
+        this.prompts = new PromptResolver(promptLimits, bulkheads.bulkhead("prompt-tokenization", BulkheadConfig.custom()
+                .maxConcurrentCalls(promptLimits.concurrentTokenizations()).maxWaitDuration(Duration.ZERO).build()));
     }
 
     /** Runs left QUEUED or RUNNING by a previous control-plane process cannot finish: their ranks' state is gone. */
@@ -90,13 +95,11 @@ public class RunService {
                     + (d.stateReason() == null ? "" : " (" + d.stateReason() + ")") + "; runs need a READY deployment");
         }
         RegisteredModel model = models.byId(d.modelId()).orElseThrow(() -> new NotFoundException("model", d.modelId()));
-        PromptResolver.Prompt prompt = PromptResolver.resolve(request, ModelDirectory.open(Path.of(model.location())));
-        int need = ChunkingPolicy.kvPositions(prompt.tokens().length, request.maxNewTokensOrDefault());
-        if (need > d.maxTokens()) {
-            throw new IllegalArgumentException("the prompt has " + prompt.tokens().length + " tokens and "
-                    + request.maxNewTokensOrDefault() + " are to be generated: " + need + " KV positions, but deployment "
-                    + d.name() + " holds at most maxTokens = " + d.maxTokens());
-        }
+        ModelDirectory md = modelsRoot.open(model.location());
+        PromptResolver.Prompt prompt = prompts.resolve(request,
+                new PromptResolver.Room(d.name(), d.maxTokens(), request.maxNewTokensOrDefault()), md.config().vocabSize(),
+                () -> modelsRoot.tokenizerJson(md).orElseThrow(() -> new IllegalArgumentException("text: the model at "
+                        + md.path() + " has no tokenizer.json; give tokenIds or randomTokens instead")));
         if (!submissions.tryAcquirePermission()) {
             throw BulkheadFullException.createBulkheadFullException(submissions);
         }

@@ -85,12 +85,18 @@ public class ApiExceptionHandler {
             String field = error instanceof FieldError f ? f.getField() : error.getObjectName();
             String message = error.getDefaultMessage();
             if (error instanceof FieldError f && f.getRejectedValue() != null && !(f.getRejectedValue() instanceof Iterable<?>)) {
-                message += " (got '" + f.getRejectedValue() + "')";
+                message += " (got " + shown(f.getRejectedValue()) + ")";
             }
             problems.add(new FieldProblem(field, message));
         }
         problems.sort(java.util.Comparator.comparing(FieldProblem::field));
         return fields(problems, exchange);
+    }
+
+    /** A rejected value as the answer quotes it: short ones whole, long ones (a 1 MB name) by their length only. */
+    static String shown(Object value) {
+        String s = String.valueOf(value);
+        return s.length() <= 80 ? "'" + s + "'" : "a value of " + s.length() + " characters";
     }
 
     /** Bad JSON, a value of the wrong type or enum, a path variable or parameter that does not convert, no body. */
