@@ -22,6 +22,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 
@@ -60,31 +64,63 @@ class HeartbeatReconciliationTest extends ApiTestSupport {
         return b;
     }
 
+    /**
+     * Sends the worker's heartbeats every 100 ms (the test profile loses a worker after 2 s of silence, which would
+     * degrade the deployment for another reason) with whatever {@code next} holds; stop it when done.
+     */
+    private ScheduledExecutorService beating(RegistrationAccepted w, AtomicReference<Map<String, Object>> next) {
+        ScheduledExecutorService s = Executors.newSingleThreadScheduledExecutor();
+        s.scheduleAtFixedRate(() -> heartbeat(w.workerId(), next.get(), credential(w.workerId())), 0, 100, TimeUnit.MILLISECONDS);
+        return s;
+    }
+
+    private DeploymentState state(Deployment d) {
+        return deployments.byId(d.id()).orElseThrow().state();
+    }
+
     @Test
     void aWorkerReportingNoShardDegradesItsReadyDeploymentWithTheReason() throws Exception {
+        model();
         RegistrationAccepted w = register(registration(unique("drift"), "http://" + unique("drift") + ":9100"));
         Deployment d = readyOn(w);
-        // agreeing heartbeats change nothing: READY or RUNNING with the deployment's shard, LOADING it again
-        for (String s : new String[] {"READY", "RUNNING", "LOADING"}) {
-            heartbeat(w.workerId(), beat(s, d.id()), credential(w.workerId())).expectStatus().isNoContent();
-        }
-        assertThat(deployments.byId(d.id()).orElseThrow().state()).isEqualTo(DeploymentState.READY);
+        AtomicReference<Map<String, Object>> next = new AtomicReference<>(beat("READY", d.id()));
+        ScheduledExecutorService beats = beating(w, next);
+        try {
+            // agreeing heartbeats change nothing: READY or RUNNING with the deployment's shard, LOADING it again
+            for (String s : new String[] {"READY", "RUNNING", "LOADING"}) {
+                next.set(beat(s, d.id()));
+                heartbeat(w.workerId(), beat(s, d.id()), credential(w.workerId())).expectStatus().isNoContent();
+                Thread.sleep(250);
+                assertThat(state(d)).as(s).isEqualTo(DeploymentState.READY);
+            }
 
-        // restarted in place, or its shard released behind the control plane's back
-        heartbeat(w.workerId(), beat("IDLE", null), credential(w.workerId())).expectStatus().isNoContent();
-        await().atMost(Duration.ofSeconds(5)).until(() -> deployments.byId(d.id()).orElseThrow().state() == DeploymentState.DEGRADED);
-        assertThat(deployments.byId(d.id()).orElseThrow().stateReason())
-                .contains("worker " + w.workerId() + " (rank 0").contains("reports IDLE with no shard")
-                .contains("its shard is gone");
-        adminGet("/api/v1/deployments/{id}", d.id()).exchange().expectBody().jsonPath("$.state").isEqualTo("DEGRADED");
+            // restarted in place, or its shard released behind the control plane's back
+            next.set(beat("IDLE", null));
+            await().atMost(Duration.ofSeconds(5)).until(() -> state(d) == DeploymentState.DEGRADED);
+            assertThat(deployments.byId(d.id()).orElseThrow().stateReason())
+                    .contains("worker " + w.workerId() + " (rank 0").contains("reports IDLE with no shard")
+                    .contains("its shard is gone");
+            adminGet("/api/v1/deployments/{id}", d.id()).exchange().expectBody().jsonPath("$.state").isEqualTo("DEGRADED");
+            assertThat(lostEvents.sawWorker(w.workerId())).as("degraded by the heartbeat, not by a lost worker").isFalse();
+        } finally {
+            beats.shutdownNow();
+        }
     }
 
     @Test
     void aWorkerHoldingAnotherDeploymentsShardDegradesItsReadyDeploymentToo() throws Exception {
+        model();
         RegistrationAccepted w = register(registration(unique("drift2"), "http://" + unique("drift2") + ":9100"));
         Deployment d = readyOn(w);
-        heartbeat(w.workerId(), beat("READY", UUID.randomUUID()), credential(w.workerId())).expectStatus().isNoContent();
-        await().atMost(Duration.ofSeconds(5)).until(() -> deployments.byId(d.id()).orElseThrow().state() == DeploymentState.DEGRADED);
-        assertThat(deployments.byId(d.id()).orElseThrow().stateReason()).contains("reports READY for deployment");
+        AtomicReference<Map<String, Object>> next = new AtomicReference<>(beat("READY", d.id()));
+        ScheduledExecutorService beats = beating(w, next);
+        try {
+            next.set(beat("READY", UUID.randomUUID()));
+            await().atMost(Duration.ofSeconds(5)).until(() -> state(d) == DeploymentState.DEGRADED);
+            assertThat(deployments.byId(d.id()).orElseThrow().stateReason()).contains("reports READY for deployment");
+            assertThat(lostEvents.sawWorker(w.workerId())).isFalse();
+        } finally {
+            beats.shutdownNow();
+        }
     }
 }
