@@ -86,14 +86,13 @@ public final class ControlPlaneBench implements Callable<Integer> {
             List<String> ids = registerSimulatedWorkers();
             Call liveness = i -> get("/actuator/health/liveness", null);
             Call heartbeat = i -> post("/api/v1/agent/workers/" + ids.get(i % ids.size()) + "/heartbeat",
-                    join, "{\"state\":\"IDLE\",\"deploymentId\":null,\"runId\":null}");
+                    credentials.get(ids.get(i % ids.size())), "{\"state\":\"IDLE\",\"deploymentId\":null,\"runId\":null}");
             // warm-up (not recorded): the JIT compiles both paths before either is timed
             closedLoop(liveness, warmUpSeconds);
             closedLoop(heartbeat, warmUpSeconds);
             runPhase(1, warmUpSeconds);
             LatencyRecorder.Summary health = closedLoop(liveness, seconds);
-            LatencyRecorder.Summary beats = closedLoop(i -> post("/api/v1/agent/workers/" + ids.get(i % ids.size()) + "/heartbeat",
-                    join, "{\"state\":\"IDLE\",\"deploymentId\":null,\"runId\":null}"), seconds);
+            LatencyRecorder.Summary beats = closedLoop(heartbeat, seconds);
             report.put("livenessBaseline", health);
             report.put("heartbeats", beats);
             report.put("heartbeatP99OverLivenessP99", beats.p99Ms() / health.p99Ms());
@@ -138,6 +137,9 @@ public final class ControlPlaneBench implements Callable<Integer> {
         }
     }
 
+    /** Each simulated worker's own credential, from its registration's answer: the bearer of its heartbeats. */
+    private final Map<String, String> credentials = new java.util.concurrent.ConcurrentHashMap<>();
+
     private List<String> registerSimulatedWorkers() throws Exception {
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < simulatedWorkers; i++) {
@@ -151,7 +153,17 @@ public final class ControlPlaneBench implements Callable<Integer> {
             reg.put("backend", "cuda");
             reg.put("agentUrl", "http://10.1." + i / 250 + "." + i % 250 + ":9000");
             reg.put("podName", null);
-            ids.add(postJson("/api/v1/agent/workers", join, reg).path("workerId").asText());
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/agent/workers"))
+                    .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + join)
+                    .header("Pipefill-Agent-Token", "simulated-agent-token-" + UUID.randomUUID())
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(reg))).build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() / 100 != 2) {
+                throw new IllegalStateException("POST /api/v1/agent/workers: HTTP " + r.statusCode() + " " + r.body());
+            }
+            String id = JSON.readTree(r.body()).path("workerId").asText();
+            credentials.put(id, r.headers().firstValue("Pipefill-Worker-Credential").orElseThrow());
+            ids.add(id);
         }
         return ids;
     }

@@ -75,8 +75,11 @@ class StrictJsonApiTest extends ApiTestSupport {
         // the worker's agent writes with a plain Jackson 2 ObjectMapper (AgentJson); so does this
         ObjectMapper jackson2 = new ObjectMapper();
         String node = unique("strict-node");
-        post("/api/v1/agent/workers", JOIN, jackson2.writeValueAsString(registration(node, "http://" + node + ":9100")))
-                .expectStatus().isCreated();
+        web.post().uri("/api/v1/agent/workers").headers(h -> h.setBearerAuth(JOIN)).header("Pipefill-Agent-Token", AGENT_TOKEN)
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(jackson2.writeValueAsString(registration(node, "http://" + node + ":9100")))
+                .exchange().expectStatus().isCreated();
+        // reports carry a worker's own credential (the join token only admits a registration)
+        String worker = credential(register(registration(unique("strict-w"), "http://" + unique("strict-w") + ":9100")).workerId());
         StageEvent e = new StageEvent(0, 1, 1, 0, false, 0, 0, 64, 1, 0, 1, 2, 3, 4);
         List<RunReport> every = List.of(
                 new RunReport(UUID.randomUUID().toString(), 0, 0, new ChunkingDecision(true, 256, 0.75,
@@ -88,9 +91,9 @@ class StrictJsonApiTest extends ApiTestSupport {
                 new RunReport("w", 1, 5, new RankReport.Done(1)),
                 new RunReport("w", 1, 6, new RankReport.Failed(1, "boom")));
         // parsed, then refused only because no such run exists
-        post("/api/v1/agent/runs/" + UUID.randomUUID() + "/reports/batch", JOIN, jackson2.writeValueAsString(every))
+        post("/api/v1/agent/runs/" + UUID.randomUUID() + "/reports/batch", worker, jackson2.writeValueAsString(every))
                 .expectStatus().isNotFound();
-        post("/api/v1/agent/runs/" + UUID.randomUUID() + "/reports", JOIN, jackson2.writeValueAsString(every.get(3)))
+        post("/api/v1/agent/runs/" + UUID.randomUUID() + "/reports", worker, jackson2.writeValueAsString(every.get(3)))
                 .expectStatus().isNotFound();
     }
 }
