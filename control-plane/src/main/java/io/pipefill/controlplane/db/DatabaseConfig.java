@@ -35,7 +35,7 @@ public class DatabaseConfig {
         } else {
             hc.setJdbcUrl(embedded.jdbcUrl());
             hc.setUsername("postgres");
-            hc.setPassword("postgres");
+            hc.setPassword(embedded.password().value());
         }
         hc.setMaximumPoolSize(10);
         hc.setPoolName("pipefill-db");
@@ -51,24 +51,42 @@ public class DatabaseConfig {
         try {
             Files.createDirectories(dir);
             OrphanedServer.reclaim(dir, Duration.ofSeconds(15));
+            EmbeddedPassword password = EmbeddedPassword.loadOrCreate(props.dataDir());
+            // the library runs initdb when there is no postgresql.conf (as it decides below)
+            boolean initialized = !Files.exists(dir.resolve("postgresql.conf"));
             EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
                     .setDataDirectory(dir)
-                    .setCleanDataDirectory(false);
+                    .setCleanDataDirectory(false)
+                    // initdb's options go through the "locale" map (appended as --key=value after its own -A trust,
+                    // and the last --auth wins): a new directory has the password from its very first start
+                    .setLocaleConfig("auth", "scram-sha-256")
+                    .setLocaleConfig("pwfile", password.file().toString())
+                    // the library's own start-up check logs in too
+                    .setConnectConfig("password", password.value())
+                    .setDataDirectoryCustomizer(d -> PasswordAuthentication.enforce(d.toPath(), password, initialized))
+                    // no shutdown hook of its own: the server stops when the Spring context closes this bean, after
+                    // everything that uses the database (runs in flight are recorded first), never before
+                    .setRegisterShutdownHook(false);
             if (props.db().embeddedPort() > 0) {
                 builder.setPort(props.db().embeddedPort());
             }
             EmbeddedPostgres pg = builder.start();
             log.info("database: embedded PostgreSQL on port {}, data in {}", pg.getPort(), dir);
-            return new EmbeddedServer(pg);
+            return new EmbeddedServer(pg, password);
         } catch (IOException e) {
             throw new UncheckedIOException("could not start the embedded PostgreSQL in " + dir
                     + " (set PIPEFILL_DB_URL to use an external server): " + e.getMessage(), e);
         }
     }
 
-    /** The embedded server when one runs; closing stops it. */
-    public record EmbeddedServer(EmbeddedPostgres pg) implements AutoCloseable {
-        static final EmbeddedServer NONE = new EmbeddedServer(null);
+    /** The embedded server when one runs, and the password of its {@code postgres} role; closing stops it. */
+    public record EmbeddedServer(EmbeddedPostgres pg, EmbeddedPassword password) implements AutoCloseable {
+        static final EmbeddedServer NONE = new EmbeddedServer(null, null);
+
+        /** The port it listens on (loopback only). */
+        public int port() {
+            return pg.getPort();
+        }
 
         String jdbcUrl() {
             return pg.getJdbcUrl("postgres", "postgres");
