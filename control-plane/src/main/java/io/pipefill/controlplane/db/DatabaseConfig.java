@@ -12,6 +12,7 @@ import java.time.Duration;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -25,7 +26,7 @@ public class DatabaseConfig {
     private static final Logger log = LoggerFactory.getLogger(DatabaseConfig.class);
 
     @Bean(destroyMethod = "close")
-    public DataSource dataSource(PipefillProperties props, EmbeddedServer embedded) {
+    public DataSource dataSource(PipefillProperties props, EmbeddedServer embedded, ControlPlaneLock lock) {
         HikariConfig hc = new HikariConfig();
         if (props.db().external()) {
             hc.setJdbcUrl(props.db().url());
@@ -40,6 +41,22 @@ public class DatabaseConfig {
         hc.setMaximumPoolSize(10);
         hc.setPoolName("pipefill-db");
         return new HikariDataSource(hc);
+    }
+
+    /**
+     * Held from before the schema is migrated until after the pool is closed: one control plane per database
+     * (see {@link ControlPlaneLock}). Taken before anything else touches the database, so a second control plane
+     * stops before it could fail the first one's runs.
+     */
+    @Bean(destroyMethod = "close")
+    public ControlPlaneLock controlPlaneLock(PipefillProperties props, EmbeddedServer embedded,
+                                            @Value("${pipefill.db.lock-wait:60s}") Duration wait) {
+        if (props.db().external()) {
+            return ControlPlaneLock.acquire(props.db().url(), props.db().username(), props.db().password(), wait);
+        }
+        // the embedded server's data directory is already locked to this process (OrphanedServer); the lock is
+        // taken all the same, so the rule does not depend on how the database is reached
+        return ControlPlaneLock.acquire(embedded.jdbcUrl(), "postgres", embedded.password().value(), wait);
     }
 
     @Bean(destroyMethod = "close")
