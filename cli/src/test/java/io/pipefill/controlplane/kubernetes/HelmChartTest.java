@@ -150,6 +150,8 @@ class HelmChartTest {
         assertThat(controlPlane.getSpec().getStrategy().getType())
                 .as("one pod at a time on the embedded database's volume").isEqualTo("Recreate");
         var cpPod = controlPlane.getSpec().getTemplate().getSpec();
+        assertThat(cpPod.getTerminationGracePeriodSeconds()).as("time to record the runs in flight, then drain")
+                .isGreaterThanOrEqualTo(45L);
         assertThat(cpPod.getServiceAccountName()).isEqualTo(r.one(ServiceAccount.class).getMetadata().getName());
         assertThat(cpPod.getVolumes()).filteredOn(v -> v.getName().equals("data")).singleElement()
                 .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName())
