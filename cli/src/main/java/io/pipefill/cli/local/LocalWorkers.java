@@ -25,6 +25,11 @@ final class LocalWorkers implements AutoCloseable {
     }
 
     static LocalWorkers launch(int count, int threads, int port, String joinToken, Path logs) throws IOException {
+        return launch(count, threads, "http://127.0.0.1:" + port, joinToken, logs);
+    }
+
+    /** Launches {@code count} workers that join the control plane at {@code controlPlaneUrl}. */
+    static LocalWorkers launch(int count, int threads, String controlPlaneUrl, String joinToken, Path logs) throws IOException {
         if (count < 0 || count > 64) {
             throw new IllegalArgumentException("local workers must be in 0..64, got " + count);
         }
@@ -34,7 +39,7 @@ final class LocalWorkers implements AutoCloseable {
         }
         try {
             for (int i = 0; i < count; i++) {
-                List<String> cmd = WorkerCommandLine.of(List.of("--control-plane", "http://127.0.0.1:" + port,
+                List<String> cmd = WorkerCommandLine.of(List.of("--control-plane", controlPlaneUrl,
                         "--threads", String.valueOf(threads)));
                 ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                         .redirectOutput(logs.resolve("worker-" + i + ".log").toFile());
