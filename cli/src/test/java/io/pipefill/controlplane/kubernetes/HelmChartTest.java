@@ -226,6 +226,8 @@ class HelmChartTest {
         PipefillProperties pipefill = service.bindOrCreate("pipefill", PipefillProperties.class);
         assertThat(pipefill.dataDir()).isEqualTo(Path.of("/data"));
         assertThat(pipefill.db().external()).as("embedded database by default").isFalse();
+        assertThat(service.bind("pipefill.models-root", Path.class).get()).as("models are registered from here only")
+                .isEqualTo(Path.of("/models"));
         // the tokens are files where the control plane reads them when no property sets them, not variables
         assertThat(cp.getEnv()).extracting(EnvVar::getName).doesNotContain("PIPEFILL_ADMIN_TOKEN", "PIPEFILL_JOIN_TOKEN");
         assertThat(pipefill.adminToken()).isBlank();
@@ -291,6 +293,26 @@ class HelmChartTest {
         assertThat(outcome.lost()).isEmpty();
         assertThat(outcome.unregistered()).isEmpty();
         assertThat(outcome.registered()).hasSize(3);
+    }
+
+    @Test
+    void aModelsVolumeIsMountedReadOnlyAtTheModelsRootInTheControlPlaneAndEveryWorker() {
+        Rendered r = render(Map.of("models.root", "/srv/models", "models.volume.persistentVolumeClaim.claimName", "models"));
+        Container cp = r.one(Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertThat(springBinder(environment(cp, r, null)).bind("pipefill.models-root", Path.class).get())
+                .isEqualTo(Path.of("/srv/models"));
+        for (var pod : List.of(r.one(Deployment.class).getSpec().getTemplate().getSpec(),
+                r.one(StatefulSet.class).getSpec().getTemplate().getSpec())) {
+            assertThat(pod.getContainers().get(0).getVolumeMounts()).filteredOn(m -> m.getName().equals("models"))
+                    .singleElement().satisfies(m -> {
+                        assertThat(m.getMountPath()).isEqualTo("/srv/models");
+                        assertThat(m.getReadOnly()).isTrue();
+                    });
+            assertThat(pod.getVolumes()).filteredOn(v -> v.getName().equals("models")).singleElement()
+                    .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("models"));
+        }
+        assertThat(render(Map.of()).one(StatefulSet.class).getSpec().getTemplate().getSpec().getVolumes())
+                .as("no models volume unless one is given").noneMatch(v -> v.getName().equals("models"));
     }
 
     @Test
