@@ -36,7 +36,9 @@ final class LocalCluster implements AutoCloseable {
         ConfigurableApplicationContext context = app.run(springArgs);
         try {
             int port = ((WebServerApplicationContext) context).getWebServer().getPort();
-            LocalWorkers launched = LocalWorkers.launch(workers, threadsPerWorker, port, context.getBean(Tokens.class).join(),
+            LocalWorkers launched = LocalWorkers.launch(workers, threadsPerWorker,
+                    "http://" + reachableHost(context.getEnvironment().getProperty("server.address")) + ":" + port,
+                    context.getBean(Tokens.class).join(),
                     context.getBean(PipefillProperties.class).dataDir().resolve("logs"));
             context.addApplicationListener((ContextClosedEvent closed) -> launched.close());
             return new LocalCluster(context, launched);
@@ -47,6 +49,15 @@ final class LocalCluster implements AutoCloseable {
             context.close();
             throw e;
         }
+    }
+
+    /** Where a local worker reaches a control plane bound to {@code address}: that address, or loopback for a wildcard. */
+    static String reachableHost(String address) {
+        if (address == null || address.isBlank() || address.equals("0.0.0.0") || address.equals("::")
+                || address.equals("[::]")) {
+            return "127.0.0.1";
+        }
+        return address.contains(":") && !address.startsWith("[") ? "[" + address + "]" : address;
     }
 
     int port() {

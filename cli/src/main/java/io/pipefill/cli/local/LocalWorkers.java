@@ -49,10 +49,20 @@ final class LocalWorkers implements AutoCloseable {
     }
 
     static LocalWorkers launch(int count, int threads, int port, String joinToken, Path logs) throws IOException {
-        return launch(count, threads, port, joinToken, logs, RestartPolicy.DEFAULT);
+        return launch(count, threads, "http://127.0.0.1:" + port, joinToken, logs);
+    }
+
+    /** Launches {@code count} supervised workers that join the control plane at {@code controlPlaneUrl}. */
+    static LocalWorkers launch(int count, int threads, String controlPlaneUrl, String joinToken, Path logs) throws IOException {
+        return launch(count, threads, controlPlaneUrl, joinToken, logs, RestartPolicy.DEFAULT);
     }
 
     static LocalWorkers launch(int count, int threads, int port, String joinToken, Path logs, RestartPolicy policy)
+            throws IOException {
+        return launch(count, threads, "http://127.0.0.1:" + port, joinToken, logs, policy);
+    }
+
+    static LocalWorkers launch(int count, int threads, String controlPlaneUrl, String joinToken, Path logs, RestartPolicy policy)
             throws IOException {
         if (count < 0 || count > 64) {
             throw new IllegalArgumentException("local workers must be in 0..64, got " + count);
@@ -63,7 +73,7 @@ final class LocalWorkers implements AutoCloseable {
         }
         try {
             for (int i = 0; i < count; i++) {
-                List<String> cmd = WorkerCommandLine.of(List.of("--control-plane", "http://127.0.0.1:" + port,
+                List<String> cmd = WorkerCommandLine.of(List.of("--control-plane", controlPlaneUrl,
                         "--threads", String.valueOf(threads)));
                 Path logFile = logs.resolve("worker-" + i + ".log");
                 ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile());

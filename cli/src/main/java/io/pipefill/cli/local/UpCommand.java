@@ -20,6 +20,10 @@ public final class UpCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "HTTP port of the API (default: ${DEFAULT-VALUE}).")
     int port;
 
+    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address the API listens on (default: ${DEFAULT-VALUE}, "
+            + "this machine only; 0.0.0.0 for every interface, then anyone who can reach it meets only the token checks).")
+    String bind;
+
     @Option(names = "--local-workers", defaultValue = "2", description = "CPU worker processes to launch on this machine, 0 for none (default: ${DEFAULT-VALUE}).")
     int localWorkers;
 
@@ -45,8 +49,15 @@ public final class UpCommand implements Callable<Integer> {
         }
         List<String> args = new ArrayList<>();
         args.add("--server.port=" + port);
+        args.add("--server.address=" + bind);
         if (dataDir != null) {
             args.add("--pipefill.data-dir=" + dataDir.toAbsolutePath());
+        }
+        Path tokensIn = LocalTokenFiles.dataDir(dataDir, System.getenv());
+        for (Path generated : LocalTokenFiles.generateMissing(tokensIn, System.getenv())) {
+            // the path, never the token: this output often lands in logs that others read
+            System.out.println("pipefill: generated the " + generated.getFileName().toString().replace('-', ' ')
+                    + " into " + generated + " (mode 600, readable by this user only)");
         }
         Instant since = Instant.now();
         LocalCluster cluster = LocalCluster.start(args.toArray(String[]::new), localWorkers, threads);

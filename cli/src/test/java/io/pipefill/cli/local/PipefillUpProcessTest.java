@@ -10,7 +10,13 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.net.ConnectException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,6 +29,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
@@ -54,6 +61,7 @@ class PipefillUpProcessTest {
     static Path dataDir;
     static int port;
     static String firstRunId;
+    static String interruptedRunId;
     static Up running;
     /** Each test goes on from where the one before left off: a failure skips the rest rather than failing them too. */
     static boolean stoppedCleanly;
@@ -153,6 +161,30 @@ class PipefillUpProcessTest {
         return fail("run " + id + " did not finish within 2 min");
     }
 
+    private static void awaitState(String id, String state) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!getRun(id).get("state").equals(state)) {
+            if (System.nanoTime() > deadline) {
+                fail("run " + id + " not " + state + " within 30 s: " + getRun(id));
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** The API answers on loopback but not on this machine's other addresses (it binds 127.0.0.1 by default). */
+    private static void assertListensOnLoopbackOnly() throws IOException {
+        List<InetAddress> others = NetworkInterface.networkInterfaces().flatMap(NetworkInterface::inetAddresses)
+                .filter(a -> a instanceof Inet4Address && !a.isLoopbackAddress()).toList();
+        for (InetAddress a : others) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(a, port), 2000);
+                fail("the API answers on " + a.getHostAddress() + ":" + port + "; pipefill up must listen on 127.0.0.1 only");
+            } catch (ConnectException refused) {
+                // as it should
+            }
+        }
+    }
+
     /** Submits the run that {@code pipefill up} printed, with the body and URL it printed; checks its record. */
     @SuppressWarnings("unchecked")
     private static String submitThePrintedRequest(Up up) throws Exception {
@@ -205,17 +237,23 @@ class PipefillUpProcessTest {
 
     @Test
     @Order(1)
-    void firstStartPrintsTheTokensOnceDeploysTheModelAndServesThePrintedRequest() throws Exception {
+    void firstStartGeneratesTheTokensDeploysTheModelServesThePrintedRequestAndStopsInOrder() throws Exception {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
         Up up = start(1);
         up.await(l -> l.startsWith(READY), READY_WITHIN, "READY line");
         String token = adminToken();
-        assertThat(up.snapshot()).contains("pipefill: admin token (saved in " + dataDir.resolve("admin-token") + "): " + token);
-        assertThat(Files.getPosixFilePermissions(dataDir.resolve("admin-token")))
-                .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        String join = Files.readString(dataDir.resolve("join-token")).trim();
+        // where the tokens are, never the tokens: this output lands in container and service logs
+        assertThat(up.snapshot()).contains("pipefill: generated the admin token into " + dataDir.resolve("admin-token")
+                + " (mode 600, readable by this user only)").noneMatch(l -> l.contains(token) || l.contains(join));
+        for (String file : List.of("admin-token", "join-token")) {
+            assertThat(Files.getPosixFilePermissions(dataDir.resolve(file)))
+                    .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        }
         assertThat(workersOf(up)).hasSize(2);
+        assertListensOnLoopbackOnly();
 
         firstRunId = submitThePrintedRequest(up);
 
@@ -229,11 +267,30 @@ class PipefillUpProcessTest {
         assertThat(data.get(data.size() - 1)).contains("\"kind\":\"STATE\"").contains("\"state\":\"SUCCEEDED\"");
         assertThat(data).anyMatch(l -> l.contains("\"kind\":\"PROGRESS\""));
 
-        // a graceful stop (SIGTERM) takes the workers and the database server with it
+        // a graceful stop (SIGTERM) in the middle of a run: the run is aborted and recorded FAILED before the
+        // database stops (it stops last), its event stream ends with that state, and the stop takes the workers
+        // and the database server with it
+        HttpResponse<String> submitted = send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/runs"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"deployment\":\"tiny\",\"randomTokens\":4096,\"maxNewTokens\":4000}")));
+        assertThat(submitted.statusCode()).as(submitted.body()).isEqualTo(201);
+        interruptedRunId = (String) JSON.readValue(submitted.body(), Map.class).get("id");
+        awaitState(interruptedRunId, "RUNNING");
+        CompletableFuture<List<String>> stream = HTTP.sendAsync(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + port + "/api/v1/runs/" + interruptedRunId + "/events"))
+                .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(60)).build(),
+                HttpResponse.BodyHandlers.ofLines()).thenApply(r -> r.body().filter(l -> l.startsWith("data:")).toList());
+        Thread.sleep(300); // the stream is open and has replayed the run so far
+        assertThat(getRun(interruptedRunId).get("state")).as("still running when the SIGTERM comes").isEqualTo("RUNNING");
         List<ProcessHandle> children = up.process().descendants().toList();
         up.process().destroy();
+        List<String> events = stream.get(60, TimeUnit.SECONDS);
+        assertThat(events).as("the interrupted run's event stream").isNotEmpty();
+        assertThat(events.get(events.size() - 1)).contains("\"kind\":\"STATE\"").contains("\"state\":\"FAILED\"")
+                .contains("the control plane shut down while the run was RUNNING");
         assertThat(up.process().waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s").isTrue();
         awaitGone(children, Duration.ofSeconds(30), "children of the stopped control plane");
+        assertThat(up.snapshot()).as("the run thread found the database up").noneMatch(l -> l.contains("failed before it started"));
         stoppedCleanly = true;
     }
 
@@ -244,9 +301,14 @@ class PipefillUpProcessTest {
         String token = adminToken();
         Up up = start(2);
         up.await(l -> l.startsWith(READY), READY_WITHIN, "READY line");
-        assertThat(up.snapshot()).noneMatch(l -> l.contains(token)).noneMatch(l -> l.contains(" token (saved in "));
+        assertThat(up.snapshot()).noneMatch(l -> l.contains(token)).noneMatch(l -> l.contains(" token (saved in "))
+                .noneMatch(l -> l.contains("pipefill: generated the "));
         assertThat(adminToken()).isEqualTo(token);
         assertThat(getRun(firstRunId).get("state")).isEqualTo("SUCCEEDED");
+        // recorded by the stopping control plane itself, not failed by this start as an orphan
+        Map<String, Object> interrupted = getRun(interruptedRunId);
+        assertThat(interrupted.get("state")).isEqualTo("FAILED");
+        assertThat(interrupted.get("error")).isEqualTo("the control plane shut down while the run was RUNNING");
         submitThePrintedRequest(up);
         restarted = true;
     }

@@ -24,6 +24,7 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
@@ -139,7 +140,8 @@ class HelmChartTest {
         Rendered r = render(Map.of());
 
         assertThat(r.objects()).extracting(HasMetadata::getKind).containsExactlyInAnyOrder("ServiceAccount", "Role",
-                "RoleBinding", "Secret", "PersistentVolumeClaim", "Deployment", "Service", "Service", "StatefulSet");
+                "RoleBinding", "Secret", "PersistentVolumeClaim", "Deployment", "Service", "Service", "StatefulSet",
+                "NetworkPolicy", "NetworkPolicy");
         assertThat(r.objects()).allSatisfy(o ->
                 assertThat(o.getMetadata().getLabels()).containsEntry("app.kubernetes.io/instance", RELEASE));
 
@@ -148,11 +150,15 @@ class HelmChartTest {
         assertThat(controlPlane.getSpec().getStrategy().getType())
                 .as("one pod at a time on the embedded database's volume").isEqualTo("Recreate");
         var cpPod = controlPlane.getSpec().getTemplate().getSpec();
+        assertThat(cpPod.getTerminationGracePeriodSeconds()).as("time to record the runs in flight, then drain")
+                .isGreaterThanOrEqualTo(45L);
         assertThat(cpPod.getServiceAccountName()).isEqualTo(r.one(ServiceAccount.class).getMetadata().getName());
-        assertThat(cpPod.getVolumes()).singleElement().satisfies(v -> assertThat(v.getPersistentVolumeClaim()
-                .getClaimName()).isEqualTo(r.one(PersistentVolumeClaim.class).getMetadata().getName()));
+        assertThat(cpPod.getVolumes()).filteredOn(v -> v.getName().equals("data")).singleElement()
+                .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName())
+                        .isEqualTo(r.one(PersistentVolumeClaim.class).getMetadata().getName()));
         Container cp = cpPod.getContainers().get(0);
-        assertThat(cp.getVolumeMounts()).singleElement().satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/data"));
+        assertThat(cp.getVolumeMounts()).filteredOn(m -> m.getName().equals("data")).singleElement()
+                .satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/data"));
         for (var probe : List.of(cp.getStartupProbe(), cp.getLivenessProbe(), cp.getReadinessProbe())) {
             assertThat(probe.getHttpGet().getPath()).isIn("/actuator/health/liveness", "/actuator/health/readiness");
             assertThat(cp.getPorts()).extracting(p -> p.getName()).contains(probe.getHttpGet().getPort().getStrVal());
@@ -163,7 +169,7 @@ class HelmChartTest {
         var workerPod = workers.getSpec().getTemplate().getSpec();
         assertThat(workerPod.getAutomountServiceAccountToken()).as("workers need no API access").isFalse();
         assertThat(workerPod.getContainers().get(0).getResources().getLimits()).doesNotContainKey("nvidia.com/gpu");
-        assertThat(workerPod.getVolumes()).isEmpty();
+        assertThat(workerPod.getVolumes()).extracting(v -> v.getName()).containsExactly("tmp");
 
         // each workload's selector picks its own pods, each Service one workload's, by a port that pod has
         for (var workload : List.of(new Workload(controlPlane.getSpec().getSelector().getMatchLabels(),
@@ -207,6 +213,7 @@ class HelmChartTest {
         assertThat(up.matchedOptionValue("--local-workers", -1)).isEqualTo(0);
         assertThat(up.matchedOptionValue("--model", "")).isEqualTo("none");
         assertThat(up.matchedOptionValue("--data-dir", Path.of(""))).isEqualTo(Path.of("/data"));
+        assertThat(up.matchedOptionValue("--bind", "")).as("reachable by the Service and the probes").isEqualTo("0.0.0.0");
 
         Binder service = springBinder(environment(cp, r, null));
         assertThat(service.bind("server.port", Integer.class).get()).isEqualTo(8181);
@@ -219,9 +226,18 @@ class HelmChartTest {
         PipefillProperties pipefill = service.bindOrCreate("pipefill", PipefillProperties.class);
         assertThat(pipefill.dataDir()).isEqualTo(Path.of("/data"));
         assertThat(pipefill.db().external()).as("embedded database by default").isFalse();
+        assertThat(service.bind("pipefill.models-root", Path.class).get()).as("models are registered from here only")
+                .isEqualTo(Path.of("/models"));
+        // the tokens are files where the control plane reads them when no property sets them, not variables
+        assertThat(cp.getEnv()).extracting(EnvVar::getName).doesNotContain("PIPEFILL_ADMIN_TOKEN", "PIPEFILL_JOIN_TOKEN");
+        assertThat(pipefill.adminToken()).isBlank();
+        assertThat(pipefill.joinToken()).isBlank();
         Map<String, String> tokens = decodedData(r.named(Secret.class, RELEASE + "-pipefill-tokens"));
-        assertThat(tokens.get("admin-token")).hasSize(40).isEqualTo(pipefill.adminToken());
-        assertThat(tokens.get("join-token")).hasSize(40).isEqualTo(pipefill.joinToken())
+        Map<String, String> files = mountedSecretFiles(r.one(Deployment.class).getSpec().getTemplate(), cp, r);
+        assertThat(tokens.get("admin-token")).hasSize(40)
+                .isEqualTo(files.get(pipefill.dataDir().resolve("admin-token").toString()));
+        assertThat(tokens.get("join-token")).hasSize(40)
+                .isEqualTo(files.get(pipefill.dataDir().resolve("join-token").toString()))
                 .isNotEqualTo(tokens.get("admin-token"));
     }
 
@@ -260,7 +276,9 @@ class HelmChartTest {
             AgentOptions agent = workerAgentOptions(container, env);
             assertThat(agent.controlPlane()).isEqualTo(URI.create("http://" + cpService.getMetadata().getName() + "."
                     + NAMESPACE + ".svc:" + cpService.getSpec().getPorts().get(0).getPort()));
-            assertThat(agent.joinToken()).as("the token the control plane accepts").isEqualTo(pipefill.joinToken());
+            assertThat(agent.joinToken()).as("the token the control plane accepts").isEqualTo(
+                    mountedSecretFiles(controlPlane.getSpec().getTemplate(), cp, r).get(pipefill.dataDir().resolve("join-token").toString()))
+                    .isNotBlank();
             assertThat(agent.agentHost()).isEqualTo(pod.getStatus().getPodIP());
             assertThat(agent.agentPort()).isEqualTo(container.getPorts().get(0).getContainerPort());
             assertThat(agent.nodeName()).isEqualTo(pod.getSpec().getNodeName());
@@ -278,6 +296,26 @@ class HelmChartTest {
     }
 
     @Test
+    void aModelsVolumeIsMountedReadOnlyAtTheModelsRootInTheControlPlaneAndEveryWorker() {
+        Rendered r = render(Map.of("models.root", "/srv/models", "models.volume.persistentVolumeClaim.claimName", "models"));
+        Container cp = r.one(Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertThat(springBinder(environment(cp, r, null)).bind("pipefill.models-root", Path.class).get())
+                .isEqualTo(Path.of("/srv/models"));
+        for (var pod : List.of(r.one(Deployment.class).getSpec().getTemplate().getSpec(),
+                r.one(StatefulSet.class).getSpec().getTemplate().getSpec())) {
+            assertThat(pod.getContainers().get(0).getVolumeMounts()).filteredOn(m -> m.getName().equals("models"))
+                    .singleElement().satisfies(m -> {
+                        assertThat(m.getMountPath()).isEqualTo("/srv/models");
+                        assertThat(m.getReadOnly()).isTrue();
+                    });
+            assertThat(pod.getVolumes()).filteredOn(v -> v.getName().equals("models")).singleElement()
+                    .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("models"));
+        }
+        assertThat(render(Map.of()).one(StatefulSet.class).getSpec().getTemplate().getSpec().getVolumes())
+                .as("no models volume unless one is given").noneMatch(v -> v.getName().equals("models"));
+    }
+
+    @Test
     void cudaWorkersGetTheirGpusSharedMemoryAndBackend() {
         Rendered r = render(Map.of("worker.backend", "cuda", "worker.gpusPerPod", 8, "worker.replicas", 4,
                 "worker.runtimeClassName", "nvidia"));
@@ -290,9 +328,9 @@ class HelmChartTest {
         assertThat(worker.getResources().getLimits()).containsEntry("nvidia.com/gpu", new Quantity("8"))
                 .as("the memory limit is kept beside the GPUs").containsEntry("memory", new Quantity("16Gi"));
         assertThat(worker.getResources().getRequests()).containsEntry("cpu", new Quantity("2"));
-        assertThat(worker.getVolumeMounts()).singleElement().satisfies(m -> {
+        assertThat(worker.getVolumeMounts()).filteredOn(m -> !m.getName().equals("tmp")).singleElement().satisfies(m -> {
             assertThat(m.getMountPath()).isEqualTo("/dev/shm");
-            assertThat(pod.getVolumes()).singleElement().satisfies(v -> {
+            assertThat(pod.getVolumes()).filteredOn(v -> v.getName().equals(m.getName())).singleElement().satisfies(v -> {
                 assertThat(v.getName()).isEqualTo(m.getName());
                 assertThat(v.getEmptyDir().getMedium()).isEqualTo("Memory");
                 assertThat(v.getEmptyDir().getSizeLimit()).isEqualTo(new Quantity("8Gi"));
@@ -307,15 +345,15 @@ class HelmChartTest {
     @Test
     void externalDatabaseSettingsReachTheServiceFromASecret() {
         Rendered r = render(Map.of("database.external", true,
-                "database.url", "jdbc:postgresql://db.example:5432/pipefill", "database.password", "s3cret",
-                "controlPlane.replicas", 2));
+                "database.url", "jdbc:postgresql://db.example:5432/pipefill", "database.password", "s3cret"));
 
         assertThat(r.all(PersistentVolumeClaim.class)).as("no embedded database volume").isEmpty();
         Deployment controlPlane = r.one(Deployment.class);
-        assertThat(controlPlane.getSpec().getReplicas()).isEqualTo(2);
-        assertThat(controlPlane.getSpec().getStrategy()).as("rolling updates are fine without the volume").isNull();
-        assertThat(controlPlane.getSpec().getTemplate().getSpec().getVolumes()).singleElement()
-                .satisfies(v -> assertThat(v.getEmptyDir()).isNotNull());
+        assertThat(controlPlane.getSpec().getReplicas()).isEqualTo(1);
+        assertThat(controlPlane.getSpec().getStrategy().getType())
+                .as("never two control planes at once, even without the volume").isEqualTo("Recreate");
+        assertThat(controlPlane.getSpec().getTemplate().getSpec().getVolumes()).filteredOn(v -> v.getName().equals("data"))
+                .singleElement().satisfies(v -> assertThat(v.getEmptyDir()).isNotNull());
         Container cp = controlPlane.getSpec().getTemplate().getSpec().getContainers().get(0);
         PipefillProperties.Db db = springBinder(environment(cp, r, null))
                 .bindOrCreate("pipefill", PipefillProperties.class).db();
@@ -367,10 +405,101 @@ class HelmChartTest {
     void valuesThatCannotWorkAreRefusedWithWhatIsAllowed() {
         assertThatThrownBy(() -> render(Map.of("worker.backend", "gpu")))
                 .hasMessageContaining("worker.backend must be cpu or cuda, got \"gpu\"");
-        assertThatThrownBy(() -> render(Map.of("controlPlane.replicas", 2)))
-                .hasMessageContaining("controlPlane.replicas > 1 needs database.external=true");
+        for (Map<String, Object> values : List.<Map<String, Object>>of(Map.of("controlPlane.replicas", 2),
+                Map.of("controlPlane.replicas", 3, "database.external", true, "database.url", "jdbc:postgresql://db/p"),
+                Map.of("controlPlane.replicas", 0))) {
+            // two control planes fail each other's runs: one, whatever the database
+            assertThatThrownBy(() -> render(values)).as("%s", values)
+                    .hasMessageContaining("controlPlane.replicas must be 1, got " + values.get("controlPlane.replicas"))
+                    .hasMessageContaining("two would break each other's runs");
+        }
         assertThatThrownBy(() -> render(Map.of("database.external", true)))
                 .hasMessageContaining("database.external is true: set database.url");
+    }
+
+    @Test
+    void everyPodRunsHardenedWithWritablePathsOnVolumesOnly() {
+        Rendered r = render(Map.of());
+        for (PodTemplateSpec template : List.of(r.one(Deployment.class).getSpec().getTemplate(),
+                r.one(StatefulSet.class).getSpec().getTemplate())) {
+            var pod = template.getSpec();
+            String who = template.getMetadata().getLabels().get("app.kubernetes.io/component");
+            assertThat(pod.getSecurityContext().getRunAsNonRoot()).as(who).isTrue();
+            assertThat(pod.getSecurityContext().getRunAsUser()).as(who).isPositive();
+            assertThat(pod.getSecurityContext().getSeccompProfile().getType()).as(who).isEqualTo("RuntimeDefault");
+            for (Container c : pod.getContainers()) {
+                var sc = c.getSecurityContext();
+                assertThat(sc.getAllowPrivilegeEscalation()).as(who).isFalse();
+                assertThat(sc.getReadOnlyRootFilesystem()).as(who).isTrue();
+                assertThat(sc.getCapabilities().getDrop()).as(who).containsExactly("ALL");
+                assertThat(sc.getCapabilities().getAdd()).as(who).isNullOrEmpty();
+                assertThat(sc.getPrivileged()).as(who).isNotEqualTo(Boolean.TRUE);
+                // /tmp is writable (the JVM, unpacked native libraries and database binaries), on an emptyDir
+                assertThat(c.getVolumeMounts()).as(who).filteredOn(m -> m.getMountPath().equals("/tmp")).singleElement()
+                        .satisfies(m -> assertThat(pod.getVolumes()).filteredOn(v -> v.getName().equals(m.getName()))
+                                .singleElement().satisfies(v -> assertThat(v.getEmptyDir()).isNotNull()));
+            }
+        }
+
+        // workers: probes on the agent port (its HTTP routes all need the token)
+        StatefulSet workers = r.one(StatefulSet.class);
+        Container worker = workers.getSpec().getTemplate().getSpec().getContainers().get(0);
+        for (var probe : List.of(worker.getLivenessProbe(), worker.getReadinessProbe())) {
+            assertThat(probe).as("worker probe").isNotNull();
+            assertThat(probe.getTcpSocket().getPort().getStrVal()).isEqualTo("agent");
+            assertThat(worker.getPorts()).extracting(p -> p.getName()).contains("agent");
+        }
+    }
+
+    @Test
+    void networkPoliciesLetOnlyTheControlPlaneReachAgentsAndOnlyPeersReachDataPorts() {
+        Rendered r = render(Map.of());
+        Deployment controlPlane = r.one(Deployment.class);
+        StatefulSet workers = r.one(StatefulSet.class);
+        Map<String, String> cpLabels = controlPlane.getSpec().getTemplate().getMetadata().getLabels();
+        Map<String, String> workerLabels = workers.getSpec().getTemplate().getMetadata().getLabels();
+        Map<String, String> stranger = Map.of("app", "something-else");
+
+        NetworkPolicy forWorkers = policyFor(r, workerLabels);
+        assertThat(forWorkers.getSpec().getPolicyTypes()).containsExactly("Ingress");
+        int agentPort = workers.getSpec().getTemplate().getSpec().getContainers().get(0).getPorts().get(0).getContainerPort();
+        assertThat(allows(forWorkers, cpLabels, "agent")).as("control plane → agent port").isTrue();
+        assertThat(allows(forWorkers, workerLabels, "agent")).as("worker → another worker's agent port").isFalse();
+        assertThat(allows(forWorkers, stranger, "agent")).as("any other pod → agent port").isFalse();
+        assertThat(allows(forWorkers, workerLabels, "41234")).as("peer → data port").isTrue();
+        assertThat(allows(forWorkers, stranger, "41234")).as("any other pod → data port").isFalse();
+        assertThat(allows(forWorkers, cpLabels, "41234")).as("control plane → data port").isFalse();
+        assertThat(allows(forWorkers, workerLabels, String.valueOf(agentPort))).as("peer → agent port by number").isFalse();
+        assertThat(allows(forWorkers, workerLabels, String.valueOf(agentPort + 1))).isTrue();
+        assertThat(allows(forWorkers, workerLabels, String.valueOf(agentPort - 1))).isTrue();
+
+        NetworkPolicy forCp = policyFor(r, cpLabels);
+        assertThat(allows(forCp, stranger, "http")).as("API open to clients by default (tokens guard it)").isTrue();
+        assertThat(allows(forCp, stranger, "5432")).as("nothing but the API port").isFalse();
+
+        Rendered restricted = render(Map.of("controlPlane.apiClients[0].podSelector.matchLabels.role", "pipefill-client"));
+        NetworkPolicy narrowed = policyFor(restricted, cpLabels);
+        assertThat(allows(narrowed, Map.of("role", "pipefill-client"), "http")).isTrue();
+        assertThat(allows(narrowed, workerLabels, "http")).as("the workers still register and report").isTrue();
+        assertThat(allows(narrowed, stranger, "http")).isFalse();
+
+        assertThat(render(Map.of("networkPolicy.enabled", false)).all(NetworkPolicy.class)).isEmpty();
+    }
+
+    @Test
+    void theTokensSecretOutlivesAnUninstallAndAnExistingOneIsMountedAsIs() {
+        Secret generated = render(Map.of()).named(Secret.class, RELEASE + "-pipefill-tokens");
+        assertThat(generated.getMetadata().getAnnotations()).containsEntry("helm.sh/resource-policy", "keep");
+
+        // GitOps: a Secret made outside the chart is referred to, never rendered (so never redrawn)
+        Rendered own = render(Map.of("tokens.existingSecret", "team-tokens"));
+        assertThat(own.all(Secret.class)).isEmpty();
+        PodTemplateSpec cp = own.one(Deployment.class).getSpec().getTemplate();
+        assertThat(cp.getSpec().getVolumes()).filteredOn(v -> v.getSecret() != null).extracting(v -> v.getSecret().getSecretName())
+                .containsExactly("team-tokens");
+        Container worker = own.one(StatefulSet.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertThat(worker.getEnv()).filteredOn(e -> e.getValueFrom() != null && e.getValueFrom().getSecretKeyRef() != null)
+                .extracting(e -> e.getValueFrom().getSecretKeyRef().getName()).containsOnly("team-tokens");
     }
 
     // --- helpers ---
@@ -401,6 +530,66 @@ class HelmChartTest {
         values.forEach(template::set);
         String manifest = template.call();
         return new Rendered(k8s.load(new ByteArrayInputStream(manifest.getBytes(UTF_8))).items());
+    }
+
+    /** The NetworkPolicy that selects pods with these labels (exactly one). */
+    private static NetworkPolicy policyFor(Rendered r, Map<String, String> podLabels) {
+        List<NetworkPolicy> selecting = r.all(NetworkPolicy.class).stream()
+                .filter(p -> podLabels.entrySet().containsAll(p.getSpec().getPodSelector().getMatchLabels().entrySet()))
+                .toList();
+        assertThat(selecting).as("NetworkPolicies selecting %s", podLabels).hasSize(1);
+        return selecting.get(0);
+    }
+
+    /**
+     * Whether a policy's ingress rules admit a connection from a pod of this release's namespace with these labels
+     * to the named (or numbered) port, as the NetworkPolicy API defines it: any rule whose "from" (absent: anyone)
+     * and "ports" (absent: every port) both match.
+     */
+    private static boolean allows(NetworkPolicy policy, Map<String, String> fromLabels, String port) {
+        for (var rule : policy.getSpec().getIngress()) {
+            boolean fromOk = rule.getFrom() == null || rule.getFrom().isEmpty() || rule.getFrom().stream().anyMatch(peer ->
+                    peer.getPodSelector() != null && peer.getNamespaceSelector() == null && peer.getIpBlock() == null
+                            && fromLabels.entrySet().containsAll(peer.getPodSelector().getMatchLabels().entrySet()));
+            boolean portOk = rule.getPorts() == null || rule.getPorts().isEmpty() || rule.getPorts().stream().anyMatch(p -> {
+                if (p.getPort().getStrVal() != null) {
+                    return port.equals(p.getPort().getStrVal());
+                }
+                // a number, or a range up to endPort; a named port is matched by name only (the agent is "agent")
+                int from = p.getPort().getIntVal();
+                int to = p.getEndPort() == null ? from : p.getEndPort();
+                return port.chars().allMatch(Character::isDigit) && Integer.parseInt(port) >= from && Integer.parseInt(port) <= to;
+            });
+            if (fromOk && portOk) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The files a container sees from Secret volumes, by absolute path, as the kubelet would mount them. */
+    private static Map<String, String> mountedSecretFiles(PodTemplateSpec template, Container container, Rendered r) {
+        Map<String, String> files = new LinkedHashMap<>();
+        for (var mount : container.getVolumeMounts()) {
+            var volume = template.getSpec().getVolumes().stream().filter(v -> v.getName().equals(mount.getName()))
+                    .findFirst().orElseThrow(() -> new AssertionError("no volume " + mount.getName()));
+            if (volume.getSecret() == null) {
+                continue;
+            }
+            Map<String, String> data = decodedData(r.named(Secret.class, volume.getSecret().getSecretName()));
+            Map<String, String> byPath = new LinkedHashMap<>();
+            if (volume.getSecret().getItems() == null || volume.getSecret().getItems().isEmpty()) {
+                byPath.putAll(data);
+            } else {
+                volume.getSecret().getItems().forEach(i -> byPath.put(i.getPath(), data.get(i.getKey())));
+            }
+            if (mount.getSubPath() != null && !mount.getSubPath().isEmpty()) {
+                files.put(mount.getMountPath(), byPath.get(mount.getSubPath()));
+            } else {
+                byPath.forEach((path, value) -> files.put(mount.getMountPath() + "/" + path, value));
+            }
+        }
+        return files;
     }
 
     private static Map<String, String> decodedData(Secret secret) {

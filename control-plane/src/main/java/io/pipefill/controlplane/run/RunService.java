@@ -36,6 +36,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.ApplicationContext;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Service;
 
@@ -60,10 +62,14 @@ public class RunService {
     private final Map<UUID, ExecutorService> queues = new ConcurrentHashMap<>();
     private final Map<UUID, ActiveRun> active = new ConcurrentHashMap<>();
     private final Map<UUID, Permit> permits = new ConcurrentHashMap<>();
+    private final ApplicationContext context;
+    private volatile boolean shuttingDown;
 
     public RunService(RunRepository runs, DeploymentService deployments, ModelRepository models, RunExecutor executor,
-                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props, PromptLimits promptLimits, ModelsRoot modelsRoot) {
+                      RunMetrics metrics, BulkheadRegistry bulkheads, PipefillProperties props, PromptLimits promptLimits,
+                      ModelsRoot modelsRoot, ApplicationContext context) {
         this.modelsRoot = modelsRoot;
+        this.context = context;
         this.runs = runs;
         this.deployments = deployments;
         this.models = models;
@@ -95,6 +101,9 @@ public class RunService {
                     + (d.stateReason() == null ? "" : " (" + d.stateReason() + ")") + "; runs need a READY deployment");
         }
         RegisteredModel model = models.byId(d.modelId()).orElseThrow(() -> new NotFoundException("model", d.modelId()));
+        if (shuttingDown) {
+            throw new ConflictException("the control plane is shutting down; submit the run again once it is back");
+        }
         ModelDirectory md = modelsRoot.open(model.location());
         PromptResolver.Prompt prompt = prompts.resolve(request,
                 new PromptResolver.Room(d.name(), d.maxTokens(), request.maxNewTokensOrDefault()), md.config().vocabSize(),
@@ -110,6 +119,10 @@ public class RunService {
             Run run = runs.insert(id, d.id(), prompt.kind(), prompt.tokens().length, request.maxNewTokensOrDefault());
             queue(d.id()).submit(() -> {
                 try {
+                    if (shuttingDown) {
+                        runs.failed(run.id(), SHUT_DOWN_QUEUED);
+                        return;
+                    }
                     executor.execute(run, d.id(), prompt.tokens(), this::register, active::remove);
                 } catch (RuntimeException e) {
                     // whatever escaped the executor (a record gone, the database away) must not leave the run QUEUED
@@ -263,8 +276,58 @@ public class RunService {
         return runs.events(id, after);
     }
 
+    static final String SHUT_DOWN_QUEUED = "the control plane shut down before the run started";
+    static final String SHUT_DOWN_RUNNING = "the control plane shut down while the run was RUNNING";
+    /** How long a stopping control plane waits for its runs' final states (aborts sent, records written). */
+    private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(15);
+
+    /**
+     * The control plane is stopping (SIGTERM, Ctrl-C, a context close). This runs first, before the web server
+     * drains its requests and long before the database stops (it is closed last, with the beans): every run of
+     * this process ends recorded, the queued ones FAILED at once, the running ones aborted on their workers by
+     * the executor and then FAILED, so that their event streams end with that state and nothing is left RUNNING.
+     */
+    @EventListener
+    public void onClose(ContextClosedEvent event) {
+        if (event.getApplicationContext() != context) {
+            return; // a child context closing (events propagate to the parent): not this control plane
+        }
+        shuttingDown = true;
+        for (UUID id : permits.keySet()) {
+            if (!active.containsKey(id) && runs.failed(id, SHUT_DOWN_QUEUED)) {
+                log.warn("run {} failed: {}", id, SHUT_DOWN_QUEUED);
+            }
+        }
+        List<ActiveRun> running = List.copyOf(active.values());
+        running.forEach(a -> a.fail(new IllegalStateException(SHUT_DOWN_RUNNING)));
+        long deadline = System.nanoTime() + SHUTDOWN_WAIT.toNanos();
+        for (ActiveRun a : running) {
+            try {
+                a.ended.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                log.warn("run {}: its final state was not written within {} s of the shutdown", a.runId,
+                        SHUTDOWN_WAIT.toSeconds());
+            } catch (ExecutionException e) {
+                // ended is only ever completed normally
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Stops the run queues, and waits (bounded) for their threads, so that the database outlives their last write. */
     @PreDestroy
     void stop() {
         queues.values().forEach(ExecutorService::shutdownNow);
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        for (ExecutorService q : queues.values()) {
+            try {
+                q.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 }
