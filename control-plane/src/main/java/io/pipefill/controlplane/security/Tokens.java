@@ -24,7 +24,7 @@ import org.springframework.stereotype.Component;
  *
  * <p>A token comes from its property ({@code pipefill.admin-token}, {@code pipefill.join-token}); when that is
  * blank it is read from {@code <data-dir>/admin-token} / {@code join-token}, and on the very first start it is
- * generated there (mode 600) and printed once to stdout, the only time it is ever shown. Never log a token.
+ * generated there (mode 600) and the file named on stdout; the token itself is never printed or logged.
  */
 @Component
 public class Tokens {
@@ -78,8 +78,8 @@ public class Tokens {
             }
             String t = generate();
             write(file, t);
-            // stdout, not the log: shown once to whoever starts the service, kept out of log files
-            System.out.println("pipefill: " + what + " token (saved in " + file + "): " + t);
+            // where it is, never what it is: stdout ends up in container logs, the file is readable by its owner only
+            System.out.println("pipefill: generated the " + what + " token into " + file + " (mode 600)");
             return t;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read or create the " + what + " token file " + file, e);
