@@ -169,7 +169,7 @@ class HelmChartTest {
         var workerPod = workers.getSpec().getTemplate().getSpec();
         assertThat(workerPod.getAutomountServiceAccountToken()).as("workers need no API access").isFalse();
         assertThat(workerPod.getContainers().get(0).getResources().getLimits()).doesNotContainKey("nvidia.com/gpu");
-        assertThat(workerPod.getVolumes()).extracting(v -> v.getName()).containsExactly("tmp");
+        assertThat(workerPod.getVolumes()).extracting(v -> v.getName()).containsExactly("join-token", "tmp");
 
         // each workload's selector picks its own pods, each Service one workload's, by a port that pod has
         for (var workload : List.of(new Workload(controlPlane.getSpec().getSelector().getMatchLabels(),
@@ -273,7 +273,8 @@ class HelmChartTest {
         for (Pod pod : workerPods) {
             Container container = pod.getSpec().getContainers().get(0);
             Map<String, String> env = environment(container, r, pod);
-            AgentOptions agent = workerAgentOptions(container, env);
+            AgentOptions agent = workerAgentOptions(container, env,
+                    mountedSecretFiles(workers.getSpec().getTemplate(), container, r));
             assertThat(agent.controlPlane()).isEqualTo(URI.create("http://" + cpService.getMetadata().getName() + "."
                     + NAMESPACE + ".svc:" + cpService.getSpec().getPorts().get(0).getPort()));
             assertThat(agent.joinToken()).as("the token the control plane accepts").isEqualTo(
@@ -328,7 +329,7 @@ class HelmChartTest {
         assertThat(worker.getResources().getLimits()).containsEntry("nvidia.com/gpu", new Quantity("8"))
                 .as("the memory limit is kept beside the GPUs").containsEntry("memory", new Quantity("16Gi"));
         assertThat(worker.getResources().getRequests()).containsEntry("cpu", new Quantity("2"));
-        assertThat(worker.getVolumeMounts()).filteredOn(m -> !m.getName().equals("tmp")).singleElement().satisfies(m -> {
+        assertThat(worker.getVolumeMounts()).filteredOn(m -> !m.getName().equals("tmp") && !m.getName().equals("join-token")).singleElement().satisfies(m -> {
             assertThat(m.getMountPath()).isEqualTo("/dev/shm");
             assertThat(pod.getVolumes()).filteredOn(v -> v.getName().equals(m.getName())).singleElement().satisfies(v -> {
                 assertThat(v.getName()).isEqualTo(m.getName());
@@ -338,7 +339,8 @@ class HelmChartTest {
         });
         Pod started = startPod("pf-pipefill-worker-0", workers.getSpec().getTemplate(), "10.0.0.7", "h100-node",
                 Instant.now());
-        assertThat(workerAgentOptions(worker, environment(worker, r, started)).backendKind())
+        assertThat(workerAgentOptions(worker, environment(worker, r, started),
+                mountedSecretFiles(workers.getSpec().getTemplate(), worker, r)).backendKind())
                 .isEqualTo(Backends.Kind.cuda);
     }
 
@@ -497,9 +499,9 @@ class HelmChartTest {
         PodTemplateSpec cp = own.one(Deployment.class).getSpec().getTemplate();
         assertThat(cp.getSpec().getVolumes()).filteredOn(v -> v.getSecret() != null).extracting(v -> v.getSecret().getSecretName())
                 .containsExactly("team-tokens");
-        Container worker = own.one(StatefulSet.class).getSpec().getTemplate().getSpec().getContainers().get(0);
-        assertThat(worker.getEnv()).filteredOn(e -> e.getValueFrom() != null && e.getValueFrom().getSecretKeyRef() != null)
-                .extracting(e -> e.getValueFrom().getSecretKeyRef().getName()).containsOnly("team-tokens");
+        PodTemplateSpec worker = own.one(StatefulSet.class).getSpec().getTemplate();
+        assertThat(worker.getSpec().getVolumes()).filteredOn(v -> v.getSecret() != null)
+                .extracting(v -> v.getSecret().getSecretName()).containsExactly("team-tokens");
     }
 
     // --- helpers ---
@@ -666,7 +668,8 @@ class HelmChartTest {
      * from its environment), and the agent options are made the way {@code pipefill worker} makes them, so that
      * their validation runs too.
      */
-    private static AgentOptions workerAgentOptions(Container container, Map<String, String> env) {
+    private static AgentOptions workerAgentOptions(Container container, Map<String, String> env,
+                                                   Map<String, String> secretFiles) {
         assertThat(container.getCommand()).containsExactly("pipefill");
         List<String> args = new ArrayList<>();
         for (String arg : container.getArgs()) {
@@ -683,10 +686,14 @@ class HelmChartTest {
         CommandSpec worker = parsed.subcommand().commandSpec();
         assertThat(worker.name()).isEqualTo("worker");
         assertThat(worker.findOption("--join-token").<String>getValue())
-                .as("the join token comes from the environment, never the command line").isNull();
+                .as("the join token never comes from the command line").isNull();
+        assertThat(env).as("nor from the environment, which process dumps show").doesNotContainKey("PIPEFILL_JOIN_TOKEN");
+        Path tokenFile = worker.findOption("--join-token-file").getValue();
+        assertThat(tokenFile).as("the join token is a file mounted from the Secret").isNotNull();
+        assertThat(secretFiles).containsKey(tokenFile.toString());
         Map<String, String> labels = worker.findOption("--label").getValue();
         return new AgentOptions(URI.create(worker.findOption("--control-plane").getValue()),
-                env.get("PIPEFILL_JOIN_TOKEN"), worker.findOption("--agent-host").getValue(),
+                secretFiles.get(tokenFile.toString()), worker.findOption("--agent-host").getValue(),
                 worker.findOption("--agent-port").<Integer>getValue(), worker.findOption("--node-name").getValue(),
                 worker.findOption("--threads").<Integer>getValue(), labels, worker.findOption("--backend").getValue());
     }

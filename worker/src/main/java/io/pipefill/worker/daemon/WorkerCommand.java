@@ -1,5 +1,9 @@
 package io.pipefill.worker.daemon;
 
+import java.nio.charset.StandardCharsets;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import io.pipefill.worker.agent.AgentOptions;
 import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.agent.WorkerAgent;
@@ -43,6 +47,10 @@ public final class WorkerCommand implements Callable<Integer> {
 
     @Option(names = "--join-token", description = "Agent mode: the token to join with (default: $" + TOKEN_ENV + ").")
     String joinToken;
+
+    @Option(names = "--join-token-file", description = "Agent mode: read the join token from this file (e.g. a mounted "
+            + "Kubernetes Secret), instead of --join-token or $" + TOKEN_ENV + ", which every process dump shows.")
+    Path joinTokenFile;
 
     @Option(names = "--agent-host", defaultValue = "127.0.0.1", description = "Agent mode: address of the agent API and the data ports (default: ${DEFAULT-VALUE}).")
     String agentHost;
@@ -104,7 +112,11 @@ public final class WorkerCommand implements Callable<Integer> {
         } catch (URISyntaxException e) {
             throw new IllegalArgumentException("--control-plane " + controlPlane + " is not a URL: " + e.getReason());
         }
-        String token = joinToken != null ? joinToken : System.getenv(TOKEN_ENV);
+        if (joinToken != null && joinTokenFile != null) {
+            throw new IllegalArgumentException("give the join token once: --join-token or --join-token-file, not both");
+        }
+        String token = joinTokenFile != null ? readTokenFile(joinTokenFile)
+                : joinToken != null ? joinToken : System.getenv(TOKEN_ENV);
         AgentOptions options = new AgentOptions(cp, token, agentHost, agentPort,
                 nodeName != null ? nodeName : AgentOptions.defaultNodeName(), threads, labels, backend);
         // before joining: a GPU worker on a host without the CUDA libraries says which are missing, and where
@@ -115,6 +127,22 @@ public final class WorkerCommand implements Callable<Integer> {
         exitWithParent(agent);
         agent.awaitClosed();
         return 0;
+    }
+
+    /** A token file: a regular file of at most 4 KiB whose trimmed text is the token; errors never echo its content. */
+    static String readTokenFile(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--join-token-file " + file + " is not a readable regular file");
+        }
+        if (Files.size(file) > 4096) {
+            throw new IllegalArgumentException("--join-token-file " + file + " is " + Files.size(file)
+                    + " bytes; a token file holds one token (at most 4096 bytes)");
+        }
+        String token = Files.readString(file, StandardCharsets.UTF_8).trim();
+        if (token.isEmpty()) {
+            throw new IllegalArgumentException("--join-token-file " + file + " is empty");
+        }
+        return token;
     }
 
     /**
