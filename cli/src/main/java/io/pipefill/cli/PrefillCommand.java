@@ -153,7 +153,7 @@ final class PrefillCommand implements Callable<Integer> {
         if (backend == Backends.Kind.cpu) {
             // the CUDA backend holds weights and cache on the device; its pool reports what does not fit
             SystemMemory.checkFits("float32 weights", CpuBackend.weightBytes(c, shard)
-                    + CpuBackend.kvCacheBytes(c, shard, request.kvPositions()));
+                    + CpuBackend.kvCacheBytes(c, shard, request.kvCapacity()));
         }
 
         if (pipeline) {
