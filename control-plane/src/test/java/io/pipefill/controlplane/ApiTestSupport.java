@@ -1,5 +1,14 @@
 package io.pipefill.controlplane;
 
+import java.nio.file.Path;
+import java.nio.file.Files;
+import java.io.IOException;
+import io.pipefill.model.create.ModelGenerator;
+import io.pipefill.model.ModelPreset;
+import io.pipefill.model.Architecture;
+import io.pipefill.controlplane.catalog.RegisteredModel;
+import io.pipefill.controlplane.catalog.ModelRepository;
+import io.pipefill.controlplane.catalog.ModelRegistrar;
 import io.pipefill.controlplane.cluster.WorkersLost;
 import io.pipefill.model.agent.GpuInventory;
 import io.pipefill.model.agent.RegistrationAccepted;
@@ -40,6 +49,10 @@ public abstract class ApiTestSupport {
     private WebTestClient client;
     @Autowired
     protected LostEvents lostEvents;
+    @Autowired
+    private ModelRegistrar modelRegistrar;
+    @Autowired
+    private ModelRepository modelRepository;
 
     protected WebTestClient web;
 
@@ -47,6 +60,17 @@ public abstract class ApiTestSupport {
     void longerTimeout() {
         // the planner and the first registration (JIT, pool warm-up) can take longer than the 5 s default
         web = client.mutate().responseTimeout(Duration.ofSeconds(30)).build();
+    }
+
+    /** A generated tiny Llama registered as {@code name}, once for the whole shared database. */
+    protected RegisteredModel tinyModel(String name) throws IOException {
+        RegisteredModel m = modelRepository.byName(name).orElse(null);
+        if (m == null) {
+            Path dir = Files.createTempDirectory("pipefill-" + name + "-").resolve("tiny");
+            new ModelGenerator(ModelPreset.fromCliName("tiny").config(Architecture.LLAMA), 2).write(dir);
+            m = modelRegistrar.register(name, dir.toString());
+        }
+        return m;
     }
 
     protected static String unique(String prefix) {

@@ -1,5 +1,6 @@
 package io.pipefill.cli.local;
 
+import io.pipefill.model.RandomTokens;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -8,9 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 
@@ -60,9 +59,7 @@ final class LocalTokenFiles {
     }
 
     private static void write(Path file) {
-        byte[] b = new byte[32];
-        new SecureRandom().nextBytes(b);
-        String token = Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+        String token = RandomTokens.next();
         try {
             Files.createDirectories(file.getParent());
             try {

@@ -1,10 +1,9 @@
 package io.pipefill.controlplane.cluster;
 
+import io.pipefill.model.RandomTokens;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -33,7 +32,6 @@ public class WorkerCredentials {
     /** What a token may look like: URL-safe characters, long enough to be unguessable, short enough to bound. */
     static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9._~+/=-]{32,256}");
     private static final String PREFIX = "pfw_";
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final ClusterRepository cluster;
     // a worker id's agent token never changes (a new registration is a new worker id), so it is cached for good
@@ -45,9 +43,7 @@ public class WorkerCredentials {
 
     /** A fresh worker credential (256 random bits). */
     static String issue() {
-        byte[] b = new byte[32];
-        RANDOM.nextBytes(b);
-        return PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+        return PREFIX + RandomTokens.next();
     }
 
     /** Whether a presented bearer has the shape of a worker credential (the only ones looked up). */

@@ -1,5 +1,6 @@
 package io.pipefill.controlplane.security;
 
+import io.pipefill.model.RandomTokens;
 import io.pipefill.controlplane.PipefillProperties;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,8 +13,6 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.Set;
 import org.springframework.stereotype.Component;
 
@@ -87,9 +86,7 @@ public class Tokens {
     }
 
     static String generate() {
-        byte[] b = new byte[32];
-        new SecureRandom().nextBytes(b);
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+        return RandomTokens.next();
     }
 
     private static void write(Path file, String token) throws IOException {

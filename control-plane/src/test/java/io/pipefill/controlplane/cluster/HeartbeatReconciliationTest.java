@@ -4,19 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.pipefill.controlplane.ApiTestSupport;
-import io.pipefill.controlplane.catalog.ModelRegistrar;
-import io.pipefill.controlplane.catalog.ModelRepository;
 import io.pipefill.controlplane.catalog.RegisteredModel;
 import io.pipefill.controlplane.deployment.Deployment;
 import io.pipefill.controlplane.deployment.DeploymentRepository;
 import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.controlplane.deployment.Placement;
-import io.pipefill.model.Architecture;
-import io.pipefill.model.ModelPreset;
 import io.pipefill.model.agent.RegistrationAccepted;
-import io.pipefill.model.create.ModelGenerator;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -35,20 +28,10 @@ import org.springframework.beans.factory.annotation.Autowired;
  */
 class HeartbeatReconciliationTest extends ApiTestSupport {
     @Autowired
-    ModelRegistrar registrar;
-    @Autowired
-    ModelRepository models;
-    @Autowired
     DeploymentRepository deployments;
 
     private RegisteredModel model() throws Exception {
-        RegisteredModel m = models.byName("tiny-drift").orElse(null);
-        if (m == null) {
-            Path dir = Files.createTempDirectory("pipefill-drift-test-").resolve("tiny");
-            new ModelGenerator(ModelPreset.fromCliName("tiny").config(Architecture.LLAMA), 2).write(dir);
-            m = registrar.register("tiny-drift", dir.toString());
-        }
-        return m;
+        return tinyModel("tiny-drift");
     }
 
     private Deployment readyOn(RegistrationAccepted w) throws Exception {

@@ -4,20 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.pipefill.controlplane.ApiTestSupport;
-import io.pipefill.controlplane.catalog.ModelRegistrar;
-import io.pipefill.controlplane.catalog.ModelRepository;
 import io.pipefill.controlplane.catalog.RegisteredModel;
 import io.pipefill.controlplane.deployment.Deployment;
 import io.pipefill.controlplane.deployment.DeploymentRepository;
 import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.controlplane.deployment.Placement;
 import io.pipefill.controlplane.testing.FakeAgent;
-import io.pipefill.model.Architecture;
-import io.pipefill.model.ModelPreset;
 import io.pipefill.model.agent.RegistrationAccepted;
-import io.pipefill.model.create.ModelGenerator;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -38,20 +31,10 @@ import org.springframework.test.web.reactive.server.WebTestClient;
  */
 class ReportsFromTheRanksWorkerTest extends ApiTestSupport {
     @Autowired
-    ModelRegistrar registrar;
-    @Autowired
-    ModelRepository models;
-    @Autowired
     DeploymentRepository deployments;
 
     private RegisteredModel model() throws Exception {
-        RegisteredModel m = models.byName("tiny-reports").orElse(null);
-        if (m == null) {
-            Path dir = Files.createTempDirectory("pipefill-reports-test-").resolve("tiny");
-            new ModelGenerator(ModelPreset.fromCliName("tiny").config(Architecture.LLAMA), 2).write(dir);
-            m = registrar.register("tiny-reports", dir.toString());
-        }
-        return m;
+        return tinyModel("tiny-reports");
     }
 
     /** A whole run's reports from rank 0, as forged in the issue: chunking decision, result, timeline and done. */

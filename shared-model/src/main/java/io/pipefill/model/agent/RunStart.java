@@ -14,13 +14,9 @@ import java.util.List;
  */
 public record RunStart(String runId, int[] tokens, int maxNewTokens, int chunk, boolean dynamic, double sigma,
                        List<DataEndpoint> peers, long peerTimeoutMs, String dataSecret) {
-    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
-
     /** A fresh run secret: 32 random bytes, base64url without padding (what the worker's RunSecret reads). */
     public static String newDataSecret() {
-        byte[] k = new byte[32];
-        RANDOM.nextBytes(k);
-        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(k);
+        return io.pipefill.model.RandomTokens.next();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.pipefill.worker.agent;
 
+import io.pipefill.model.RandomTokens;
 import io.pipefill.model.agent.AgentState;
 import io.pipefill.model.agent.AgentStatus;
 import io.pipefill.model.agent.DataEndpoint;
@@ -19,8 +20,6 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -309,9 +308,7 @@ public final class WorkerAgent implements AutoCloseable {
     }
 
     private static String newToken() {
-        byte[] b = new byte[32];
-        new SecureRandom().nextBytes(b);
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+        return RandomTokens.next();
     }
 
     private static String urlHost(String host) {
