@@ -15,6 +15,12 @@ import org.springframework.stereotype.Component;
  * Every heartbeat interval, marks workers silent for longer than the heartbeat timeout LOST and publishes
  * {@link WorkersLost} for them. Registered through {@link SchedulingConfigurer} so that the interval is the
  * bound {@code Duration} property rather than a re-parsed annotation string.
+ *
+ * <p>Heartbeats that arrive while the database is unreachable cannot be recorded, so a database outage would look
+ * like every worker falling silent; so would the time a control plane was down (workers outlive it, and heartbeat
+ * the new process with their credentials). So nobody is marked lost until a full heartbeat timeout has passed since
+ * this process started, or since the database came back after a failed sweep: live workers have been heard by then,
+ * and a worker that really died is found one timeout later than usual.
  */
 @Component
 class LostWorkerSweep implements SchedulingConfigurer {
@@ -23,6 +29,10 @@ class LostWorkerSweep implements SchedulingConfigurer {
     private final ClusterRepository cluster;
     private final ApplicationEventPublisher events;
     private final PipefillProperties props;
+    /** A sweep failed (the database was away) and none has succeeded since. */
+    private volatile boolean databaseWasAway;
+    /** When this process started or the database came back: no worker is judged silent before this plus the timeout. */
+    private volatile Instant databaseBackAt = Instant.now();
 
     LostWorkerSweep(ClusterRepository cluster, ApplicationEventPublisher events, PipefillProperties props) {
         this.cluster = cluster;
@@ -41,11 +51,21 @@ class LostWorkerSweep implements SchedulingConfigurer {
         } catch (RuntimeException e) {
             // a failed sweep (database briefly away) must not cancel the schedule; the next one retries
             log.warn("lost-worker sweep failed: {}", e.toString());
+            databaseWasAway = true;
         }
     }
 
     /** Marks the silent workers lost and publishes them; returns them. */
     List<Worker> sweep(Instant now) {
+        if (databaseWasAway) {
+            cluster.workers(); // throws while the database is still away
+            databaseWasAway = false;
+            databaseBackAt = now;
+            log.info("the database is back: workers get {} to be heard again before any is marked lost", props.heartbeatTimeout());
+        }
+        if (now.isBefore(databaseBackAt.plus(props.heartbeatTimeout()))) {
+            return List.of();
+        }
         List<Worker> lost = cluster.markLost(now.minus(props.heartbeatTimeout()));
         if (lost.isEmpty()) {
             return lost;

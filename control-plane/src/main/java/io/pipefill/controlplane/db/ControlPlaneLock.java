@@ -18,16 +18,66 @@ import org.slf4j.LoggerFactory;
  * connection of its own (outside the pool, which recycles connections); PostgreSQL drops it when that
  * session ends, however the process ends. A starting control plane waits up to {@code wait} for the lock (a
  * replaced pod may still be stopping) and then refuses to start, saying why.
+ *
+ * <p>A database restart ends that session and with it the lock: {@link #keep} (called every few seconds) notices
+ * and takes the lock again once the database is back. If another control plane took it meanwhile, this one must
+ * not go on beside it, and {@link #keep} says so.
  */
 public final class ControlPlaneLock implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ControlPlaneLock.class);
     /** The lock's key, the same in every version: "pipefill" in ASCII. */
     static final long KEY = 0x7069706566696c6cL;
 
-    private final Connection session;
+    private final String jdbcUrl;
+    private final Properties properties;
+    private Connection session;
 
-    private ControlPlaneLock(Connection session) {
+    private ControlPlaneLock(String jdbcUrl, Properties properties, Connection session) {
+        this.jdbcUrl = jdbcUrl;
+        this.properties = properties;
         this.session = session;
+    }
+
+    /** What {@link #keep} found. */
+    public enum Held {
+        /** The lock is held (still, or again after the database came back). */
+        HELD,
+        /** The database is out of reach: the lock is not held now; the next call tries again. */
+        DATABASE_AWAY,
+        /** Another control plane holds the lock now: this one must stop. */
+        TAKEN_BY_ANOTHER
+    }
+
+    /** Checks the lock's session and, if the database dropped it, takes the lock again. */
+    public synchronized Held keep() {
+        try {
+            if (session != null && session.isValid(2)) {
+                return Held.HELD;
+            }
+        } catch (SQLException e) {
+            // treated as a lost session below
+        }
+        closeQuietly(session);
+        session = null;
+        Connection c;
+        try {
+            c = DriverManager.getConnection(jdbcUrl, properties);
+        } catch (SQLException e) {
+            return Held.DATABASE_AWAY;
+        }
+        try {
+            if (tryLock(c)) {
+                session = c;
+                log.info("took the control plane's database lock again after the database came back");
+                return Held.HELD;
+            }
+            log.error("another control plane took this database's lock ({}) while the database was away", holder(c));
+            closeQuietly(c);
+            return Held.TAKEN_BY_ANOTHER;
+        } catch (SQLException e) {
+            closeQuietly(c);
+            return Held.DATABASE_AWAY;
+        }
     }
 
     static ControlPlaneLock acquire(String jdbcUrl, String user, String password, Duration wait) {
@@ -64,7 +114,7 @@ public final class ControlPlaneLock implements AutoCloseable {
                 }
                 Thread.sleep(500);
             }
-            return new ControlPlaneLock(c);
+            return new ControlPlaneLock(jdbcUrl, p, c);
         } catch (SQLException | RuntimeException e) {
             closeQuietly(c);
             throw e instanceof RuntimeException r ? r
@@ -104,6 +154,9 @@ public final class ControlPlaneLock implements AutoCloseable {
     }
 
     private static void closeQuietly(Connection c) {
+        if (c == null) {
+            return;
+        }
         try {
             c.close();
         } catch (SQLException ignored) {
@@ -113,9 +166,8 @@ public final class ControlPlaneLock implements AutoCloseable {
 
     /** Releases the lock: closing the session ends it. */
     @Override
-    public void close() {
-        if (session != null) {
-            closeQuietly(session);
-        }
+    public synchronized void close() {
+        closeQuietly(session);
+        session = null;
     }
 }

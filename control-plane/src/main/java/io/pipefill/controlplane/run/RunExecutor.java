@@ -130,6 +130,21 @@ public class RunExecutor {
         aborter.awaitReleased(workers, runId);
     }
 
+    /**
+     * Stops, on the workers of its deployment, a run that an earlier control-plane process left RUNNING: its ranks
+     * may still be computing it, and would refuse the next run until they end. Best effort: a worker that does
+     * not answer holds nothing.
+     */
+    void abortOrphan(UUID deploymentId, String runId) {
+        deployments.byId(deploymentId).ifPresent(d -> {
+            List<Worker> workers = new ArrayList<>();
+            for (Placement p : d.placements()) {
+                cluster.worker(p.workerId()).ifPresent(workers::add);
+            }
+            aborter.abort(workers, runId);
+        });
+    }
+
     /** A lost worker fails every active run it holds a rank of. */
     void failRunsUsing(Worker lost, Collection<ActiveRun> active) {
         for (ActiveRun a : active) {

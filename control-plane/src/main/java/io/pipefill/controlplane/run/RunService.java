@@ -83,13 +83,20 @@ public class RunService {
                 .maxConcurrentCalls(promptLimits.concurrentTokenizations()).maxWaitDuration(Duration.ZERO).build()));
     }
 
-    /** Runs left QUEUED or RUNNING by a previous control-plane process cannot finish: their ranks' state is gone. */
+    /**
+     * Runs left QUEUED or RUNNING by a previous control-plane process cannot finish: the process that gathered their
+     * reports is gone. They are recorded FAILED, and a RUNNING one is aborted on its workers (which outlive a control
+     * plane and may still be computing it), so that they take the next run.
+     */
     @EventListener(ApplicationReadyEvent.class)
     public void failOrphans() {
         for (Run r : runs.unfinished()) {
             if (!active.containsKey(r.id())) {
                 runs.failed(r.id(), "the control plane restarted while the run was " + r.state());
                 log.warn("run {} failed: the control plane restarted while it was {}", r.id(), r.state());
+                if (r.state() == RunState.RUNNING) {
+                    executor.abortOrphan(r.deploymentId(), r.id().toString());
+                }
             }
         }
     }

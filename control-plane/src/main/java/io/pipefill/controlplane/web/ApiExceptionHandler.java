@@ -14,7 +14,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.TypeMismatchException;
 import org.springframework.core.MethodParameter;
+import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.dao.DuplicateKeyException;
+import org.springframework.dao.TransientDataAccessResourceException;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
@@ -39,7 +42,8 @@ import tools.jackson.databind.exc.UnrecognizedPropertyException;
  * Every error as {@code application/problem+json}, with a detail that says what was wrong and what is allowed:
  * IllegalArgumentException → 400, NotFoundException → 404, ConflictException (and a unique-key clash) → 409,
  * invalid fields → 400 with an {@code errors} list of {field, message}, unreadable input (bad JSON, bad enum
- * value, bad UUID in the path) → 400, a full bulkhead → 429, Spring's own status errors (unknown route 404,
+ * value, bad UUID in the path) → 400, a full bulkhead → 429, the database out of reach → 503 with Retry-After (nothing
+ * was written: each change is one transaction), Spring's own status errors (unknown route 404,
  * wrong method 405, ...) keep their status. Anything else is a 500 whose detail hides the internals (logged).
  */
 @RestControllerAdvice
@@ -71,6 +75,17 @@ public class ApiExceptionHandler {
     ResponseEntity<ProblemDetail> busy(BulkheadFullException e, ServerWebExchange exchange) {
         return problem(HttpStatus.TOO_MANY_REQUESTS, "too many requests in flight (" + e.getMessage()
                 + "); retry later", exchange);
+    }
+
+    /** The database is down or unreachable (a restart, a network cut): the client may retry; the pool reconnects by itself. */
+    @ExceptionHandler({DataAccessResourceFailureException.class, TransientDataAccessResourceException.class})
+    ResponseEntity<ProblemDetail> databaseUnavailable(RuntimeException e, ServerWebExchange exchange) {
+        log.warn("{} {}: the database is unreachable: {}", exchange.getRequest().getMethod(),
+                exchange.getRequest().getPath().value(), e.getMessage());
+        ResponseEntity<ProblemDetail> r = problem(HttpStatus.SERVICE_UNAVAILABLE, "the control plane's database is "
+                + "unreachable; nothing was changed. Retry in a few seconds", exchange);
+        return ResponseEntity.status(r.getStatusCode()).headers(r.getHeaders())
+                .header(HttpHeaders.RETRY_AFTER, "5").body(r.getBody());
     }
 
     @ExceptionHandler(InvalidFieldsException.class)
