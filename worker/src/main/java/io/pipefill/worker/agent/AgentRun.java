@@ -29,10 +29,11 @@ final class AgentRun {
     private volatile SocketTransport transport;
     private volatile boolean aborted;
 
-    AgentRun(String runId, ServerSocket listener, String advertisedHost) {
+    /** {@code advertised}: where the peers reach the listener, or null for the advertised host at its own port. */
+    AgentRun(String runId, ServerSocket listener, String advertisedHost, DataEndpoint advertised) {
         this.runId = runId;
         this.listener = listener;
-        this.endpoint = new DataEndpoint(advertisedHost, listener.getLocalPort());
+        this.endpoint = advertised != null ? advertised : new DataEndpoint(advertisedHost, listener.getLocalPort());
     }
 
     String runId() {

@@ -206,11 +206,16 @@ public final class WorkerAgent implements AutoCloseable {
             run.abort(); // opened but never started: the control plane gave up on it
         }
         try {
-            ServerSocket listener = new ServerSocket(0, 64, InetAddress.getByName(options.agentHost()));
-            run = new AgentRun(runId, listener, advertisedHost);
+            ServerSocket listener = new ServerSocket();
+            // a fixed --data-port is bound again for every run: the last run's connections may linger in TIME_WAIT
+            listener.setReuseAddress(true);
+            listener.bind(new InetSocketAddress(InetAddress.getByName(options.agentHost()), options.dataPort()), 64);
+            run = new AgentRun(runId, listener, advertisedHost,
+                    options.dataAdvertise() == null ? null : DataAddress.parse(options.dataAdvertise()));
             return run.endpoint();
         } catch (IOException e) {
-            throw new IllegalStateException("could not open a data port on " + options.agentHost() + ": " + e.getMessage(), e);
+            throw new IllegalStateException("could not open a data port on " + options.agentHost()
+                    + (options.dataPort() == 0 ? "" : ":" + options.dataPort()) + ": " + e.getMessage(), e);
         }
     }
 

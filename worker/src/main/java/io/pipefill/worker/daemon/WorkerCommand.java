@@ -58,6 +58,14 @@ public final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--agent-port", defaultValue = "0", description = "Agent mode: port of the agent API, 0 for any free one (default: ${DEFAULT-VALUE}).")
     int agentPort;
 
+    @Option(names = "--data-port", defaultValue = "0", description = "Agent mode: port of each run's data port on "
+            + "--agent-host, 0 for any free one (default: ${DEFAULT-VALUE}); fix it for firewalls and network policies.")
+    int dataPort;
+
+    @Option(names = "--data-advertise", description = "Agent mode: host:port the other ranks dial to reach the data "
+            + "port, when it differs from where it listens (NAT, a port forward, a proxy).")
+    String dataAdvertise;
+
     @Option(names = "--node-name", description = "Agent mode: the node's name (default: this host's name).")
     String nodeName;
 
@@ -118,7 +126,7 @@ public final class WorkerCommand implements Callable<Integer> {
         String token = joinTokenFile != null ? readTokenFile(joinTokenFile)
                 : joinToken != null ? joinToken : System.getenv(TOKEN_ENV);
         AgentOptions options = new AgentOptions(cp, token, agentHost, agentPort,
-                nodeName != null ? nodeName : AgentOptions.defaultNodeName(), threads, labels, backend);
+                nodeName != null ? nodeName : AgentOptions.defaultNodeName(), threads, labels, backend, dataPort, dataAdvertise);
         // before joining: a GPU worker on a host without the CUDA libraries says which are missing, and where
         // it looked, instead of registering and failing every shard it is given
         Backends.checkAvailable(options.backendKind());
