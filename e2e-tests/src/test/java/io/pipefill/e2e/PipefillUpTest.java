@@ -1,15 +1,11 @@
-package io.pipefill.cli.local;
+package io.pipefill.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.pipefill.cli.PipefillCli;
-import io.pipefill.worker.launch.WorkerCommandLine;
-import java.io.BufferedReader;
+import io.pipefill.e2e.support.Pipefill;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.PrintWriter;
 import java.net.ConnectException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -44,14 +40,14 @@ import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * The README's main command as a user runs it: {@code pipefill up} in its own process (PipefillCli's main with up,
- * the embedded PostgreSQL, two local worker processes, the tiny preset generated and deployed), driven
+ * The README's main command as a user runs it: {@code pipefill up} through the launcher in its own process (the
+ * embedded PostgreSQL, two local worker processes, the tiny preset generated and deployed), driven
  * over HTTP with the request it prints. Then a restart on the same data directory (records and tokens
  * kept, the model deployed again), a SIGKILL of the control plane (its workers must end too) and a start
  * after that crash (the orphaned database server is taken over).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class PipefillUpProcessTest {
+class PipefillUpTest {
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final Duration READY_WITHIN = Duration.ofMinutes(3);
     private static final String READY = "pipefill: deployment tiny is READY";
@@ -71,63 +67,24 @@ class PipefillUpProcessTest {
     /** Every start, so that none outlives the class whichever test fails. */
     static final List<Up> started = new ArrayList<>();
 
-    /** A running {@code pipefill up}: its process and what it printed so far. */
-    record Up(Process process, List<String> lines, Path log) {
-        synchronized List<String> snapshot() {
-            return List.copyOf(lines);
+    /** A running {@code pipefill up}: the launcher's process and what it printed so far. */
+    record Up(Pipefill pipefill) {
+        Process process() {
+            return pipefill.process();
         }
 
-        /** The first printed line matching, waiting for it; fails at once if the process ends first. */
+        List<String> snapshot() {
+            return pipefill.snapshot();
+        }
+
         String await(Predicate<String> match, Duration within, String what) throws InterruptedException {
-            long deadline = System.nanoTime() + within.toNanos();
-            while (System.nanoTime() < deadline) {
-                for (String l : snapshot()) {
-                    if (match.test(l)) {
-                        return l;
-                    }
-                }
-                if (!process.isAlive()) {
-                    fail("pipefill up exited (" + process.exitValue() + ") before " + what + "; output in " + log + ":\n" + tail());
-                }
-                Thread.sleep(100);
-            }
-            return fail("no " + what + " within " + within.toSeconds() + " s; output in " + log + ":\n" + tail());
-        }
-
-        String tail() {
-            List<String> all = snapshot();
-            return String.join("\n", all.subList(Math.max(0, all.size() - 40), all.size()));
+            return pipefill.await(match, within, what);
         }
     }
 
-    private static Up start(int n) throws IOException {
-        List<String> cmd = WorkerCommandLine.sameJvm(PipefillCli.class.getName());
-        cmd.add(1, "-Xmx1g");
-        cmd.addAll(List.of("up", "--port", String.valueOf(port), "--model", "tiny", "--local-workers", "2",
-                "--max-tokens", "8192", "--data-dir", dataDir.toString()));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        // nothing of the test's environment decides tokens, database or port: the defaults of a fresh machine
-        pb.environment().keySet().removeIf(k -> k.startsWith("PIPEFILL_"));
-        Process p = pb.start();
-        Path log = Path.of("target", "pipefill-up-process-test", "up-" + n + ".log");
-        Files.createDirectories(log.getParent());
-        List<String> lines = new ArrayList<>();
-        Up up = new Up(p, lines, log);
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                 PrintWriter w = new PrintWriter(Files.newBufferedWriter(log), true)) {
-                for (String l; (l = r.readLine()) != null; ) {
-                    w.println(l);
-                    synchronized (up) {
-                        lines.add(l);
-                    }
-                }
-            } catch (IOException ignored) {
-                // the process ended
-            }
-        }, "pipefill-up-" + n + "-output");
-        reader.setDaemon(true);
-        reader.start();
+    private static Up start(int n) {
+        Up up = new Up(Pipefill.start("pipefill-up-" + n, Map.of(), "up", "--port", String.valueOf(port), "--model", "tiny",
+                "--local-workers", "2", "--max-tokens", "8192", "--data-dir", dataDir.toString()));
         running = up;
         started.add(up);
         return up;
@@ -333,17 +290,8 @@ class PipefillUpProcessTest {
     }
 
     @AfterAll
-    static void stop() throws InterruptedException {
-        for (Up up : started) {
-            if (up.process().isAlive()) {
-                List<ProcessHandle> children = up.process().descendants().toList();
-                up.process().destroy();
-                if (!up.process().waitFor(60, TimeUnit.SECONDS)) {
-                    up.process().destroyForcibly();
-                }
-                children.forEach(ProcessHandle::destroyForcibly);
-            }
-        }
+    static void stop() {
+        started.forEach(up -> up.pipefill().close());
         leftovers.forEach(ProcessHandle::destroyForcibly);
     }
 }
