@@ -6,7 +6,9 @@ import java.time.Instant;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.event.EventListener;
 import org.springframework.scheduling.annotation.SchedulingConfigurer;
 import org.springframework.scheduling.config.ScheduledTaskRegistrar;
 import org.springframework.stereotype.Component;
@@ -19,7 +21,7 @@ import org.springframework.stereotype.Component;
  * <p>Heartbeats that arrive while the database is unreachable cannot be recorded, so a database outage would look
  * like every worker falling silent; so would the time a control plane was down (workers outlive it, and heartbeat
  * the new process with their credentials). So nobody is marked lost until a full heartbeat timeout has passed since
- * this process started, or since the database came back after a failed sweep: live workers have been heard by then,
+ * this process began to listen, or since the database came back after a failed sweep: live workers have been heard by then,
  * and a worker that really died is found one timeout later than usual.
  */
 @Component
@@ -31,13 +33,22 @@ class LostWorkerSweep implements SchedulingConfigurer {
     private final PipefillProperties props;
     /** A sweep failed (the database was away) and none has succeeded since. */
     private volatile boolean databaseWasAway;
-    /** When this process started or the database came back: no worker is judged silent before this plus the timeout. */
-    private volatile Instant databaseBackAt = Instant.now();
+    /**
+     * When this process began to listen or the database came back: no worker is judged silent before this plus the
+     * timeout. Null until the application is ready (a start under load can take longer than the timeout).
+     */
+    private volatile Instant databaseBackAt;
 
     LostWorkerSweep(ClusterRepository cluster, ApplicationEventPublisher events, PipefillProperties props) {
         this.cluster = cluster;
         this.events = events;
         this.props = props;
+    }
+
+    /** The API listens from now on: the workers that outlived the last process can reach this one. */
+    @EventListener(ApplicationReadyEvent.class)
+    void listening() {
+        databaseBackAt = Instant.now();
     }
 
     @Override
@@ -63,7 +74,8 @@ class LostWorkerSweep implements SchedulingConfigurer {
             databaseBackAt = now;
             log.info("the database is back: workers get {} to be heard again before any is marked lost", props.heartbeatTimeout());
         }
-        if (now.isBefore(databaseBackAt.plus(props.heartbeatTimeout()))) {
+        Instant back = databaseBackAt;
+        if (back == null || now.isBefore(back.plus(props.heartbeatTimeout()))) {
             return List.of();
         }
         List<Worker> lost = cluster.markLost(now.minus(props.heartbeatTimeout()));
