@@ -404,6 +404,31 @@ class HelmChartTest {
     }
 
     @Test
+    void eachComponentRunsItsOwnImageUnlessOneImageIsGivenForAll() {
+        // the images images/build makes: the control plane's, the CPU worker's and the CUDA worker's
+        Rendered defaults = render(Map.of());
+        assertThat(image(defaults.one(Deployment.class).getSpec().getTemplate()))
+                .isEqualTo("ghcr.io/pipefill/pipefill-control-plane:0.1.0");
+        assertThat(image(defaults.one(StatefulSet.class).getSpec().getTemplate()))
+                .isEqualTo("ghcr.io/pipefill/pipefill-worker:0.1.0");
+        Rendered cuda = render(Map.of("worker.backend", "cuda", "image.tag", "0.2.0",
+                "worker.image.cudaRepository", "registry.example/pf-worker-cuda"));
+        assertThat(image(cuda.one(StatefulSet.class).getSpec().getTemplate()))
+                .isEqualTo("registry.example/pf-worker-cuda:0.2.0");
+        assertThat(image(cuda.one(Deployment.class).getSpec().getTemplate()))
+                .isEqualTo("ghcr.io/pipefill/pipefill-control-plane:0.2.0");
+
+        // image.repository: one image for everything, as before there were images of the components' own
+        Rendered one = render(Map.of("image.repository", "registry.example/pipefill", "worker.backend", "cuda"));
+        assertThat(image(one.one(Deployment.class).getSpec().getTemplate())).isEqualTo("registry.example/pipefill:0.1.0");
+        assertThat(image(one.one(StatefulSet.class).getSpec().getTemplate())).isEqualTo("registry.example/pipefill:0.1.0");
+    }
+
+    private static String image(PodTemplateSpec template) {
+        return template.getSpec().getContainers().get(0).getImage();
+    }
+
+    @Test
     void valuesThatCannotWorkAreRefusedWithWhatIsAllowed() {
         assertThatThrownBy(() -> render(Map.of("worker.backend", "gpu")))
                 .hasMessageContaining("worker.backend must be cpu or cuda, got \"gpu\"");
