@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodSpec;
@@ -17,6 +18,7 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -133,7 +135,8 @@ class KubectlWorkerManifestsTest {
     @Test
     void eachWorkerPodIsTheChartsWorkerPodTemplateForItsBackend() throws IOException {
         for (var backend : List.of(Map.entry("worker-cpu.yaml", "cpu"), Map.entry("worker-gpu.yaml", "cuda"))) {
-            List<HasMetadata> chart = render(Map.of("worker.backend", backend.getValue()));
+            List<HasMetadata> chart = render(Map.of("worker.backend", backend.getValue(),
+                    "models.volume.persistentVolumeClaim.claimName", modelsClaim()));
             StatefulSet workers = one(chart, StatefulSet.class);
             Pod manifest = one(load(DEPLOY.resolve(backend.getKey())), Pod.class);
 
@@ -149,8 +152,8 @@ class KubectlWorkerManifestsTest {
             assertThat(manifest.getSpec().getServiceAccountName()).isEqualTo(account.getMetadata().getName());
             assertThat(account.getAutomountServiceAccountToken()).as("workers need no API access").isFalse();
             PodSpec manifestSpec = new PodSpecBuilder(manifest.getSpec()).withServiceAccountName(null).build();
-            assertThat(manifestSpec).as("%s against the chart's worker StatefulSet with worker.backend=%s",
-                            backend.getKey(), backend.getValue())
+            assertThat(manifestSpec).as("%s against the chart's worker StatefulSet with worker.backend=%s and the "
+                                    + "models claim of models.yaml", backend.getKey(), backend.getValue())
                     .usingRecursiveComparison().isEqualTo(workers.getSpec().getTemplate().getSpec());
         }
     }
@@ -160,8 +163,14 @@ class KubectlWorkerManifestsTest {
         Namespace namespace = one(load(DEPLOY.resolve("namespace.yaml")), Namespace.class);
         assertThat(namespace.getMetadata().getName()).isEqualTo(NAMESPACE);
         assertThat(namespace.getMetadata().getLabels()).containsEntry("pod-security.kubernetes.io/enforce", "restricted");
+        Map<String, PodSpec> pods = new LinkedHashMap<>();
         for (String file : List.of("worker-cpu.yaml", "worker-gpu.yaml")) {
-            PodSpec pod = one(load(DEPLOY.resolve(file)), Pod.class).getSpec();
+            pods.put(file, one(load(DEPLOY.resolve(file)), Pod.class).getSpec());
+        }
+        pods.put("models.yaml", one(load(DEPLOY.resolve("models.yaml")), Job.class).getSpec().getTemplate().getSpec());
+        for (var entry : pods.entrySet()) {
+            String file = entry.getKey();
+            PodSpec pod = entry.getValue();
             // what "restricted" requires of a pod and its containers
             assertThat(pod.getSecurityContext().getRunAsNonRoot()).as(file).isTrue();
             assertThat(pod.getSecurityContext().getSeccompProfile().getType()).as(file).isEqualTo("RuntimeDefault");
@@ -176,12 +185,39 @@ class KubectlWorkerManifestsTest {
     }
 
     @Test
+    void theModelJobWritesATinyModelWhereTheControlPlaneAndTheWorkersReadModels() throws IOException {
+        List<HasMetadata> chart = render(Map.of("models.volume.persistentVolumeClaim.claimName", modelsClaim()));
+        Container cp = one(chart, Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+        String modelsRoot = env(cp, "PIPEFILL_MODELS_ROOT");
+        assertThat(cp.getVolumeMounts()).filteredOn(m -> m.getName().equals("models")).singleElement()
+                .satisfies(m -> assertThat(m.getMountPath()).isEqualTo(modelsRoot));
+
+        PodSpec job = one(load(DEPLOY.resolve("models.yaml")), Job.class).getSpec().getTemplate().getSpec();
+        Container create = job.getContainers().get(0);
+        assertThat(create.getCommand()).containsExactly("pipefill");
+        CommandLine.ParseResult parsed = new CommandLine(new PipefillCli()).parseArgs(create.getArgs().toArray(String[]::new));
+        CommandSpec modelCreate = parsed.subcommand().subcommand().commandSpec();
+        assertThat(modelCreate.qualifiedName(" ")).isEqualTo("pipefill model create");
+        Path out = modelCreate.findOption("--out").getValue();
+        assertThat(out.getParent()).as("a model directory right under the models root").isEqualTo(Path.of(modelsRoot));
+        assertThat(create.getVolumeMounts()).filteredOn(m -> m.getName().equals("models")).singleElement()
+                .satisfies(m -> assertThat(m.getMountPath()).isEqualTo(modelsRoot));
+        assertThat(job.getVolumes()).filteredOn(v -> v.getName().equals("models")).singleElement()
+                .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo(modelsClaim()));
+        assertThat(one(load(DEPLOY.resolve("models.yaml")), PersistentVolumeClaim.class).getSpec().getAccessModes())
+                .as("mounted by the control plane and workers on several nodes").containsExactly("ReadWriteMany");
+    }
+
+    @Test
     void appliedWorkersAreMatchedToTheirRegistrationsAndADeletedPodsWorkerIsLost() throws IOException {
-        // helm install pipefill charts/pipefill -n pipefill (the control plane; no chart workers here), then
-        // kubectl apply -f deploy/namespace.yaml -f deploy/worker-rbac.yaml -f deploy/worker-cpu.yaml -f deploy/worker-gpu.yaml
-        List<HasMetadata> chart = render(Map.of("worker.replicas", 0));
+        // helm install pipefill charts/pipefill -n pipefill --set worker.replicas=0 --set models.volume...=pipefill-models
+        // (the control plane; no chart workers here), then kubectl apply -f deploy/namespace.yaml -f deploy/models.yaml
+        // -f deploy/worker-rbac.yaml -f deploy/worker-cpu.yaml -f deploy/worker-gpu.yaml
+        List<HasMetadata> chart = render(Map.of("worker.replicas", 0,
+                "models.volume.persistentVolumeClaim.claimName", modelsClaim()));
         chart.forEach(KubectlWorkerManifestsTest::apply);
-        for (String file : List.of("namespace.yaml", "worker-rbac.yaml", "worker-cpu.yaml", "worker-gpu.yaml")) {
+        for (String file : List.of("namespace.yaml", "models.yaml", "worker-rbac.yaml", "worker-cpu.yaml",
+                "worker-gpu.yaml")) {
             load(DEPLOY.resolve(file)).forEach(KubectlWorkerManifestsTest::apply);
         }
         Instant started = Instant.now();
@@ -271,6 +307,11 @@ class KubectlWorkerManifestsTest {
     }
 
     // --- helpers ---
+
+    /** The claim deploy/models.yaml makes, which the chart's control plane and the workers mount. */
+    private static String modelsClaim() throws IOException {
+        return one(load(DEPLOY.resolve("models.yaml")), PersistentVolumeClaim.class).getMetadata().getName();
+    }
 
     private static List<HasMetadata> render(Map<String, Object> values) {
         TemplateCommand template = new Helm(CHART).template().withName(RELEASE).withNamespace(NAMESPACE);
