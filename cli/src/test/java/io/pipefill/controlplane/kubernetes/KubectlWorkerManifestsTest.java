@@ -23,9 +23,6 @@ import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import io.pipefill.cli.PipefillCli;
 import io.pipefill.controlplane.cluster.ClusterRepository;
 import io.pipefill.controlplane.cluster.Worker;
@@ -46,13 +43,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -82,35 +75,16 @@ class KubectlWorkerManifestsTest {
     /** The release and namespace the manifests are written for (see the walk-through in the chart's README). */
     private static final String RELEASE = "pipefill";
     private static final String NAMESPACE = "pipefill";
-    private static final Pattern DEPENDENT_VARIABLE = Pattern.compile("\\$\\((\\w+)\\)");
 
-    private static KubernetesMockServer apiServer;
+    private static InMemoryCluster apiServer;
     private static KubernetesClient k8s;
-    private static Path kubeconfig;
     private static EmbeddedPostgres postgres;
     private static ClusterRepository cluster;
 
     @BeforeAll
     static void startApiServerAndDatabase() throws IOException {
-        String file = System.getenv("KUBECONFIG");
-        assertThat(file).as("KUBECONFIG must name a file this test may write (the surefire configuration sets it)")
-                .isNotBlank();
-        apiServer = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new DiscoveringCrudDispatcher(), false);
-        apiServer.init();
-        k8s = apiServer.createClient();
-        // Helm's template command reads its cluster (for the chart's lookup) from KUBECONFIG: this server, never a real one
-        kubeconfig = Path.of(file).toAbsolutePath();
-        Files.createDirectories(kubeconfig.getParent());
-        Files.writeString(kubeconfig, """
-                apiVersion: v1
-                kind: Config
-                clusters: [{name: in-memory, cluster: {server: "%s"}}]
-                contexts: [{name: in-memory, context: {cluster: in-memory, user: test}}]
-                current-context: in-memory
-                users: [{name: test, user: {token: not-checked}}]
-                """.formatted(k8s.getMasterUrl()));
-
+        apiServer = InMemoryCluster.start();
+        k8s = apiServer.client();
         postgres = EmbeddedPostgres.builder().start();
         Flyway.configure().dataSource(postgres.getPostgresDatabase()).locations("classpath:db/migrations").load()
                 .migrate();
@@ -120,12 +94,8 @@ class KubectlWorkerManifestsTest {
 
     @AfterAll
     static void stopApiServerAndDatabase() throws IOException {
-        if (k8s != null) {
-            k8s.close();
-            apiServer.destroy();
-        }
-        if (kubeconfig != null) {
-            Files.deleteIfExists(kubeconfig);
+        if (apiServer != null) {
+            apiServer.close();
         }
         if (postgres != null) {
             postgres.close();
@@ -231,20 +201,24 @@ class KubectlWorkerManifestsTest {
         Secret tokens = k8s.secrets().inNamespace(NAMESPACE).withName(one(chart, Secret.class).getMetadata().getName())
                 .get();
         assertThat(tokens).as("the chart's tokens Secret, which the manifests mount").isNotNull();
-        String controlPlaneJoinToken = decoded(tokens, "join-token");
+        String controlPlaneJoinToken = Kubelet.decodedData(tokens).get("join-token");
         URI controlPlaneUrl = URI.create("http://" + one(chart, Deployment.class).getMetadata().getName() + "."
                 + NAMESPACE + ".svc:" + env(cp, "PIPEFILL_PORT"));
 
         // each worker registers as `pipefill worker` would from what its container is given
         Map<String, Worker> workerByPod = new LinkedHashMap<>();
         for (Pod pod : List.of(cpu, gpu)) {
-            AgentOptions agent = agentOptions(pod, tokens);
+            Container container = pod.getSpec().getContainers().get(0);
+            Map<String, String> env = Kubelet.environment(container, name -> k8s.secrets().inNamespace(NAMESPACE)
+                    .withName(name).get(), pod);
+            AgentOptions agent = WorkerContainers.agentOptions(container, env, Kubelet.mountedSecretFiles(pod.getSpec(),
+                    container, name -> k8s.secrets().inNamespace(NAMESPACE).withName(name).get()));
             assertThat(agent.joinToken()).as("the join token the control plane accepts").isEqualTo(controlPlaneJoinToken);
             assertThat(agent.controlPlane()).isEqualTo(controlPlaneUrl);
             assertThat(agent.agentHost()).isEqualTo(pod.getStatus().getPodIP());
             assertThat(agent.nodeName()).isEqualTo(pod.getSpec().getNodeName());
             assertThat(agent.backendKind()).isEqualTo(pod == gpu ? Backends.Kind.cuda : Backends.Kind.cpu);
-            String podName = environment(pod).get("POD_NAME");
+            String podName = env.get("POD_NAME");
             assertThat(podName).isEqualTo(pod.getMetadata().getName());
             workerByPod.put(podName, cluster.register(new WorkerRegistration(agent.nodeName(), agent.agentHost(), 8,
                     1L << 34, List.of(), agent.labels(), agent.backend(),
@@ -351,68 +325,5 @@ class KubectlWorkerManifestsTest {
     private static String env(Container container, String name) {
         return container.getEnv().stream().filter(e -> e.getName().equals(name)).map(EnvVar::getValue).findFirst()
                 .orElseThrow(() -> new AssertionError(container.getName() + " has no " + name));
-    }
-
-    private static String decoded(Secret secret, String key) {
-        String value = secret.getData().get(key);
-        assertThat(value).as("key %s of Secret %s", key, secret.getMetadata().getName()).isNotNull();
-        return new String(Base64.getDecoder().decode(value), UTF_8);
-    }
-
-    /** The worker container's environment as the kubelet gives it (literal values and the downward API). */
-    private static Map<String, String> environment(Pod pod) {
-        Map<String, String> env = new LinkedHashMap<>();
-        for (EnvVar var : pod.getSpec().getContainers().get(0).getEnv()) {
-            if (var.getValueFrom() == null) {
-                env.put(var.getName(), var.getValue());
-                continue;
-            }
-            String path = var.getValueFrom().getFieldRef().getFieldPath();
-            env.put(var.getName(), switch (path) {
-                case "metadata.name" -> pod.getMetadata().getName();
-                case "metadata.namespace" -> pod.getMetadata().getNamespace();
-                case "status.podIP" -> pod.getStatus().getPodIP();
-                case "spec.nodeName" -> pod.getSpec().getNodeName();
-                default -> throw new AssertionError(var.getName() + ": unexpected fieldPath " + path);
-            });
-        }
-        return env;
-    }
-
-    /**
-     * The options {@code pipefill worker} starts its agent with: the container's arguments after Kubernetes'
-     * {@code $(VAR)} expansion, parsed by the real command line; the join token read from the file the Secret
-     * volume puts where {@code --join-token-file} points.
-     */
-    private static AgentOptions agentOptions(Pod pod, Secret tokens) {
-        Container container = pod.getSpec().getContainers().get(0);
-        assertThat(container.getCommand()).containsExactly("pipefill");
-        Map<String, String> env = environment(pod);
-        List<String> args = new ArrayList<>();
-        for (String arg : container.getArgs()) {
-            Matcher m = DEPENDENT_VARIABLE.matcher(arg);
-            StringBuilder expanded = new StringBuilder();
-            while (m.find()) {
-                assertThat(env).as("$(%s) in the worker's arguments", m.group(1)).containsKey(m.group(1));
-                m.appendReplacement(expanded, Matcher.quoteReplacement(env.get(m.group(1))));
-            }
-            args.add(m.appendTail(expanded).toString());
-        }
-        CommandSpec worker = new CommandLine(new PipefillCli()).parseArgs(args.toArray(String[]::new)).subcommand()
-                .commandSpec();
-        assertThat(worker.name()).isEqualTo("worker");
-        assertThat(worker.findOption("--join-token").<String>getValue()).as("never on the command line").isNull();
-        Path tokenFile = worker.findOption("--join-token-file").getValue();
-        var mount = container.getVolumeMounts().stream().filter(m -> m.getMountPath().equals(tokenFile.toString()))
-                .findFirst().orElseThrow(() -> new AssertionError("nothing is mounted at " + tokenFile));
-        var volume = pod.getSpec().getVolumes().stream().filter(v -> v.getName().equals(mount.getName())).findFirst()
-                .orElseThrow();
-        assertThat(volume.getSecret().getSecretName()).isEqualTo(tokens.getMetadata().getName());
-        String key = volume.getSecret().getItems().stream().filter(i -> i.getPath().equals(mount.getSubPath()))
-                .findFirst().orElseThrow().getKey();
-        return new AgentOptions(URI.create(worker.findOption("--control-plane").getValue()), decoded(tokens, key),
-                worker.findOption("--agent-host").getValue(), worker.findOption("--agent-port").<Integer>getValue(),
-                worker.findOption("--node-name").getValue(), worker.findOption("--threads").<Integer>getValue(),
-                worker.findOption("--label").getValue(), worker.findOption("--backend").getValue());
     }
 }
