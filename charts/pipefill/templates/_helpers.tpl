@@ -38,8 +38,10 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/* a component's image: pass (dict "ctx" $ "repository" <the component's repository>); image.repository, when
+     set, stands for every component */}}
 {{- define "pipefill.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" (default .repository .ctx.Values.image.repository) (default .ctx.Chart.AppVersion .ctx.Values.image.tag) }}
 {{- end }}
 
 {{- define "pipefill.serviceAccountName" -}}

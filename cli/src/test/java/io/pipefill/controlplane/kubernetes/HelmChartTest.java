@@ -19,7 +19,6 @@ import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
-import io.fabric8.kubernetes.api.model.SecretKeySelector;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -29,32 +28,24 @@ import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import io.pipefill.controlplane.PipefillProperties;
 import io.pipefill.cli.local.UpCommand;
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.controlplane.cluster.WorkerState;
 import io.pipefill.worker.agent.AgentOptions;
-import io.pipefill.cli.PipefillCli;
 import io.pipefill.worker.backends.Backends;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -66,7 +57,6 @@ import org.springframework.core.env.StandardEnvironment;
 import org.springframework.core.env.SystemEnvironmentPropertySource;
 import org.springframework.core.io.ClassPathResource;
 import picocli.CommandLine;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParseResult;
 
 /**
@@ -86,39 +76,20 @@ class HelmChartTest {
     private static final Path CHART = Path.of("..", "charts", "pipefill");
     private static final String RELEASE = "pf";
     private static final String NAMESPACE = "pf-ns";
-    private static final Pattern DEPENDENT_VARIABLE = Pattern.compile("\\$\\((\\w+)\\)");
 
-    private static KubernetesMockServer apiServer;
+    private static InMemoryCluster cluster;
     private static KubernetesClient k8s;
-    private static Path kubeconfig;
 
     @BeforeAll
     static void startApiServer() throws IOException {
-        String file = System.getenv("KUBECONFIG");
-        assertThat(file).as("KUBECONFIG must name a file this test may write (the surefire configuration sets it)")
-                .isNotBlank();
-        assertThat(CHART.resolve("Chart.yaml")).as("the chart, relative to the control-plane module").exists();
-        apiServer = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new DiscoveringCrudDispatcher(), false);
-        apiServer.init();
-        k8s = apiServer.createClient();
-        kubeconfig = Path.of(file).toAbsolutePath();
-        Files.createDirectories(kubeconfig.getParent());
-        Files.writeString(kubeconfig, """
-                apiVersion: v1
-                kind: Config
-                clusters: [{name: in-memory, cluster: {server: "%s"}}]
-                contexts: [{name: in-memory, context: {cluster: in-memory, user: test}}]
-                current-context: in-memory
-                users: [{name: test, user: {token: not-checked}}]
-                """.formatted(k8s.getMasterUrl()));
+        assertThat(CHART.resolve("Chart.yaml")).as("the chart, relative to the cli module").exists();
+        cluster = InMemoryCluster.start();
+        k8s = cluster.client();
     }
 
     @AfterAll
     static void stopApiServer() throws IOException {
-        k8s.close();
-        apiServer.destroy();
-        Files.deleteIfExists(kubeconfig);
+        cluster.close();
     }
 
     @AfterEach
@@ -404,6 +375,31 @@ class HelmChartTest {
     }
 
     @Test
+    void eachComponentRunsItsOwnImageUnlessOneImageIsGivenForAll() {
+        // the images images/build makes: the control plane's, the CPU worker's and the CUDA worker's
+        Rendered defaults = render(Map.of());
+        assertThat(image(defaults.one(Deployment.class).getSpec().getTemplate()))
+                .isEqualTo("ghcr.io/pipefill/pipefill-control-plane:0.1.0");
+        assertThat(image(defaults.one(StatefulSet.class).getSpec().getTemplate()))
+                .isEqualTo("ghcr.io/pipefill/pipefill-worker:0.1.0");
+        Rendered cuda = render(Map.of("worker.backend", "cuda", "image.tag", "0.2.0",
+                "worker.image.cudaRepository", "registry.example/pf-worker-cuda"));
+        assertThat(image(cuda.one(StatefulSet.class).getSpec().getTemplate()))
+                .isEqualTo("registry.example/pf-worker-cuda:0.2.0");
+        assertThat(image(cuda.one(Deployment.class).getSpec().getTemplate()))
+                .isEqualTo("ghcr.io/pipefill/pipefill-control-plane:0.2.0");
+
+        // image.repository: one image for everything, as before there were images of the components' own
+        Rendered one = render(Map.of("image.repository", "registry.example/pipefill", "worker.backend", "cuda"));
+        assertThat(image(one.one(Deployment.class).getSpec().getTemplate())).isEqualTo("registry.example/pipefill:0.1.0");
+        assertThat(image(one.one(StatefulSet.class).getSpec().getTemplate())).isEqualTo("registry.example/pipefill:0.1.0");
+    }
+
+    private static String image(PodTemplateSpec template) {
+        return template.getSpec().getContainers().get(0).getImage();
+    }
+
+    @Test
     void valuesThatCannotWorkAreRefusedWithWhatIsAllowed() {
         assertThatThrownBy(() -> render(Map.of("worker.backend", "gpu")))
                 .hasMessageContaining("worker.backend must be cpu or cuda, got \"gpu\"");
@@ -571,33 +567,11 @@ class HelmChartTest {
 
     /** The files a container sees from Secret volumes, by absolute path, as the kubelet would mount them. */
     private static Map<String, String> mountedSecretFiles(PodTemplateSpec template, Container container, Rendered r) {
-        Map<String, String> files = new LinkedHashMap<>();
-        for (var mount : container.getVolumeMounts()) {
-            var volume = template.getSpec().getVolumes().stream().filter(v -> v.getName().equals(mount.getName()))
-                    .findFirst().orElseThrow(() -> new AssertionError("no volume " + mount.getName()));
-            if (volume.getSecret() == null) {
-                continue;
-            }
-            Map<String, String> data = decodedData(r.named(Secret.class, volume.getSecret().getSecretName()));
-            Map<String, String> byPath = new LinkedHashMap<>();
-            if (volume.getSecret().getItems() == null || volume.getSecret().getItems().isEmpty()) {
-                byPath.putAll(data);
-            } else {
-                volume.getSecret().getItems().forEach(i -> byPath.put(i.getPath(), data.get(i.getKey())));
-            }
-            if (mount.getSubPath() != null && !mount.getSubPath().isEmpty()) {
-                files.put(mount.getMountPath(), byPath.get(mount.getSubPath()));
-            } else {
-                byPath.forEach((path, value) -> files.put(mount.getMountPath() + "/" + path, value));
-            }
-        }
-        return files;
+        return Kubelet.mountedSecretFiles(template.getSpec(), container, name -> r.named(Secret.class, name));
     }
 
     private static Map<String, String> decodedData(Secret secret) {
-        Map<String, String> decoded = new LinkedHashMap<>();
-        secret.getData().forEach((k, v) -> decoded.put(k, new String(Base64.getDecoder().decode(v), UTF_8)));
-        return decoded;
+        return Kubelet.decodedData(secret);
     }
 
     private static String podChecksum(Rendered r) {
@@ -620,28 +594,7 @@ class HelmChartTest {
      * the downward-API fields of {@code pod} (null for a container whose env must not need them).
      */
     private static Map<String, String> environment(Container container, Rendered r, Pod pod) {
-        Map<String, String> env = new LinkedHashMap<>();
-        for (EnvVar var : container.getEnv()) {
-            if (var.getValueFrom() == null) {
-                env.put(var.getName(), var.getValue());
-            } else if (var.getValueFrom().getSecretKeyRef() != null) {
-                SecretKeySelector ref = var.getValueFrom().getSecretKeyRef();
-                String value = decodedData(r.named(Secret.class, ref.getName())).get(ref.getKey());
-                assertThat(value).as("%s: key %s of Secret %s", var.getName(), ref.getKey(), ref.getName()).isNotNull();
-                env.put(var.getName(), value);
-            } else {
-                String path = var.getValueFrom().getFieldRef().getFieldPath();
-                assertThat(pod).as("%s needs the pod's %s", var.getName(), path).isNotNull();
-                env.put(var.getName(), switch (path) {
-                    case "metadata.name" -> pod.getMetadata().getName();
-                    case "metadata.namespace" -> pod.getMetadata().getNamespace();
-                    case "status.podIP" -> pod.getStatus().getPodIP();
-                    case "spec.nodeName" -> pod.getSpec().getNodeName();
-                    default -> throw new AssertionError(var.getName() + ": unexpected fieldPath " + path);
-                });
-            }
-        }
-        return env;
+        return Kubelet.environment(container, name -> r.named(Secret.class, name), pod);
     }
 
     /**
@@ -663,38 +616,8 @@ class HelmChartTest {
         return Binder.get(environment);
     }
 
-    /**
-     * The worker's own command line parses the container's arguments (with Kubernetes' {@code $(VAR)} expansion
-     * from its environment), and the agent options are made the way {@code pipefill worker} makes them, so that
-     * their validation runs too.
-     */
     private static AgentOptions workerAgentOptions(Container container, Map<String, String> env,
                                                    Map<String, String> secretFiles) {
-        assertThat(container.getCommand()).containsExactly("pipefill");
-        List<String> args = new ArrayList<>();
-        for (String arg : container.getArgs()) {
-            Matcher m = DEPENDENT_VARIABLE.matcher(arg);
-            StringBuilder expanded = new StringBuilder();
-            while (m.find()) {
-                assertThat(env).as("$(%s) in the worker's arguments", m.group(1)).containsKey(m.group(1));
-                m.appendReplacement(expanded, Matcher.quoteReplacement(env.get(m.group(1))));
-            }
-            args.add(m.appendTail(expanded).toString());
-        }
-        ParseResult parsed = new CommandLine(new PipefillCli()).parseArgs(args.toArray(String[]::new));
-        assertThat(parsed.subcommand()).as("a subcommand in %s", args).isNotNull();
-        CommandSpec worker = parsed.subcommand().commandSpec();
-        assertThat(worker.name()).isEqualTo("worker");
-        assertThat(worker.findOption("--join-token").<String>getValue())
-                .as("the join token never comes from the command line").isNull();
-        assertThat(env).as("nor from the environment, which process dumps show").doesNotContainKey("PIPEFILL_JOIN_TOKEN");
-        Path tokenFile = worker.findOption("--join-token-file").getValue();
-        assertThat(tokenFile).as("the join token is a file mounted from the Secret").isNotNull();
-        assertThat(secretFiles).containsKey(tokenFile.toString());
-        Map<String, String> labels = worker.findOption("--label").getValue();
-        return new AgentOptions(URI.create(worker.findOption("--control-plane").getValue()),
-                secretFiles.get(tokenFile.toString()), worker.findOption("--agent-host").getValue(),
-                worker.findOption("--agent-port").<Integer>getValue(), worker.findOption("--node-name").getValue(),
-                worker.findOption("--threads").<Integer>getValue(), labels, worker.findOption("--backend").getValue());
+        return WorkerContainers.agentOptions(container, env, secretFiles);
     }
 }
