@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pipefill.e2e.support.Api;
 import io.pipefill.e2e.support.ControlPlane;
-import io.pipefill.e2e.support.Pipefill;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -49,8 +48,9 @@ class HostileInputTest {
     void everyBoundaryRefusesHostileInputAndTheSystemGoesOnServing() throws Exception {
         int dataPort = ControlPlane.freePort();
         try (ControlPlane cp = ControlPlane.start("HostileInputTest", tmp.resolve("cp"), Map.of())) {
-            cp.startWorker("n1");
-            Pipefill second = cp.startWorker("n2", "--data-port", String.valueOf(dataPort));
+            // rank 0 (the first worker) accepts the other ranks' connections on its data port
+            cp.startWorker("n1", "--data-port", String.valueOf(dataPort));
+            cp.startWorker("n2");
             Api api = cp.api();
             cp.createModel("tiny", "--preset", "tiny", "--seed", "13");
             api.awaitWorkers("IDLE", 2, Duration.ofMinutes(2));
@@ -115,33 +115,33 @@ class HostileInputTest {
                 }
             }
 
-            // straight to a data port during a run: a stranger's bytes are refused, the run is not disturbed
+            // straight to the accepting rank's data port during a run: a stranger gets at most the port's challenge,
+            // never an activation, and the run is not disturbed (in the accept phase the port refuses it and says so;
+            // after it, the stranger waits unanswered until the run closes the port)
             String run = (String) api.post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 4000, "maxNewTokens", 4), 201).get("id");
             api.await("/api/v1/runs/" + run, m -> "RUNNING".equals(m.get("state")) || "SUCCEEDED".equals(m.get("state")),
                     Duration.ofMinutes(1), "run started");
-            boolean refused = false;
+            long received = 0;
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress("127.0.0.1", dataPort), 5000);
-                s.setSoTimeout(15_000);
+                s.setSoTimeout(60_000);
                 OutputStream out = s.getOutputStream();
                 out.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 out.write(new byte[64 << 10]);
                 out.flush();
                 InputStream in = s.getInputStream();
                 byte[] sink = new byte[4096];
-                while (in.read(sink) >= 0) {
-                    // the port's challenge, then it hangs up
+                for (int n; (n = in.read(sink)) >= 0; ) {
+                    received += n;
                 }
-                refused = true;
             } catch (java.net.ConnectException notListening) {
-                refused = true; // the run was already over: nothing to intrude on
+                // the run was already over: nothing to intrude on
             } catch (java.net.SocketException reset) {
-                refused = true; // reset while writing: hung up on as well
+                // hung up on
             }
-            assertThat(refused).isTrue();
+            assertThat(received).as("bytes a stranger got from the data port").isLessThan(128);
             Map<String, Object> after = api.awaitEnd(run, Duration.ofMinutes(1));
             assertThat(after.get("state")).as("%s", after.get("error")).isEqualTo("SUCCEEDED");
-            assertThat(second.snapshot()).as("the worker says whom it refused").anyMatch(l -> l.contains("refused"));
             assertThat(api.getOk("/api/v1/deployments/tiny-pp2").get("state")).isEqualTo("READY");
             assertThat((List<Object>) after.get("generated")).hasSize(4);
         }
