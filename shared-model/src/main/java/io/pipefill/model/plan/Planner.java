@@ -193,7 +193,7 @@ public final class Planner {
             Candidate reference = best;
             Candidate planned = planned(cost, sim, prompt, fixedSizes, bestFixed, bestDynamic);
             sweep.add(new Plan.SweepPoint(planned.choice.describe(), planned.result.ttftMs()));
-            why = " " + whyPlanned(planned, reference, bestFixed, bestDynamic);
+            why = " " + whyPlanned(planned, reference, bestFixed, bestDynamic, lowerBoundMs(cost, prompt));
             best = planned;
         }
         SimulationResult res = best.result;
@@ -247,7 +247,8 @@ public final class Planner {
      * last stage's TTFT is when it starts (the fill), plus what it computes, plus what it waits between chunks
      * (on the previous stages or their sends), plus the lm_head; the drain is what follows stage 0's last chunk.
      */
-    static String whyPlanned(Candidate planned, Candidate reference, Candidate bestFixed, Candidate bestDynamic) {
+    static String whyPlanned(Candidate planned, Candidate reference, Candidate bestFixed, Candidate bestDynamic,
+                             double lowerBoundMs) {
         Anatomy p = Anatomy.of(planned.result);
         Anatomy q = Anatomy.of(reference.result);
         StringBuilder b = new StringBuilder();
@@ -267,7 +268,24 @@ public final class Planner {
                         + "counted in the waits.",
                 100 * gain, p.fill, q.fill, p.first, q.first, p.compute, q.compute, p.chunks, q.chunks, p.gaps, q.gaps,
                 p.minCost, p.maxCost, q.minCost, q.maxCost, p.drain, q.drain, p.last, q.last, p.sends, q.sends));
+        b.append(String.format(" No schedule can finish before %.0f ms (the busiest stage's work on the whole prompt as "
+                + "one chunk, plus the lm_head): the better rule is %.1f%% above that bound, the planned schedule %.1f%%.",
+                lowerBoundMs, 100 * (reference.result.ttftMs() / lowerBoundMs - 1),
+                100 * (planned.result.ttftMs() / lowerBoundMs - 1)));
         return b.toString();
+    }
+
+    /**
+     * A floor under every schedule's TTFT: the busiest stage must do at least the work of the whole prompt in one
+     * chunk (splitting only adds per-chunk overheads, weight re-reads and less efficient short GEMMs; the causal
+     * attention pairs are the same), and the lm_head follows.
+     */
+    static double lowerBoundMs(ParallelCostModel cost, int prompt) {
+        double worst = 0;
+        for (int s = 0; s < cost.layout().pp(); s++) {
+            worst = Math.max(worst, cost.chunkCost(s, 0, prompt).totalMs());
+        }
+        return worst + cost.headMs();
     }
 
     /** Where one simulated prefill's time goes, seen from the last stage. */
