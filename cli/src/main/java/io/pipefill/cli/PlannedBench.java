@@ -61,7 +61,7 @@ final class PlannedBench implements Callable<Integer> {
     @Option(names = "--sigma", defaultValue = "0.75", description = "σ of the dynamic runs (default: ${DEFAULT-VALUE}).")
     double sigma;
 
-    @Option(names = "--max-chunk", defaultValue = "4096", description = "Largest planned chunk (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-chunk", defaultValue = "2048", description = "Largest planned chunk; the calibration covers up to its largest chunk (default: ${DEFAULT-VALUE}).")
     int maxChunk;
 
     @Option(names = "--repeat", defaultValue = "2", description = "Rounds; each runs every setting once (default: ${DEFAULT-VALUE}).")

@@ -33,7 +33,7 @@ public final class ChunkScheduleOptimizer {
     static final int MAX_CAPS = 96;
     static final int ALL_CAPS_UP_TO = 4096;
     /** Simulations the local search may spend (a 1M-token prompt over 8 stages stays well under a second). */
-    static final int MAX_SIMULATIONS = 6000;
+    static final int MAX_SIMULATIONS = 2500;
 
     /** Allowed chunk sizes: multiples of {@code alignment} in [minChunk, maxChunk]; the last chunk may be shorter. */
     public record Bounds(int alignment, int minChunk, int maxChunk) {
