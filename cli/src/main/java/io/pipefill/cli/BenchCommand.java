@@ -27,7 +27,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (not tests).",
-        subcommands = {BenchCommand.Prefill.class, PipelineBench.class, ControlPlaneBench.class})
+        subcommands = {BenchCommand.Prefill.class, PipelineBench.class, PlannedBench.class, ControlPlaneBench.class})
 final class BenchCommand {
 
     @Command(name = "prefill", mixinStandardHelpOptions = true,

@@ -31,7 +31,10 @@ final class PipelineRun {
     private final int[] tokens;
     private final int threads;
 
-    PipelineRun(PrefillCommand cmd, Path dir, ModelConfig config, int[] tokens, int threads) {
+    private final List<Integer> schedule;
+
+    PipelineRun(PrefillCommand cmd, Path dir, ModelConfig config, int[] tokens, int threads, List<Integer> schedule) {
+        this.schedule = schedule;
         this.cmd = cmd;
         this.dir = dir;
         this.config = config;
@@ -47,7 +50,7 @@ final class PipelineRun {
         }
         PipelineSpec spec = new PipelineSpec(dir.toAbsolutePath().toString(), topo, cmd.chunk, cmd.dynamicChunking,
                 cmd.smooth, fit, threads, Duration.ofSeconds(cmd.peerTimeout),
-                List.of(new PipelineSpec.Request(tokens, cmd.maxNewTokens)));
+                List.of(new PipelineSpec.Request(tokens, cmd.maxNewTokens)), schedule);
         if (!cmd.json) {
             out.printf("model    %s (%s, %d layers, hidden %d, %.1fM params)%n", dir, config.architecture().hfName(),
                     config.numLayers(), config.hiddenSize(), config.parameterCount() / 1e6);
@@ -56,8 +59,12 @@ final class PipelineRun {
                             ? cmd.inProcess ? "cuda (GPU 0 shared, device-to-device links)" : "cuda (rank r on GPU r, NCCL)"
                             : threads + " thread" + (threads == 1 ? "" : "s") + " per rank",
                     cmd.inProcess ? "in process" : "worker processes");
-            out.printf("prompt   %d tokens; %s chunks, base %d%n", tokens.length,
-                    cmd.dynamicChunking ? "dynamic (σ " + cmd.smooth + ")" : "fixed", cmd.chunk);
+            if (schedule != null) {
+                out.printf("prompt   %d tokens; explicit schedule of %d chunks%n", tokens.length, schedule.size());
+            } else {
+                out.printf("prompt   %d tokens; %s chunks, base %d%n", tokens.length,
+                        cmd.dynamicChunking ? "dynamic (σ " + cmd.smooth + ")" : "fixed", cmd.chunk);
+            }
         }
         PipelineRunner runner = cmd.inProcess ? new InProcessPipeline(cmd.backend)
                 : new ProcessPipeline(cmd.backend, cmd.quiet ? new PrintStream(PrintStream.nullOutputStream()) : log,

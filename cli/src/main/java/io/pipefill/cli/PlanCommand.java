@@ -69,6 +69,11 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--dynamic-chunking", description = "Use dynamic chunking only (default: fixed and dynamic are both swept unless --chunk is given).")
     boolean dynamicChunking;
 
+    @Option(names = "--chunking", defaultValue = "swept", description = "swept (fixed and dynamic chunking are both "
+            + "tried, the default), or planned: also optimise the whole chunk sequence and use it; the plan prints the "
+            + "schedule for `pipefill prefill --chunk-schedule` and says why it wins.")
+    String chunking;
+
     @Option(names = "--smooth", description = "σ of dynamic chunking in [0, 1] (default: swept 0.6, 0.75, 0.85).")
     Double smooth;
 
@@ -104,8 +109,11 @@ final class PlanCommand implements Callable<Integer> {
             cal = calibrate(spec, cluster);
             cluster = cluster.withGpu(g.withEfficiency(cal.efficiency()));
         }
+        if (!chunking.equals("swept") && !chunking.equals("planned")) {
+            throw new IllegalArgumentException("--chunking must be swept or planned, got " + chunking);
+        }
         PlanRequest req = new PlanRequest(spec, cluster, promptTokens, pp, tp, layerPartition, chunk, dynamicChunking,
-                smooth, allowInterNodeTp, Objective.parse(objective));
+                smooth, allowInterNodeTp, Objective.parse(objective), chunking.equals("planned"));
         if ((pp == null) != (tp == null) && !json) {
             System.err.println("pipefill: note: only one of --pp/--tp given; ranking layouts with it fixed");
         }
@@ -164,6 +172,9 @@ final class PlanCommand implements Callable<Integer> {
                     report.request().predicts() ? "" : "#" + rank++ + "  ", p.layout().name(), p.ttftMs() / 1000,
                     p.tokensPerSecond(), p.tokensPerSecondPerGpu(), 100 * p.simulation().bubbleRatio());
             out.printf("    layers %s; chunking %s%n", p.layout().partition(), p.chunking().describe());
+            if (p.chunking().planned()) {
+                out.printf("    --chunk-schedule %s%n", p.chunking().schedule().describeSizes());
+            }
             out.printf("    stage utilisation %s%n", Arrays.toString(Arrays.stream(p.simulation().stageUtilization())
                     .map(u -> Math.round(u * 1000) / 1000.0).toArray()));
             MemoryEstimate m = p.memory();

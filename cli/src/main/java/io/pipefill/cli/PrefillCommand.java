@@ -23,7 +23,10 @@ import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
 import io.pipefill.tokenizer.PromptTokenizer;
 import java.io.PrintStream;
+import io.pipefill.model.ChunkSchedule;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -79,6 +82,11 @@ final class PrefillCommand implements Callable<Integer> {
 
     @Option(names = "--chunk-fit", split = ",", description = "Use this latency fit a,b,c (ms) instead of profiling stage 0.")
     double[] chunkFit;
+
+    @Option(names = "--chunk-schedule", description = "Explicit chunk sizes, e.g. 8192,7680,7168 (as `pipefill plan "
+            + "--chunking planned` prints them), or a file holding them; they must add up to the prompt. Every rank runs "
+            + "them (replaces --chunk and --dynamic-chunking).")
+    String chunkSchedule;
 
     @Option(names = "--in-process", description = "Run the pipeline's ranks as threads of this process instead of worker processes.")
     boolean inProcess;
@@ -144,7 +152,9 @@ final class PrefillCommand implements Callable<Integer> {
         ModelConfig c = randomWeights ? RandomModel.config(model) : md.config();
         String modelName = randomWeights ? RandomModel.describe(model, weightSeed) : dir.toString();
         int[] tokens = prompt.tokens(md == null ? null : md.tokenizerJson(), c.vocabSize(), seed);
-        PrefillRequest request = new PrefillRequest(tokens, chunk, maxNewTokens, dynamicChunking, smooth, givenFit());
+        List<Integer> schedule = explicitSchedule(tokens.length);
+        PrefillRequest request = new PrefillRequest(tokens, schedule != null ? schedule.stream().mapToInt(i -> i).max()
+                .orElse(chunk) : chunk, maxNewTokens, dynamicChunking, smooth, givenFit(), schedule);
 
         StageShard shard = StageShard.whole(c);
         long budget = kvBudget.equals("auto") ? SystemMemory.totalBytes() / 2 : ByteSize.parse("--kv-budget", kvBudget);
@@ -157,13 +167,14 @@ final class PrefillCommand implements Callable<Integer> {
         }
 
         if (pipeline) {
-            return new PipelineRun(this, dir, c, tokens, nThreads).execute(out, log);
+            return new PipelineRun(this, dir, c, tokens, nThreads, schedule).execute(out, log);
         }
         if (!json) {
             out.printf("model    %s (%s, %d layers, hidden %d, %d/%d heads, %.1fM params)%n", dir, c.architecture().hfName(),
                     c.numLayers(), c.hiddenSize(), c.numHeads(), c.numKvHeads(), c.parameterCount() / 1e6);
             out.printf("prompt   %d tokens (%s); %s; %d thread%s%n", tokens.length, prompt.describe(seed),
-                    dynamicChunking ? "dynamic chunks (σ " + smooth + "), base " + chunk
+                    schedule != null ? "explicit schedule of " + schedule.size() + " chunks"
+                            : dynamicChunking ? "dynamic chunks (σ " + smooth + "), base " + chunk
                             : "chunks of " + Math.min(chunk, tokens.length), nThreads, nThreads == 1 ? "" : "s");
         }
         ProgressListener progress = quiet ? ProgressListener.NONE : new ProgressListener() {
@@ -201,6 +212,28 @@ final class PrefillCommand implements Callable<Integer> {
             printHuman(out, r, text);
         }
         return 0;
+    }
+
+    /**
+     * The --chunk-schedule sizes (read from the file when it names one), checked against the prompt; null when the
+     * chunks are fixed or dynamic.
+     */
+    List<Integer> explicitSchedule(int promptTokens) throws java.io.IOException {
+        if (chunkSchedule == null) {
+            return null;
+        }
+        if (dynamicChunking) {
+            throw new IllegalArgumentException("--chunk-schedule gives the chunks itself: drop --dynamic-chunking");
+        }
+        Path file = Path.of(chunkSchedule.trim());
+        String text = !chunkSchedule.isBlank() && Files.isRegularFile(file) ? Files.readString(file) : chunkSchedule;
+        ChunkSchedule s = ChunkSchedule.parse(text);
+        if (s.promptTokens() != promptTokens) {
+            throw new IllegalArgumentException("--chunk-schedule covers " + s.promptTokens() + " tokens (" + s.size()
+                    + " chunks) but the prompt has " + promptTokens + "; pipefill plan --chunking planned --prompt-tokens "
+                    + promptTokens + " makes one for it");
+        }
+        return s.sizes();
     }
 
     /** The --chunk-fit a,b,c, or null to profile; checked before any model is read. */

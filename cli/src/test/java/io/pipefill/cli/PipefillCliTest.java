@@ -84,6 +84,28 @@ class PipefillCliTest {
     }
 
     @Test
+    void anExplicitChunkScheduleRunsAsGivenFromTheLineOrAFile(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        CliRun whole = run("prefill", "--model", model, "--random-tokens", "200", "--chunk", "200", "--threads", "1",
+                "--json", "--quiet");
+        assertEquals(0, whole.code(), whole.err());
+        Path file = tmp.resolve("schedule.txt");
+        Files.writeString(file, "96\n64\n40\n");
+        for (String sched : new String[] {"96,64,40", file.toString()}) {
+            CliRun r = run("prefill", "--model", model, "--random-tokens", "200", "--pp", "2", "--tp", "2",
+                    "--chunk-schedule", sched, "--in-process", "--threads", "1", "--json");
+            assertEquals(0, r.code(), r.err());
+            JsonNode j = new ObjectMapper().readTree(r.out());
+            assertEquals("[96,64,40]", j.get("chunks").findValuesAsText("size").toString().replace(" ", ""),
+                    j.get("chunks").toString());
+            assertEquals(new ObjectMapper().readTree(whole.out()).get("first_token").asInt(), j.get("first_token").asInt());
+        }
+        CliRun bad = run("prefill", "--model", model, "--random-tokens", "200", "--pp", "2", "--chunk-schedule", "96,64",
+                "--in-process");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("--chunk-schedule covers 160 tokens (2 chunks) but the prompt has 200"), bad.err());
+    }
+
+    @Test
     void pipelineLayoutsThatDoNotFitAreRefused() {
         assertTrue(run("prefill", "--model", model, "--random-tokens", "20", "--tp", "3", "--in-process").err()
                 .contains("--tp 3 must divide the attention heads (4) and the key/value heads (2)"));

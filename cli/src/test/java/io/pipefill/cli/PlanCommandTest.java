@@ -72,6 +72,26 @@ class PlanCommandTest {
     }
 
     @Test
+    void plannedChunkingPrintsTheScheduleAndWhy() throws Exception {
+        CliRun r = run("plan", "--model", "llama-3.1-8b", "--gpu", "h20", "--prompt-tokens", "32768", "--pp", "4", "--tp",
+                "2", "--chunking", "planned", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertTrue(j.get("chunking").get("planned").asBoolean());
+        int sum = 0;
+        for (String n : j.get("chunking").get("schedule").asText().split(",")) {
+            sum += Integer.parseInt(n);
+        }
+        assertEquals(32768, sum);
+        assertTrue(j.get("reason").asText().contains("Why planned"), j.get("reason").asText());
+        CliRun human = run("plan", "--model", "llama-3.1-8b", "--gpu", "h20", "--prompt-tokens", "32768", "--pp", "4",
+                "--tp", "2", "--chunking", "planned");
+        assertTrue(human.out().contains("--chunk-schedule " + j.get("chunking").get("schedule").asText()), human.out());
+        CliRun bad = run("plan", "--model", "llama-3.1-8b", "--prompt-tokens", "32768", "--chunking", "best");
+        assertTrue(bad.err().contains("--chunking must be swept or planned, got best"), bad.err());
+    }
+
+    @Test
     void badInputGetsOneClearLine() {
         CliRun r = run("plan", "--model", "llama-3.1-70b", "--gpu", "h300", "--prompt-tokens", "1000");
         assertEquals(1, r.code());

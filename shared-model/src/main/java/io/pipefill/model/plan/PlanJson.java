@@ -86,7 +86,9 @@ public final class PlanJson {
         if (c.fallbackReason() != null) {
             dyn.put("fallback_reason", c.fallbackReason());
         }
+        dyn.put("planned", c.planned());
         dyn.put("count", c.schedule().size());
+        dyn.put("schedule", c.schedule().describeSizes());
         ArrayNode chunks = o.putArray("chunks");
         for (Chunk ch : c.schedule().chunks()) {
             chunks.addObject().put("offset", ch.offset()).put("size", ch.size());

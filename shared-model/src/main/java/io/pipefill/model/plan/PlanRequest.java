@@ -6,10 +6,18 @@ import io.pipefill.model.hw.Cluster;
 /**
  * What to plan. Null {@code pp}/{@code tp}/{@code chunk}/{@code sigma} mean "choose"; with both pp and tp the
  * planner predicts that one layout. {@code dynamic} asks for dynamic chunking only; without it and without a
- * chunk size, fixed and dynamic chunking are both swept.
+ * chunk size, fixed and dynamic chunking are both swept. {@code planned} also sweeps both and then optimises the whole
+ * chunk sequence ({@link ChunkScheduleOptimizer}), which is the chunking chosen.
  */
 public record PlanRequest(ModelSpec model, Cluster cluster, int promptTokens, Integer pp, Integer tp, String partition,
-                          Integer chunk, boolean dynamic, Double sigma, boolean allowInterNodeTp, Objective objective) {
+                          Integer chunk, boolean dynamic, Double sigma, boolean allowInterNodeTp, Objective objective,
+                          boolean planned) {
+
+    /** Without planned chunk schedules. */
+    public PlanRequest(ModelSpec model, Cluster cluster, int promptTokens, Integer pp, Integer tp, String partition,
+                       Integer chunk, boolean dynamic, Double sigma, boolean allowInterNodeTp, Objective objective) {
+        this(model, cluster, promptTokens, pp, tp, partition, chunk, dynamic, sigma, allowInterNodeTp, objective, false);
+    }
 
     public PlanRequest {
         if (model == null || cluster == null) {
@@ -32,6 +40,10 @@ public record PlanRequest(ModelSpec model, Cluster cluster, int promptTokens, In
         }
         if (partition != null && pp == null) {
             throw new IllegalArgumentException("--layer-partition needs --pp (and --tp)");
+        }
+        if (planned && (dynamic || chunk != null)) {
+            throw new IllegalArgumentException("--chunking planned chooses the chunks itself: drop --chunk and "
+                    + "--dynamic-chunking");
         }
         if (objective == null) {
             objective = Objective.TTFT;

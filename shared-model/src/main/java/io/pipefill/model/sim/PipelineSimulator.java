@@ -79,6 +79,58 @@ public final class PipelineSimulator {
         this(stages, latency, link, 0, 0);
     }
 
+    public int stages() {
+        return stages;
+    }
+
+    public StageLatency latency() {
+        return latency;
+    }
+
+    public LinkTime link() {
+        return link;
+    }
+
+    public double headMs() {
+        return headMs;
+    }
+
+    /** The same pipeline (buffers, links, lm_head) with another latency model, e.g. a memoised one. */
+    public PipelineSimulator withLatency(StageLatency other) {
+        return new PipelineSimulator(stages, other, link, headMs, sendWindows);
+    }
+
+    /**
+     * TTFT alone, with the rules of {@link #run} but without building the timeline: what a search that
+     * simulates thousands of schedules needs.
+     */
+    public double ttftMs(ChunkSchedule schedule) {
+        List<Chunk> chunks = schedule.chunks();
+        int m = chunks.size();
+        double[][] end = new double[stages][m];
+        double[][] sendEnd = new double[stages][m];
+        for (int c = 0; c < m; c++) {
+            Chunk ch = chunks.get(c);
+            for (int s = 0; s < stages; s++) {
+                double ready = s == 0 ? 0 : sendEnd[s - 1][c];
+                double free = c == 0 ? 0 : end[s][c - 1];
+                int window = sendWindows[s];
+                if (window > 0 && c >= window && s < stages - 1) {
+                    free = Math.max(free, sendEnd[s][c - window]);
+                }
+                double e = Math.max(ready, free)
+                        + checked(latency.ms(s, ch.offset(), ch.size()), "compute of chunk " + c + " on stage " + s);
+                end[s][c] = e;
+                if (s < stages - 1) {
+                    double linkFree = c == 0 ? 0 : sendEnd[s][c - 1];
+                    sendEnd[s][c] = Math.max(e, linkFree) + checked(link.ms(s, ch.size()), "send of chunk " + c
+                            + " from stage " + s);
+                }
+            }
+        }
+        return end[stages - 1][m - 1] + headMs;
+    }
+
     public SimulationResult run(ChunkSchedule schedule) {
         List<Chunk> chunks = schedule.chunks();
         int m = chunks.size();

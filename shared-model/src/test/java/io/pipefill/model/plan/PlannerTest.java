@@ -141,4 +141,27 @@ class PlannerTest {
             assertTrue(rep.plans().get(i).tokensPerSecondPerGpu() <= rep.plans().get(i - 1).tokensPerSecondPerGpu());
         }
     }
+
+    @Test
+    void plannedChunkingIsNeverSlowerThanTheSweptRulesAndSaysWhy() {
+        PlanRequest req = new PlanRequest(ModelCatalog.preset("llama-3.1-8b"), Cluster.of(GpuCatalog.get("h20"), 1, 8),
+                65536, 4, 2, null, null, false, null, false, Objective.TTFT, true);
+        Plan p = planner.plan(req).best();
+        assertTrue(p.chunking().planned(), p.chunking().describe());
+        double bestSwept = p.sweep().stream().filter(s -> !s.chunking().startsWith("planned") && !Double.isNaN(s.ttftMs()))
+                .mapToDouble(Plan.SweepPoint::ttftMs).min().orElseThrow();
+        assertTrue(p.ttftMs() <= bestSwept, p.ttftMs() + " vs " + bestSwept);
+        assertEquals(65536, p.chunking().schedule().promptTokens());
+        for (int i = 0; i + 1 < p.chunking().schedule().size(); i++) {
+            int n = p.chunking().schedule().sizes().get(i);
+            assertEquals(0, n % 64, "aligned: " + p.chunking().schedule().describeSizes());
+        }
+        assertTrue(p.reason().contains("Why planned") && p.reason().contains("starts after"), p.reason());
+        var json = PlanJson.tree(planner.plan(req), false);
+        assertEquals(p.chunking().schedule().describeSizes(), json.get("chunking").get("schedule").asText());
+        assertTrue(json.get("chunking").get("planned").asBoolean());
+        var e = assertThrows(IllegalArgumentException.class, () -> new PlanRequest(req.model(), req.cluster(), 65536, 4, 2,
+                null, 4096, false, null, false, Objective.TTFT, true));
+        assertTrue(e.getMessage().contains("drop --chunk"), e.getMessage());
+    }
 }

@@ -30,6 +30,10 @@ final class JobCodec {
         if (spec.givenFit() != null) {
             o.putArray("fit").add(spec.givenFit().a()).add(spec.givenFit().b()).add(spec.givenFit().c());
         }
+        if (spec.chunkSchedule() != null) {
+            ArrayNode sched = o.putArray("chunkSchedule");
+            spec.chunkSchedule().forEach(sched::add);
+        }
         o.put("threads", spec.threadsPerRank());
         o.put("peerTimeoutMs", spec.peerTimeout().toMillis());
         ArrayNode reqs = o.putArray("requests");
@@ -61,8 +65,15 @@ final class JobCodec {
             }
             reqs.add(new PipelineSpec.Request(tokens, r.get("maxNewTokens").asInt()));
         }
+        List<Integer> schedule = null;
+        if (o.hasNonNull("chunkSchedule")) {
+            schedule = new ArrayList<>();
+            for (JsonNode n : o.get("chunkSchedule")) {
+                schedule.add(n.asInt());
+            }
+        }
         return new PipelineSpec(model, topo, o.get("chunk").asInt(), o.get("dynamic").asBoolean(),
                 o.get("sigma").asDouble(), fit, o.get("threads").asInt(), Duration.ofMillis(o.get("peerTimeoutMs").asLong()),
-                reqs);
+                reqs, schedule);
     }
 }

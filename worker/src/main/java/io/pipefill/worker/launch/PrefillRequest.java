@@ -2,6 +2,7 @@ package io.pipefill.worker.launch;
 
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.pipeline.ChunkingPolicy;
+import java.util.List;
 
 /**
  * What to prefill in one process: the prompt's token ids, the chunking (fixed chunks of {@code chunkSize}, or
@@ -10,9 +11,17 @@ import io.pipefill.model.pipeline.ChunkingPolicy;
  * @param dynamic  dynamic chunking: profile the stage (unless {@code givenFit}) and shrink chunks as the prefix grows
  * @param sigma    smoothing of dynamic chunks toward {@code chunkSize}, in [0, 1]
  * @param givenFit a latency fit measured earlier, used instead of the profile; null to profile
+ * @param chunkSchedule explicit chunk sizes summing to the prompt (a planned schedule), or null
  */
 public record PrefillRequest(int[] promptTokens, int chunkSize, int maxNewTokens, boolean dynamic, double sigma,
-                             LatencyFit givenFit) {
+                             LatencyFit givenFit, List<Integer> chunkSchedule) {
+
+    /** Fixed or dynamic chunks (no explicit schedule). */
+    public PrefillRequest(int[] promptTokens, int chunkSize, int maxNewTokens, boolean dynamic, double sigma,
+                          LatencyFit givenFit) {
+        this(promptTokens, chunkSize, maxNewTokens, dynamic, sigma, givenFit, null);
+    }
+
     public PrefillRequest {
         if (promptTokens == null || promptTokens.length == 0) {
             throw new IllegalArgumentException("the prompt is empty: give at least one token");
@@ -27,6 +36,9 @@ public record PrefillRequest(int[] promptTokens, int chunkSize, int maxNewTokens
             throw new IllegalArgumentException("--smooth must be in [0, 1], got " + sigma);
         }
         promptTokens = promptTokens.clone();
+        if (chunkSchedule != null) {
+            chunkSchedule = List.copyOf(chunkSchedule);
+        }
     }
 
     /** Fixed chunks of {@code chunkSize}. */

@@ -43,7 +43,8 @@ public final class SingleProcessPrefill {
         StageChecks.tokensInVocabulary(prompt, 0, prompt.length, config.vocabSize());
         Topology one = new Topology(1, 1, LayerPartition.even(config.numLayers(), 1));
         PipelineSpec spec = new PipelineSpec("", one, request.chunkSize(), request.dynamic(), request.sigma(),
-                request.givenFit(), 1, NO_PEERS, List.of(new PipelineSpec.Request(prompt, request.maxNewTokens())));
+                request.givenFit(), 1, NO_PEERS, List.of(new PipelineSpec.Request(prompt, request.maxNewTokens())),
+                request.chunkSchedule());
         Collected sink = new Collected(progress);
         try (Transport alone = new InProcessTransport.Fabric(1, NO_PEERS).endpoint(0)) {
             new StageWorker(alone, spec, sink, () -> sink.started(new RunClock(RunClock.nowMicros()))).runOn(stage, config);

@@ -1,5 +1,6 @@
 package io.pipefill.worker.pipeline;
 
+import io.pipefill.model.ChunkSchedule;
 import io.pipefill.model.DynamicChunking;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.Topology;
@@ -15,9 +16,19 @@ import java.util.List;
  * @param sigma        smoothing of dynamic chunks toward {@code chunk}
  * @param givenFit     a latency fit to use instead of profiling (a calibration measured earlier), or null
  * @param peerTimeout  the longest any rank waits for a peer before failing the run
+ * @param chunkSchedule explicit chunk sizes (a planned schedule) that every request's prompt is cut into, in order,
+ *                      instead of fixed or dynamic chunks; null to derive the chunks. Each prompt must have exactly
+ *                      their sum of tokens; the ranks check that they agree on it before the run.
  */
 public record PipelineSpec(String modelDir, Topology topology, int chunk, boolean dynamic, double sigma,
-                           LatencyFit givenFit, int threadsPerRank, Duration peerTimeout, List<Request> requests) {
+                           LatencyFit givenFit, int threadsPerRank, Duration peerTimeout, List<Request> requests,
+                           List<Integer> chunkSchedule) {
+
+    /** Fixed or dynamic chunks (no explicit schedule). */
+    public PipelineSpec(String modelDir, Topology topology, int chunk, boolean dynamic, double sigma, LatencyFit givenFit,
+                        int threadsPerRank, Duration peerTimeout, List<Request> requests) {
+        this(modelDir, topology, chunk, dynamic, sigma, givenFit, threadsPerRank, peerTimeout, requests, null);
+    }
 
     /** One prompt and how many tokens to generate after it. */
     public record Request(int[] tokens, int maxNewTokens) {
@@ -37,16 +48,37 @@ public record PipelineSpec(String modelDir, Topology topology, int chunk, boolea
         if (threadsPerRank < 1) {
             throw new IllegalArgumentException("threads per rank must be at least 1, got " + threadsPerRank);
         }
+        if (chunkSchedule != null) {
+            ChunkSchedule s = ChunkSchedule.ofSizes(chunkSchedule); // checks the sizes
+            chunkSchedule = s.sizes();
+            if (dynamic) {
+                throw new IllegalArgumentException("--chunk-schedule gives the chunks itself: drop --dynamic-chunking");
+            }
+            for (int i = 0; i < requests.size(); i++) {
+                int n = requests.get(i).tokens().length;
+                if (n != s.promptTokens()) {
+                    throw new IllegalArgumentException("the chunk schedule covers " + s.promptTokens() + " tokens ("
+                            + s.size() + " chunks) but prompt " + i + " has " + n + "; a schedule is made for one"
+                            + " prompt length (pipefill plan --chunking planned --prompt-tokens " + n + " gives one)");
+                }
+            }
+        }
+    }
+
+    /** The explicit schedule, or null when the chunks are derived from {@code chunk} (and the fit). */
+    public ChunkSchedule explicitSchedule() {
+        return chunkSchedule == null ? null : ChunkSchedule.ofSizes(chunkSchedule);
     }
 
     /**
      * Rows in the largest float message a rank of this run sends: a chunk's hidden states or TP sums (at most the
-     * base chunk, or 64 rows when dynamic chunks align up a smaller base), the stage-0 profile's TP sums
+     * base chunk, or 64 rows when dynamic chunks align up a smaller base, or an explicit schedule's largest), the stage-0 profile's TP sums
      * (1.25 × base) or the warm-up's ({@link LoadedStage#WARM_UP_TOKENS}). Data ports refuse larger frames.
      */
     public int maxMessageRows() {
-        return Math.max(Math.max(ChunkingPolicy.maxProfileLength(chunk), DynamicChunking.alignmentFor(1)),
-                LoadedStage.WARM_UP_TOKENS);
+        int explicit = chunkSchedule == null ? 0 : chunkSchedule.stream().mapToInt(Integer::intValue).max().orElse(0);
+        return Math.max(Math.max(Math.max(ChunkingPolicy.maxProfileLength(chunk), DynamicChunking.alignmentFor(1)),
+                LoadedStage.WARM_UP_TOKENS), explicit);
     }
 
     /** {@link #maxMessageRows} × the hidden size: the data ports' frame bound. */

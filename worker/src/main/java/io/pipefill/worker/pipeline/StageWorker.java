@@ -126,6 +126,18 @@ public final class StageWorker {
      * derive the same chunks from the same values.
      */
     private ChunkingDecision agreeOnChunking(Stage stage, ModelConfig c) {
+        ChunkSchedule explicit = spec.explicitSchedule();
+        if (explicit != null) {
+            // every rank got the schedule with its spec; rank 0's copy is the one all must hold, checked before
+            // any chunk moves (a rank cutting the prompt differently would deadlock or mix up activations)
+            String mine = explicit.describeSizes();
+            String agreed = transport.broadcast(0, transport.allRanks(), groups.rank() == 0 ? mine : null, String.class);
+            if (!mine.equals(agreed)) {
+                throw new IllegalStateException(groups.describe() + " holds the chunk schedule " + mine
+                        + " but rank 0 holds " + agreed + "; every rank must run the same schedule");
+            }
+            return ChunkingPolicy.fixed(explicit.maxChunkSize());
+        }
         if (!spec.dynamic()) {
             return ChunkingPolicy.fixed(spec.chunk());
         }
@@ -149,7 +161,8 @@ public final class StageWorker {
                             List<StageEvent> events) {
         PipelineSpec.Request req = spec.requests().get(r);
         int[] prompt = req.tokens();
-        ChunkSchedule schedule = ChunkingPolicy.schedule(decision, prompt.length);
+        ChunkSchedule schedule = spec.chunkSchedule() != null ? spec.explicitSchedule()
+                : ChunkingPolicy.schedule(decision, prompt.length);
         boolean first = groups.firstStageRank();
         boolean last = groups.lastStageRank();
         boolean logits = groups.computesLogits();

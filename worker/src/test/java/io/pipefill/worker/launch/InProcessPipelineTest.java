@@ -77,6 +77,40 @@ class InProcessPipelineTest {
         }
     }
 
+    /** An uneven planned-style schedule: large first, shrinking, a short remainder (333 tokens). */
+    static final List<Integer> SCHEDULE = List.of(128, 64, 64, 50, 27);
+
+    @ParameterizedTest(name = "explicit schedule pp={0} tp={1}")
+    @CsvSource({"1,1", "2,1", "3,1", "4,1", "1,2", "2,2", "3,2", "4,2"})
+    void anExplicitScheduleMatchesTheUnchunkedReference(int pp, int tp) {
+        ModelConfig c = ModelDirectory.open(MODEL).config();
+        PipelineSpec spec = new PipelineSpec(MODEL.toString(), Topology.of(c, pp, tp, null), 64, false, 0.75, null, 1,
+                Duration.ofSeconds(30), List.of(new PipelineSpec.Request(PROMPT, 5)), SCHEDULE);
+        PipelineResult r = new InProcessPipeline(Backends.Kind.cpu).run(spec);
+        RequestResult res = r.result(0);
+        double err = TestModels.relativeError(res.lastLogits(), reference().lastLogits());
+        assertTrue(err <= TOLERANCE, "relative error " + err);
+        assertArrayEquals(reference().generated(), res.generated());
+        for (int stage = 0; stage < pp; stage++) {
+            int s = stage;
+            List<Integer> ran = r.timeline().prefill(0).stream().filter(e -> e.stage() == s && e.tpRank() == 0)
+                    .map(StageEvent::size).toList();
+            assertEquals(SCHEDULE, ran, "stage " + stage + " ran the schedule's chunks in order");
+        }
+    }
+
+    @Test
+    void aScheduleForAnotherPromptLengthIsRefused() {
+        ModelConfig c = ModelDirectory.open(MODEL).config();
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new PipelineSpec(
+                MODEL.toString(), Topology.of(c, 2, 1, null), 64, false, 0.75, null, 1, Duration.ofSeconds(30),
+                List.of(new PipelineSpec.Request(PROMPT, 5)), List.of(128, 128)));
+        assertTrue(e.getMessage().contains("covers 256 tokens") && e.getMessage().contains("has 333"), e.getMessage());
+        var round = JobCodec.decode(JobCodec.encode(new PipelineSpec(MODEL.toString(), Topology.of(c, 2, 1, null), 64,
+                false, 0.75, null, 1, Duration.ofSeconds(30), List.of(new PipelineSpec.Request(PROMPT, 5)), SCHEDULE)));
+        assertEquals(SCHEDULE, round.chunkSchedule(), "worker processes receive the schedule with the job");
+    }
+
     @Test
     void queuedRequestsEachGetTheirOwnAnswer() {
         ModelConfig c = ModelDirectory.open(MODEL).config();

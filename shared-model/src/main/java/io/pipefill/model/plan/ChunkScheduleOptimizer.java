@@ -1,0 +1,378 @@
+package io.pipefill.model.plan;
+
+import io.pipefill.model.ChunkSchedule;
+import io.pipefill.model.sim.PipelineSimulator;
+import io.pipefill.model.sim.StageLatency;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Chooses a whole chunk sequence c₁…c_M for one prompt so that the simulated TTFT of the pipeline is as low as
+ * the search finds (DESIGN.md's dynamic chunking equalises chunk costs greedily; this optimises the sequence).
+ *
+ * <p>Two steps. <b>Dynamic programming</b> over prefix positions on a grid of aligned points, as TeraPipe does
+ * for training: when every stage takes the same time t_j for chunk j (and sends are free), a pipeline of P
+ * stages finishes after Σ t_j + (P − 1)·max t_j. For each cap τ (taken from the chunk costs themselves) the DP
+ * finds the chunks of least total cost with every cost ≤ τ; each cap's schedule is simulated with the engine's
+ * rules and the best kept, so the fill and drain, the sends and the engine's send buffers are counted exactly.
+ * Where chunk costs are the bottleneck stage's (the max over stages and links) the DP is exact for
+ * identical stages and free links — checked against brute force. <b>Local search</b> then starts from the best
+ * of the DP's schedule and the schedules it is given (the best fixed chunks, the best σ rule), moving single
+ * boundaries by shrinking aligned steps, merging and splitting chunks, and keeps any move the simulator says
+ * is faster; so the result is never slower than what it started from, and the report says which start won.
+ *
+ * <p>Every chunk but the last is a multiple of {@code alignment} within [minChunk, maxChunk]; the last takes
+ * the remainder (at most maxChunk).
+ */
+public final class ChunkScheduleOptimizer {
+    /** Grid points of the DP: the step grows with the prompt so that the DP stays O(points × chunk sizes × caps). */
+    static final int MAX_GRID_POINTS = 512;
+    /** Caps tried by the DP when the chunk costs take more distinct values than {@link #ALL_CAPS_UP_TO}. */
+    static final int MAX_CAPS = 96;
+    static final int ALL_CAPS_UP_TO = 4096;
+    /** Simulations the local search may spend (a 1M-token prompt over 8 stages stays well under a second). */
+    static final int MAX_SIMULATIONS = 2500;
+
+    /** Allowed chunk sizes: multiples of {@code alignment} in [minChunk, maxChunk]; the last chunk may be shorter. */
+    public record Bounds(int alignment, int minChunk, int maxChunk) {
+        public Bounds {
+            if (alignment < 1) {
+                throw new IllegalArgumentException("alignment must be at least 1 token, got " + alignment);
+            }
+            if (minChunk < 1 || maxChunk < minChunk) {
+                throw new IllegalArgumentException("chunk bounds must satisfy 1 ≤ min ≤ max, got min " + minChunk
+                        + " and max " + maxChunk);
+            }
+            if (ceilTo(minChunk, alignment) > maxChunk) {
+                throw new IllegalArgumentException("no multiple of the alignment " + alignment + " lies in [" + minChunk
+                        + ", " + maxChunk + "]");
+            }
+        }
+
+        /** Why {@code s} breaks these bounds, or null when it keeps them. */
+        public String violation(ChunkSchedule s) {
+            List<Integer> sizes = s.sizes();
+            for (int i = 0; i < sizes.size(); i++) {
+                int n = sizes.get(i);
+                boolean last = i == sizes.size() - 1;
+                if (n > maxChunk) {
+                    return "chunk " + i + " has " + n + " tokens, above the maximum " + maxChunk;
+                }
+                if (!last && (n % alignment != 0 || n < minChunk)) {
+                    return "chunk " + i + " has " + n + " tokens; all but the last must be multiples of " + alignment
+                            + " and at least " + minChunk;
+                }
+            }
+            return null;
+        }
+
+        private boolean fits(int size, boolean last) {
+            return size >= 1 && size <= maxChunk && (last || size % alignment == 0 && size >= minChunk);
+        }
+    }
+
+    /**
+     * The chosen schedule and its simulated TTFT; the DP's own best schedule and TTFT (before the local search);
+     * which start the local search improved ("dp" or a seed's name) and how many schedules were simulated.
+     */
+    public record Result(ChunkSchedule schedule, double ttftMs, ChunkSchedule dpSchedule, double dpTtftMs, String start,
+                         double startTtftMs, int simulations) {
+    }
+
+    private final PipelineSimulator sim;
+    private final StageLatency latency;
+
+    /** @param sim the pipeline the schedules are judged on (its latency is memoised here: searches repeat chunks) */
+    public ChunkScheduleOptimizer(PipelineSimulator sim) {
+        this.latency = memoised(sim.latency());
+        this.sim = sim.withLatency(latency);
+    }
+
+    /** The DP alone (no seeds, no local search): what the brute-force tests check. */
+    public Result dynamicProgramme(int prompt, Bounds b) {
+        return optimise(prompt, b, Map.of(), false);
+    }
+
+    /**
+     * The DP, then the local search from the best of its schedule and {@code seeds} (name → schedule; those
+     * that break the bounds or cover another prompt are skipped).
+     */
+    public Result optimise(int prompt, Bounds b, Map<String, ChunkSchedule> seeds) {
+        return optimise(prompt, b, seeds, true);
+    }
+
+    private Result optimise(int prompt, Bounds b, Map<String, ChunkSchedule> seeds, boolean search) {
+        if (prompt < 1) {
+            throw new IllegalArgumentException("the prompt must have at least one token, got " + prompt);
+        }
+        int[] sims = {0};
+        ChunkSchedule dp = dp(prompt, b, sims);
+        double dpTtft = sim.ttftMs(dp);
+        sims[0]++;
+        if (!search) {
+            return new Result(dp, dpTtft, dp, dpTtft, "dp", dpTtft, sims[0]);
+        }
+        String start = "dp";
+        ChunkSchedule best = dp;
+        double bestTtft = dpTtft;
+        for (Map.Entry<String, ChunkSchedule> e : seeds.entrySet()) {
+            ChunkSchedule s = e.getValue();
+            if (s.promptTokens() != prompt || b.violation(s) != null) {
+                continue;
+            }
+            double t = sim.ttftMs(s);
+            sims[0]++;
+            if (t < bestTtft) {
+                best = s;
+                bestTtft = t;
+                start = e.getKey();
+            }
+        }
+        double startTtft = bestTtft;
+        int step = gridStep(prompt, b);
+        List<Integer> cuts = boundaries(best);
+        double[] ttft = {bestTtft};
+        for (int d = step; ; d = Math.max(b.alignment(), (d / 2) / b.alignment() * b.alignment())) {
+            while (sims[0] < MAX_SIMULATIONS && improveOnce(prompt, b, cuts, d, ttft, sims)) {
+                // passes at this step until none helps
+            }
+            if (d == b.alignment() || sims[0] >= MAX_SIMULATIONS) {
+                break;
+            }
+        }
+        return new Result(schedule(prompt, cuts), ttft[0], dp, dpTtft, start, startTtft, sims[0]);
+    }
+
+    /** One pass over all moves; true when some move was kept. */
+    private boolean improveOnce(int prompt, Bounds b, List<Integer> cuts, int d, double[] ttft, int[] sims) {
+        boolean improved = false;
+        for (int i = 0; i < cuts.size() && sims[0] < MAX_SIMULATIONS; i++) {
+            for (int sign : new int[] {-1, 1}) {
+                int old = cuts.get(i);
+                cuts.set(i, old + sign * d);
+                if (!tryKeep(prompt, b, cuts, ttft, sims)) {
+                    cuts.set(i, old);
+                } else {
+                    improved = true;
+                }
+            }
+        }
+        for (int i = 0; i < cuts.size() && sims[0] < MAX_SIMULATIONS; i++) { // merge chunk i+1 into chunk i
+            int old = cuts.remove(i);
+            if (!tryKeep(prompt, b, cuts, ttft, sims)) {
+                cuts.add(i, old);
+            } else {
+                improved = true;
+            }
+        }
+        for (int i = 0; i <= cuts.size() && sims[0] < MAX_SIMULATIONS; i++) { // split chunk i in two
+            int lo = i == 0 ? 0 : cuts.get(i - 1);
+            int hi = i == cuts.size() ? prompt : cuts.get(i);
+            int mid = lo + (hi - lo) / 2 / b.alignment() * b.alignment();
+            if (mid <= lo || mid >= hi) {
+                continue;
+            }
+            cuts.add(i, mid);
+            if (!tryKeep(prompt, b, cuts, ttft, sims)) {
+                cuts.remove(i);
+            } else {
+                improved = true;
+                i++;
+            }
+        }
+        return improved;
+    }
+
+    private boolean tryKeep(int prompt, Bounds b, List<Integer> cuts, double[] ttft, int[] sims) {
+        int prev = 0;
+        for (int i = 0; i <= cuts.size(); i++) {
+            int at = i == cuts.size() ? prompt : cuts.get(i);
+            if (at <= prev || !b.fits(at - prev, i == cuts.size())) {
+                return false;
+            }
+            prev = at;
+        }
+        double t = sim.ttftMs(schedule(prompt, cuts));
+        sims[0]++;
+        if (t < ttft[0] * (1 - 1e-12)) {
+            ttft[0] = t;
+            return true;
+        }
+        return false;
+    }
+
+    /** The DP over the grid: for each cap, least total bottleneck cost; the cap whose schedule simulates fastest. */
+    private ChunkSchedule dp(int prompt, Bounds b, int[] sims) {
+        int step = gridStep(prompt, b);
+        int k = (prompt + step - 1) / step; // grid points 0..k, the last at the prompt's end
+        int[] pos = new int[k + 1];
+        for (int i = 0; i <= k; i++) {
+            pos[i] = (int) Math.min((long) i * step, prompt);
+        }
+        int span = b.maxChunk() / step + 1; // + 1: a short last chunk may span one more point
+        double[][] cost = new double[k][span + 1];
+        List<Double> values = new ArrayList<>();
+        int stages = sim.stages();
+        for (int i = 0; i < k; i++) {
+            Arrays.fill(cost[i], Double.NaN);
+            for (int j = i + 1; j <= Math.min(k, i + span); j++) {
+                int n = pos[j] - pos[i];
+                if (!b.fits(n, j == k)) {
+                    continue;
+                }
+                double c = 0;
+                for (int s = 0; s < stages; s++) {
+                    c = Math.max(c, latency.ms(s, pos[i], n));
+                    if (s + 1 < stages) {
+                        c = Math.max(c, sim.link().ms(s, n));
+                    }
+                }
+                cost[i][j - i] = c;
+                values.add(c);
+            }
+        }
+        if (values.isEmpty()) {
+            throw new IllegalArgumentException("no chunk of " + b + " fits a prompt of " + prompt + " tokens");
+        }
+        double[] caps = caps(values);
+        ChunkSchedule best = null;
+        double bestTtft = Double.POSITIVE_INFINITY;
+        double[] f = new double[k + 1];
+        int[] from = new int[k + 1];
+        for (double cap : caps) {
+            Arrays.fill(f, Double.POSITIVE_INFINITY);
+            f[0] = 0;
+            for (int j = 1; j <= k; j++) {
+                for (int i = Math.max(0, j - span); i < j; i++) {
+                    double c = cost[i][j - i];
+                    if (c <= cap && f[i] + c < f[j]) {
+                        f[j] = f[i] + c;
+                        from[j] = i;
+                    }
+                }
+            }
+            if (Double.isInfinite(f[k])) {
+                continue;
+            }
+            List<Integer> sizes = new ArrayList<>();
+            for (int j = k; j > 0; j = from[j]) {
+                sizes.add(0, pos[j] - pos[from[j]]);
+            }
+            ChunkSchedule s = ChunkSchedule.ofSizes(sizes);
+            double t = sim.ttftMs(s);
+            sims[0]++;
+            if (t < bestTtft) {
+                bestTtft = t;
+                best = s;
+            }
+        }
+        return best;
+    }
+
+    /** Every distinct chunk cost when there are few, else evenly spaced quantiles of them (the largest included). */
+    private static double[] caps(List<Double> values) {
+        double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().distinct().toArray();
+        if (v.length <= ALL_CAPS_UP_TO) {
+            return v;
+        }
+        double[] out = new double[MAX_CAPS];
+        for (int i = 0; i < MAX_CAPS; i++) {
+            out[i] = v[(int) Math.round((double) i * (v.length - 1) / (MAX_CAPS - 1))];
+        }
+        return out;
+    }
+
+    /** The DP's grid step: the alignment, or a multiple of it that keeps the grid to {@link #MAX_GRID_POINTS}. */
+    static int gridStep(int prompt, Bounds b) {
+        int a = b.alignment();
+        long units = ((long) prompt + a - 1) / a;
+        long mult = Math.max(1, (units + MAX_GRID_POINTS - 1) / MAX_GRID_POINTS);
+        mult = Math.max(1, Math.min(mult, b.maxChunk() / a)); // a step no chunk can take leaves nothing to choose
+        return (int) Math.min(Integer.MAX_VALUE, mult * a);
+    }
+
+    private static long ceilTo(long x, int a) {
+        return (x + a - 1) / a * a;
+    }
+
+    private static List<Integer> boundaries(ChunkSchedule s) {
+        List<Integer> cuts = new ArrayList<>();
+        for (int i = 1; i < s.size(); i++) {
+            cuts.add(s.chunks().get(i).offset());
+        }
+        return cuts;
+    }
+
+    private static ChunkSchedule schedule(int prompt, List<Integer> cuts) {
+        List<Integer> sizes = new ArrayList<>(cuts.size() + 1);
+        int prev = 0;
+        for (int c : cuts) {
+            sizes.add(c - prev);
+            prev = c;
+        }
+        sizes.add(prompt - prev);
+        return ChunkSchedule.ofSizes(sizes);
+    }
+
+    /**
+     * Searches revisit the same (stage, prefix, size) often; the cost model is pure, so its answers are kept, in
+     * an open-addressing table of primitive keys (boxed maps cost more than the cost model here).
+     */
+    private static StageLatency memoised(StageLatency l) {
+        return new StageLatency() {
+            private long[] keys = new long[1 << 14];
+            private double[] vals = new double[1 << 14];
+            private int used;
+
+            @Override
+            public double ms(int stage, long prefix, int n) {
+                if (stage >= 1 << 11 || prefix >= 1L << 26 || n >= 1 << 26) {
+                    return l.ms(stage, prefix, n);
+                }
+                long key = (((long) stage << 52) | (prefix << 26) | n) + 1; // 0 marks an empty slot
+                int mask = keys.length - 1;
+                int i = (int) (mix(key) & mask);
+                while (keys[i] != 0) {
+                    if (keys[i] == key) {
+                        return vals[i];
+                    }
+                    i = (i + 1) & mask;
+                }
+                double v = l.ms(stage, prefix, n);
+                keys[i] = key;
+                vals[i] = v;
+                if (++used * 2 > keys.length) {
+                    grow();
+                }
+                return v;
+            }
+
+            private void grow() {
+                long[] ok = keys;
+                double[] ov = vals;
+                keys = new long[ok.length * 2];
+                vals = new double[ok.length * 2];
+                int mask = keys.length - 1;
+                for (int j = 0; j < ok.length; j++) {
+                    if (ok[j] != 0) {
+                        int i = (int) (mix(ok[j]) & mask);
+                        while (keys[i] != 0) {
+                            i = (i + 1) & mask;
+                        }
+                        keys[i] = ok[j];
+                        vals[i] = ov[j];
+                    }
+                }
+            }
+        };
+    }
+
+    private static long mix(long x) {
+        x ^= x >>> 33;
+        x *= 0xff51afd7ed558ccdL;
+        x ^= x >>> 33;
+        return x;
+    }
+}

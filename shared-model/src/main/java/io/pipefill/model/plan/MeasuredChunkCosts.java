@@ -1,0 +1,105 @@
+package io.pipefill.model.plan;
+
+import io.pipefill.model.pipeline.StageEvent;
+import io.pipefill.model.pipeline.Timeline;
+import io.pipefill.model.sim.LinkTime;
+import io.pipefill.model.sim.StageLatency;
+import java.util.List;
+import org.apache.commons.math3.stat.regression.OLSMultipleLinearRegression;
+
+/**
+ * Chunk costs fitted from an engine run's timeline (a calibration run), per stage:
+ * t(prefix, n) = c₀ + c₁·n + c₂·n·prefix + c₃·n² ms — a fixed per-chunk cost, the GEMMs' linear term and
+ * attention over the prefix and the chunk's own causal triangle — and the hidden-state send d₀ + d₁·n ms
+ * (posted to completed). The calibration run should mix chunk sizes (an explicit schedule) so that the
+ * fixed and linear terms separate. The fitted curves feed the simulator and the schedule optimiser.
+ */
+public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedMs, double sendPerTokenMs,
+                                 double rmsRelativeError) {
+
+    /** Fits request {@code request} of a run (TP rank 0 of each stage; stage 0's time includes the embedding). */
+    public static MeasuredChunkCosts fit(Timeline t, int request) {
+        List<StageEvent> events = t.prefill(request).stream().filter(e -> e.tpRank() == 0).toList();
+        double[][] coef = new double[t.stages()][];
+        double sq = 0;
+        int count = 0;
+        for (int s = 0; s < t.stages(); s++) {
+            int stage = s;
+            List<StageEvent> mine = events.stream().filter(e -> e.stage() == stage).toList();
+            if (mine.size() < 6) {
+                throw new IllegalArgumentException("stage " + s + " ran " + mine.size() + " chunks; a fit of four terms "
+                        + "needs at least 6 (calibrate on a longer prompt or smaller chunks)");
+            }
+            double[] y = new double[mine.size()];
+            double[][] x = new double[mine.size()][];
+            for (int i = 0; i < y.length; i++) {
+                StageEvent e = mine.get(i);
+                y[i] = ms(e);
+                x[i] = features(e.offset(), e.size());
+            }
+            OLSMultipleLinearRegression ols = new OLSMultipleLinearRegression();
+            ols.newSampleData(y, x);
+            try {
+                coef[s] = ols.estimateRegressionParameters();
+            } catch (RuntimeException ex) {
+                throw new IllegalArgumentException("stage " + s + "'s chunk times give no fit (" + ex.getMessage()
+                        + "); calibrate with chunks of several sizes, e.g. an explicit schedule");
+            }
+            for (int i = 0; i < y.length; i++) {
+                double r = (predict(coef[s], mine.get(i).offset(), mine.get(i).size()) - y[i]) / y[i];
+                sq += r * r;
+                count++;
+            }
+        }
+        double d0 = 0;
+        double d1 = 0;
+        List<StageEvent> sends = events.stream().filter(e -> e.sendDoneMs() >= 0).toList();
+        if (sends.size() >= 3) {
+            double[] y = new double[sends.size()];
+            double[][] x = new double[sends.size()][];
+            for (int i = 0; i < y.length; i++) {
+                y[i] = sends.get(i).sendDoneMs() - sends.get(i).sendPostedMs();
+                x[i] = new double[] {sends.get(i).size()};
+            }
+            OLSMultipleLinearRegression ols = new OLSMultipleLinearRegression();
+            ols.newSampleData(y, x);
+            double[] b = ols.estimateRegressionParameters();
+            d0 = Math.max(0, b[0]);
+            d1 = Math.max(0, b[1]);
+        }
+        return new MeasuredChunkCosts(coef, d0, d1, Math.sqrt(sq / Math.max(1, count)));
+    }
+
+    /** The time a stage spent on a chunk: its layers, and on stage 0 also the embedding before them. */
+    static double ms(StageEvent e) {
+        return e.stage() == 0 ? e.computeStartMs() + e.computeMs() - e.startMs() : e.computeMs();
+    }
+
+    private static double[] features(long prefix, int n) {
+        return new double[] {n, (double) n * prefix, (double) n * n};
+    }
+
+    private static double predict(double[] c, long prefix, int n) {
+        double[] f = features(prefix, n);
+        return c[0] + c[1] * f[0] + c[2] * f[1] + c[3] * f[2];
+    }
+
+    public StageLatency latency() {
+        return (stage, prefix, n) -> Math.max(0, predict(stageCoefficients[stage], prefix, n));
+    }
+
+    public LinkTime link() {
+        return (from, n) -> sendFixedMs + sendPerTokenMs * n;
+    }
+
+    public String describe() {
+        StringBuilder b = new StringBuilder();
+        for (int s = 0; s < stageCoefficients.length; s++) {
+            double[] c = stageCoefficients[s];
+            b.append(String.format("stage %d: %.3g + %.3g·n + %.3g·n·prefix + %.3g·n² ms; ", s, c[0], c[1], c[2], c[3]));
+        }
+        b.append(String.format("send %.3g + %.3g·n ms; rms error %.1f%%", sendFixedMs, sendPerTokenMs,
+                100 * rmsRelativeError));
+        return b.toString();
+    }
+}
