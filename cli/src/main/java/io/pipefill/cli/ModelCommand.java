@@ -20,7 +20,7 @@ final class ModelCommand {
         @Option(names = "--out", required = true, description = "Directory to create (must not exist or be empty).")
         Path out;
 
-        @Option(names = "--arch", defaultValue = "llama", description = "llama, mistral, qwen2 or qwen3 (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--arch", defaultValue = "llama", description = "llama, mistral, qwen2, qwen3 or qwen3-moe (default: ${DEFAULT-VALUE}).")
         String arch;
 
         @Option(names = "--preset", defaultValue = "tiny", description = "tiny (~1M params), small (~100M) or 8b-shape (default: ${DEFAULT-VALUE}).")
@@ -53,7 +53,7 @@ final class ModelCommand {
                     or(intermediate, base.intermediateSize()), or(layers, base.numLayers()), or(heads, base.numHeads()),
                     or(kvHeads, base.numKvHeads()), or(headDim, base.headDim()),
                     or(maxPositions, base.maxPositionEmbeddings()), base.ropeTheta(), base.ropeScaling(),
-                    base.rmsNormEps(), base.tieWordEmbeddings(), base.attentionBias(), base.torchDtype());
+                    base.rmsNormEps(), base.tieWordEmbeddings(), base.attentionBias(), base.torchDtype(), base.moe());
             long t0 = System.nanoTime();
             new ModelGenerator(c, seed).write(out);
             System.out.printf("wrote %s: %s, %d layers, hidden %d, %.1fM parameters, seed %d (%.1f s)%n", out,

@@ -60,6 +60,7 @@ public final class ModelConfigJson {
                     + heads + ") and no head_dim is given");
         }
         int headDim = f.optionalInt("head_dim", hidden / heads);
+        MoeConfig moe = arch.mixtureOfExperts() ? moe(f, source) : null;
         try {
             return new ModelConfig(
                     arch,
@@ -76,7 +77,19 @@ public final class ModelConfigJson {
                     f.optionalDouble("rms_norm_eps", 1e-6),
                     f.optionalBoolean("tie_word_embeddings", false),
                     f.optionalBoolean("attention_bias", false),
-                    root.hasNonNull("torch_dtype") ? root.get("torch_dtype").asText() : "bfloat16");
+                    root.hasNonNull("torch_dtype") ? root.get("torch_dtype").asText() : "bfloat16",
+                    moe);
+        } catch (IllegalArgumentException e) {
+            throw new ModelConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Qwen3-MoE's fields; the optional ones default as in transformers' Qwen3MoeConfig. */
+    private static MoeConfig moe(Fields f, String source) {
+        try {
+            return new MoeConfig(f.requiredInt("num_experts"), f.requiredInt("num_experts_per_tok"),
+                    f.requiredInt("moe_intermediate_size"), f.optionalBoolean("norm_topk_prob", false),
+                    f.optionalInt("decoder_sparse_step", 1), f.optionalIntList("mlp_only_layers"));
         } catch (IllegalArgumentException e) {
             throw new ModelConfigException(source + ": " + e.getMessage(), e);
         }
@@ -153,8 +166,20 @@ public final class ModelConfigJson {
         root.put("bos_token_id", bosTokenId);
         root.put("eos_token_id", eosTokenId);
         root.put("use_cache", true);
+        if (c.moe() != null) {
+            MoeConfig m = c.moe();
+            root.put("num_experts", m.numExperts());
+            root.put("num_experts_per_tok", m.topK());
+            root.put("moe_intermediate_size", m.expertIntermediateSize());
+            root.put("norm_topk_prob", m.normTopkProb());
+            root.put("decoder_sparse_step", m.decoderSparseStep());
+            ArrayNode dense = root.putArray("mlp_only_layers");
+            m.mlpOnlyLayers().forEach(dense::add);
+            root.put("output_router_logits", false);
+            root.put("router_aux_loss_coef", 0.001);
+        }
         if (c.architecture() == Architecture.MISTRAL || c.architecture() == Architecture.QWEN2
-                || c.architecture() == Architecture.QWEN3) {
+                || c.architecture() == Architecture.QWEN3 || c.architecture() == Architecture.QWEN3_MOE) {
             root.putNull("sliding_window");
             root.put("use_sliding_window", false);
         }
@@ -185,6 +210,21 @@ public final class ModelConfigJson {
                 throw new ModelConfigException(source + ": field '" + name + "' must be an integer, got " + v);
             }
             return v.intValue();
+        }
+
+        java.util.List<Integer> optionalIntList(String name) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) {
+                return java.util.List.of();
+            }
+            if (!v.isArray()) {
+                throw new ModelConfigException(source + ": field '" + name + "' must be a list of integers, got " + v);
+            }
+            java.util.List<Integer> out = new java.util.ArrayList<>();
+            for (JsonNode e : v) {
+                out.add(toInt(name, e));
+            }
+            return out;
         }
 
         double requiredDouble(String name) {

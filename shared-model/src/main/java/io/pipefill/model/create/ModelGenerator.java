@@ -71,9 +71,20 @@ public final class ModelGenerator {
             }
             w.add(WeightNames.postAttentionNorm(l), DType.BF16, new long[] {h},
                     uniform(WeightNames.postAttentionNorm(l), 1.0, 0.1));
-            linear(w, WeightNames.mlp(l, "gate_proj"), inter, h, 1.0);
-            linear(w, WeightNames.mlp(l, "up_proj"), inter, h, 1.0);
-            linear(w, WeightNames.mlp(l, "down_proj"), h, inter, residualScale);
+            if (c.isSparseLayer(l)) {
+                // router logits of unit scale: a real preference among experts, not a one-hot one
+                linear(w, WeightNames.router(l), c.moe().numExperts(), h, 1.0);
+                long ei = c.moe().expertIntermediateSize();
+                for (int e = 0; e < c.moe().numExperts(); e++) {
+                    linear(w, WeightNames.expert(l, e, "gate_proj"), ei, h, 1.0);
+                    linear(w, WeightNames.expert(l, e, "up_proj"), ei, h, 1.0);
+                    linear(w, WeightNames.expert(l, e, "down_proj"), h, ei, residualScale);
+                }
+            } else {
+                linear(w, WeightNames.mlp(l, "gate_proj"), inter, h, 1.0);
+                linear(w, WeightNames.mlp(l, "up_proj"), inter, h, 1.0);
+                linear(w, WeightNames.mlp(l, "down_proj"), h, inter, residualScale);
+            }
         }
         w.add(WeightNames.FINAL_NORM, DType.BF16, new long[] {h}, uniform(WeightNames.FINAL_NORM, 1.0, 0.1));
         if (!c.tieWordEmbeddings()) {

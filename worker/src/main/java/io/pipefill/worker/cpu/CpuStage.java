@@ -5,6 +5,7 @@ import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.DecoderLayer;
 import io.pipefill.worker.engine.LayerOps;
+import io.pipefill.worker.engine.MoeRouter;
 import io.pipefill.worker.engine.RotaryEmbedding;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.StageChecks;
@@ -35,6 +36,9 @@ final class CpuStage implements Stage {
     private final int threads;
     private final float eps;
     private final DecoderLayer decoder;
+    /** The router and this rank's width of each expert; null for a dense model. */
+    private final MoeRouter router;
+    private final int expertInter;
     private Buffers buffers;
 
     CpuStage(ModelConfig config, StageShard shard, TensorParallel tp, CpuWeights weights, int kvCapacity,
@@ -51,7 +55,9 @@ final class CpuStage implements Stage {
         this.pool = pool;
         this.threads = threads;
         this.eps = (float) config.rmsNormEps();
-        this.decoder = new DecoderLayer(config);
+        this.decoder = new DecoderLayer(config, shard.firstLayer());
+        this.router = config.moe() == null ? null : new MoeRouter(config.moe());
+        this.expertInter = config.moe() == null ? 0 : tp.count(config.moe().expertIntermediateSize());
         this.rope = new RotaryEmbedding(config);
         this.cache = new KvCache(shard.layerCount(), kvHeads, config.headDim(), kvCapacity);
         this.attention = new CpuAttention(heads, kvHeads, config.headDim(), pool);
@@ -232,10 +238,84 @@ final class CpuStage implements Stage {
             });
             projectIntoResidual(n, inter, b.act, w.down(), x, b);
         }
+
+        /**
+         * Routes every row, then runs the experts one at a time over the rows routed to them: the rows gathered into
+         * one matrix so that each expert is two GEMMs (fused gate/up, down), the weighted outputs scattered into a
+         * per-chunk accumulator, which is all-reduced (tensor parallelism) and added to x once. Experts no row chose
+         * cost nothing.
+         */
+        @Override
+        public void moe(int layer) {
+            CpuWeights.Moe w = present(weights.layers.get(layer).moe(), "mixture-of-experts MLP", layer);
+            int h = config.hiddenSize();
+            int experts = config.moe().numExperts();
+            int k = router.topK();
+            int ei = expertInter;
+            MoeBuffers m = b.moe(n, h, experts, k, ei);
+            Blas.linear(n, h, experts, b.normed.at(0), w.router().at(0), 0f, m.logits.at(0));
+            m.logits.get(0, m.logitsHost, 0, n * experts);
+            rows(n, t -> router.route(m.logitsHost, t * experts, m.chosen, m.weights, t * k));
+            // counting sort of the (row, weight) pairs by expert
+            int[] start = new int[experts + 1];
+            for (int i = 0; i < n * k; i++) {
+                start[m.chosen[i] + 1]++;
+            }
+            for (int e = 0; e < experts; e++) {
+                start[e + 1] += start[e];
+            }
+            int[] fill = java.util.Arrays.copyOf(start, experts);
+            for (int i = 0; i < n * k; i++) {
+                int slot = fill[m.chosen[i]]++;
+                m.rowOf[slot] = i / k;
+                m.weightOf[slot] = m.weights[i];
+            }
+            float[] acc = b.partialHost(n * h);
+            java.util.Arrays.fill(acc, 0, n * h, 0f);
+            for (int e = 0; e < experts; e++) {
+                int first = start[e];
+                int rowsE = start[e + 1] - first;
+                if (rowsE == 0) {
+                    continue;
+                }
+                rows(rowsE, i -> {
+                    float[] row = new float[h];
+                    b.normed.get((long) m.rowOf[first + i] * h, row, 0, h);
+                    m.gathered.put((long) i * h, row, 0, h);
+                });
+                Blas.linear(rowsE, h, 2 * ei, m.gathered.at(0), w.gateUp().get(e).at(0), 0f, m.gateUp.at(0));
+                rows(rowsE, i -> {
+                    float[] gu = new float[2 * ei];
+                    m.gateUp.get((long) i * 2 * ei, gu, 0, 2 * ei);
+                    VecMath.siluMul(gu, 0, gu, ei, gu, 0, ei);
+                    m.act.put((long) i * ei, gu, 0, ei);
+                });
+                Blas.linear(rowsE, ei, h, m.act.at(0), w.down().get(e).at(0), 0f, m.out.at(0));
+                // distinct rows within one expert: the scatter is race-free across threads
+                rows(rowsE, i -> {
+                    float[] row = new float[h];
+                    m.out.get((long) i * h, row, 0, h);
+                    int dst = m.rowOf[first + i] * h;
+                    float g = m.weightOf[first + i];
+                    for (int j = 0; j < h; j++) {
+                        acc[dst + j] += g * row[j];
+                    }
+                });
+            }
+            if (tp.size() > 1) {
+                tp.allReduce().sum(acc, n * h);
+            }
+            rows(n, t -> {
+                float[] row = new float[h];
+                x.get((long) t * h, row, 0, h);
+                VecMath.add(row, 0, acc, t * h, h);
+                x.put((long) t * h, row, 0, h);
+            });
+        }
     }
 
     /** A weight the architecture has; a step {@link DecoderLayer} asks for only then. */
-    private static float[] present(float[] weight, String what, int layer) {
+    private static <T> T present(T weight, String what, int layer) {
         if (weight == null) {
             throw new IllegalStateException("layer " + layer + " has no " + what);
         }
@@ -316,9 +396,19 @@ final class CpuStage implements Stage {
             if (buffers != null) {
                 buffers.close();
             }
-            buffers = new Buffers(n, config.hiddenSize(), qDim, kvDim, inter);
+            buffers = new Buffers(n, config.hiddenSize(), qDim, kvDim, anyDenseLayer() ? inter : 1);
         }
         return buffers;
+    }
+
+    /** Whether the stage has a dense MLP, whose buffers an all-sparse stage need not hold. */
+    private boolean anyDenseLayer() {
+        for (int l = shard.firstLayer(); l < shard.endLayer(); l++) {
+            if (!config.isSparseLayer(l)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override
@@ -363,6 +453,7 @@ final class CpuStage implements Stage {
         /** Partial projection outputs awaiting the tensor-parallel all-reduce. */
         final NativeFloats partial;
         private float[] partialHost;
+        private MoeBuffers moe;
 
         Buffers(int rows, int hidden, int qDim, int kvDim, int inter) {
             this.rows = rows;
@@ -383,8 +474,19 @@ final class CpuStage implements Stage {
             return partialHost;
         }
 
+        /** The sparse MLP's buffers, made on first use (a dense stage never has them). */
+        MoeBuffers moe(int n, int hidden, int experts, int topK, int expertInter) {
+            if (moe == null) {
+                moe = new MoeBuffers(rows, hidden, experts, topK, expertInter);
+            }
+            return moe;
+        }
+
         @Override
         public void close() {
+            if (moe != null) {
+                moe.close();
+            }
             partial.close();
             normed.close();
             qkv.close();
@@ -392,6 +494,48 @@ final class CpuStage implements Stage {
             attn.close();
             gateUp.close();
             act.close();
+        }
+    }
+
+    /**
+     * The sparse MLP's work buffers for up to {@code rows} tokens: the router's logits and choices, and one
+     * expert's gathered rows (an expert can receive every row of the chunk).
+     */
+    private static final class MoeBuffers implements AutoCloseable {
+        final NativeFloats logits;
+        final float[] logitsHost;
+        /** Per row, its top-k experts and weights at [row·k, row·k + k). */
+        final int[] chosen;
+        final float[] weights;
+        /** The (row, weight) pairs sorted by expert. */
+        final int[] rowOf;
+        final float[] weightOf;
+        final NativeFloats gathered;
+        final NativeFloats gateUp;
+        final NativeFloats act;
+        final NativeFloats out;
+
+        MoeBuffers(int rows, int hidden, int experts, int topK, int expertInter) {
+            long r = rows;
+            logits = new NativeFloats(r * experts);
+            logitsHost = new float[rows * experts];
+            chosen = new int[rows * topK];
+            weights = new float[rows * topK];
+            rowOf = new int[rows * topK];
+            weightOf = new float[rows * topK];
+            gathered = new NativeFloats(r * hidden);
+            gateUp = new NativeFloats(r * 2L * expertInter);
+            act = new NativeFloats(r * expertInter);
+            out = new NativeFloats(r * hidden);
+        }
+
+        @Override
+        public void close() {
+            logits.close();
+            gathered.close();
+            gateUp.close();
+            act.close();
+            out.close();
         }
     }
 }
