@@ -9,6 +9,7 @@ package io.pipefill.model;
  * @param torchDtype        the dtype the checkpoint says it stores ("bfloat16", ...), informational
  * @param moe               the sparse MLP of a mixture-of-experts family (Qwen3-MoE), or null for a dense model;
  *                          {@code intermediateSize} is then the width of its dense layers
+ * @param fp8               block-scaled FP8 weights ("quantization_config"), or null for unquantised ones
  */
 public record ModelConfig(
         Architecture architecture,
@@ -26,7 +27,8 @@ public record ModelConfig(
         boolean tieWordEmbeddings,
         boolean attentionBias,
         String torchDtype,
-        MoeConfig moe) {
+        MoeConfig moe,
+        BlockFp8 fp8) {
 
     /** A dense model. */
     public ModelConfig(Architecture architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
@@ -35,7 +37,7 @@ public record ModelConfig(
                        String torchDtype) {
         this(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
                 maxPositionEmbeddings, ropeTheta, ropeScaling, rmsNormEps, tieWordEmbeddings, attentionBias, torchDtype,
-                null);
+                null, null);
     }
 
     public ModelConfig {

@@ -78,7 +78,37 @@ public final class ModelConfigJson {
                     f.optionalBoolean("tie_word_embeddings", false),
                     f.optionalBoolean("attention_bias", false),
                     root.hasNonNull("torch_dtype") ? root.get("torch_dtype").asText() : "bfloat16",
-                    moe);
+                    moe, fp8(root.get("quantization_config"), source));
+        } catch (IllegalArgumentException e) {
+            throw new ModelConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** quantization_config: only block-scaled FP8 (DeepSeek-V3, Qwen3-*-FP8) is read; absent means unquantised. */
+    private static BlockFp8 fp8(JsonNode node, String source) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!node.isObject()) {
+            throw new ModelConfigException(source + ": field 'quantization_config' must be an object or null");
+        }
+        String method = node.hasNonNull("quant_method") ? node.get("quant_method").asText() : "";
+        if (!method.equals("fp8")) {
+            throw new ModelConfigException(source + ": unsupported quantization_config.quant_method '" + method
+                    + "'; supported: fp8 (block-scaled float8_e4m3fn)");
+        }
+        if (node.hasNonNull("fmt") && !node.get("fmt").asText().equals("e4m3")) {
+            throw new ModelConfigException(source + ": unsupported quantization_config.fmt '" + node.get("fmt").asText()
+                    + "'; supported: e4m3");
+        }
+        JsonNode block = node.get("weight_block_size");
+        if (block == null || !block.isArray() || block.size() != 2 || !block.get(0).canConvertToInt()
+                || !block.get(1).canConvertToInt() || !block.get(0).isIntegralNumber() || !block.get(1).isIntegralNumber()) {
+            throw new ModelConfigException(source + ": quantization_config.weight_block_size must be a list of two "
+                    + "integers (e.g. [128, 128]), got " + block);
+        }
+        try {
+            return new BlockFp8(block.get(0).intValue(), block.get(1).intValue());
         } catch (IllegalArgumentException e) {
             throw new ModelConfigException(source + ": " + e.getMessage(), e);
         }
@@ -166,6 +196,13 @@ public final class ModelConfigJson {
         root.put("bos_token_id", bosTokenId);
         root.put("eos_token_id", eosTokenId);
         root.put("use_cache", true);
+        if (c.fp8() != null) {
+            ObjectNode q = root.putObject("quantization_config");
+            q.put("quant_method", "fp8");
+            q.put("fmt", "e4m3");
+            q.put("activation_scheme", "dynamic");
+            q.putArray("weight_block_size").add(c.fp8().blockRows()).add(c.fp8().blockCols());
+        }
         if (c.moe() != null) {
             MoeConfig m = c.moe();
             root.put("num_experts", m.numExperts());

@@ -64,10 +64,10 @@ public enum ModelPreset {
             case TINY:
                 return new ModelConfig(Architecture.QWEN3_MOE, vocab, hidden, intermediate, layers, heads, kvHeads,
                         headDim, maxPositions, ropeTheta, null, 1e-6, false, false, "bfloat16",
-                        new MoeConfig(8, 2, 64, true, 1, java.util.List.of(1)));
+                        new MoeConfig(8, 2, 64, true, 1, java.util.List.of(1)), null);
             case SMALL:
                 return new ModelConfig(Architecture.QWEN3_MOE, 32000, 512, 1536, 8, 8, 4, 64, 131072, 1000000.0,
-                        null, 1e-6, false, false, "bfloat16", new MoeConfig(32, 4, 384, true, 1, java.util.List.of()));
+                        null, 1e-6, false, false, "bfloat16", new MoeConfig(32, 4, 384, true, 1, java.util.List.of()), null);
             default:
                 throw new IllegalArgumentException("preset '" + cliName + "' has no qwen3-moe shape; available: tiny, small");
         }
