@@ -96,11 +96,15 @@ final class BenchCommand {
             return 0;
         }
 
-        /** Plain sgemm over the layer's four projection shapes at M = chunk, FLOP-weighted, best of 3. */
+        /**
+         * Plain sgemm over the layer's four projection shapes at M = chunk, FLOP-weighted, best of 3. A
+         * mixture-of-experts model's MLP shapes are one expert's, still at M = chunk: the ceiling its GEMMs would
+         * reach if each expert saw the whole chunk (each sees about chunk · top-k / experts rows).
+         */
         static double sgemmGflops(ModelConfig c, int m) {
             int h = c.hiddenSize();
-            int[][] shapes = {{c.qDim() + 2 * c.kvDim(), h}, {h, c.qDim()}, {2 * c.intermediateSize(), h},
-                              {h, c.intermediateSize()}};
+            int mlp = c.moe() != null ? c.moe().expertIntermediateSize() : c.intermediateSize();
+            int[][] shapes = {{c.qDim() + 2 * c.kvDim(), h}, {h, c.qDim()}, {2 * mlp, h}, {h, mlp}};
             double flops = 0;
             double seconds = 0;
             for (int[] s : shapes) {

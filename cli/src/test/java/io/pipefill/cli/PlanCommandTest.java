@@ -7,6 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.pipefill.model.Architecture;
+import io.pipefill.model.BlockFp8;
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.ModelPreset;
+import io.pipefill.model.create.ModelGenerator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -69,6 +74,24 @@ class PlanCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("calibrated from 4 samples"), r.out());
         assertTrue(r.out().contains("TTFT"), r.out());
+    }
+
+    @Test
+    void plansAGeneratedMixtureOfExpertsModelFromItsConfig() throws Exception {
+        for (BlockFp8 fp8 : new BlockFp8[] {null, BlockFp8.DEEPSEEK}) {
+            ModelConfig t = ModelPreset.TINY.config(Architecture.QWEN3_MOE);
+            ModelConfig c = new ModelConfig(t.architecture(), t.vocabSize(), t.hiddenSize(), t.intermediateSize(),
+                    t.numLayers(), t.numHeads(), t.numKvHeads(), t.headDim(), t.maxPositionEmbeddings(), t.ropeTheta(),
+                    t.ropeScaling(), t.rmsNormEps(), t.tieWordEmbeddings(), t.attentionBias(), t.torchDtype(), t.moe(), fp8);
+            Path model = dir.resolve(fp8 == null ? "moe-bf16" : "moe-fp8");
+            new ModelGenerator(c, 1).write(model);
+            CliRun r = run("plan", "--model", model.toString(), "--gpu", "h100", "--nodes", "1", "--prompt-tokens", "4096",
+                    "--pp", "2", "--tp", "2", "--chunk", "512", "--json");
+            assertEquals(0, r.code(), r.err());
+            JsonNode j = new ObjectMapper().readTree(r.out());
+            assertTrue(j.get("ttft_ms").asDouble() > 0, r.out());
+            assertEquals(2, j.get("stage_utilization").size());
+        }
     }
 
     @Test

@@ -240,10 +240,12 @@ final class CpuStage implements Stage {
         }
 
         /**
-         * Routes every row, then runs the experts one at a time over the rows routed to them: the rows gathered into
-         * one matrix so that each expert is two GEMMs (fused gate/up, down), the weighted outputs scattered into a
-         * per-chunk accumulator, which is all-reduced (tensor parallelism) and added to x once. Experts no row chose
-         * cost nothing.
+         * Routes every row, sorts the (row, expert) pairs by expert and gathers their rows into one matrix, so that
+         * each expert is two GEMMs (fused gate/up, down) over its contiguous block of pairs. The experts run in
+         * parallel, one per thread with single-threaded BLAS (as attention does): their GEMMs are small (about
+         * chunk · top-k / experts rows), too small to split well inside BLAS, and each writes only its own block.
+         * Each row then sums its top-k weighted outputs; the sums are all-reduced (tensor parallelism) and added
+         * to x once. Experts no row chose cost nothing.
          */
         @Override
         public void moe(int layer) {
@@ -252,11 +254,11 @@ final class CpuStage implements Stage {
             int experts = config.moe().numExperts();
             int k = router.topK();
             int ei = expertInter;
-            MoeBuffers m = b.moe(n, h, experts, k, ei);
+            MoeBuffers m = b.moe(h, experts, k, ei);
             Blas.linear(n, h, experts, b.normed.at(0), w.router().at(0), 0f, m.logits.at(0));
             m.logits.get(0, m.logitsHost, 0, n * experts);
             rows(n, t -> router.route(m.logitsHost, t * experts, m.chosen, m.weights, t * k));
-            // counting sort of the (row, weight) pairs by expert
+            // counting sort of the pairs by expert: slotOf[pair] is the pair's row in the gathered matrix
             int[] start = new int[experts + 1];
             for (int i = 0; i < n * k; i++) {
                 start[m.chosen[i] + 1]++;
@@ -266,42 +268,29 @@ final class CpuStage implements Stage {
             }
             int[] fill = java.util.Arrays.copyOf(start, experts);
             for (int i = 0; i < n * k; i++) {
-                int slot = fill[m.chosen[i]]++;
-                m.rowOf[slot] = i / k;
-                m.weightOf[slot] = m.weights[i];
+                m.slotOf[i] = fill[m.chosen[i]]++;
+            }
+            rows(n * k, i -> {
+                float[] row = new float[h];
+                b.normed.get((long) (i / k) * h, row, 0, h);
+                m.gathered.put((long) m.slotOf[i] * h, row, 0, h);
+            });
+            Blas.setThreads(1);
+            try {
+                tasks(experts, e -> expert(w, e, start[e], start[e + 1] - start[e], m, h, ei));
+            } finally {
+                Blas.setThreads(threads);
             }
             float[] acc = b.partialHost(n * h);
-            java.util.Arrays.fill(acc, 0, n * h, 0f);
-            for (int e = 0; e < experts; e++) {
-                int first = start[e];
-                int rowsE = start[e + 1] - first;
-                if (rowsE == 0) {
-                    continue;
+            rows(n, t -> {
+                float[] sum = new float[h];
+                float[] out = new float[h];
+                for (int j = 0; j < k; j++) {
+                    m.out.get((long) m.slotOf[t * k + j] * h, out, 0, h);
+                    VecMath.addScaled(sum, 0, out, 0, h, m.weights[t * k + j]);
                 }
-                rows(rowsE, i -> {
-                    float[] row = new float[h];
-                    b.normed.get((long) m.rowOf[first + i] * h, row, 0, h);
-                    m.gathered.put((long) i * h, row, 0, h);
-                });
-                Blas.linear(rowsE, h, 2 * ei, m.gathered.at(0), w.gateUp().get(e).at(0), 0f, m.gateUp.at(0));
-                rows(rowsE, i -> {
-                    float[] gu = new float[2 * ei];
-                    m.gateUp.get((long) i * 2 * ei, gu, 0, 2 * ei);
-                    VecMath.siluMul(gu, 0, gu, ei, gu, 0, ei);
-                    m.act.put((long) i * ei, gu, 0, ei);
-                });
-                Blas.linear(rowsE, ei, h, m.act.at(0), w.down().get(e).at(0), 0f, m.out.at(0));
-                // distinct rows within one expert: the scatter is race-free across threads
-                rows(rowsE, i -> {
-                    float[] row = new float[h];
-                    m.out.get((long) i * h, row, 0, h);
-                    int dst = m.rowOf[first + i] * h;
-                    float g = m.weightOf[first + i];
-                    for (int j = 0; j < h; j++) {
-                        acc[dst + j] += g * row[j];
-                    }
-                });
-            }
+                System.arraycopy(sum, 0, acc, t * h, h);
+            });
             if (tp.size() > 1) {
                 tp.allReduce().sum(acc, n * h);
             }
@@ -311,6 +300,22 @@ final class CpuStage implements Stage {
                 VecMath.add(row, 0, acc, t * h, h);
                 x.put((long) t * h, row, 0, h);
             });
+        }
+
+        /** Expert e over its gathered rows [first, first + count): out = down(SwiGLU(rows · [gate; up]ᵀ)). */
+        private void expert(CpuWeights.Moe w, int e, int first, int count, MoeBuffers m, int h, int ei) {
+            if (count == 0) {
+                return;
+            }
+            Blas.linear(count, h, 2 * ei, m.gathered.at((long) first * h), w.gateUp().get(e).at(0), 0f,
+                    m.gateUp.at((long) first * 2 * ei));
+            float[] gu = new float[2 * ei];
+            for (int i = first; i < first + count; i++) {
+                m.gateUp.get((long) i * 2 * ei, gu, 0, 2 * ei);
+                VecMath.siluMul(gu, 0, gu, ei, gu, 0, ei);
+                m.act.put((long) i * ei, gu, 0, ei);
+            }
+            Blas.linear(count, ei, h, m.act.at((long) first * ei), w.down().get(e).at(0), 0f, m.out.at((long) first * h));
         }
     }
 
@@ -360,6 +365,17 @@ final class CpuStage implements Stage {
             VecMath.add(row, 0, bias, 0, h);
             x.put((long) t * h, row, 0, h);
         });
+    }
+
+    /** Runs independent tasks [0, count) across the stage's threads, each with the calling convention of one thread. */
+    private void tasks(int count, IntConsumer body) {
+        if (threads == 1) {
+            for (int i = 0; i < count; i++) {
+                body.accept(i);
+            }
+        } else {
+            pool.submit(() -> IntStream.range(0, count).parallel().forEach(body)).join();
+        }
     }
 
     /** Runs a per-row body over rows [0, n), split across the stage's threads when there are enough rows. */
@@ -475,7 +491,7 @@ final class CpuStage implements Stage {
         }
 
         /** The sparse MLP's buffers, made on first use (a dense stage never has them). */
-        MoeBuffers moe(int n, int hidden, int experts, int topK, int expertInter) {
+        MoeBuffers moe(int hidden, int experts, int topK, int expertInter) {
             if (moe == null) {
                 moe = new MoeBuffers(rows, hidden, experts, topK, expertInter);
             }
@@ -498,8 +514,8 @@ final class CpuStage implements Stage {
     }
 
     /**
-     * The sparse MLP's work buffers for up to {@code rows} tokens: the router's logits and choices, and one
-     * expert's gathered rows (an expert can receive every row of the chunk).
+     * The sparse MLP's work buffers for up to {@code rows} tokens: the router's logits and choices, and every
+     * (row, expert) pair's gathered input, gate/up, activation and output, sorted by expert.
      */
     private static final class MoeBuffers implements AutoCloseable {
         final NativeFloats logits;
@@ -507,9 +523,8 @@ final class CpuStage implements Stage {
         /** Per row, its top-k experts and weights at [row·k, row·k + k). */
         final int[] chosen;
         final float[] weights;
-        /** The (row, weight) pairs sorted by expert. */
-        final int[] rowOf;
-        final float[] weightOf;
+        /** Per pair (row · k + j), its place in the expert-sorted matrices below. */
+        final int[] slotOf;
         final NativeFloats gathered;
         final NativeFloats gateUp;
         final NativeFloats act;
@@ -521,12 +536,12 @@ final class CpuStage implements Stage {
             logitsHost = new float[rows * experts];
             chosen = new int[rows * topK];
             weights = new float[rows * topK];
-            rowOf = new int[rows * topK];
-            weightOf = new float[rows * topK];
-            gathered = new NativeFloats(r * hidden);
-            gateUp = new NativeFloats(r * 2L * expertInter);
-            act = new NativeFloats(r * expertInter);
-            out = new NativeFloats(r * hidden);
+            slotOf = new int[rows * topK];
+            long pairs = r * topK;
+            gathered = new NativeFloats(pairs * hidden);
+            gateUp = new NativeFloats(pairs * 2L * expertInter);
+            act = new NativeFloats(pairs * expertInter);
+            out = new NativeFloats(pairs * hidden);
         }
 
         @Override

@@ -13,10 +13,13 @@ import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.cpu.CpuBackend;
 import io.pipefill.worker.pipeline.PipelineResult;
 import io.pipefill.worker.pipeline.PipelineSpec;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -57,5 +60,20 @@ class MoePipelineTest {
         if (pp * tp > 1) {
             assertTrue(max < whole * 0.8, "largest rank holds " + max + " of " + whole + " bytes");
         }
+    }
+
+    /** Worker processes over real sockets, on the FP8 checkpoint: each rank dequantises only its slice. */
+    @Test
+    void fp8WorkerProcessesMatchOneProcess() throws Exception {
+        Path fp8 = TestModels.committed("tiny-qwen3-moe-fp8");
+        ModelConfig c = ModelDirectory.open(fp8).config();
+        PrefillResult one = TestModels.prefill(fp8, PROMPT, PROMPT.length, 3, 1);
+        PipelineSpec spec = new PipelineSpec(fp8.toString(), Topology.of(c, 2, 2, null), 64, false, 0.75, null, 1,
+                Duration.ofSeconds(30), List.of(new PipelineSpec.Request(PROMPT, 3)));
+        PipelineResult r = new ProcessPipeline(Backends.Kind.cpu, new PrintStream(OutputStream.nullOutputStream()),
+                Duration.ofSeconds(60)).run(spec);
+        double err = TestModels.relativeError(r.result(0).lastLogits(), one.lastLogits());
+        assertTrue(err <= TOLERANCE, "relative error " + err);
+        assertArrayEquals(one.generated(), r.result(0).generated());
     }
 }
