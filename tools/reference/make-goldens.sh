@@ -17,11 +17,18 @@ create tiny-llama   --arch llama   --preset tiny --seed 1
 create tiny-mistral --arch mistral --preset tiny --seed 2 --layers 2 --hidden 96 --heads 6 --kv-heads 2 --head-dim 16 --intermediate 256
 create tiny-qwen2   --arch qwen2   --preset tiny --seed 3 --layers 2 --kv-heads 1
 create tiny-qwen3   --arch qwen3   --preset tiny --seed 4 --layers 2 --head-dim 48
+# 3 layers: sparse, dense (mlp_only_layers [1]), sparse; 8 experts, top-2
+create tiny-qwen3-moe --arch qwen3-moe --preset tiny --seed 5 --layers 3
+# block-scaled FP8 projections; hidden 256 gives the [128, 128] blocks a second column
+create tiny-qwen3-moe-fp8 --arch qwen3-moe --preset tiny --seed 6 --layers 3 --hidden 256 --dtype fp8
 
 # a 300-token prompt crosses the CPU attention's 256-key blocks and 128-row tiles
 TOKENS=$("$PY" -c "import random; r=random.Random(7); print(','.join(str(r.randrange(256)) for _ in range(300)))")
-for name in tiny-llama tiny-mistral tiny-qwen2 tiny-qwen3; do
+for name in tiny-llama tiny-mistral tiny-qwen2 tiny-qwen3 tiny-qwen3-moe tiny-qwen3-moe-fp8; do
+  check=()
+  # the mixture-of-experts models are also run through the reference's second formulation (routing by a plain loop)
+  [[ $name == *moe* ]] && check=(--self-check 64)
   "$PY" "$ROOT/tools/reference/torch_reference.py" --model "$RES/models/$name" --tokens "256,$TOKENS" \
-    --max-new-tokens 4 --out "$RES/golden/$name.json"
+    --max-new-tokens 4 "${check[@]}" --out "$RES/golden/$name.json"
   echo "golden: $name"
 done

@@ -2,7 +2,10 @@
 """Independent float64 PyTorch reference for Hugging Face decoder-only LLMs.
 
 Supported "architectures" (from config.json):
-    LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM
+    LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM
+
+Block-scaled FP8 checkpoints (quantization_config.quant_method "fp8": float8_e4m3fn weights with a
+float32 weight_scale_inv per [128, 128] block) are dequantised exactly to float64 at load.
 
 This file deliberately shares no code with the Java engine.  It reads the
 Hugging Face checkpoint directly (config.json + *.safetensors, optionally
@@ -28,7 +31,27 @@ import torch
 
 DT = torch.float64
 
-SUPPORTED = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM")
+SUPPORTED = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+             "Qwen3MoeForCausalLM")
+
+
+def e4m3fn_table():
+    """float8_e4m3fn (OCP FP8): 1 sign, 4 exponent (bias 7), 3 mantissa bits; no infinities, S.1111.111 is NaN."""
+    table = np.zeros(256, dtype=np.float64)
+    for b in range(256):
+        sign = -1.0 if b & 0x80 else 1.0
+        exp = (b >> 3) & 0xF
+        mant = b & 0x7
+        if exp == 0xF and mant == 0x7:
+            table[b] = float("nan")
+        elif exp == 0:
+            table[b] = sign * (mant / 8.0) * 2.0 ** -6
+        else:
+            table[b] = sign * (1.0 + mant / 8.0) * 2.0 ** (exp - 7)
+    return table
+
+
+E4M3FN = e4m3fn_table()
 
 
 def warn(msg):
@@ -57,7 +80,7 @@ def read_safetensors(path):
         begin, end = (int(x) for x in info["data_offsets"])
         buf = raw[base + begin: base + end]
         count = int(np.prod(shape)) if shape else 1
-        itemsize = {"BF16": 2, "F16": 2, "F32": 4, "F64": 8}.get(dtype)
+        itemsize = {"BF16": 2, "F16": 2, "F32": 4, "F64": 8, "F8_E4M3": 1}.get(dtype)
         if itemsize is not None and end - begin != count * itemsize:
             raise ValueError("%s: tensor %s: %d bytes for shape %s %s" % (path, name, end - begin, shape, dtype))
         if dtype == "BF16":
@@ -70,6 +93,8 @@ def read_safetensors(path):
             arr = np.frombuffer(buf, dtype="<f4", count=count).astype(np.float32)
         elif dtype == "F64":
             arr = np.frombuffer(buf, dtype="<f8", count=count).astype(np.float64)
+        elif dtype == "F8_E4M3":
+            arr = E4M3FN[np.frombuffer(buf, dtype=np.uint8, count=count)]
         else:
             raise ValueError("%s: tensor %s has unsupported dtype %s" % (path, name, dtype))
         out[name] = arr.reshape(shape)
@@ -101,6 +126,32 @@ def load_checkpoint(model_dir):
         for p in files:
             tensors.update(read_safetensors(os.path.join(model_dir, p)))
     return tensors
+
+
+def dequantize_fp8(tensors, cfg):
+    """Block-scaled FP8 (DeepSeek-V3 / Qwen3-FP8 style): W = fp8(W) * weight_scale_inv[i // bm, j // bn]."""
+    q = cfg.get("quantization_config")
+    if not q:
+        return tensors
+    if q.get("quant_method") != "fp8":
+        raise ValueError("unsupported quantization_config.quant_method %r" % q.get("quant_method"))
+    bm, bn = (int(v) for v in q.get("weight_block_size", [128, 128]))
+    out = {}
+    for name, arr in tensors.items():
+        if name.endswith("_scale_inv"):
+            continue
+        scale_name = name + "_scale_inv"
+        if scale_name in tensors:
+            s = np.asarray(tensors[scale_name], dtype=np.float64)
+            rows, cols = arr.shape
+            want = ((rows + bm - 1) // bm, (cols + bn - 1) // bn)
+            if tuple(s.shape) != want:
+                raise ValueError("%s has shape %s, expected %s" % (scale_name, tuple(s.shape), want))
+            full = np.repeat(np.repeat(s, bm, axis=0), bn, axis=1)[:rows, :cols]
+            out[name] = np.asarray(arr, dtype=np.float64) * full
+        else:
+            out[name] = arr
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -142,7 +193,17 @@ class Config(object):
             ab = bool(cfg.get("attention_bias", False))
             self.qkv_bias = ab
             self.o_bias = ab
-        self.qk_norm = arch == "Qwen3ForCausalLM"
+        self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM")
+        # Qwen3-MoE (transformers' Qwen3MoeDecoderLayer): layer i has the sparse block when
+        # i not in mlp_only_layers and num_experts > 0 and (i + 1) % decoder_sparse_step == 0.
+        self.moe = arch == "Qwen3MoeForCausalLM"
+        if self.moe:
+            self.n_experts = int(cfg["num_experts"])
+            self.top_k = int(cfg["num_experts_per_tok"])
+            self.moe_inter = int(cfg["moe_intermediate_size"])
+            self.norm_topk_prob = bool(cfg.get("norm_topk_prob", False))
+            self.sparse_step = int(cfg.get("decoder_sparse_step", 1))
+            self.mlp_only = set(int(i) for i in (cfg.get("mlp_only_layers") or []))
         if self.n_heads % self.n_kv != 0:
             raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
         if self.head_dim % 2 != 0:
@@ -211,9 +272,10 @@ class Model(object):
         with open(os.path.join(model_dir, "config.json")) as f:
             self.raw_config = json.load(f)
         self.cfg = Config(self.raw_config)
-        self.tensors = load_checkpoint(model_dir)
+        self.tensors = dequantize_fp8(load_checkpoint(model_dir), self.raw_config)
         self.used = set()
         self.inv_freq = rope_inv_freq(self.cfg)
+        self.moe_impl = "vectorised"
 
     def w(self, name, shape):
         if name not in self.tensors:
@@ -223,6 +285,10 @@ class Model(object):
             raise ValueError("tensor %s has shape %s, expected %s" % (name, tuple(arr.shape), tuple(shape)))
         self.used.add(name)
         return torch.from_numpy(np.array(arr, dtype=np.float64))
+
+    def is_sparse(self, i):
+        c = self.cfg
+        return c.moe and i not in c.mlp_only and c.n_experts > 0 and (i + 1) % c.sparse_step == 0
 
     def load(self):
         c = self.cfg
@@ -239,10 +305,17 @@ class Model(object):
                 "k": self.w(p + "self_attn.k_proj.weight", (kvd, H)),
                 "v": self.w(p + "self_attn.v_proj.weight", (kvd, H)),
                 "o": self.w(p + "self_attn.o_proj.weight", (H, qd)),
-                "gate": self.w(p + "mlp.gate_proj.weight", (I, H)),
-                "up": self.w(p + "mlp.up_proj.weight", (I, H)),
-                "down": self.w(p + "mlp.down_proj.weight", (H, I)),
             }
+            if self.is_sparse(i):
+                E, MI = c.n_experts, c.moe_inter
+                b["router"] = self.w(p + "mlp.gate.weight", (E, H))
+                b["experts"] = [(self.w(p + "mlp.experts.%d.gate_proj.weight" % e, (MI, H)),
+                                 self.w(p + "mlp.experts.%d.up_proj.weight" % e, (MI, H)),
+                                 self.w(p + "mlp.experts.%d.down_proj.weight" % e, (H, MI))) for e in range(E)]
+            else:
+                b["gate"] = self.w(p + "mlp.gate_proj.weight", (I, H))
+                b["up"] = self.w(p + "mlp.up_proj.weight", (I, H))
+                b["down"] = self.w(p + "mlp.down_proj.weight", (H, I))
             if c.qkv_bias:
                 b["qb"] = self.w(p + "self_attn.q_proj.bias", (qd,))
                 b["kb"] = self.w(p + "self_attn.k_proj.bias", (kvd,))
@@ -316,11 +389,77 @@ class Model(object):
                 o = o + b["ob"]
             x = x + o
             h = rms_norm(x, b["ln2"], c.eps)
-            g = h @ b["gate"].T
-            u = h @ b["up"].T
-            x = x + (torch.nn.functional.silu(g) * u) @ b["down"].T
+            if "router" in b:
+                moe = moe_vectorised if self.moe_impl == "vectorised" else moe_loop
+                x = x + moe(h, b, c)
+            else:
+                g = h @ b["gate"].T
+                u = h @ b["up"].T
+                x = x + (torch.nn.functional.silu(g) * u) @ b["down"].T
         x = rms_norm(x, self.norm, c.eps)
         return x @ self.lm_head.T
+
+
+def swiglu(h, gate, up, down):
+    return (torch.nn.functional.silu(h @ gate.T) * (h @ up.T)) @ down.T
+
+
+def moe_vectorised(h, b, c):
+    """Qwen3MoeSparseMoeBlock: softmax over all experts, top-k, optional renormalisation, weighted sum.
+
+    Ties between equal probabilities go to the lower expert index (a stable sort), a rule the engine shares;
+    torch.topk leaves the order of ties unspecified.
+    """
+    probs = torch.softmax(h @ b["router"].T, dim=-1)                    # [S, E]
+    order = torch.sort(-probs, dim=-1, stable=True).indices[:, :c.top_k]  # [S, k]
+    weights = torch.gather(probs, 1, order)
+    if c.norm_topk_prob:
+        weights = weights / weights.sum(dim=-1, keepdim=True)
+    out = torch.zeros_like(h)
+    for e, (gate, up, down) in enumerate(b["experts"]):
+        rows, slot = torch.nonzero(order == e, as_tuple=True)
+        if rows.numel() == 0:
+            continue
+        out[rows] += swiglu(h[rows], gate, up, down) * weights[rows, slot].unsqueeze(-1)
+    return out
+
+
+def moe_loop(h, b, c):
+    """The same block token by token with plain Python loops: the self-check's second formulation."""
+    logits = h @ b["router"].T
+    out = torch.zeros_like(h)
+    for t in range(h.shape[0]):
+        row = [float(v) for v in logits[t]]
+        m = max(row)
+        exps = [math.exp(v - m) for v in row]
+        total = sum(exps)
+        probs = [v / total for v in exps]
+        chosen = []
+        for _ in range(c.top_k):
+            best = None
+            for e in range(len(probs)):
+                if e not in chosen and (best is None or probs[e] > probs[best]):
+                    best = e
+            chosen.append(best)
+        w = [probs[e] for e in chosen]
+        if c.norm_topk_prob:
+            s = sum(w)
+            w = [v / s for v in w]
+        for e, we in zip(chosen, w):
+            gate, up, down = b["experts"][e]
+            out[t] += swiglu(h[t:t + 1], gate, up, down)[0] * we
+    return out
+
+
+def self_check(model, ids):
+    """Runs the forward pass a second way (MoE by the plain loop) and returns the max relative difference."""
+    a = model.forward(ids)
+    model.moe_impl = "loop"
+    try:
+        b = model.forward(ids)
+    finally:
+        model.moe_impl = "vectorised"
+    return float((a - b).abs().max() / a.abs().max())
 
 
 def argmax_first(v):
@@ -334,7 +473,7 @@ def parse_ids(text):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Independent float64 PyTorch reference (Llama/Mistral/Qwen2/Qwen3)")
+    ap = argparse.ArgumentParser(description="Independent float64 PyTorch reference (Llama/Mistral/Qwen2/Qwen3/Qwen3-MoE, FP8)")
     ap.add_argument("--model", required=True, help="Hugging Face model directory (config.json + safetensors)")
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--tokens", help="comma-separated prompt token ids")
@@ -343,6 +482,9 @@ def main(argv=None):
     ap.add_argument("--logits-at", default=None,
                     help="comma-separated prompt positions for logits_at (default: 0 and (S-1)//2)")
     ap.add_argument("--out", default=None, help="output JSON file (default: stdout)")
+    ap.add_argument("--self-check", type=int, default=0, metavar="N",
+                    help="also run the first N prompt tokens through the second formulation (MoE as a plain loop) "
+                         "and fail unless both agree to 1e-12; the difference is recorded in the output")
     args = ap.parse_args(argv)
 
     if args.tokens is not None:
@@ -356,6 +498,14 @@ def main(argv=None):
 
     torch.set_grad_enabled(False)
     model = Model(args.model).load()
+
+    checked = None
+    if args.self_check > 0:
+        if not model.cfg.moe:
+            ap.error("--self-check has a second formulation only for mixture-of-experts models")
+        checked = self_check(model, ids[:args.self_check])
+        if not checked <= 1e-12:
+            raise SystemExit("self-check failed: the two formulations differ by %g (relative)" % checked)
 
     logits = model.forward(ids)
     last = logits[S - 1]
@@ -387,6 +537,9 @@ def main(argv=None):
         "greedy_tokens": greedy,
         "logits_at": {str(p): [float(v) for v in logits[p].tolist()] for p in positions},
     }
+    if checked is not None:
+        result["self_check"] = {"tokens": min(args.self_check, S), "second_formulation": "MoE routed by a plain loop",
+                                "max_relative_difference": checked}
     text = json.dumps(result)
     if args.out:
         with open(args.out, "w") as f:

@@ -73,17 +73,23 @@ final class BenchCommand {
             for (int t : threadCounts) {
                 try (CpuBackend backend = new CpuBackend(t); Checkpoint ckpt = Checkpoint.open(md.path());
                      Stage stage = backend.loadStage(c, StageShard.whole(c), ckpt, maxLen)) {
-                    double sgemm = sgemmGflops(c, chunk);
+                    double sgemmAfter = sgemmGflops(c, chunk);
                     for (int len : lengths) {
                         int[] tokens = new SplittableRandom(0).ints(len, 0, c.vocabSize()).toArray();
+                        // the baseline is measured on both sides of each prefill and averaged: on a shared machine
+                        // the load can change over a run of minutes, and one early sgemm would then skew every ratio
+                        double sgemmBefore = sgemmAfter;
                         PrefillResult r = new SingleProcessPrefill(c, stage).run(new PrefillRequest(tokens, chunk, 1),
                                 ProgressListener.NONE);
+                        sgemmAfter = sgemmGflops(c, chunk);
+                        double sgemm = (sgemmBefore + sgemmAfter) / 2;
                         double ratio = r.prefillGflops() / sgemm;
                         System.out.printf("%-8d %-8d %10.2f %12.0f %12.1f %12.1f %8.2f%n", t, len, r.ttftMs() / 1000,
                                 r.prefillTokensPerSecond(), r.prefillGflops(), sgemm, ratio);
                         rows.addObject().put("threads", t).put("prompt_tokens", len).put("ttft_ms", r.ttftMs())
                                 .put("prefill_tokens_per_s", r.prefillTokensPerSecond())
                                 .put("prefill_gflops", r.prefillGflops()).put("sgemm_gflops", sgemm)
+                                .put("sgemm_gflops_before", sgemmBefore).put("sgemm_gflops_after", sgemmAfter)
                                 .put("ratio_to_sgemm", ratio);
                     }
                 }
@@ -96,11 +102,15 @@ final class BenchCommand {
             return 0;
         }
 
-        /** Plain sgemm over the layer's four projection shapes at M = chunk, FLOP-weighted, best of 3. */
+        /**
+         * Plain sgemm over the layer's four projection shapes at M = chunk, FLOP-weighted, best of 3. A
+         * mixture-of-experts model's MLP shapes are one expert's, still at M = chunk: the ceiling its GEMMs would
+         * reach if each expert saw the whole chunk (each sees about chunk · top-k / experts rows).
+         */
         static double sgemmGflops(ModelConfig c, int m) {
             int h = c.hiddenSize();
-            int[][] shapes = {{c.qDim() + 2 * c.kvDim(), h}, {h, c.qDim()}, {2 * c.intermediateSize(), h},
-                              {h, c.intermediateSize()}};
+            int mlp = c.moe() != null ? c.moe().expertIntermediateSize() : c.intermediateSize();
+            int[][] shapes = {{c.qDim() + 2 * c.kvDim(), h}, {h, c.qDim()}, {2 * mlp, h}, {h, mlp}};
             double flops = 0;
             double seconds = 0;
             for (int[] s : shapes) {

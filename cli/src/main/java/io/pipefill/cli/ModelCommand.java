@@ -1,6 +1,7 @@
 package io.pipefill.cli;
 
 import io.pipefill.model.Architecture;
+import io.pipefill.model.BlockFp8;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.create.ModelGenerator;
@@ -15,19 +16,24 @@ final class ModelCommand {
 
     @Command(name = "create", mixinStandardHelpOptions = true,
             description = "Write a deterministic random-weight Hugging Face model directory (config.json, "
-                    + "model.safetensors in BF16, byte-level tokenizer.json).")
+                    + "model.safetensors in BF16 or block-scaled FP8, byte-level tokenizer.json).")
     static final class Create implements Callable<Integer> {
         @Option(names = "--out", required = true, description = "Directory to create (must not exist or be empty).")
         Path out;
 
-        @Option(names = "--arch", defaultValue = "llama", description = "llama, mistral, qwen2 or qwen3 (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--arch", defaultValue = "llama", description = "llama, mistral, qwen2, qwen3 or qwen3-moe (default: ${DEFAULT-VALUE}).")
         String arch;
 
-        @Option(names = "--preset", defaultValue = "tiny", description = "tiny (~1M params), small (~100M) or 8b-shape (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--preset", defaultValue = "tiny", description = "tiny (~1M params), small (~100M; qwen3-moe ~190M) or 8b-shape (dense only) (default: ${DEFAULT-VALUE}).")
         String preset;
 
         @Option(names = "--seed", defaultValue = "0", description = "Seed of the weights (default: ${DEFAULT-VALUE}).")
         long seed;
+
+        @Option(names = "--dtype", defaultValue = "bf16", description = "Weight format: bf16, or fp8 (float8_e4m3fn "
+                + "with a float32 weight_scale_inv per [128, 128] block, as DeepSeek-V3 and Qwen3-FP8 ship; embedding, "
+                + "lm_head, norms and routers stay bf16) (default: ${DEFAULT-VALUE}).")
+        String dtype;
 
         @Option(names = "--vocab", description = "Override vocab_size.")
         Integer vocab;
@@ -53,13 +59,24 @@ final class ModelCommand {
                     or(intermediate, base.intermediateSize()), or(layers, base.numLayers()), or(heads, base.numHeads()),
                     or(kvHeads, base.numKvHeads()), or(headDim, base.headDim()),
                     or(maxPositions, base.maxPositionEmbeddings()), base.ropeTheta(), base.ropeScaling(),
-                    base.rmsNormEps(), base.tieWordEmbeddings(), base.attentionBias(), base.torchDtype());
+                    base.rmsNormEps(), base.tieWordEmbeddings(), base.attentionBias(), base.torchDtype(), base.moe(), fp8());
             long t0 = System.nanoTime();
             new ModelGenerator(c, seed).write(out);
             System.out.printf("wrote %s: %s, %d layers, hidden %d, %.1fM parameters, seed %d (%.1f s)%n", out,
                     c.architecture().hfName(), c.numLayers(), c.hiddenSize(), c.parameterCount() / 1e6, seed,
                     (System.nanoTime() - t0) / 1e9);
             return 0;
+        }
+
+        private BlockFp8 fp8() {
+            switch (dtype.toLowerCase(java.util.Locale.ROOT)) {
+                case "bf16":
+                    return null;
+                case "fp8":
+                    return BlockFp8.DEEPSEEK;
+                default:
+                    throw new IllegalArgumentException("unknown --dtype '" + dtype + "'; supported: bf16, fp8");
+            }
         }
 
         private static int or(Integer v, int fallback) {

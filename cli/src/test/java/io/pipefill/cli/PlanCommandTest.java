@@ -7,6 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.pipefill.model.Architecture;
+import io.pipefill.model.BlockFp8;
+import io.pipefill.model.ModelConfig;
+import io.pipefill.model.ModelPreset;
+import io.pipefill.model.create.ModelGenerator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,6 +94,24 @@ class PlanCommandTest {
         assertTrue(human.out().contains("--chunk-schedule " + j.get("chunking").get("schedule").asText()), human.out());
         CliRun bad = run("plan", "--model", "llama-3.1-8b", "--prompt-tokens", "32768", "--chunking", "best");
         assertTrue(bad.err().contains("--chunking must be swept or planned, got best"), bad.err());
+    }
+
+    @Test
+    void plansAGeneratedMixtureOfExpertsModelFromItsConfig() throws Exception {
+        for (BlockFp8 fp8 : new BlockFp8[] {null, BlockFp8.DEEPSEEK}) {
+            ModelConfig t = ModelPreset.TINY.config(Architecture.QWEN3_MOE);
+            ModelConfig c = new ModelConfig(t.architecture(), t.vocabSize(), t.hiddenSize(), t.intermediateSize(),
+                    t.numLayers(), t.numHeads(), t.numKvHeads(), t.headDim(), t.maxPositionEmbeddings(), t.ropeTheta(),
+                    t.ropeScaling(), t.rmsNormEps(), t.tieWordEmbeddings(), t.attentionBias(), t.torchDtype(), t.moe(), fp8);
+            Path model = dir.resolve(fp8 == null ? "moe-bf16" : "moe-fp8");
+            new ModelGenerator(c, 1).write(model);
+            CliRun r = run("plan", "--model", model.toString(), "--gpu", "h100", "--nodes", "1", "--prompt-tokens", "4096",
+                    "--pp", "2", "--tp", "2", "--chunk", "512", "--json");
+            assertEquals(0, r.code(), r.err());
+            JsonNode j = new ObjectMapper().readTree(r.out());
+            assertTrue(j.get("ttft_ms").asDouble() > 0, r.out());
+            assertEquals(2, j.get("stage_utilization").size());
+        }
     }
 
     @Test

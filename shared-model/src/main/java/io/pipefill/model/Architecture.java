@@ -14,7 +14,9 @@ public enum Architecture {
     /** Qwen2 always has biases on q/k/v (not on o). */
     QWEN2("Qwen2ForCausalLM", "qwen2", true, false),
     /** Qwen3 drops the q/k/v bias and adds a per-head RMSNorm on q and k before RoPE. */
-    QWEN3("Qwen3ForCausalLM", "qwen3", false, true);
+    QWEN3("Qwen3ForCausalLM", "qwen3", false, true),
+    /** Qwen3 attention with a sparse mixture-of-experts MLP (softmax router, top-k SwiGLU experts). */
+    QWEN3_MOE("Qwen3MoeForCausalLM", "qwen3_moe", false, true);
 
     private final String hfName;
     private final String modelType;
@@ -46,14 +48,19 @@ public enum Architecture {
         return qkNorm;
     }
 
+    /** Whether the config carries mixture-of-experts fields ({@link MoeConfig}). */
+    public boolean mixtureOfExperts() {
+        return this == QWEN3_MOE;
+    }
+
     public static Optional<Architecture> fromHfName(String name) {
         return Arrays.stream(values()).filter(a -> a.hfName.equals(name)).findFirst();
     }
 
-    /** Accepts the short names used on the command line: llama, mistral, qwen2, qwen3. */
+    /** Accepts the short names used on the command line: llama, mistral, qwen2, qwen3, qwen3-moe (or qwen3_moe). */
     public static Architecture fromShortName(String name) {
         return Arrays.stream(values())
-                .filter(a -> a.modelType.equalsIgnoreCase(name))
+                .filter(a -> a.modelType.equalsIgnoreCase(name) || a.cliName().equalsIgnoreCase(name))
                 .findFirst()
                 .orElseThrow(() -> new IllegalArgumentException(
                         "unknown architecture '" + name + "'; supported: " + shortNames()));
@@ -63,7 +70,12 @@ public enum Architecture {
         return Arrays.stream(values()).map(Architecture::hfName).collect(Collectors.joining(", "));
     }
 
+    /** The command-line name: the model_type with dashes. */
+    public String cliName() {
+        return modelType.replace('_', '-');
+    }
+
     public static String shortNames() {
-        return Arrays.stream(values()).map(Architecture::modelType).collect(Collectors.joining(", "));
+        return Arrays.stream(values()).map(Architecture::cliName).collect(Collectors.joining(", "));
     }
 }

@@ -7,6 +7,9 @@ package io.pipefill.model;
  * @param attentionBias     whether q/k/v projections carry a bias (always for Qwen2)
  * @param ropeScaling       llama3 frequency scaling, or null for plain RoPE
  * @param torchDtype        the dtype the checkpoint says it stores ("bfloat16", ...), informational
+ * @param moe               the sparse MLP of a mixture-of-experts family (Qwen3-MoE), or null for a dense model;
+ *                          {@code intermediateSize} is then the width of its dense layers
+ * @param fp8               block-scaled FP8 weights ("quantization_config"), or null for unquantised ones
  */
 public record ModelConfig(
         Architecture architecture,
@@ -23,7 +26,19 @@ public record ModelConfig(
         double rmsNormEps,
         boolean tieWordEmbeddings,
         boolean attentionBias,
-        String torchDtype) {
+        String torchDtype,
+        MoeConfig moe,
+        BlockFp8 fp8) {
+
+    /** A dense model. */
+    public ModelConfig(Architecture architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
+                       int numHeads, int numKvHeads, int headDim, int maxPositionEmbeddings, double ropeTheta,
+                       RopeScaling ropeScaling, double rmsNormEps, boolean tieWordEmbeddings, boolean attentionBias,
+                       String torchDtype) {
+        this(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+                maxPositionEmbeddings, ropeTheta, ropeScaling, rmsNormEps, tieWordEmbeddings, attentionBias, torchDtype,
+                null, null);
+    }
 
     public ModelConfig {
         requirePositive("vocab_size", vocabSize);
@@ -50,6 +65,24 @@ public record ModelConfig(
         if (torchDtype == null) {
             torchDtype = "bfloat16";
         }
+        if (architecture.mixtureOfExperts() != (moe != null)) {
+            throw new IllegalArgumentException(architecture.hfName() + (moe == null
+                    ? " needs its mixture-of-experts fields (num_experts, num_experts_per_tok, moe_intermediate_size)"
+                    : " is a dense architecture and takes no mixture-of-experts fields"));
+        }
+        if (moe != null) {
+            for (int l : moe.mlpOnlyLayers()) {
+                if (l < 0 || l >= numLayers) {
+                    throw new IllegalArgumentException("mlp_only_layers entry " + l + " is not a layer in [0, "
+                            + numLayers + ")");
+                }
+            }
+        }
+    }
+
+    /** Whether layer {@code layer} (global index) has the mixture-of-experts MLP. */
+    public boolean isSparseLayer(int layer) {
+        return moe != null && moe.isSparse(layer);
     }
 
     private static void requirePositive(String field, int value) {
@@ -86,20 +119,29 @@ public record ModelConfig(
         return architecture.qkNorm();
     }
 
-    /** Parameters of one decoder layer. */
-    public long layerParameters() {
+    /** Parameters of decoder layer {@code layer} (global index): every expert of a sparse layer. */
+    public long layerParameters(int layer) {
+        long h = hiddenSize;
+        long mlp = isSparseLayer(layer) ? moe.sparseParameters(h) : 3 * h * intermediateSize;
+        return attentionParameters() + mlp + 2 * h;
+    }
+
+    private long attentionParameters() {
         long h = hiddenSize;
         long attn = h * qDim() + 2 * h * kvDim() + (long) qDim() * h;
         long bias = (qkvBias() ? qDim() + 2L * kvDim() : 0) + (oBias() ? h : 0);
         long qkNormParams = qkNorm() ? 2L * headDim : 0;
-        long mlp = 3 * h * intermediateSize;
-        return attn + bias + qkNormParams + mlp + 2 * h;
+        return attn + bias + qkNormParams;
     }
 
     /** Total parameters, counting a tied lm_head once. */
     public long parameterCount() {
         long embed = (long) vocabSize * hiddenSize;
-        return embed + (tieWordEmbeddings ? 0 : embed) + numLayers * layerParameters() + hiddenSize;
+        long layers = 0;
+        for (int l = 0; l < numLayers; l++) {
+            layers += layerParameters(l);
+        }
+        return embed + (tieWordEmbeddings ? 0 : embed) + layers + hiddenSize;
     }
 
     /**
@@ -109,10 +151,16 @@ public record ModelConfig(
      */
     public double layerFlops(long prefix, long n) {
         double h = hiddenSize;
-        double linear = 2.0 * n * (h * qDim() + 2 * h * kvDim() + (double) qDim() * h + 3 * h * intermediateSize);
         double keysSeen = n * (double) prefix + n * (n + 1) / 2.0;
         double attention = 4.0 * keysSeen * qDim();
-        return numLayers * (linear + attention);
+        double total = 0;
+        for (int l = 0; l < numLayers; l++) {
+            // a sparse layer counts the parameters a token uses: the router and its top-k experts
+            double mlp = isSparseLayer(l) ? moe.activeSparseParameters(hiddenSize) : 3 * h * intermediateSize;
+            double linear = 2.0 * n * (h * qDim() + 2 * h * kvDim() + (double) qDim() * h + mlp);
+            total += linear + attention;
+        }
+        return total;
     }
 
     /** FLOPs of the lm_head for {@code rows} positions. */

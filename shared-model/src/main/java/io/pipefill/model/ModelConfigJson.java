@@ -60,6 +60,7 @@ public final class ModelConfigJson {
                     + heads + ") and no head_dim is given");
         }
         int headDim = f.optionalInt("head_dim", hidden / heads);
+        MoeConfig moe = arch.mixtureOfExperts() ? moe(f, source) : null;
         try {
             return new ModelConfig(
                     arch,
@@ -76,7 +77,49 @@ public final class ModelConfigJson {
                     f.optionalDouble("rms_norm_eps", 1e-6),
                     f.optionalBoolean("tie_word_embeddings", false),
                     f.optionalBoolean("attention_bias", false),
-                    root.hasNonNull("torch_dtype") ? root.get("torch_dtype").asText() : "bfloat16");
+                    root.hasNonNull("torch_dtype") ? root.get("torch_dtype").asText() : "bfloat16",
+                    moe, fp8(root.get("quantization_config"), source));
+        } catch (IllegalArgumentException e) {
+            throw new ModelConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** quantization_config: only block-scaled FP8 (DeepSeek-V3, Qwen3-*-FP8) is read; absent means unquantised. */
+    private static BlockFp8 fp8(JsonNode node, String source) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!node.isObject()) {
+            throw new ModelConfigException(source + ": field 'quantization_config' must be an object or null");
+        }
+        String method = node.hasNonNull("quant_method") ? node.get("quant_method").asText() : "";
+        if (!method.equals("fp8")) {
+            throw new ModelConfigException(source + ": unsupported quantization_config.quant_method '" + method
+                    + "'; supported: fp8 (block-scaled float8_e4m3fn)");
+        }
+        if (node.hasNonNull("fmt") && !node.get("fmt").asText().equals("e4m3")) {
+            throw new ModelConfigException(source + ": unsupported quantization_config.fmt '" + node.get("fmt").asText()
+                    + "'; supported: e4m3");
+        }
+        JsonNode block = node.get("weight_block_size");
+        if (block == null || !block.isArray() || block.size() != 2 || !block.get(0).canConvertToInt()
+                || !block.get(1).canConvertToInt() || !block.get(0).isIntegralNumber() || !block.get(1).isIntegralNumber()) {
+            throw new ModelConfigException(source + ": quantization_config.weight_block_size must be a list of two "
+                    + "integers (e.g. [128, 128]), got " + block);
+        }
+        try {
+            return new BlockFp8(block.get(0).intValue(), block.get(1).intValue());
+        } catch (IllegalArgumentException e) {
+            throw new ModelConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Qwen3-MoE's fields; the optional ones default as in transformers' Qwen3MoeConfig. */
+    private static MoeConfig moe(Fields f, String source) {
+        try {
+            return new MoeConfig(f.requiredInt("num_experts"), f.requiredInt("num_experts_per_tok"),
+                    f.requiredInt("moe_intermediate_size"), f.optionalBoolean("norm_topk_prob", false),
+                    f.optionalInt("decoder_sparse_step", 1), f.optionalIntList("mlp_only_layers"));
         } catch (IllegalArgumentException e) {
             throw new ModelConfigException(source + ": " + e.getMessage(), e);
         }
@@ -153,8 +196,27 @@ public final class ModelConfigJson {
         root.put("bos_token_id", bosTokenId);
         root.put("eos_token_id", eosTokenId);
         root.put("use_cache", true);
+        if (c.fp8() != null) {
+            ObjectNode q = root.putObject("quantization_config");
+            q.put("quant_method", "fp8");
+            q.put("fmt", "e4m3");
+            q.put("activation_scheme", "dynamic");
+            q.putArray("weight_block_size").add(c.fp8().blockRows()).add(c.fp8().blockCols());
+        }
+        if (c.moe() != null) {
+            MoeConfig m = c.moe();
+            root.put("num_experts", m.numExperts());
+            root.put("num_experts_per_tok", m.topK());
+            root.put("moe_intermediate_size", m.expertIntermediateSize());
+            root.put("norm_topk_prob", m.normTopkProb());
+            root.put("decoder_sparse_step", m.decoderSparseStep());
+            ArrayNode dense = root.putArray("mlp_only_layers");
+            m.mlpOnlyLayers().forEach(dense::add);
+            root.put("output_router_logits", false);
+            root.put("router_aux_loss_coef", 0.001);
+        }
         if (c.architecture() == Architecture.MISTRAL || c.architecture() == Architecture.QWEN2
-                || c.architecture() == Architecture.QWEN3) {
+                || c.architecture() == Architecture.QWEN3 || c.architecture() == Architecture.QWEN3_MOE) {
             root.putNull("sliding_window");
             root.put("use_sliding_window", false);
         }
@@ -185,6 +247,21 @@ public final class ModelConfigJson {
                 throw new ModelConfigException(source + ": field '" + name + "' must be an integer, got " + v);
             }
             return v.intValue();
+        }
+
+        java.util.List<Integer> optionalIntList(String name) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) {
+                return java.util.List.of();
+            }
+            if (!v.isArray()) {
+                throw new ModelConfigException(source + ": field '" + name + "' must be a list of integers, got " + v);
+            }
+            java.util.List<Integer> out = new java.util.ArrayList<>();
+            for (JsonNode e : v) {
+                out.add(toInt(name, e));
+            }
+            return out;
         }
 
         double requiredDouble(String name) {

@@ -44,13 +44,33 @@ public enum ModelPreset {
         return cliName;
     }
 
-    /** The preset's shape for an architecture; Qwen2 gets its q/k/v biases, Qwen3 its q/k norms. */
+    /**
+     * The preset's shape for an architecture; Qwen2 gets its q/k/v biases, Qwen3 its q/k norms. Qwen3-MoE has
+     * shapes of its own: tiny (8 experts, top-2, layer 1 dense) and small (~190M parameters, 32 experts, top-4).
+     */
     public ModelConfig config(Architecture arch) {
+        if (arch == Architecture.QWEN3_MOE) {
+            return qwen3Moe();
+        }
         // small Qwen models tie the lm_head to the embedding; covering both ways keeps both code paths tested
         boolean tie = this == TINY && (arch == Architecture.QWEN2 || arch == Architecture.QWEN3);
         return new ModelConfig(arch, vocab, hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions,
                 ropeTheta, arch == Architecture.LLAMA ? ropeScaling : null, 1e-5, tie,
                 arch == Architecture.QWEN2, "bfloat16");
+    }
+
+    private ModelConfig qwen3Moe() {
+        switch (this) {
+            case TINY:
+                return new ModelConfig(Architecture.QWEN3_MOE, vocab, hidden, intermediate, layers, heads, kvHeads,
+                        headDim, maxPositions, ropeTheta, null, 1e-6, false, false, "bfloat16",
+                        new MoeConfig(8, 2, 64, true, 1, java.util.List.of(1)), null);
+            case SMALL:
+                return new ModelConfig(Architecture.QWEN3_MOE, 32000, 512, 1536, 8, 8, 4, 64, 131072, 1000000.0,
+                        null, 1e-6, false, false, "bfloat16", new MoeConfig(32, 4, 384, true, 1, java.util.List.of()), null);
+            default:
+                throw new IllegalArgumentException("preset '" + cliName + "' has no qwen3-moe shape; available: tiny, small");
+        }
     }
 
     public static ModelPreset fromCliName(String name) {

@@ -27,6 +27,11 @@ public record Topology(int pp, int tp, LayerPartition partition) {
         if (c.intermediateSize() % tp != 0) {
             throw new IllegalArgumentException("--tp " + tp + " must divide intermediate_size (" + c.intermediateSize() + ")");
         }
+        if (c.moe() != null && c.moe().expertIntermediateSize() % tp != 0) {
+            // each expert's SwiGLU width is split across the group, as the dense MLP's is
+            throw new IllegalArgumentException("--tp " + tp + " must divide moe_intermediate_size ("
+                    + c.moe().expertIntermediateSize() + ")");
+        }
         LayerPartition p = partitionText == null ? LayerPartition.even(c.numLayers(), pp)
                 : LayerPartition.parse(partitionText, c.numLayers(), pp);
         return new Topology(pp, tp, p);

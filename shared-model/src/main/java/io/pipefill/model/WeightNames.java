@@ -40,4 +40,14 @@ public final class WeightNames {
     public static String mlp(int l, String proj) {
         return layer(l, "mlp." + proj + ".weight");
     }
+
+    /** The mixture-of-experts router ("mlp.gate", a linear layer without bias). */
+    public static String router(int l) {
+        return layer(l, "mlp.gate.weight");
+    }
+
+    /** {@code proj} (gate_proj, up_proj, down_proj) of routed expert {@code e}. */
+    public static String expert(int l, int e, String proj) {
+        return layer(l, "mlp.experts." + e + "." + proj + ".weight");
+    }
 }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pipefill.controlplane.ApiTestSupport;
 import io.pipefill.model.Architecture;
+import io.pipefill.model.BlockFp8;
+import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.create.ModelGenerator;
 import java.nio.file.Path;
@@ -42,6 +44,25 @@ class ModelApiTest extends ApiTestSupport {
                 .expectBody().jsonPath("$.id").isEqualTo(m.id().toString());
         adminGet("/api/v1/models").exchange().expectStatus().isOk()
                 .expectBody().jsonPath("$[?(@.name == '" + name + "')].location").isEqualTo(tiny.toString());
+    }
+
+    @Test
+    void registersAMixtureOfExpertsModelWithFp8Weights() throws Exception {
+        ModelConfig t = ModelPreset.TINY.config(Architecture.QWEN3_MOE);
+        Path moe = dir.resolve("tiny-qwen3-moe-fp8");
+        new ModelGenerator(new ModelConfig(t.architecture(), t.vocabSize(), t.hiddenSize(), t.intermediateSize(),
+                t.numLayers(), t.numHeads(), t.numKvHeads(), t.headDim(), t.maxPositionEmbeddings(), t.ropeTheta(),
+                t.ropeScaling(), t.rmsNormEps(), t.tieWordEmbeddings(), t.attentionBias(), t.torchDtype(), t.moe(),
+                BlockFp8.DEEPSEEK), 1).write(moe);
+        String name = unique("tiny-moe");
+        RegisteredModel m = adminPost("/api/v1/models", Map.of("name", name, "location", moe.toString()))
+                .expectStatus().isCreated().expectBody(RegisteredModel.class).returnResult().getResponseBody();
+        assertThat(m.architecture()).isEqualTo("QWEN3_MOE");
+        assertThat(m.layers()).isEqualTo(t.numLayers());
+        assertThat(m.parameters()).isEqualTo(t.parameterCount());
+        // a layout the experts cannot take is refused by name, as for a dense model
+        adminPost("/api/v1/deployments", Map.of("name", unique("moe-d"), "model", name, "tp", 3)).expectStatus()
+                .isBadRequest().expectBody(String.class).value(b -> assertThat(b).contains("tp 3 must divide"));
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.pipefill.model.create;
 
+import io.pipefill.model.BlockFp8;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelConfigJson;
 import io.pipefill.model.ModelDirectory;
@@ -14,7 +15,8 @@ import java.nio.file.Path;
 import java.util.SplittableRandom;
 
 /**
- * Writes a complete random-weight Hugging Face model directory: config.json, model.safetensors (BF16) and a
+ * Writes a complete random-weight Hugging Face model directory: config.json, model.safetensors (BF16, or the
+ * projections in block-scaled FP8 with their weight_scale_inv when the config has {@link BlockFp8}) and a
  * byte-level tokenizer.json. Deterministic for a seed: every tensor draws from its own stream, seeded by the
  * model seed and the tensor's name.
  *
@@ -71,14 +73,26 @@ public final class ModelGenerator {
             }
             w.add(WeightNames.postAttentionNorm(l), DType.BF16, new long[] {h},
                     uniform(WeightNames.postAttentionNorm(l), 1.0, 0.1));
-            linear(w, WeightNames.mlp(l, "gate_proj"), inter, h, 1.0);
-            linear(w, WeightNames.mlp(l, "up_proj"), inter, h, 1.0);
-            linear(w, WeightNames.mlp(l, "down_proj"), h, inter, residualScale);
+            if (c.isSparseLayer(l)) {
+                // router logits of unit scale: a real preference among experts, not a one-hot one
+                w.add(WeightNames.router(l), DType.BF16, new long[] {c.moe().numExperts(), h},
+                        uniform(WeightNames.router(l), 0, 1.0 / Math.sqrt(h))); // kept in bf16 as FP8 checkpoints keep it
+                long ei = c.moe().expertIntermediateSize();
+                for (int e = 0; e < c.moe().numExperts(); e++) {
+                    linear(w, WeightNames.expert(l, e, "gate_proj"), ei, h, 1.0);
+                    linear(w, WeightNames.expert(l, e, "up_proj"), ei, h, 1.0);
+                    linear(w, WeightNames.expert(l, e, "down_proj"), h, ei, residualScale);
+                }
+            } else {
+                linear(w, WeightNames.mlp(l, "gate_proj"), inter, h, 1.0);
+                linear(w, WeightNames.mlp(l, "up_proj"), inter, h, 1.0);
+                linear(w, WeightNames.mlp(l, "down_proj"), h, inter, residualScale);
+            }
         }
         w.add(WeightNames.FINAL_NORM, DType.BF16, new long[] {h}, uniform(WeightNames.FINAL_NORM, 1.0, 0.1));
         if (!c.tieWordEmbeddings()) {
             // logits with a standard deviation of about 2: a clear greedy winner, still a real distribution
-            linear(w, WeightNames.LM_HEAD, c.vocabSize(), h, 2.0);
+            w.add(WeightNames.LM_HEAD, DType.BF16, new long[] {c.vocabSize(), h}, uniform(WeightNames.LM_HEAD, 0, 2.0 / Math.sqrt(h)));
         }
         w.write(dir.resolve(ModelDirectory.SINGLE_FILE));
         Files.writeString(dir.resolve("config.json"),
@@ -87,8 +101,39 @@ public final class ModelGenerator {
         Files.writeString(dir.resolve("tokenizer_config.json"), tokenizerConfig(), StandardCharsets.UTF_8);
     }
 
+    /** A projection: BF16, or block-scaled FP8 with its scale when the config asks for FP8 weights. */
     private void linear(SafetensorsWriter w, String name, long out, long in, double gain) {
-        w.add(name, DType.BF16, new long[] {out, in}, uniform(name, 0, gain / Math.sqrt(in)));
+        SafetensorsWriter.Filler values = uniform(name, 0, gain / Math.sqrt(in));
+        if (config.fp8() == null) {
+            w.add(name, DType.BF16, new long[] {out, in}, values);
+            return;
+        }
+        BlockFp8 b = config.fp8();
+        float[] v = new float[Math.toIntExact(out * in)];
+        values.fill(0, v, v.length);
+        long[] scaleShape = b.scaleShape(out, in);
+        int sr = (int) scaleShape[0];
+        int sc = (int) scaleShape[1];
+        float[] scale = new float[sr * sc];
+        for (int bi = 0; bi < sr; bi++) {
+            for (int bj = 0; bj < sc; bj++) {
+                float max = 0;
+                for (int r = bi * b.blockRows(); r < Math.min(out, (long) (bi + 1) * b.blockRows()); r++) {
+                    for (int col = bj * b.blockCols(); col < Math.min(in, (long) (bj + 1) * b.blockCols()); col++) {
+                        max = Math.max(max, Math.abs(v[(int) (r * in) + col]));
+                    }
+                }
+                // the block's largest value maps to the largest FP8 magnitude
+                scale[bi * sc + bj] = max == 0 ? 1f : max / DType.E4M3_MAX;
+            }
+        }
+        for (int i = 0; i < v.length; i++) {
+            int r = (int) (i / in);
+            int col = (int) (i % in);
+            v[i] = DType.e4m3ToFloat(DType.floatToE4M3(v[i] / scale[(r / b.blockRows()) * sc + col / b.blockCols()]));
+        }
+        w.add(name, DType.F8_E4M3, new long[] {out, in}, (first, block, count) -> System.arraycopy(v, (int) first, block, 0, count));
+        w.add(name + "_scale_inv", DType.F32, scaleShape, (first, block, count) -> System.arraycopy(scale, (int) first, block, 0, count));
     }
 
     /** Uniform values with the given mean and standard deviation (half-width √3·std). */

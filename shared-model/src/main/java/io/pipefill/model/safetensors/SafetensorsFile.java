@@ -204,6 +204,12 @@ public final class SafetensorsFile implements AutoCloseable {
                     dst[dstOffset + i] = DType.f16ToFloat(shorts.get(i));
                 }
             }
+            // unscaled: the block scale is the checkpoint's to apply, which knows the scale tensor
+            case F8_E4M3 -> {
+                for (int i = 0; i < count; i++) {
+                    dst[dstOffset + i] = DType.e4m3ToFloat(buf.get(i));
+                }
+            }
         }
     }
 

@@ -82,6 +82,7 @@ public final class SafetensorsWriter {
                         switch (t.dtype()) {
                             case F32 -> out.putFloat(block[i]);
                             case BF16 -> out.putShort(DType.floatToBf16(block[i]));
+                            case F8_E4M3 -> out.put(DType.floatToE4M3(block[i]));
                             case F16 -> throw new UnsupportedOperationException("writing F16 is not supported");
                         }
                     }

@@ -116,8 +116,14 @@ class SafetensorsFileTest {
 
     @Test
     void rejectsUnknownDtype() throws Exception {
-        String m = openError(raw("{\"x\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]}}", 4));
-        assertTrue(m.contains("tensor 'x'") && m.contains("unsupported dtype 'F8_E4M3'") && m.contains("BF16, F16, F32"), m);
+        String m = openError(raw("{\"x\":{\"dtype\":\"F8_E5M2\",\"shape\":[4],\"data_offsets\":[0,4]}}", 4));
+        assertTrue(m.contains("tensor 'x'") && m.contains("unsupported dtype 'F8_E5M2'") && m.contains("BF16, F16, F32, F8_E4M3"), m);
+    }
+
+    @Test
+    void fp8TensorsGetTheSameSizeCheckAtOneBytePerElement() throws Exception {
+        String m = openError(raw("{\"x\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,8]}}", 8));
+        assertTrue(m.contains("tensor 'x'") && m.contains("8 bytes at data_offsets"), m);
     }
 
     @Test

@@ -47,7 +47,10 @@ public final class CpuBackend implements Backend {
     public static long weightBytes(ModelConfig c, StageShard shard) {
         long h = c.hiddenSize();
         long embed = (long) c.vocabSize() * h;
-        long bytes = shard.layerCount() * c.layerParameters();
+        long bytes = 0;
+        for (int l = shard.firstLayer(); l < shard.endLayer(); l++) {
+            bytes += c.layerParameters(l);
+        }
         if (shard.embedding()) {
             bytes += embed;
         }

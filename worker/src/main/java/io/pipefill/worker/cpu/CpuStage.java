@@ -5,6 +5,7 @@ import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.DecoderLayer;
 import io.pipefill.worker.engine.LayerOps;
+import io.pipefill.worker.engine.MoeRouter;
 import io.pipefill.worker.engine.RotaryEmbedding;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.engine.StageChecks;
@@ -35,6 +36,9 @@ final class CpuStage implements Stage {
     private final int threads;
     private final float eps;
     private final DecoderLayer decoder;
+    /** The router and this rank's width of each expert; null for a dense model. */
+    private final MoeRouter router;
+    private final int expertInter;
     private Buffers buffers;
 
     CpuStage(ModelConfig config, StageShard shard, TensorParallel tp, CpuWeights weights, int kvCapacity,
@@ -51,7 +55,9 @@ final class CpuStage implements Stage {
         this.pool = pool;
         this.threads = threads;
         this.eps = (float) config.rmsNormEps();
-        this.decoder = new DecoderLayer(config);
+        this.decoder = new DecoderLayer(config, shard.firstLayer());
+        this.router = config.moe() == null ? null : new MoeRouter(config.moe());
+        this.expertInter = config.moe() == null ? 0 : tp.count(config.moe().expertIntermediateSize());
         this.rope = new RotaryEmbedding(config);
         this.cache = new KvCache(shard.layerCount(), kvHeads, config.headDim(), kvCapacity);
         this.attention = new CpuAttention(heads, kvHeads, config.headDim(), pool);
@@ -232,10 +238,89 @@ final class CpuStage implements Stage {
             });
             projectIntoResidual(n, inter, b.act, w.down(), x, b);
         }
+
+        /**
+         * Routes every row, sorts the (row, expert) pairs by expert and gathers their rows into one matrix, so that
+         * each expert is two GEMMs (fused gate/up, down) over its contiguous block of pairs. The experts run in
+         * parallel, one per thread with single-threaded BLAS (as attention does): their GEMMs are small (about
+         * chunk · top-k / experts rows), too small to split well inside BLAS, and each writes only its own block.
+         * Each row then sums its top-k weighted outputs; the sums are all-reduced (tensor parallelism) and added
+         * to x once. Experts no row chose cost nothing.
+         */
+        @Override
+        public void moe(int layer) {
+            CpuWeights.Moe w = present(weights.layers.get(layer).moe(), "mixture-of-experts MLP", layer);
+            int h = config.hiddenSize();
+            int experts = config.moe().numExperts();
+            int k = router.topK();
+            int ei = expertInter;
+            MoeBuffers m = b.moe(h, experts, k, ei);
+            Blas.linear(n, h, experts, b.normed.at(0), w.router().at(0), 0f, m.logits.at(0));
+            m.logits.get(0, m.logitsHost, 0, n * experts);
+            rows(n, t -> router.route(m.logitsHost, t * experts, m.chosen, m.weights, t * k));
+            // counting sort of the pairs by expert: slotOf[pair] is the pair's row in the gathered matrix
+            int[] start = new int[experts + 1];
+            for (int i = 0; i < n * k; i++) {
+                start[m.chosen[i] + 1]++;
+            }
+            for (int e = 0; e < experts; e++) {
+                start[e + 1] += start[e];
+            }
+            int[] fill = java.util.Arrays.copyOf(start, experts);
+            for (int i = 0; i < n * k; i++) {
+                m.slotOf[i] = fill[m.chosen[i]]++;
+            }
+            rows(n * k, i -> {
+                float[] row = new float[h];
+                b.normed.get((long) (i / k) * h, row, 0, h);
+                m.gathered.put((long) m.slotOf[i] * h, row, 0, h);
+            });
+            Blas.setThreads(1);
+            try {
+                tasks(experts, e -> expert(w, e, start[e], start[e + 1] - start[e], m, h, ei));
+            } finally {
+                Blas.setThreads(threads);
+            }
+            float[] acc = b.partialHost(n * h);
+            rows(n, t -> {
+                float[] sum = new float[h];
+                float[] out = new float[h];
+                for (int j = 0; j < k; j++) {
+                    m.out.get((long) m.slotOf[t * k + j] * h, out, 0, h);
+                    VecMath.addScaled(sum, 0, out, 0, h, m.weights[t * k + j]);
+                }
+                System.arraycopy(sum, 0, acc, t * h, h);
+            });
+            if (tp.size() > 1) {
+                tp.allReduce().sum(acc, n * h);
+            }
+            rows(n, t -> {
+                float[] row = new float[h];
+                x.get((long) t * h, row, 0, h);
+                VecMath.add(row, 0, acc, t * h, h);
+                x.put((long) t * h, row, 0, h);
+            });
+        }
+
+        /** Expert e over its gathered rows [first, first + count): out = down(SwiGLU(rows · [gate; up]ᵀ)). */
+        private void expert(CpuWeights.Moe w, int e, int first, int count, MoeBuffers m, int h, int ei) {
+            if (count == 0) {
+                return;
+            }
+            Blas.linear(count, h, 2 * ei, m.gathered.at((long) first * h), w.gateUp().get(e).at(0), 0f,
+                    m.gateUp.at((long) first * 2 * ei));
+            float[] gu = new float[2 * ei];
+            for (int i = first; i < first + count; i++) {
+                m.gateUp.get((long) i * 2 * ei, gu, 0, 2 * ei);
+                VecMath.siluMul(gu, 0, gu, ei, gu, 0, ei);
+                m.act.put((long) i * ei, gu, 0, ei);
+            }
+            Blas.linear(count, ei, h, m.act.at((long) first * ei), w.down().get(e).at(0), 0f, m.out.at((long) first * h));
+        }
     }
 
     /** A weight the architecture has; a step {@link DecoderLayer} asks for only then. */
-    private static float[] present(float[] weight, String what, int layer) {
+    private static <T> T present(T weight, String what, int layer) {
         if (weight == null) {
             throw new IllegalStateException("layer " + layer + " has no " + what);
         }
@@ -282,6 +367,17 @@ final class CpuStage implements Stage {
         });
     }
 
+    /** Runs independent tasks [0, count) across the stage's threads, each with the calling convention of one thread. */
+    private void tasks(int count, IntConsumer body) {
+        if (threads == 1) {
+            for (int i = 0; i < count; i++) {
+                body.accept(i);
+            }
+        } else {
+            pool.submit(() -> IntStream.range(0, count).parallel().forEach(body)).join();
+        }
+    }
+
     /** Runs a per-row body over rows [0, n), split across the stage's threads when there are enough rows. */
     private void rows(int n, IntConsumer body) {
         if (threads == 1 || n < 16) {
@@ -316,9 +412,19 @@ final class CpuStage implements Stage {
             if (buffers != null) {
                 buffers.close();
             }
-            buffers = new Buffers(n, config.hiddenSize(), qDim, kvDim, inter);
+            buffers = new Buffers(n, config.hiddenSize(), qDim, kvDim, anyDenseLayer() ? inter : 1);
         }
         return buffers;
+    }
+
+    /** Whether the stage has a dense MLP, whose buffers an all-sparse stage need not hold. */
+    private boolean anyDenseLayer() {
+        for (int l = shard.firstLayer(); l < shard.endLayer(); l++) {
+            if (!config.isSparseLayer(l)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override
@@ -363,6 +469,7 @@ final class CpuStage implements Stage {
         /** Partial projection outputs awaiting the tensor-parallel all-reduce. */
         final NativeFloats partial;
         private float[] partialHost;
+        private MoeBuffers moe;
 
         Buffers(int rows, int hidden, int qDim, int kvDim, int inter) {
             this.rows = rows;
@@ -383,8 +490,19 @@ final class CpuStage implements Stage {
             return partialHost;
         }
 
+        /** The sparse MLP's buffers, made on first use (a dense stage never has them). */
+        MoeBuffers moe(int hidden, int experts, int topK, int expertInter) {
+            if (moe == null) {
+                moe = new MoeBuffers(rows, hidden, experts, topK, expertInter);
+            }
+            return moe;
+        }
+
         @Override
         public void close() {
+            if (moe != null) {
+                moe.close();
+            }
             partial.close();
             normed.close();
             qkv.close();
@@ -392,6 +510,47 @@ final class CpuStage implements Stage {
             attn.close();
             gateUp.close();
             act.close();
+        }
+    }
+
+    /**
+     * The sparse MLP's work buffers for up to {@code rows} tokens: the router's logits and choices, and every
+     * (row, expert) pair's gathered input, gate/up, activation and output, sorted by expert.
+     */
+    private static final class MoeBuffers implements AutoCloseable {
+        final NativeFloats logits;
+        final float[] logitsHost;
+        /** Per row, its top-k experts and weights at [row·k, row·k + k). */
+        final int[] chosen;
+        final float[] weights;
+        /** Per pair (row · k + j), its place in the expert-sorted matrices below. */
+        final int[] slotOf;
+        final NativeFloats gathered;
+        final NativeFloats gateUp;
+        final NativeFloats act;
+        final NativeFloats out;
+
+        MoeBuffers(int rows, int hidden, int experts, int topK, int expertInter) {
+            long r = rows;
+            logits = new NativeFloats(r * experts);
+            logitsHost = new float[rows * experts];
+            chosen = new int[rows * topK];
+            weights = new float[rows * topK];
+            slotOf = new int[rows * topK];
+            long pairs = r * topK;
+            gathered = new NativeFloats(pairs * hidden);
+            gateUp = new NativeFloats(pairs * 2L * expertInter);
+            act = new NativeFloats(pairs * expertInter);
+            out = new NativeFloats(pairs * hidden);
+        }
+
+        @Override
+        public void close() {
+            logits.close();
+            gathered.close();
+            gateUp.close();
+            act.close();
+            out.close();
         }
     }
 }

@@ -15,9 +15,16 @@ import java.util.List;
  */
 final class CpuWeights implements AutoCloseable {
 
-    /** One decoder layer. Fused rows: [q; k; v] and [gate; up], each in PyTorch's [out × in] layout. */
+    /**
+     * One decoder layer. Fused rows: [q; k; v] and [gate; up], each in PyTorch's [out × in] layout. A sparse
+     * layer has {@code moe} instead of gateUp/down.
+     */
     record Layer(float[] inputNorm, NativeFloats qkv, float[] qkvBias, float[] qNorm, float[] kNorm,
-                 NativeFloats o, float[] oBias, float[] postNorm, NativeFloats gateUp, NativeFloats down) {
+                 NativeFloats o, float[] oBias, float[] postNorm, NativeFloats gateUp, NativeFloats down, Moe moe) {
+    }
+
+    /** A sparse MLP: router [experts × hidden] and each expert's fused [gate; up] and down slices. */
+    record Moe(NativeFloats router, List<NativeFloats> gateUp, List<NativeFloats> down) {
     }
 
     final List<Layer> layers = new ArrayList<>();
@@ -49,13 +56,30 @@ final class CpuWeights implements AutoCloseable {
         }
         for (WeightLayout.Layer l : plan.layers()) {
             layers.add(new Layer(vector(l.inputNorm()), matrix(l.qkv()), vector(l.qkvBias()), vector(l.qNorm()),
-                    vector(l.kNorm()), matrix(l.o()), vector(l.oBias()), vector(l.postNorm()), matrix(l.gateUp()),
-                    matrix(l.down())));
+                    vector(l.kNorm()), matrix(l.o()), vector(l.oBias()), vector(l.postNorm()), matrixOrNull(l.gateUp()),
+                    matrixOrNull(l.down()), moe(l.moe())));
         }
         if (plan.lmHead() != null) {
             finalNorm = vector(plan.finalNorm());
             lmHead = plan.lmHeadIsEmbedding() ? embedding : matrix(plan.lmHead());
         }
+    }
+
+    private Moe moe(WeightLayout.Moe moe) {
+        if (moe == null) {
+            return null;
+        }
+        List<NativeFloats> gateUp = new ArrayList<>();
+        List<NativeFloats> down = new ArrayList<>();
+        for (WeightLayout.Expert e : moe.experts()) {
+            gateUp.add(matrix(e.gateUp()));
+            down.add(matrix(e.down()));
+        }
+        return new Moe(matrix(moe.router()), List.copyOf(gateUp), List.copyOf(down));
+    }
+
+    private NativeFloats matrixOrNull(WeightLayout.Buffer buffer) {
+        return buffer == null ? null : matrix(buffer);
     }
 
     private NativeFloats matrix(WeightLayout.Buffer buffer) {

@@ -127,4 +127,16 @@ final class VecMath {
             a[aOff + i] += b[bOff + i];
         }
     }
+
+    /** a[i] += c · b[i]: one expert's weighted output into a row's sum. */
+    public static void addScaled(float[] a, int aOff, float[] b, int bOff, int n, float c) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector.fromArray(S, b, bOff + i).fma(FloatVector.broadcast(S, c), FloatVector.fromArray(S, a, aOff + i))
+                    .intoArray(a, aOff + i);
+        }
+        for (; i < n; i++) {
+            a[aOff + i] += c * b[bOff + i];
+        }
+    }
 }

@@ -68,10 +68,23 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Stage loadStage(ModelConfig config, StageShard shard, TensorParallel tp, Checkpoint checkpoint, int kvCapacity) {
+        checkSupported(config);
         Backend.checkLoadable(config, shard, tp, kvCapacity);
         LaunchGeometry.checkAttention(tp.count(config.numHeads()), tp.count(config.numKvHeads()), config.headDim());
         WeightLayout.Stage layout = WeightLayout.plan(config, shard, tp, checkpoint);
         return new CudaStage(device, deviceAllReduce, config, shard, tp, layout, checkpoint, kvCapacity);
+    }
+
+    /**
+     * Refuses the families this backend has no kernels for, before any weight is read: its layer steps are the
+     * dense decoder's (fused q/k/v, dense SwiGLU MLP); a mixture-of-experts MLP runs on the CPU backend only.
+     */
+    public static void checkSupported(ModelConfig config) {
+        if (config.moe() != null) {
+            throw new UnsupportedOperationException("the cuda backend runs dense decoders only (Llama, Mistral, Qwen2, "
+                    + "Qwen3); " + config.architecture().hfName() + " needs a mixture-of-experts MLP (router and "
+                    + config.moe().numExperts() + " experts), which only the cpu backend has: use --backend cpu");
+        }
     }
 
     @Override

@@ -291,6 +291,12 @@ final class CudaStage implements Stage {
             dev.launch("rms_norm", n, 1, LaunchGeometry.rowThreads(h), dev.arg(x), dev.arg(w.postNorm()), dev.arg(b.normed), n, h, eps);
         }
 
+        /** Never reached: {@link CudaBackend#checkSupported} refuses mixture-of-experts models before loading. */
+        @Override
+        public void moe(int layer) {
+            throw new UnsupportedOperationException("the cuda backend has no mixture-of-experts MLP");
+        }
+
         @Override
         public void mlp(int layer) {
             Layer w = layers.get(layer);

@@ -9,7 +9,7 @@ import io.pipefill.model.ModelConfig;
  * x += o_proj(attention(rope(qkv(norm(x))))); x += mlp(norm(x)).
  *
  * <p>A new model family adds its steps to {@link LayerOps} (each backend implements them) and its choice here:
- * a mixture-of-experts MLP replaces the {@link LayerOps#mlp} call in {@link #mlpBlock}, multi-head latent
+ * the mixture-of-experts MLP ({@link LayerOps#moe}) replaces {@link LayerOps#mlp} on the sparse layers, multi-head latent
  * attention replaces the q/k/v steps and {@link LayerOps#attention} in {@link #attentionBlock}; the norms,
  * the projections into the residual and the tensor-parallel sums stay where they are.
  */
@@ -17,11 +17,21 @@ public final class DecoderLayer {
     private final boolean qkvBias;
     private final boolean qkNorm;
     private final boolean oBias;
+    private final ModelConfig config;
+    /** Global index of the stage's first layer: which layers are sparse is a property of the model's layers. */
+    private final int firstLayer;
 
+    /** The layers of a stage that starts at the model's first layer. */
     public DecoderLayer(ModelConfig config) {
+        this(config, 0);
+    }
+
+    public DecoderLayer(ModelConfig config, int firstLayer) {
         this.qkvBias = config.qkvBias();
         this.qkNorm = config.qkNorm();
         this.oBias = config.oBias();
+        this.config = config;
+        this.firstLayer = firstLayer;
     }
 
     /** Runs layer {@code layer} of the stage over the chunk {@code ops} is bound to. */
@@ -50,6 +60,10 @@ public final class DecoderLayer {
 
     private void mlpBlock(LayerOps ops, int layer) {
         ops.mlpNorm(layer);
-        ops.mlp(layer);
+        if (config.isSparseLayer(firstLayer + layer)) {
+            ops.moe(layer);
+        } else {
+            ops.mlp(layer);
+        }
     }
 }

@@ -22,8 +22,8 @@ package io.pipefill.worker.engine;
  * ({@link #outputProjection}, the down projection in {@link #mlp}) sum the tensor-parallel partial products
  * over the group before adding them to x.
  *
- * <p>Where the next model families plug in: a mixture-of-experts MLP is another step in place of {@link #mlp}
- * (router, top-k experts, shared expert, with its residual and all-reduce); multi-head latent attention is
+ * <p>The mixture-of-experts MLP is one step in place of {@link #mlp} ({@link #moe}: router, top-k experts, with
+ * its residual and all-reduce); where the next family plugs in: multi-head latent attention is
  * another sequence in place of {@link #qkvProjection} … {@link #attention} writing the same attn buffer.
  * {@link DecoderLayer} chooses between them once, from the model's configuration.
  */
@@ -64,4 +64,12 @@ public interface LayerOps {
      * up as one fused GEMM, the down product's partial sums all-reduced over the tensor-parallel group first.
      */
     void mlp(int layer);
+
+    /**
+     * The sparse MLP with its residual (Qwen3-MoE): the router's logits normed · Wrouterᵀ, each token's top-k
+     * experts and weights ({@link MoeRouter}), x += Σ weight · down_e(SwiGLU_e(normed)) over those experts. Every
+     * rank routes alike (the router is replicated) and holds a slice of each expert's width, so the weighted
+     * partial sums are all-reduced over the tensor-parallel group before they reach x.
+     */
+    void moe(int layer);
 }

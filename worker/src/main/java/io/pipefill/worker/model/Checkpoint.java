@@ -3,7 +3,10 @@ package io.pipefill.worker.model;
 import io.pipefill.model.ModelDirectory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pipefill.model.BlockFp8;
 import io.pipefill.model.ModelConfig;
+import io.pipefill.model.ModelConfigJson;
+import io.pipefill.model.safetensors.DType;
 import io.pipefill.model.safetensors.SafetensorsException;
 import io.pipefill.model.safetensors.SafetensorsFile;
 import io.pipefill.model.safetensors.TensorInfo;
@@ -27,6 +30,9 @@ public final class Checkpoint implements AutoCloseable {
     /** tensor name to the file that holds it */
     private final Map<String, String> weightMap;
     private final Map<String, SafetensorsFile> open = new LinkedHashMap<>();
+    /** FP8 weights' block scales by weight name, and the blocks config.json declares (read at the first FP8 weight). */
+    private final Map<String, float[]> scales = new java.util.HashMap<>();
+    private BlockFp8 fp8;
     /** Non-null for computed weights; then weightMap is empty and no file is opened. */
     private final RandomWeights random;
 
@@ -121,7 +127,53 @@ public final class Checkpoint implements AutoCloseable {
             throw new SafetensorsException(file.path() + ": tensor '" + tensor + "' has shape " + info.shapeString()
                     + " but config.json implies " + Arrays.toString(expectedShape));
         }
+        if (info.dtype() == DType.F8_E4M3) {
+            requireScale(file, info);
+        }
         return info;
+    }
+
+    /**
+     * An FP8 weight is read only with its block scale: config.json must declare the blocks and the checkpoint
+     * hold {@code <name>_scale_inv} of one float per block. The scale is read once and kept (a few KB).
+     */
+    private void requireScale(SafetensorsFile file, TensorInfo info) {
+        String name = info.name();
+        if (fp8 == null) {
+            ModelConfig c = ModelConfigJson.read(directory.resolve("config.json"));
+            if (c.fp8() == null) {
+                throw new SafetensorsException(file.path() + ": tensor '" + name + "' is F8_E4M3 but "
+                        + directory.resolve("config.json") + " has no quantization_config (quant_method fp8 with "
+                        + "weight_block_size) to say how it is scaled");
+            }
+            fp8 = c.fp8();
+        }
+        if (info.shape().length != 2) {
+            throw new SafetensorsException(file.path() + ": F8_E4M3 tensor '" + name + "' has shape " + info.shapeString()
+                    + "; block-scaled FP8 is for 2-D weights");
+        }
+        String scaleName = name + "_scale_inv";
+        long[] want = fp8.scaleShape(info.shape()[0], info.shape()[1]);
+        String shard = weightMap.get(scaleName);
+        TensorInfo scale = shard == null ? null : file(shard).tensors().get(scaleName);
+        if (scale == null) {
+            throw new SafetensorsException(file.path() + ": F8_E4M3 tensor '" + name + "' has no scale '" + scaleName
+                    + "' (float32 " + Arrays.toString(want) + ", one per [" + fp8.blockRows() + ", " + fp8.blockCols()
+                    + "] block of quantization_config.weight_block_size)");
+        }
+        if (!Arrays.equals(scale.shape(), want)) {
+            throw new SafetensorsException(file(shard).path() + ": scale '" + scaleName + "' has shape "
+                    + scale.shapeString() + " but " + name + " " + info.shapeString() + " in [" + fp8.blockRows() + ", "
+                    + fp8.blockCols() + "] blocks (quantization_config.weight_block_size) needs " + Arrays.toString(want));
+        }
+        if (scale.dtype() == DType.F8_E4M3) {
+            throw new SafetensorsException(file(shard).path() + ": scale '" + scaleName + "' must be F32, BF16 or F16, got F8_E4M3");
+        }
+        scales.computeIfAbsent(name, n -> {
+            float[] s = new float[Math.toIntExact(scale.elementCount())];
+            file(shard).readFloats(scale, 0, s, 0, s.length);
+            return s;
+        });
     }
 
     /** Reads elements of a tensor found with {@link #require}, converted to float32. */
@@ -131,6 +183,25 @@ public final class Checkpoint implements AutoCloseable {
             return;
         }
         file(weightMap.get(tensor.name())).readFloats(tensor, first, dst, dstOffset, count);
+        if (tensor.dtype() == DType.F8_E4M3) {
+            dequantize(tensor, first, dst, dstOffset, count);
+        }
+    }
+
+    /** W[r, c] = fp8[r, c] · scale_inv[r / blockRows, c / blockCols], on elements [first, first + count). */
+    private void dequantize(TensorInfo tensor, long first, float[] dst, int dstOffset, int count) {
+        float[] scale = scales.get(tensor.name());
+        if (scale == null) {
+            throw new IllegalStateException("FP8 tensor '" + tensor.name() + "' read before require() found its scale");
+        }
+        long cols = tensor.shape()[1];
+        int scaleCols = (int) ((cols + fp8.blockCols() - 1) / fp8.blockCols());
+        for (int i = 0; i < count; i++) {
+            long e = first + i;
+            int r = (int) (e / cols);
+            int c = (int) (e % cols);
+            dst[dstOffset + i] *= scale[(r / fp8.blockRows()) * scaleCols + c / fp8.blockCols()];
+        }
     }
 
     /** Reads a whole (small) tensor as float32. */

@@ -65,9 +65,19 @@ public final class RandomWeights {
                 m.put(WeightNames.attnBias(l, "o_proj"), new long[] {h});
             }
             m.put(WeightNames.postAttentionNorm(l), new long[] {h});
-            m.put(WeightNames.mlp(l, "gate_proj"), new long[] {c.intermediateSize(), h});
-            m.put(WeightNames.mlp(l, "up_proj"), new long[] {c.intermediateSize(), h});
-            m.put(WeightNames.mlp(l, "down_proj"), new long[] {h, c.intermediateSize()});
+            if (c.isSparseLayer(l)) {
+                long ei = c.moe().expertIntermediateSize();
+                m.put(WeightNames.router(l), new long[] {c.moe().numExperts(), h});
+                for (int e = 0; e < c.moe().numExperts(); e++) {
+                    m.put(WeightNames.expert(l, e, "gate_proj"), new long[] {ei, h});
+                    m.put(WeightNames.expert(l, e, "up_proj"), new long[] {ei, h});
+                    m.put(WeightNames.expert(l, e, "down_proj"), new long[] {h, ei});
+                }
+            } else {
+                m.put(WeightNames.mlp(l, "gate_proj"), new long[] {c.intermediateSize(), h});
+                m.put(WeightNames.mlp(l, "up_proj"), new long[] {c.intermediateSize(), h});
+                m.put(WeightNames.mlp(l, "down_proj"), new long[] {h, c.intermediateSize()});
+            }
         }
         m.put(WeightNames.FINAL_NORM, new long[] {h});
         if (!c.tieWordEmbeddings()) {

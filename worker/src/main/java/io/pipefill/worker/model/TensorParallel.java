@@ -27,6 +27,10 @@ public record TensorParallel(int rank, int size, AllReduce allReduce) {
                     + config.numHeads() + "), key/value heads (" + config.numKvHeads() + ") and intermediate_size ("
                     + config.intermediateSize() + ")");
         }
+        if (config.moe() != null && config.moe().expertIntermediateSize() % size != 0) {
+            throw new IllegalArgumentException("tensor parallelism " + size + " must divide moe_intermediate_size ("
+                    + config.moe().expertIntermediateSize() + ")");
+        }
     }
 
     /** This rank's [start, start + count) of {@code total} items split evenly. */

@@ -74,14 +74,35 @@ public final class WeightLayout {
         }
     }
 
-    /** One decoder layer's buffers; the optional ones are null when the architecture has none. */
+    /** One SwiGLU expert's slice: fused [gate; up] rows and down's columns, like the dense MLP's. */
+    public record Expert(Buffer gateUp, Buffer down) {
+    }
+
+    /** A sparse MLP: the router (whole on every rank) and every expert's tensor-parallel slice. */
+    public record Moe(Buffer router, List<Expert> experts) {
+        public Moe {
+            experts = List.copyOf(experts);
+        }
+    }
+
+    /**
+     * One decoder layer's buffers; the optional ones are null when the architecture has none. A sparse layer
+     * has {@code moe} and no dense gateUp/down.
+     */
     public record Layer(Buffer inputNorm, Buffer qkv, Buffer qkvBias, Buffer qNorm, Buffer kNorm, Buffer o, Buffer oBias,
-                        Buffer postNorm, Buffer gateUp, Buffer down) {
+                        Buffer postNorm, Buffer gateUp, Buffer down, Moe moe) {
         public List<Buffer> all() {
             List<Buffer> out = new ArrayList<>();
             for (Buffer b : new Buffer[] {inputNorm, qkv, qkvBias, qNorm, kNorm, o, oBias, postNorm, gateUp, down}) {
                 if (b != null) {
                     out.add(b);
+                }
+            }
+            if (moe != null) {
+                out.add(moe.router());
+                for (Expert e : moe.experts()) {
+                    out.add(e.gateUp());
+                    out.add(e.down());
                 }
             }
             return out;
@@ -157,12 +178,19 @@ public final class WeightLayout {
                     List.of(Block.colRange(ckpt.require(WeightNames.attn(l, "o_proj"), h, q), q0, qn)));
             Buffer oBias = c.oBias() ? vec("layer " + l + " o bias", ckpt.require(WeightNames.attnBias(l, "o_proj"), h), 0, h) : null;
             Buffer postNorm = vec("layer " + l + " post norm", ckpt.require(WeightNames.postAttentionNorm(l), h), 0, h);
-            Buffer gateUp = new Buffer("layer " + l + " gate_up", List.of(
-                    Block.rowRange(ckpt.require(WeightNames.mlp(l, "gate_proj"), inter, h), i0, in),
-                    Block.rowRange(ckpt.require(WeightNames.mlp(l, "up_proj"), inter, h), i0, in)));
-            Buffer down = new Buffer("layer " + l + " down_proj",
-                    List.of(Block.colRange(ckpt.require(WeightNames.mlp(l, "down_proj"), h, inter), i0, in)));
-            layers.add(new Layer(inNorm, qkv, qkvBias, qNorm, kNorm, o, oBias, postNorm, gateUp, down));
+            Buffer gateUp = null;
+            Buffer down = null;
+            Moe moe = null;
+            if (c.isSparseLayer(l)) {
+                moe = moe(c, l, tp, ckpt);
+            } else {
+                gateUp = new Buffer("layer " + l + " gate_up", List.of(
+                        Block.rowRange(ckpt.require(WeightNames.mlp(l, "gate_proj"), inter, h), i0, in),
+                        Block.rowRange(ckpt.require(WeightNames.mlp(l, "up_proj"), inter, h), i0, in)));
+                down = new Buffer("layer " + l + " down_proj",
+                        List.of(Block.colRange(ckpt.require(WeightNames.mlp(l, "down_proj"), h, inter), i0, in)));
+            }
+            layers.add(new Layer(inNorm, qkv, qkvBias, qNorm, kNorm, o, oBias, postNorm, gateUp, down, moe));
         }
         Buffer finalNorm = null;
         Buffer lmHead = null;
@@ -178,6 +206,30 @@ public final class WeightLayout {
             }
         }
         return new Stage(embedding, layers, finalNorm, lmHead, shared);
+    }
+
+    /**
+     * A sparse layer: the router whole (every rank routes every token the same way), each expert split like the
+     * dense MLP (gate/up by output rows, down by input columns), so the experts' partial sums join the one
+     * all-reduce after the layer's MLP.
+     */
+    private static Moe moe(ModelConfig c, int l, TensorParallel tp, Checkpoint ckpt) {
+        long h = c.hiddenSize();
+        int experts = c.moe().numExperts();
+        long ei = c.moe().expertIntermediateSize();
+        long e0 = tp.start(c.moe().expertIntermediateSize());
+        long en = tp.count(c.moe().expertIntermediateSize());
+        Buffer router = new Buffer("layer " + l + " router", List.of(Block.whole(ckpt.require(WeightNames.router(l), experts, h))));
+        List<Expert> list = new ArrayList<>();
+        for (int e = 0; e < experts; e++) {
+            Buffer gateUp = new Buffer("layer " + l + " expert " + e + " gate_up", List.of(
+                    Block.rowRange(ckpt.require(WeightNames.expert(l, e, "gate_proj"), ei, h), e0, en),
+                    Block.rowRange(ckpt.require(WeightNames.expert(l, e, "up_proj"), ei, h), e0, en)));
+            Buffer down = new Buffer("layer " + l + " expert " + e + " down_proj",
+                    List.of(Block.colRange(ckpt.require(WeightNames.expert(l, e, "down_proj"), h, ei), e0, en)));
+            list.add(new Expert(gateUp, down));
+        }
+        return new Moe(router, list);
     }
 
     private static Buffer vec(String name, TensorInfo t, long start, long count) {

@@ -50,6 +50,26 @@ class DecoderLayerTest {
     }
 
     @Test
+    void qwen3MoeRunsTheSparseMlpExceptOnItsDenseLayers() {
+        ModelConfig c = ModelPreset.TINY.config(Architecture.QWEN3_MOE); // mlp_only_layers [1]
+        List<String> sparse = List.of("attentionNorm", "qkvProjection", "qkNorm", "rope", "appendKv", "attention",
+                "outputProjection", "mlpNorm", "moe");
+        assertEquals(sparse, steps(c));
+        // a stage starting at layer 1: its local layer 0 is the model's dense layer 1, local 1 is sparse layer 2
+        assertEquals("mlp", last(new DecoderLayer(c, 1), 0));
+        assertEquals("moe", last(new DecoderLayer(c, 1), 1));
+        assertEquals("moe", last(new DecoderLayer(c, 0), 0));
+    }
+
+    private static String last(DecoderLayer decoder, int layer) {
+        List<String> calls = new ArrayList<>();
+        LayerOps ops = (LayerOps) Proxy.newProxyInstance(LayerOps.class.getClassLoader(), new Class<?>[] {LayerOps.class},
+                (proxy, method, args) -> calls.add(method.getName()));
+        decoder.run(ops, layer);
+        return calls.get(calls.size() - 1);
+    }
+
+    @Test
     void attentionBiasPutsBiasesOnQkvAndOnOAfterTheProjection() {
         ModelConfig t = ModelPreset.TINY.config(Architecture.LLAMA);
         ModelConfig biased = new ModelConfig(t.architecture(), t.vocabSize(), t.hiddenSize(), t.intermediateSize(),
