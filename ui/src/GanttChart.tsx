@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { barAt, type Gantt, type SegmentKind } from './lib/gantt';
+import { barAt, layoutRects, type Gantt, type SegmentKind } from './lib/gantt';
 
 const COLORS: Record<SegmentKind, string> = {
   wait: '#f2b134',
@@ -12,8 +12,8 @@ const LABEL_W = 110;
 const AXIS_H = 20;
 
 /**
- * A Gantt chart on a canvas: thousands of chunks stay one draw each (segments narrower than a pixel are
- * merged per pixel column), never one DOM node per bar. The bar counts are on the canvas as data
+ * A Gantt chart on a canvas, never one DOM node per bar: a timeline of thousands of chunks is drawn as at
+ * most a few rectangles per pixel column and lane (see layoutRects). The bar counts are on the canvas as data
  * attributes for tests and tools.
  */
 export function GanttChart({ gantt, label }: { gantt: Gantt; label: string }) {
@@ -63,29 +63,16 @@ export function GanttChart({ gantt, label }: { gantt: Gantt; label: string }) {
     }
     ctx.textAlign = 'left';
     gantt.lanes.forEach((lane, i) => {
-      const y = AXIS_H + i * LANE_H;
       ctx.fillStyle = '#222';
-      ctx.fillText(lane.label, 4, y + 15);
-      // the last pixel column drawn per kind: sub-pixel segments there are merged into it
-      const lastPx: Partial<Record<SegmentKind, number>> = {};
-      for (const bar of lane.bars) {
-        for (const s of bar.segments) {
-          const x0 = x(s.startMs);
-          const w = x(s.endMs) - x0;
-          if (w < 1) {
-            const px = Math.floor(x0);
-            if (lastPx[s.kind] === px) {
-              continue;
-            }
-            lastPx[s.kind] = px;
-          }
-          ctx.fillStyle = COLORS[s.kind];
-          const inset = s.kind === 'send' ? 13 : s.kind === 'wait' ? 6 : 3;
-          const h = s.kind === 'send' ? 5 : s.kind === 'wait' ? 10 : 16;
-          ctx.fillRect(x0, y + inset, Math.max(w, 1), h);
-        }
-      }
+      ctx.fillText(lane.label, 4, AXIS_H + i * LANE_H + 15);
     });
+    for (const r of layoutRects(gantt, plotW)) {
+      const y = AXIS_H + r.lane * LANE_H;
+      ctx.fillStyle = COLORS[r.kind];
+      // compute fills the lane, the receive wait is thinner, the send a strip at the bottom
+      const [inset, h] = r.kind === 'send' ? [15, 5] : r.kind === 'wait' ? [6, 10] : [3, 16];
+      ctx.fillRect(LABEL_W + r.x, y + inset, r.width, h);
+    }
   }, [gantt, width, height, span]);
 
   function onMove(ev: React.MouseEvent<HTMLCanvasElement>) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanStep, StageEvent } from './api';
-import { barAt, measuredGantt, planGantt, runFigures, runLengths } from './gantt';
+import { barAt, layoutRects, measuredGantt, planGantt, runFigures, runLengths } from './gantt';
 
 function ev(p: Partial<StageEvent>): StageEvent {
   return { request: 0, rank: 0, stage: 0, tpRank: 0, decode: false, chunk: 0, offset: 0, size: 64, startMs: 0,
@@ -108,5 +108,34 @@ describe('runLengths', () => {
   it('collapses repeats', () => {
     expect(runLengths([512, 512, 512, 384, 256, 256])).toBe('512 ×3, 384, 256 ×2');
     expect(runLengths([])).toBe('');
+  });
+});
+
+describe('layoutRects', () => {
+  it('draws every segment of a short timeline, a gap between wide bars', () => {
+    const g = measuredGantt(timeline);
+    const rects = layoutRects(g, 340); // 10 px per ms
+    expect(rects.length).toBe(g.lanes.flatMap((l) => l.bars).flatMap((b) => b.segments).length);
+    const firstCompute = rects.find((r) => r.lane === 0 && r.kind === 'compute')!;
+    expect(firstCompute.x).toBe(0);
+    expect(firstCompute.width).toBe(99); // 10 ms = 100 px, less the 1-px gap
+  });
+
+  it('keeps a million-token prompt to a few rectangles per pixel and lane', () => {
+    // 4096 chunks of 256 tokens on 8 stages: 32768 bars, ~90000 segments
+    const events: StageEvent[] = [];
+    for (let stage = 0; stage < 8; stage++) {
+      for (let c = 0; c < 4096; c++) {
+        const t = c * 1.0 + stage * 1.0;
+        events.push(ev({ rank: stage, stage, chunk: c, offset: c * 256, size: 256, startMs: t, recvWaitMs: 0.1,
+          computeStartMs: t + 0.1, computeMs: 0.8, sendPostedMs: t + 0.9, sendDoneMs: stage < 7 ? t + 0.95 : -1 }));
+      }
+    }
+    const g = measuredGantt(events);
+    expect(g.bars).toBe(32768);
+    const rects = layoutRects(g, 1000);
+    // at most one rectangle per lane, kind and pixel column
+    expect(rects.length).toBeLessThanOrEqual(8 * 3 * 1001);
+    expect(new Set(rects.map((r) => `${r.lane}/${r.kind}/${r.x}`)).size).toBe(rects.length);
   });
 });

@@ -128,8 +128,9 @@ export function runFigures(events: StageEvent[]): RunFigures {
   const prefill = events.filter((e) => !e.decode && e.tpRank === 0);
   const stages = events.reduce((m, e) => Math.max(m, e.stage + 1), 0);
   const chunkSizes = prefill.filter((e) => e.stage === 0).sort((a, b) => a.chunk - b.chunk).map((e) => e.size);
-  const begin = prefill.length ? Math.min(...prefill.map((e) => e.startMs)) : 0;
-  const end = prefill.length ? Math.max(...prefill.map((e) => e.computeStartMs + e.computeMs)) : begin;
+  // reduce, not Math.min(...): a long prompt's thousands of events would overflow the argument list
+  const begin = prefill.length ? prefill.reduce((m, e) => Math.min(m, e.startMs), Infinity) : 0;
+  const end = prefill.length ? prefill.reduce((m, e) => Math.max(m, e.computeStartMs + e.computeMs), -Infinity) : begin;
   const busy = new Array<number>(stages).fill(0);
   for (const e of prefill) {
     busy[e.stage] += e.computeMs;
@@ -177,4 +178,39 @@ export function runLengths(sizes: number[]): string {
     i = j;
   }
   return parts.join(', ');
+}
+
+/** A rectangle to fill on the chart, in CSS pixels within the plot (x from the plot's left edge). */
+export interface Rect { lane: number; kind: SegmentKind; x: number; width: number }
+
+/**
+ * The rectangles that draw a chart plotWidth pixels wide: one per segment, except that segments narrower
+ * than a pixel are merged per lane, kind and pixel column, so a timeline of any length costs at most a few
+ * rectangles per pixel and lane. A bar wider than 3 pixels leaves a 1-pixel gap before the next one so
+ * that neighbouring chunks stay apart.
+ */
+export function layoutRects(g: Gantt, plotWidth: number): Rect[] {
+  const span = Math.max(g.endMs - g.startMs, 1e-9);
+  const x = (ms: number) => ((ms - g.startMs) / span) * plotWidth;
+  const rects: Rect[] = [];
+  g.lanes.forEach((lane, li) => {
+    const lastColumn: Partial<Record<SegmentKind, number>> = {};
+    for (const bar of lane.bars) {
+      for (const s of bar.segments) {
+        const x0 = x(s.startMs);
+        const w = x(s.endMs) - x0;
+        if (w < 1) {
+          const column = Math.floor(x0);
+          if (lastColumn[s.kind] === column) {
+            continue;
+          }
+          lastColumn[s.kind] = column;
+          rects.push({ lane: li, kind: s.kind, x: column, width: 1 });
+        } else {
+          rects.push({ lane: li, kind: s.kind, x: x0, width: w > 3 ? w - 1 : w });
+        }
+      }
+    }
+  });
+  return rects;
 }

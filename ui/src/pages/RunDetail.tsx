@@ -42,6 +42,8 @@ export function RunDetailPage() {
   const [finished, setFinished] = useState(false);
   const run = usePoll(() => get<Run>(`/api/v1/runs/${id}`), finished ? 0 : 2000, [id, finished]);
   const r = run.data;
+  const deployment = usePoll(() => (r ? get<Deployment>(`/api/v1/deployments/${r.deploymentId}`) : Promise.resolve(undefined)),
+    0, [r?.deploymentId]);
   const [events, setEvents] = useState<RunEvent[]>([]);
   const [live, setLive] = useState<LiveProgress | null>(null);
   const [streamError, setStreamError] = useState<string | null>(null);
@@ -112,9 +114,9 @@ export function RunDetailPage() {
           <Stat label="Bubble" value={pct(r.bubbleRatio)} testId="bubble" />
           <Stat label="Submitted" value={when(r.submittedAt)} />
         </div>
-        <p><Link to={`/deployments/${r.deploymentId}`}>Deployment</Link></p>
+        <p>Deployment <Link to={`/deployments/${r.deploymentId}`}>{deployment.data?.name ?? r.deploymentId}</Link></p>
       </Card>
-      {r.timeline && r.timeline.length > 0 && <Measured run={r} />}
+      {r.timeline && r.timeline.length > 0 && <Measured run={r} deployment={deployment.data} />}
       {(r.firstToken !== null || (r.generated && r.generated.length > 0)) && (
         <Card title="Tokens">
           <p>First token: <code data-testid="first-token">{r.firstToken ?? '–'}</code></p>
@@ -131,12 +133,10 @@ export function RunDetailPage() {
   );
 }
 
-function Measured({ run }: { run: Run }) {
+function Measured({ run, deployment: d }: { run: Run; deployment: Deployment | undefined }) {
   const gantt = useMemo(() => measuredGantt(run.timeline ?? []), [run.timeline]);
   const figures = useMemo(() => runFigures(run.timeline ?? []), [run.timeline]);
-  const deployment = usePoll(() => get<Deployment>(`/api/v1/deployments/${run.deploymentId}`), 0, [run.deploymentId]);
   const [predicted, setPredicted] = useState<{ ttft?: number; why?: string } | null>(null);
-  const d = deployment.data;
 
   useEffect(() => {
     if (!d) {
