@@ -181,6 +181,15 @@ try {
   check(true, 'the run list filters by state');
   await shot('09-runs');
 
+  // delete the deployment (after the confirmation dialog)
+  await page.getByRole('link', { name: 'Deployments' }).click();
+  await page.getByRole('link', { name: 'ui-pp2' }).click();
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('heading', { name: 'Deployments', level: 1 }).waitFor();
+  await page.getByText('No deployments').waitFor();
+  check((await api('/api/v1/deployments')).length === 0, 'the deployment is deleted from its page');
+
   // sign-out forgets the token
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Admin token').waitFor();

@@ -29,7 +29,6 @@ export function usePoll<T>(fn: () => Promise<T>, intervalMs: number, deps: unkno
       live = false;
       clearTimeout(timer);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [intervalMs, tick, ...deps]);
   return { data, error, reload };
 }

@@ -55,28 +55,44 @@ export function RunDetailPage() {
     }
   }, [r]);
 
-  // live progress from the event stream (fetch + reader: EventSource cannot send the token)
+  // live progress from the event stream (fetch + reader: EventSource cannot send the token); a stream that
+  // breaks before the run's final state is resumed after the last event seen (Last-Event-ID)
   useEffect(() => {
     const abort = new AbortController();
+    let lastId: string | null = null;
+    let final = false;
     setEvents([]);
     setLive(null);
-    readEvents(`/api/v1/runs/${id}/events`, (m) => {
-      const e = JSON.parse(m.data) as RunEvent;
-      setEvents((list) => [...list.slice(-199), e]);
-      const p = progressOf(e);
-      if (p) {
-        setLive(p);
+    const follow = async () => {
+      while (!final && !abort.signal.aborted) {
+        try {
+          await readEvents(`/api/v1/runs/${id}/events`, (m) => {
+            lastId = m.id ?? lastId;
+            const e = JSON.parse(m.data) as RunEvent;
+            setEvents((list) => [...list.slice(-199), e]);
+            setStreamError(null);
+            const p = progressOf(e);
+            if (p) {
+              setLive(p);
+            }
+            if (e.kind === 'STATE') {
+              final = FINISHED.includes(String(e.detail.state));
+              run.reload();
+            }
+          }, abort.signal, lastId);
+        } catch (e) {
+          if (abort.signal.aborted) {
+            return;
+          }
+          setStreamError(`event stream: ${errorText(e)}; retrying`);
+        }
+        if (!final) {
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+        }
       }
-      if (e.kind === 'STATE') {
-        run.reload();
-      }
-    }, abort.signal).catch((e) => {
-      if (!abort.signal.aborted) {
-        setStreamError(`event stream: ${errorText(e)}`);
-      }
-    });
+    };
+    void follow();
     return () => abort.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [id]);
 
   async function cancel() {
