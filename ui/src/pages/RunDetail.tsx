@@ -50,10 +50,8 @@ export function RunDetailPage() {
   const [actionError, setActionError] = useState<string | null>(null);
 
   useEffect(() => {
-    if (r && FINISHED.includes(r.state)) {
-      setFinished(true);
-    }
-  }, [r]);
+    setFinished(!!r && r.id === id && FINISHED.includes(r.state));
+  }, [r, id]);
 
   // live progress from the event stream (fetch + reader: EventSource cannot send the token); a stream that
   // breaks before the run's final state is resumed after the last event seen (Last-Event-ID)
