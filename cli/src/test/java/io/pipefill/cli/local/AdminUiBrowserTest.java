@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.ActiveProfiles;
 
 /**
@@ -31,8 +32,12 @@ import org.springframework.test.context.ActiveProfiles;
  * (.ci/run installs Chromium).
  */
 @SpringBootTest(classes = ControlPlaneApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = {"pipefill.peer-timeout=10s", "pipefill.agents.allow-loopback=true"})
+        // a browser beside two workers on a loaded machine: heartbeats get more slack than the test profile's 2 s
+        properties = {"pipefill.peer-timeout=10s", "pipefill.agents.allow-loopback=true", "pipefill.heartbeat-timeout=10s"})
 @ActiveProfiles("test")
+// a context (and database) of its own, closed afterwards: the workers this test stops must not show up as LOST
+// in the whole-system test's context
+@DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class AdminUiBrowserTest {
     static final String ADMIN = "test-admin-token";
     static final Path UI = Path.of("..", "ui").toAbsolutePath().normalize();
