@@ -4,6 +4,7 @@ import io.pipefill.model.DynamicChunking;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.Topology;
 import io.pipefill.model.pipeline.ChunkingPolicy;
+import io.pipefill.model.pipeline.SamplingSettings;
 import java.time.Duration;
 import java.util.List;
 
@@ -19,8 +20,13 @@ import java.util.List;
 public record PipelineSpec(String modelDir, Topology topology, int chunk, boolean dynamic, double sigma,
                            LatencyFit givenFit, int threadsPerRank, Duration peerTimeout, List<Request> requests) {
 
-    /** One prompt and how many tokens to generate after it. */
-    public record Request(int[] tokens, int maxNewTokens) {
+    /** One prompt, how many tokens to generate after it and how to pick them. */
+    public record Request(int[] tokens, int maxNewTokens, SamplingSettings sampling) {
+        /** A greedy request. */
+        public Request(int[] tokens, int maxNewTokens) {
+            this(tokens, maxNewTokens, SamplingSettings.GREEDY);
+        }
+
         public int kvPositions() {
             return ChunkingPolicy.kvPositions(tokens.length, maxNewTokens);
         }
