@@ -41,7 +41,15 @@ public final class PromptTokenizer implements AutoCloseable {
     }
 
     public int[] encode(String text) {
-        Encoding enc = tokenizer.encode(text);
+        return encode(text, true);
+    }
+
+    /**
+     * With {@code addSpecialTokens} false the post-processor's tokens (a BOS) are not added: for a text rendered by
+     * a chat template, which writes its special tokens itself (as transformers' apply_chat_template does).
+     */
+    public int[] encode(String text, boolean addSpecialTokens) {
+        Encoding enc = tokenizer.encode(text, addSpecialTokens, false);
         long[] ids = enc.getIds();
         int[] out = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {

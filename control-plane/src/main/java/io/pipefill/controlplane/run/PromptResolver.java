@@ -49,13 +49,18 @@ final class PromptResolver {
      * @param tokenizerJson the model's tokenizer.json, asked for only when the prompt is text (throws when it has none)
      */
     Prompt resolve(SubmitRunRequest r, Room room, int vocab, Supplier<Path> tokenizerJson) {
+        return resolve(r, room, vocab, tokenizerJson, true);
+    }
+
+    /** @param addSpecialTokens false for a text a chat template rendered with its special tokens in it */
+    Prompt resolve(SubmitRunRequest r, Room room, int vocab, Supplier<Path> tokenizerJson, boolean addSpecialTokens) {
         int given = (r.text() != null ? 1 : 0) + (r.tokenIds() != null ? 1 : 0) + (r.randomTokens() != null ? 1 : 0);
         if (given != 1) {
             throw new IllegalArgumentException("give the prompt as exactly one of text, tokenIds or randomTokens ("
                     + (given == 0 ? "none" : given) + " given)");
         }
         if (r.text() != null) {
-            return text(r.text(), room, tokenizerJson);
+            return text(r.text(), room, tokenizerJson, addSpecialTokens);
         }
         if (r.tokenIds() != null) {
             if (r.tokenIds().isEmpty()) {
@@ -79,7 +84,7 @@ final class PromptResolver {
         return new Prompt(PromptKind.RANDOM, new SplittableRandom(seed).ints(r.randomTokens(), 0, vocab).toArray());
     }
 
-    private Prompt text(String text, Room room, Supplier<Path> tokenizerJson) {
+    private Prompt text(String text, Room room, Supplier<Path> tokenizerJson, boolean addSpecialTokens) {
         if (text.isEmpty()) {
             throw new IllegalArgumentException("text: the prompt is empty");
         }
@@ -95,7 +100,7 @@ final class PromptResolver {
         Path tokenizer = tokenizerJson.get();
         int[] ids = tokenizations.executeSupplier(() -> {
             try (PromptTokenizer tok = PromptTokenizer.open(tokenizer)) {
-                return tok.encode(text);
+                return tok.encode(text, addSpecialTokens);
             }
         });
         if (ids.length == 0) {

@@ -14,6 +14,7 @@ import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
 import io.pipefill.model.pipeline.RequestResult;
 import io.pipefill.model.pipeline.RunCollector;
+import io.pipefill.model.pipeline.SamplingSettings;
 import io.pipefill.model.pipeline.Timeline;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -63,7 +64,7 @@ public class RunExecutor {
         this.aborter = new RunAborter(agents, peerTimeout);
     }
 
-    void execute(Run run, UUID deploymentId, int[] tokens, BiFunction<UUID, List<Worker>, ActiveRun> register,
+    void execute(Run run, UUID deploymentId, int[] tokens, SamplingSettings sampling, BiFunction<UUID, List<Worker>, ActiveRun> register,
                  Consumer<UUID> unregister) {
         Deployment d = deployments.byId(deploymentId).orElseThrow(() -> new NotFoundException("deployment", deploymentId));
         if (d.state() != DeploymentState.READY) {
@@ -88,7 +89,7 @@ public class RunExecutor {
                 }
                 // a secret per run, so that each rank's data port admits this run's ranks only
                 RunStart start = new RunStart(runId, tokens, run.maxNewTokens(), d.chunkSize(), d.dynamicChunking(),
-                        d.sigma(), peers, peerTimeout.toMillis(), RunStart.newDataSecret());
+                        d.sigma(), peers, peerTimeout.toMillis(), RunStart.newDataSecret(), sampling);
                 for (Worker w : workers) {
                     agents.startRun(w, start).block();
                 }

@@ -102,6 +102,11 @@ public class RunService {
     }
 
     public Run submit(SubmitRunRequest request) {
+        return submit(request, RunOptions.DEFAULT);
+    }
+
+    /** A run with the OpenAI routes' settings: how its tokens are sampled and how its text is tokenized. */
+    public Run submit(SubmitRunRequest request, RunOptions options) {
         Deployment d = deployments.get(request.deployment());
         if (d.state() != DeploymentState.READY) {
             throw new ConflictException("deployment " + d.name() + " is " + d.state()
@@ -115,7 +120,8 @@ public class RunService {
         PromptResolver.Prompt prompt = prompts.resolve(request,
                 new PromptResolver.Room(d.name(), d.maxTokens(), request.maxNewTokensOrDefault()), md.config().vocabSize(),
                 () -> modelsRoot.tokenizerJson(md).orElseThrow(() -> new IllegalArgumentException("text: the model at "
-                        + md.path() + " has no tokenizer.json; give tokenIds or randomTokens instead")));
+                        + md.path() + " has no tokenizer.json; give tokenIds or randomTokens instead")),
+                options.addSpecialTokens());
         if (!submissions.tryAcquirePermission()) {
             throw BulkheadFullException.createBulkheadFullException(submissions);
         }
@@ -130,7 +136,7 @@ public class RunService {
                         runs.failed(run.id(), SHUT_DOWN_QUEUED);
                         return;
                     }
-                    executor.execute(run, d.id(), prompt.tokens(), this::register, active::remove);
+                    executor.execute(run, d.id(), prompt.tokens(), options.sampling(), this::register, active::remove);
                 } catch (RuntimeException e) {
                     // whatever escaped the executor (a record gone, the database away) must not leave the run QUEUED
                     log.warn("run {} failed before it started: {}", run.id(), e.toString());
@@ -243,6 +249,12 @@ public class RunService {
             detail.put("done", p.done());
             detail.put("total", p.total());
             return new RunRepository.NewEvent("PROGRESS", detail);
+        }
+        if (r.report() instanceof RankReport.Token t) {
+            detail.put("request", t.request());
+            detail.put("index", t.index());
+            detail.put("token", t.token());
+            return new RunRepository.NewEvent("TOKEN", detail);
         }
         if (r.report() instanceof ChunkingDecision c) {
             detail.put("dynamic", c.dynamicRequested());

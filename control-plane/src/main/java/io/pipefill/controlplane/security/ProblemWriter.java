@@ -1,5 +1,6 @@
 package io.pipefill.controlplane.security;
 
+import io.pipefill.controlplane.openai.OpenAiError;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -14,8 +15,8 @@ import reactor.core.publisher.Mono;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Writes 401/403 answers as {@code application/problem+json}: security filters run before any controller,
- * so the exception handler in {@code web} never sees them.
+ * Writes 401/403 answers as {@code application/problem+json}, or in OpenAI's error shape on the OpenAI-compatible
+ * routes: security filters run before any controller, so the exception handlers never see them.
  */
 @Component
 class ProblemWriter {
@@ -41,6 +42,20 @@ class ProblemWriter {
         if (status == HttpStatus.UNAUTHORIZED) {
             response.getHeaders().set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
         }
+        DataBuffer buffer = response.bufferFactory().wrap(mapper.writeValueAsString(body).getBytes(StandardCharsets.UTF_8));
+        return response.writeWith(Mono.just(buffer));
+    }
+
+    /** {@code {"error": {"message", "type", "param", "code"}}}, as OpenAI's clients read it. */
+    Mono<Void> writeOpenAi(ServerWebExchange exchange, HttpStatus status, String code, String message) {
+        ServerHttpResponse response = exchange.getResponse();
+        if (response.isCommitted()) {
+            return Mono.empty();
+        }
+        response.setStatusCode(status);
+        response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
+        Object body = OpenAiError.of(message, status == HttpStatus.UNAUTHORIZED ? "authentication_error" : "permission_error",
+                null, code);
         DataBuffer buffer = response.bufferFactory().wrap(mapper.writeValueAsString(body).getBytes(StandardCharsets.UTF_8));
         return response.writeWith(Mono.just(buffer));
     }

@@ -28,7 +28,8 @@ import reactor.core.publisher.Mono;
  * {@code /api/v1/agent/**}. There the join token (role JOIN) admits a registration ({@code POST
  * /api/v1/agent/workers}) and nothing else; every other agent route takes the credential the registration
  * issued to the worker (role WORKER; the controllers check that it is the right worker's). No or unknown
- * token: 401; a known token on a route it is not for: 403. Health, Prometheus and the OpenAPI document are public; other paths are
+ * token: 401; a known token on a route it is not for: 403. The OpenAI-compatible routes ({@code /v1/**}) take an
+ * API key (role API) or the admin token, and answer 401/403 in OpenAI's error shape. Health, Prometheus and the OpenAPI document are public; other paths are
  * let through so that unknown routes answer 404 rather than 401.
  */
 @Configuration(proxyBeanMethods = false)
@@ -41,22 +42,30 @@ public class SecurityConfig {
     @Bean
     SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, TokenAuthenticationManager manager,
                                                   ProblemWriter problems) {
-        ServerAuthenticationEntryPoint unauthorized = (exchange, e) -> problems.write(exchange, HttpStatus.UNAUTHORIZED,
+        ServerAuthenticationEntryPoint unauthorized = (exchange, e) -> isOpenAiRoute(exchange)
+                ? problems.writeOpenAi(exchange, HttpStatus.UNAUTHORIZED, "invalid_api_key", "the OpenAI-compatible routes need "
+                        + "'Authorization: Bearer <key>' with an API key (POST /api/v1/api-keys) or the admin token; "
+                        + whatWasPresented(exchange))
+                : problems.write(exchange, HttpStatus.UNAUTHORIZED,
                 "this route needs 'Authorization: Bearer <token>' with " + tokenFor(exchange) + "; " + whatWasPresented(exchange));
-        ServerAccessDeniedHandler forbidden = (exchange, e) -> problems.write(exchange, HttpStatus.FORBIDDEN,
+        ServerAccessDeniedHandler forbidden = (exchange, e) -> isOpenAiRoute(exchange)
+                ? problems.writeOpenAi(exchange, HttpStatus.FORBIDDEN, "forbidden",
+                        "the OpenAI-compatible routes take an API key or the admin token")
+                : problems.write(exchange, HttpStatus.FORBIDDEN,
                 isRegistration(exchange)
                         ? "registration (POST " + REGISTRATION + ") takes the join token, nothing else"
                         : isAgentRoute(exchange)
                         ? "agent routes (/api/v1/agent/**) take the worker's own credential, issued at registration in the "
                                 + WorkerCredentials.WORKER_CREDENTIAL_HEADER + " header; the join token only admits a registration"
-                        : "this route takes the admin token; the join token only admits a worker's registration");
+                        : "this route takes the admin token; the join token only admits a worker's registration, an API key"
+                                + " only the OpenAI-compatible routes (/v1/**)");
 
         AuthenticationWebFilter bearer = new AuthenticationWebFilter(manager);
         bearer.setServerAuthenticationConverter(bearerConverter());
         bearer.setAuthenticationFailureHandler(new ServerAuthenticationEntryPointFailureHandler(unauthorized));
         // only API and actuator routes look at the header: a stale token must not break a public health probe
         bearer.setRequiresAuthenticationMatcher(new AndServerWebExchangeMatcher(
-                ServerWebExchangeMatchers.pathMatchers("/api/**", "/actuator/**"),
+                ServerWebExchangeMatchers.pathMatchers("/api/**", "/actuator/**", "/v1/**"),
                 new NegatedServerWebExchangeMatcher(ServerWebExchangeMatchers.pathMatchers(PUBLIC))));
         bearer.setSecurityContextRepository(NoOpServerSecurityContextRepository.getInstance());
 
@@ -74,6 +83,7 @@ public class SecurityConfig {
                         .pathMatchers(HttpMethod.POST, REGISTRATION).hasRole("JOIN")
                         .pathMatchers("/api/v1/agent/**").hasRole("WORKER")
                         .pathMatchers("/api/**").hasRole("ADMIN")
+                        .pathMatchers("/v1/**").hasAnyRole("ADMIN", "API")
                         .anyExchange().permitAll())
                 .exceptionHandling(e -> e.authenticationEntryPoint(unauthorized).accessDeniedHandler(forbidden))
                 .build();
@@ -87,6 +97,10 @@ public class SecurityConfig {
     private static boolean isRegistration(ServerWebExchange exchange) {
         return exchange.getRequest().getMethod() == HttpMethod.POST
                 && exchange.getRequest().getPath().value().equals(REGISTRATION);
+    }
+
+    private static boolean isOpenAiRoute(ServerWebExchange exchange) {
+        return exchange.getRequest().getPath().value().startsWith("/v1/");
     }
 
     private static boolean isAgentRoute(ServerWebExchange exchange) {

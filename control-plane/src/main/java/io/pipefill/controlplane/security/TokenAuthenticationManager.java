@@ -1,5 +1,6 @@
 package io.pipefill.controlplane.security;
 
+import io.pipefill.controlplane.apikey.ApiKeys;
 import io.pipefill.controlplane.cluster.WorkerCredentials;
 import io.pipefill.controlplane.cluster.WorkerIdentity;
 import java.util.List;
@@ -14,8 +15,9 @@ import reactor.core.scheduler.Schedulers;
 
 /**
  * Turns a presented bearer token into an authentication: role ADMIN (the admin token), JOIN (the join token,
- * which only admits a registration) or WORKER (a worker's own credential, looked up by its hash; the principal
- * is the {@link WorkerIdentity}). Being a
+ * which only admits a registration), WORKER (a worker's own credential, looked up by its hash; the principal
+ * is the {@link WorkerIdentity}) or API (an API key for the OpenAI-compatible routes, looked up by its hash; the
+ * principal is the key's name). Being a
  * {@link ReactiveAuthenticationManager} bean also keeps Boot from creating its default user and logging a
  * generated password.
  */
@@ -23,10 +25,12 @@ import reactor.core.scheduler.Schedulers;
 class TokenAuthenticationManager implements ReactiveAuthenticationManager {
     private final Tokens tokens;
     private final WorkerCredentials workers;
+    private final ApiKeys apiKeys;
 
-    TokenAuthenticationManager(Tokens tokens, WorkerCredentials workers) {
+    TokenAuthenticationManager(Tokens tokens, WorkerCredentials workers, ApiKeys apiKeys) {
         this.tokens = tokens;
         this.workers = workers;
+        this.apiKeys = apiKeys;
     }
 
     @Override
@@ -35,6 +39,12 @@ class TokenAuthenticationManager implements ReactiveAuthenticationManager {
         String role = tokens.roleOf(token);
         if (role != null) {
             return Mono.just(new Authenticated(role, role.toLowerCase()));
+        }
+        if (ApiKeys.looksLikeKey(token)) {
+            return Mono.fromCallable(() -> java.util.Optional.ofNullable(apiKeys.nameOf(token)))
+                    .subscribeOn(Schedulers.boundedElastic())
+                    .flatMap(name -> name.<Mono<Authentication>>map(n -> Mono.just(new Authenticated("API", n)))
+                            .orElseGet(() -> Mono.error(new BadCredentialsException("unknown or revoked API key"))));
         }
         if (!WorkerCredentials.looksLikeCredential(token)) {
             // the message must not contain the token

@@ -238,7 +238,7 @@ class DeploymentAndRunApiTest {
                 .bodyValue("{\"rank\":0,\"seq\":0}"), 400, "report: missing");
         expectProblem(client(worker).post().uri(path).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("{\"rank\":0,\"seq\":0,\"report\":{\"type\":\"finished\"}}"), 400,
-                "field 'report': type 'finished' is not known; one of loaded, chunking, progress, result, timeline, done, error");
+                "field 'report': type 'finished' is not known; one of loaded, chunking, progress, token, result, timeline, done, error");
         String batch = path + "/batch";
         admin().post().uri(batch).contentType(MediaType.APPLICATION_JSON).bodyValue("[" + report + "]").exchange()
                 .expectStatus().isForbidden();

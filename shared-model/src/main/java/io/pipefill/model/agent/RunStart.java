@@ -1,5 +1,6 @@
 package io.pipefill.model.agent;
 
+import io.pipefill.model.pipeline.SamplingSettings;
 import java.util.List;
 
 /**
@@ -11,9 +12,21 @@ import java.util.List;
  * @param peerTimeoutMs  the longest a rank waits on a peer before failing the run
  * @param dataSecret     the run's secret (32 random bytes, base64url) that every rank proves at its data port's
  *                       handshake, so that a port admits only this run's ranks; made per run by the control plane
+ * @param sampling       how the last stage picks generated tokens; null (a start from before sampling existed) is greedy
  */
 public record RunStart(String runId, int[] tokens, int maxNewTokens, int chunk, boolean dynamic, double sigma,
-                       List<DataEndpoint> peers, long peerTimeoutMs, String dataSecret) {
+                       List<DataEndpoint> peers, long peerTimeoutMs, String dataSecret, SamplingSettings sampling) {
+    /** A greedy run. */
+    public RunStart(String runId, int[] tokens, int maxNewTokens, int chunk, boolean dynamic, double sigma,
+                    List<DataEndpoint> peers, long peerTimeoutMs, String dataSecret) {
+        this(runId, tokens, maxNewTokens, chunk, dynamic, sigma, peers, peerTimeoutMs, dataSecret, SamplingSettings.GREEDY);
+    }
+
+    /** The sampling settings, greedy when none were sent. */
+    public SamplingSettings samplingOrGreedy() {
+        return sampling == null ? SamplingSettings.GREEDY : sampling;
+    }
+
     /** A fresh run secret: 32 random bytes, base64url without padding (what the worker's RunSecret reads). */
     public static String newDataSecret() {
         return io.pipefill.model.RandomTokens.next();
@@ -23,6 +36,6 @@ public record RunStart(String runId, int[] tokens, int maxNewTokens, int chunk, 
     public String toString() {
         // the secret never reaches a log line
         return "RunStart[runId=" + runId + ", tokens=" + (tokens == null ? 0 : tokens.length) + ", maxNewTokens="
-                + maxNewTokens + ", chunk=" + chunk + ", dynamic=" + dynamic + ", peers=" + peers + "]";
+                + maxNewTokens + ", chunk=" + chunk + ", dynamic=" + dynamic + ", sampling=" + sampling + ", peers=" + peers + "]";
     }
 }

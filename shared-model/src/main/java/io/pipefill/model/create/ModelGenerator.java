@@ -147,9 +147,17 @@ public final class ModelGenerator {
         };
     }
 
+    /**
+     * A small Jinja chat template in the usual shape (BOS, each message as {@code <|role|>} line, content and EOS,
+     * then the assistant's turn opened), so that the OpenAI chat route can be exercised on generated models.
+     */
+    public static final String CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}<|{{ message['role'] }}|>\n"
+            + "{{ message['content'] }}{{ eos_token }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
+
     private static String tokenizerConfig() {
         return "{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"bos_token\": \"" + ByteLevelTokenizerJson.BOS
                 + "\",\n  \"eos_token\": \"" + ByteLevelTokenizerJson.EOS + "\",\n  \"add_bos_token\": true,\n"
+                + "  \"chat_template\": \"" + CHAT_TEMPLATE.replace("\n", "\\n") + "\",\n"
                 + "  \"model_max_length\": 1000000000\n}\n";
     }
 }

@@ -7,8 +7,8 @@ import java.util.List;
 /**
  * What a rank tells whoever drives its run (the coordinator of worker processes, the in-process collector or
  * the control plane), in the order it happens: {@link Loaded} (coordinator runs only; an agent's status
- * carries the sizes), {@link ChunkingDecision} (rank 0), {@link Progress} and {@link RequestResult} (the
- * last stage's TP rank 0), {@link RankTimeline}, then {@link Done} or {@link Failed}.
+ * carries the sizes), {@link ChunkingDecision} (rank 0), {@link Progress}, {@link Token} and {@link RequestResult}
+ * (the last stage's TP rank 0), {@link RankTimeline}, then {@link Done} or {@link Failed}.
  *
  * <p>On the wire each is a JSON object whose {@code type} property is its {@link #kind()}; the annotations
  * are Jackson's shared annotation package, which the worker's Jackson 2 and the control plane's Jackson 3
@@ -19,12 +19,13 @@ import java.util.List;
         @JsonSubTypes.Type(value = RankReport.Loaded.class, name = "loaded"),
         @JsonSubTypes.Type(value = ChunkingDecision.class, name = "chunking"),
         @JsonSubTypes.Type(value = RankReport.Progress.class, name = "progress"),
+        @JsonSubTypes.Type(value = RankReport.Token.class, name = "token"),
         @JsonSubTypes.Type(value = RequestResult.class, name = "result"),
         @JsonSubTypes.Type(value = RankReport.RankTimeline.class, name = "timeline"),
         @JsonSubTypes.Type(value = RankReport.Done.class, name = "done"),
         @JsonSubTypes.Type(value = RankReport.Failed.class, name = "error")})
 public sealed interface RankReport
-        permits RankReport.Loaded, ChunkingDecision, RankReport.Progress, RequestResult, RankReport.RankTimeline,
+        permits RankReport.Loaded, ChunkingDecision, RankReport.Progress, RankReport.Token, RequestResult, RankReport.RankTimeline,
         RankReport.Done, RankReport.Failed {
 
     /** The report's name: its JSON {@code type} and the {@code type} of the run event it becomes. */
@@ -43,6 +44,17 @@ public sealed interface RankReport
         @Override
         public String kind() {
             return "progress";
+        }
+    }
+
+    /**
+     * Generated token {@code index} (0 = the first, from the last prompt position) of a request, reported as soon as
+     * it is picked, so that a client can stream it before the run ends.
+     */
+    record Token(int request, int index, int token) implements RankReport {
+        @Override
+        public String kind() {
+            return "token";
         }
     }
 

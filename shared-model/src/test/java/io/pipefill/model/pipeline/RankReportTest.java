@@ -26,7 +26,8 @@ class RankReportTest {
                 new RequestResult(0, new float[] {0.25f, -1f}, new int[] {7, 8}, 10.0, 12.0),
                 new RankReport.RankTimeline(1, List.of(e)),
                 new RankReport.Done(1),
-                new RankReport.Failed(1, "peer rank 0 closed the socket"));
+                new RankReport.Failed(1, "peer rank 0 closed the socket"),
+                new RankReport.Token(0, 3, 42));
     }
 
     @Test

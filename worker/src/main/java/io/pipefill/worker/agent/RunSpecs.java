@@ -34,7 +34,7 @@ final class RunSpecs {
         }
         PipelineSpec spec = new PipelineSpec(plan.modelDir().toString(), plan.topology(), rs.chunk(), rs.dynamic(),
                 rs.sigma(), null, plan.threads(), Duration.ofMillis(rs.peerTimeoutMs()),
-                List.of(new PipelineSpec.Request(tokens, rs.maxNewTokens())));
+                List.of(new PipelineSpec.Request(tokens, rs.maxNewTokens(), rs.samplingOrGreedy())));
         int stage = loaded.stageIndex();
         int need = spec.kvCapacity(stage);
         require(need <= loaded.kvCapacity(), "the run needs " + need + " KV positions on stage " + stage + " ("

@@ -5,6 +5,7 @@ import io.pipefill.model.DynamicChunking;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.Topology;
 import io.pipefill.model.pipeline.ChunkingPolicy;
+import io.pipefill.model.pipeline.SamplingSettings;
 import java.time.Duration;
 import java.util.List;
 
@@ -30,8 +31,13 @@ public record PipelineSpec(String modelDir, Topology topology, int chunk, boolea
         this(modelDir, topology, chunk, dynamic, sigma, givenFit, threadsPerRank, peerTimeout, requests, null);
     }
 
-    /** One prompt and how many tokens to generate after it. */
-    public record Request(int[] tokens, int maxNewTokens) {
+    /** One prompt, how many tokens to generate after it and how to pick them. */
+    public record Request(int[] tokens, int maxNewTokens, SamplingSettings sampling) {
+        /** A greedy request. */
+        public Request(int[] tokens, int maxNewTokens) {
+            this(tokens, maxNewTokens, SamplingSettings.GREEDY);
+        }
+
         public int kvPositions() {
             return ChunkingPolicy.kvPositions(tokens.length, maxNewTokens);
         }

@@ -12,7 +12,7 @@ import io.pipefill.model.Topology;
 import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.backends.Placement;
-import io.pipefill.worker.engine.Sampling;
+import io.pipefill.worker.engine.TokenSampler;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.comm.ActivationLink;
 import io.pipefill.worker.comm.Groups;
@@ -251,7 +251,10 @@ public final class StageWorker {
         pending[slot] = null;
     }
 
-    /** Greedy decode through the pipeline: each new token goes from the last stage back to stage 0. */
+    /**
+     * Decode through the pipeline: the last stage picks each new token (greedy or sampled, as the request says),
+     * reports it at once and sends it back to stage 0.
+     */
     private int[] decode(int r, PipelineSpec.Request req, Stage stage, Activations x, float[] lastLogits,
                          int prev, int next, RunClock clock, List<StageEvent> events) {
         int steps = req.maxNewTokens();
@@ -263,8 +266,10 @@ public final class StageWorker {
         boolean logits = groups.computesLogits();
         int tokenSource = groups.tokenSource();
         float[] token = new float[1];
+        TokenSampler sampler = logits ? new TokenSampler(req.sampling()) : null;
         if (logits) {
-            generated[0] = Sampling.argmax(lastLogits);
+            generated[0] = sampler.next(lastLogits);
+            sink.report(new RankReport.Token(r, 0, generated[0]));
         }
         for (int i = 1; i < steps; i++) {
             int position = req.tokens().length + i - 1;
@@ -287,7 +292,8 @@ public final class StageWorker {
             double computeStart = clock.ms();
             stage.forward(x, position, 1);
             if (logits) {
-                generated[i] = Sampling.argmax(stage.logits(x, 0));
+                generated[i] = sampler.next(stage.logits(x, 0));
+                sink.report(new RankReport.Token(r, i, generated[i]));
             }
             double computeMs = clock.ms() - computeStart;
             double posted = -1;
