@@ -21,8 +21,8 @@ import org.springframework.stereotype.Component;
  * <p>Heartbeats that arrive while the database is unreachable cannot be recorded, so a database outage would look
  * like every worker falling silent; so would the time a control plane was down (workers outlive it, and heartbeat
  * the new process with their credentials). So nobody is marked lost until a full heartbeat timeout has passed since
- * this process began to listen, or since the database came back after a failed sweep: live workers have been heard by then,
- * and a worker that really died is found one timeout later than usual.
+ * this process began to listen, or since the database came back after a failed sweep: live workers have been heard
+ * by then, and a worker that really died is found one timeout later than usual.
  */
 @Component
 class LostWorkerSweep implements SchedulingConfigurer {
@@ -72,7 +72,8 @@ class LostWorkerSweep implements SchedulingConfigurer {
             cluster.workers(); // throws while the database is still away
             databaseWasAway = false;
             databaseBackAt = now;
-            log.info("the database is back: workers get {} to be heard again before any is marked lost", props.heartbeatTimeout());
+            log.info("the database is back: workers get {} to be heard again before any is marked lost",
+                    props.heartbeatTimeout());
         }
         Instant back = databaseBackAt;
         if (back == null || now.isBefore(back.plus(props.heartbeatTimeout()))) {
