@@ -110,10 +110,7 @@ class ConcurrentRunsTest {
             }
             // one run's logits against the single-process engine's, at the engine's tolerance
             String one = promptOfRun.keySet().iterator().next();
-            List<Number> logits = new ArrayList<>();
-            for (Object v : numbers(api.get("/api/v1/runs/" + one + "/logits").body())) {
-                logits.add((Number) v);
-            }
+            List<Number> logits = api.get("/api/v1/runs/" + one + "/logits").numbers();
             assertThat(refs.get(promptOfRun.get(one)).relativeError(logits)).isLessThanOrEqualTo(1e-4);
 
             // the records: exactly the accepted runs, once each, all SUCCEEDED with their tokens; nothing of the refused
@@ -130,9 +127,5 @@ class ConcurrentRunsTest {
             assertThat(states.values()).containsOnly("SUCCEEDED");
             assertThat(api.getOk("/api/v1/deployments/tiny-pp2tp2").get("state")).isEqualTo("READY");
         }
-    }
-
-    private static List<?> numbers(String json) {
-        return tools.jackson.databind.json.JsonMapper.builder().build().readValue(json, List.class);
     }
 }

@@ -42,6 +42,11 @@ public final class Api {
         public List<Map<String, Object>> list() {
             return JSON.readValue(body, List.class);
         }
+
+        @SuppressWarnings("unchecked")
+        public List<Number> numbers() {
+            return JSON.readValue(body, List.class);
+        }
     }
 
     public Response send(String method, String path, String body, String contentType, String bearer) throws IOException, InterruptedException {
@@ -137,9 +142,5 @@ public final class Api {
                 .map(n -> (String) n.get("id")).findFirst().orElseThrow(() -> new AssertionError("no node " + node));
         return listOk("/api/v1/workers").stream().filter(w -> nodeId.equals(w.get("nodeId")))
                 .map(w -> (String) w.get("id")).toList();
-    }
-
-    public static String json(Object value) {
-        return JSON.writeValueAsString(value);
     }
 }

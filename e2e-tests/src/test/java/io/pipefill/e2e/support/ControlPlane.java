@@ -99,10 +99,6 @@ public final class ControlPlane implements AutoCloseable {
         return "http://127.0.0.1:" + port;
     }
 
-    public int port() {
-        return port;
-    }
-
     public Path dataDir() {
         return dataDir;
     }

@@ -33,6 +33,8 @@ public final class Pipefill implements AutoCloseable {
     private final List<String> lines = new ArrayList<>();
     /** Every process this command started (workers, the database server), seen while it ran: stopped by {@link #close}. */
     private final List<ProcessHandle> seen = new ArrayList<>();
+    /** Copies the output into {@link #lines} and the log until the process closes it. */
+    private Thread reader;
 
     private Pipefill(String name, Process process, Path log) {
         this.name = name;
@@ -88,7 +90,7 @@ public final class Pipefill implements AutoCloseable {
 
     private void pump() throws IOException {
         PrintWriter w = new PrintWriter(Files.newBufferedWriter(log), true);
-        Thread reader = new Thread(() -> {
+        reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String l; (l = r.readLine()) != null; ) {
                     w.println(l);
@@ -109,16 +111,13 @@ public final class Pipefill implements AutoCloseable {
         reader.start();
     }
 
+    /** After the exit: waits (briefly) for the reader to take the last lines. */
     private void drained() throws InterruptedException {
-        Thread.sleep(100); // the reader takes the last lines after the exit
+        reader.join(5_000);
     }
 
     public Process process() {
         return process;
-    }
-
-    public long pid() {
-        return process.pid();
     }
 
     public List<String> snapshot() {
@@ -176,10 +175,6 @@ public final class Pipefill implements AutoCloseable {
         descendants();
         process.destroy();
         return process.waitFor(within.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    public Path log() {
-        return log;
     }
 
     /** Stops the process and everything it started; nothing is left behind whichever way the test went. */
