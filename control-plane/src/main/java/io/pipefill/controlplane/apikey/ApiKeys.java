@@ -1,10 +1,8 @@
 package io.pipefill.controlplane.apikey;
 
+import io.pipefill.controlplane.common.Sha256;
 import io.pipefill.controlplane.common.NotFoundException;
 import io.pipefill.model.RandomTokens;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
@@ -37,7 +35,7 @@ public class ApiKeys {
         String key = PREFIX + RandomTokens.next();
         UUID id = UUID.randomUUID();
         jdbc.sql("insert into api_keys (id, name, key_hash, key_prefix) values (:id, :name, :hash, :prefix)")
-                .param("id", id).param("name", name.trim()).param("hash", hash(key))
+                .param("id", id).param("name", name.trim()).param("hash", Sha256.of(key))
                 .param("prefix", key.substring(0, SHOWN)).update();
         return new CreatedApiKey(get(id), key);
     }
@@ -67,7 +65,7 @@ public class ApiKeys {
     /** The key's name when it is a live (not revoked) key, else null. */
     public String nameOf(String presented) {
         return jdbc.sql("select name from api_keys where key_hash = :hash and revoked_at is null")
-                .param("hash", hash(presented)).query(String.class).optional().orElse(null);
+                .param("hash", Sha256.of(presented)).query(String.class).optional().orElse(null);
     }
 
     private static ApiKey row(ResultSet rs, int n) throws SQLException {
@@ -76,11 +74,4 @@ public class ApiKeys {
                 rs.getTimestamp("created_at").toInstant(), revoked == null ? null : revoked.toInstant());
     }
 
-    private static byte[] hash(String key) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

@@ -25,7 +25,6 @@ public class ModelRegistrar {
 
     /** Blocking. Throws IllegalArgumentException (400) for a bad directory, ConflictException for a taken name. */
     public RegisteredModel register(String name, String location) {
-        Path dir = root.directory(location);
         ModelDirectory md;
         boolean hasTokenizer;
         try {
@@ -40,6 +39,7 @@ public class ModelRegistrar {
             throw new ConflictException("a model named '" + name + "' is already registered");
         }
         ModelConfig c = md.config();
+        Path dir = md.path(); // ModelsRoot.open resolved it under the root
         long size = root.weightBytes(dir);
         if (size == 0) {
             throw new IllegalArgumentException("location: " + dir + " holds no *.safetensors files");

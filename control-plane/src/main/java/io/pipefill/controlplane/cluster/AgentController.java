@@ -1,5 +1,6 @@
 package io.pipefill.controlplane.cluster;
 
+import io.pipefill.controlplane.common.Sha256;
 import io.pipefill.controlplane.PipefillProperties;
 import io.pipefill.controlplane.common.Blocking;
 import io.pipefill.controlplane.common.ConflictException;
@@ -91,7 +92,7 @@ class AgentController {
                     }
                     String credential = WorkerCredentials.issue();
                     ClusterRepository.Registered r = cluster.registerReplacing(registration, Instant.now(),
-                            WorkerCredentials.hash(credential), agentToken, gone);
+                            Sha256.of(credential), agentToken, gone);
                     if (!r.replaced().isEmpty()) {
                         // a restarted worker at the same address: whatever its predecessor held is gone
                         log.info("worker {} at {} replaces worker(s) {} that no longer answer there", r.worker().id(),

@@ -1,9 +1,8 @@
 package io.pipefill.controlplane.cluster;
 
+import io.pipefill.controlplane.common.Sha256;
 import io.pipefill.model.RandomTokens;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -51,20 +50,12 @@ public class WorkerCredentials {
         return presented != null && presented.startsWith(PREFIX) && TOKEN.matcher(presented).matches();
     }
 
-    static byte[] hash(String secret) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     /** The worker a presented credential belongs to (looked up by its hash), whatever its state. */
     public Optional<WorkerIdentity> identify(String presented) {
         if (!looksLikeCredential(presented)) {
             return Optional.empty();
         }
-        return cluster.workerByCredentialHash(hash(presented)).map(WorkerIdentity::new);
+        return cluster.workerByCredentialHash(Sha256.of(presented)).map(WorkerIdentity::new);
     }
 
     /** The token to present to this worker's agent; empty for a worker registered without one (before issue 23). */
@@ -83,6 +74,6 @@ public class WorkerCredentials {
         if (!looksLikeCredential(presented)) {
             return false;
         }
-        return cluster.credentialHash(workerId).map(h -> MessageDigest.isEqual(h, hash(presented))).orElse(false);
+        return cluster.credentialHash(workerId).map(h -> MessageDigest.isEqual(h, Sha256.of(presented))).orElse(false);
     }
 }

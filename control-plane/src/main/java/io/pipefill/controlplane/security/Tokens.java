@@ -1,5 +1,6 @@
 package io.pipefill.controlplane.security;
 
+import io.pipefill.controlplane.common.Sha256;
 import io.pipefill.model.RandomTokens;
 import io.pipefill.controlplane.PipefillProperties;
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Set;
 import org.springframework.stereotype.Component;
 
@@ -42,8 +42,8 @@ public class Tokens {
             // one token for both would make the 403 rules meaningless
             throw new IllegalStateException("pipefill.admin-token and pipefill.join-token must differ");
         }
-        this.adminDigest = sha256(admin);
-        this.joinDigest = sha256(join);
+        this.adminDigest = Sha256.of(admin);
+        this.joinDigest = Sha256.of(join);
     }
 
     public String admin() {
@@ -56,7 +56,7 @@ public class Tokens {
 
     /** The role a presented token grants, compared in constant time; null for an unknown token. */
     public String roleOf(String presented) {
-        byte[] d = sha256(presented);
+        byte[] d = Sha256.of(presented);
         // both comparisons always run, so timing says nothing about which one matched
         boolean isAdmin = MessageDigest.isEqual(d, adminDigest);
         boolean isJoin = MessageDigest.isEqual(d, joinDigest);
@@ -101,13 +101,5 @@ public class Tokens {
             throw new IOException(file + " appeared while generating it; start again", e);
         }
         Files.writeString(file, token + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
-    }
-
-    private static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

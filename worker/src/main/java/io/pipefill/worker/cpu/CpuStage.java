@@ -294,12 +294,7 @@ final class CpuStage implements Stage {
             if (tp.size() > 1) {
                 tp.allReduce().sum(acc, n * h);
             }
-            rows(n, t -> {
-                float[] row = new float[h];
-                x.get((long) t * h, row, 0, h);
-                VecMath.add(row, 0, acc, t * h, h);
-                x.put((long) t * h, row, 0, h);
-            });
+            addIntoResidual(n, acc, x);
         }
 
         /** Expert e over its gathered rows [first, first + count): out = down(SwiGLU(rows · [gate; up]ᵀ)). */
@@ -341,10 +336,16 @@ final class CpuStage implements Stage {
         float[] partial = b.partialHost(n * h);
         b.partial.get(0, partial, 0, n * h);
         tp.allReduce().sum(partial, n * h);
+        addIntoResidual(n, partial, x);
+    }
+
+    /** x[t] += sum[t] for the n rows: a tensor-parallel group's summed partial products into the residual. */
+    private void addIntoResidual(int n, float[] sum, NativeFloats x) {
+        int h = config.hiddenSize();
         rows(n, t -> {
             float[] row = new float[h];
             x.get((long) t * h, row, 0, h);
-            VecMath.add(row, 0, partial, t * h, h);
+            VecMath.add(row, 0, sum, t * h, h);
             x.put((long) t * h, row, 0, h);
         });
     }

@@ -115,8 +115,9 @@ public final class StageWorker {
         sink.report(new RankReport.Loaded(rank, stage.weightBytes(), stage.kvCacheBytes()));
         RunClock clock = clocks.awaitStart();
         List<StageEvent> events = new ArrayList<>();
+        ChunkSchedule explicit = spec.explicitSchedule(); // every prompt has the schedule's length (PipelineSpec)
         for (int r = 0; r < spec.requests().size(); r++) {
-            runRequest(r, stage, c, decision, clock, events);
+            runRequest(r, stage, c, decision, explicit, clock, events);
         }
         sink.report(new RankReport.RankTimeline(rank, events));
     }
@@ -157,12 +158,12 @@ public final class StageWorker {
         return transport.broadcast(0, transport.allRanks(), mine, ChunkingDecision.class);
     }
 
-    private void runRequest(int r, Stage stage, ModelConfig c, ChunkingDecision decision, RunClock clock,
-                            List<StageEvent> events) {
+    /** {@code explicit}: the run's given chunk schedule, or null to cut the prompt by {@code decision}. */
+    private void runRequest(int r, Stage stage, ModelConfig c, ChunkingDecision decision, ChunkSchedule explicit,
+                            RunClock clock, List<StageEvent> events) {
         PipelineSpec.Request req = spec.requests().get(r);
         int[] prompt = req.tokens();
-        ChunkSchedule schedule = spec.chunkSchedule() != null ? spec.explicitSchedule()
-                : ChunkingPolicy.schedule(decision, prompt.length);
+        ChunkSchedule schedule = explicit != null ? explicit : ChunkingPolicy.schedule(decision, prompt.length);
         boolean first = groups.firstStageRank();
         boolean last = groups.lastStageRank();
         boolean logits = groups.computesLogits();
