@@ -116,15 +116,9 @@ final class PlannedBench implements Callable<Integer> {
         report.put("planned_schedule", plan.schedule().describeSizes()).put("planned_predicted_ms", plan.ttftMs())
                 .put("planned_started_from", plan.start());
 
-        List<String> names = new ArrayList<>();
-        for (int f : fixed) {
-            names.add("fixed " + f);
-        }
-        for (int b : dynamic) {
-            names.add("dynamic " + b);
-        }
+        List<String> names = new ArrayList<>(seeds.keySet()); // the fixed and dynamic settings, in order
         names.add("planned");
-        Map<String, List<double[]>> runs = new LinkedHashMap<>();
+        Map<String, List<Double>> runs = new LinkedHashMap<>();
         ArrayNode rounds = report.putArray("runs");
         for (int round = 0; round < repeat; round++) {
             for (String name : names) {
@@ -139,7 +133,7 @@ final class PlannedBench implements Callable<Integer> {
                 List<Integer> ran = r.timeline().chunkSizes(0);
                 double predicted = sim.ttftMs(ChunkSchedule.ofSizes(ran));
                 double ttft = r.result(0).ttftMs();
-                runs.computeIfAbsent(name, k -> new ArrayList<>()).add(new double[] {ttft, predicted});
+                runs.computeIfAbsent(name, k -> new ArrayList<>()).add(ttft);
                 System.out.printf("round %d %-14s %3d chunks  TTFT %8.2f s  predicted %8.2f s (%+.1f%%)%n", round + 1,
                         name, ran.size(), ttft / 1000, predicted / 1000, 100 * (predicted / ttft - 1));
                 rounds.addObject().put("round", round + 1).put("setting", name).put("chunks", ran.size())
@@ -150,7 +144,7 @@ final class PlannedBench implements Callable<Integer> {
         double bestOther = Double.MAX_VALUE;
         String bestOtherName = null;
         for (var e : runs.entrySet()) {
-            double min = e.getValue().stream().mapToDouble(v -> v[0]).min().orElseThrow();
+            double min = e.getValue().stream().mapToDouble(Double::doubleValue).min().orElseThrow();
             best.put(e.getKey(), min);
             if (!e.getKey().equals("planned") && min < bestOther) {
                 bestOther = min;
