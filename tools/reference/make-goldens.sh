@@ -21,13 +21,18 @@ create tiny-qwen3   --arch qwen3   --preset tiny --seed 4 --layers 2 --head-dim 
 create tiny-qwen3-moe --arch qwen3-moe --preset tiny --seed 5 --layers 3
 # block-scaled FP8 projections; hidden 256 gives the [128, 128] blocks a second column
 create tiny-qwen3-moe-fp8 --arch qwen3-moe --preset tiny --seed 6 --layers 3 --hidden 256 --dtype fp8
+# MLA + group-limited sigmoid MoE with shared experts; the FP8 one uses a plain q_proj (--q-lora-rank 0 = null)
+create tiny-deepseek-v3 --arch deepseek-v3 --preset tiny --seed 8
+create tiny-deepseek-v3-fp8 --arch deepseek-v3 --preset tiny --seed 9 --hidden 256 --dtype fp8 --q-lora-rank 0
 
 # a 300-token prompt crosses the CPU attention's 256-key blocks and 128-row tiles
 TOKENS=$("$PY" -c "import random; r=random.Random(7); print(','.join(str(r.randrange(256)) for _ in range(300)))")
-for name in tiny-llama tiny-mistral tiny-qwen2 tiny-qwen3 tiny-qwen3-moe tiny-qwen3-moe-fp8; do
+for name in tiny-llama tiny-mistral tiny-qwen2 tiny-qwen3 tiny-qwen3-moe tiny-qwen3-moe-fp8 \
+            tiny-deepseek-v3 tiny-deepseek-v3-fp8; do
   check=()
-  # the mixture-of-experts models are also run through the reference's second formulation (routing by a plain loop)
-  [[ $name == *moe* ]] && check=(--self-check 64)
+  # the mixture-of-experts models are also run through the reference's second formulation (routing by plain
+  # loops; for DeepSeek-V3 also MLA with absorbed projections)
+  [[ $name == *moe* || $name == *deepseek* ]] && check=(--self-check 64)
   "$PY" "$ROOT/tools/reference/torch_reference.py" --model "$RES/models/$name" --tokens "256,$TOKENS" \
     --max-new-tokens 4 "${check[@]}" --out "$RES/golden/$name.json"
   echo "golden: $name"
