@@ -2,6 +2,7 @@ package io.pipefill.cli;
 
 import io.pipefill.model.Architecture;
 import io.pipefill.model.BlockFp8;
+import io.pipefill.model.MlaConfig;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelPreset;
 import io.pipefill.model.create.ModelGenerator;
@@ -21,10 +22,10 @@ final class ModelCommand {
         @Option(names = "--out", required = true, description = "Directory to create (must not exist or be empty).")
         Path out;
 
-        @Option(names = "--arch", defaultValue = "llama", description = "llama, mistral, qwen2, qwen3 or qwen3-moe (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--arch", defaultValue = "llama", description = "llama, mistral, qwen2, qwen3, qwen3-moe or deepseek-v3 (default: ${DEFAULT-VALUE}).")
         String arch;
 
-        @Option(names = "--preset", defaultValue = "tiny", description = "tiny (~1M params), small (~100M; qwen3-moe ~190M) or 8b-shape (dense only) (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--preset", defaultValue = "tiny", description = "tiny (~1M params), small (~100M; qwen3-moe ~190M, deepseek-v3 ~130M) or 8b-shape (dense only) (default: ${DEFAULT-VALUE}).")
         String preset;
 
         @Option(names = "--seed", defaultValue = "0", description = "Seed of the weights (default: ${DEFAULT-VALUE}).")
@@ -51,15 +52,30 @@ final class ModelCommand {
         Integer headDim;
         @Option(names = "--max-positions", description = "Override max_position_embeddings.")
         Integer maxPositions;
+        @Option(names = "--q-lora-rank", description = "deepseek-v3 only: override q_lora_rank; 0 writes null (one q_proj "
+                + "instead of q_a_proj, q_a_layernorm and q_b_proj).")
+        Integer qLoraRank;
 
         @Override
         public Integer call() throws Exception {
             ModelConfig base = ModelPreset.fromCliName(preset).config(Architecture.fromShortName(arch));
+            MlaConfig mla = base.mla();
+            if (qLoraRank != null) {
+                if (mla == null) {
+                    throw new IllegalArgumentException("--q-lora-rank is for latent attention (--arch deepseek-v3), not "
+                            + base.architecture().cliName());
+                }
+                mla = new MlaConfig(qLoraRank, mla.kvLoraRank(), mla.qkNopeHeadDim(), mla.qkRopeHeadDim(), mla.vHeadDim(),
+                        mla.ropeInterleave());
+            }
+            int h = or(heads, base.numHeads());
+            // latent attention has a key and value per head: the kv heads follow the heads
+            int kv = mla != null ? or(kvHeads, h) : or(kvHeads, base.numKvHeads());
             ModelConfig c = new ModelConfig(base.architecture(), or(vocab, base.vocabSize()), or(hidden, base.hiddenSize()),
-                    or(intermediate, base.intermediateSize()), or(layers, base.numLayers()), or(heads, base.numHeads()),
-                    or(kvHeads, base.numKvHeads()), or(headDim, base.headDim()),
-                    or(maxPositions, base.maxPositionEmbeddings()), base.ropeTheta(), base.ropeScaling(),
-                    base.rmsNormEps(), base.tieWordEmbeddings(), base.attentionBias(), base.torchDtype(), base.moe(), fp8());
+                    or(intermediate, base.intermediateSize()), or(layers, base.numLayers()), h, kv,
+                    or(headDim, base.headDim()), or(maxPositions, base.maxPositionEmbeddings()), base.ropeTheta(),
+                    base.ropeScaling(), base.rmsNormEps(), base.tieWordEmbeddings(), base.attentionBias(),
+                    base.torchDtype(), base.moe(), fp8(), mla);
             long t0 = System.nanoTime();
             new ModelGenerator(c, seed).write(out);
             System.out.printf("wrote %s: %s, %d layers, hidden %d, %.1fM parameters, seed %d (%.1f s)%n", out,

@@ -5,8 +5,8 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
- * The decoder architectures pipefill runs. They share the Llama block (RMSNorm, RoPE attention with GQA,
- * SwiGLU MLP) and differ only in the details each constant carries.
+ * The decoder architectures pipefill runs. They share the pre-norm block (RMSNorm, RoPE attention, SwiGLU MLP)
+ * and differ in the details each constant carries: GQA or latent attention, dense or mixture-of-experts MLPs.
  */
 public enum Architecture {
     LLAMA("LlamaForCausalLM", "llama", false, false),
@@ -16,7 +16,12 @@ public enum Architecture {
     /** Qwen3 drops the q/k/v bias and adds a per-head RMSNorm on q and k before RoPE. */
     QWEN3("Qwen3ForCausalLM", "qwen3", false, true),
     /** Qwen3 attention with a sparse mixture-of-experts MLP (softmax router, top-k SwiGLU experts). */
-    QWEN3_MOE("Qwen3MoeForCausalLM", "qwen3_moe", false, true);
+    QWEN3_MOE("Qwen3MoeForCausalLM", "qwen3_moe", false, true),
+    /**
+     * DeepSeek-V3 (and V3.1, the same architecture): multi-head latent attention ({@link MlaConfig}) and a
+     * sigmoid-scored, group-limited mixture of experts with shared experts after the first dense layers.
+     */
+    DEEPSEEK_V3("DeepseekV3ForCausalLM", "deepseek_v3", false, false);
 
     private final String hfName;
     private final String modelType;
@@ -50,14 +55,19 @@ public enum Architecture {
 
     /** Whether the config carries mixture-of-experts fields ({@link MoeConfig}). */
     public boolean mixtureOfExperts() {
-        return this == QWEN3_MOE;
+        return this == QWEN3_MOE || this == DEEPSEEK_V3;
+    }
+
+    /** Whether attention is multi-head latent attention ({@link MlaConfig}) instead of GQA. */
+    public boolean latentAttention() {
+        return this == DEEPSEEK_V3;
     }
 
     public static Optional<Architecture> fromHfName(String name) {
         return Arrays.stream(values()).filter(a -> a.hfName.equals(name)).findFirst();
     }
 
-    /** Accepts the short names used on the command line: llama, mistral, qwen2, qwen3, qwen3-moe (or qwen3_moe). */
+    /** Accepts the short names used on the command line (qwen3-moe, deepseek-v3, ...) or the model_type. */
     public static Architecture fromShortName(String name) {
         return Arrays.stream(values())
                 .filter(a -> a.modelType.equalsIgnoreCase(name) || a.cliName().equalsIgnoreCase(name))

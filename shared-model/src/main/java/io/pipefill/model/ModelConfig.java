@@ -3,13 +3,16 @@ package io.pipefill.model;
 /**
  * The parts of a Hugging Face config.json that define a dense decoder's shapes and numerics.
  *
- * @param headDim           size of one attention head (config "head_dim", default hidden / heads)
+ * @param headDim           size of one attention head (config "head_dim", default hidden / heads); with latent
+ *                          attention the rotary part's width (qk_rope_head_dim), as Hugging Face sets it
  * @param attentionBias     whether q/k/v projections carry a bias (always for Qwen2)
  * @param ropeScaling       llama3 frequency scaling, or null for plain RoPE
  * @param torchDtype        the dtype the checkpoint says it stores ("bfloat16", ...), informational
  * @param moe               the sparse MLP of a mixture-of-experts family (Qwen3-MoE), or null for a dense model;
  *                          {@code intermediateSize} is then the width of its dense layers
  * @param fp8               block-scaled FP8 weights ("quantization_config"), or null for unquantised ones
+ * @param mla               multi-head latent attention (DeepSeek-V3), or null for GQA; then numKvHeads equals
+ *                          numHeads and the q/k/v widths below do not apply
  */
 public record ModelConfig(
         Architecture architecture,
@@ -28,7 +31,8 @@ public record ModelConfig(
         boolean attentionBias,
         String torchDtype,
         MoeConfig moe,
-        BlockFp8 fp8) {
+        BlockFp8 fp8,
+        MlaConfig mla) {
 
     /** A dense model. */
     public ModelConfig(Architecture architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
@@ -37,7 +41,17 @@ public record ModelConfig(
                        String torchDtype) {
         this(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
                 maxPositionEmbeddings, ropeTheta, ropeScaling, rmsNormEps, tieWordEmbeddings, attentionBias, torchDtype,
-                null, null);
+                null, null, null);
+    }
+
+    /** A GQA model, dense or mixture-of-experts. */
+    public ModelConfig(Architecture architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
+                       int numHeads, int numKvHeads, int headDim, int maxPositionEmbeddings, double ropeTheta,
+                       RopeScaling ropeScaling, double rmsNormEps, boolean tieWordEmbeddings, boolean attentionBias,
+                       String torchDtype, MoeConfig moe, BlockFp8 fp8) {
+        this(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+                maxPositionEmbeddings, ropeTheta, ropeScaling, rmsNormEps, tieWordEmbeddings, attentionBias, torchDtype,
+                moe, fp8, null);
     }
 
     public ModelConfig {
@@ -69,6 +83,29 @@ public record ModelConfig(
             throw new IllegalArgumentException(architecture.hfName() + (moe == null
                     ? " needs its mixture-of-experts fields (num_experts, num_experts_per_tok, moe_intermediate_size)"
                     : " is a dense architecture and takes no mixture-of-experts fields"));
+        }
+        if (architecture.latentAttention() != (mla != null)) {
+            throw new IllegalArgumentException(architecture.hfName() + (mla == null
+                    ? " needs its latent-attention fields (kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim)"
+                    : " has no latent attention (kv_lora_rank and the like)"));
+        }
+        if (mla != null) {
+            if (headDim != mla.qkRopeHeadDim()) {
+                throw new IllegalArgumentException("with latent attention head_dim is the rotary width qk_rope_head_dim ("
+                        + mla.qkRopeHeadDim() + "), got " + headDim);
+            }
+            if (numKvHeads != numHeads) {
+                throw new IllegalArgumentException("with latent attention every head has its own key and value: "
+                        + "num_key_value_heads must equal num_attention_heads (" + numHeads + "), got " + numKvHeads);
+            }
+            if (attentionBias) {
+                throw new IllegalArgumentException("attention_bias true is not supported with latent attention "
+                        + "(DeepSeek-V3 has no attention biases); allowed: false");
+            }
+        }
+        if (ropeScaling != null && ropeScaling.type() == RopeScaling.Type.YARN && mla == null) {
+            throw new IllegalArgumentException("rope_scaling type yarn is supported with latent attention (DeepSeek-V3) "
+                    + "only; allowed here: llama3 or null");
         }
         if (moe != null) {
             for (int l : moe.mlpOnlyLayers()) {
@@ -126,7 +163,18 @@ public record ModelConfig(
         return attentionParameters() + mlp + 2 * h;
     }
 
+    /**
+     * Floats one position costs in one layer's KV cache: its k and v heads, or with latent attention only the
+     * latent and the rotary key (shared by every head, and held whole by every tensor-parallel rank).
+     */
+    public int kvFloatsPerPosition(int tensorParallel) {
+        return mla != null ? mla.cachedFloatsPerPosition() : 2 * kvDim() / tensorParallel;
+    }
+
     private long attentionParameters() {
+        if (mla != null) {
+            return mla.attentionParameters(hiddenSize, numHeads);
+        }
         long h = hiddenSize;
         long attn = h * qDim() + 2 * h * kvDim() + (long) qDim() * h;
         long bias = (qkvBias() ? qDim() + 2L * kvDim() : 0) + (oBias() ? h : 0);
@@ -152,12 +200,16 @@ public record ModelConfig(
     public double layerFlops(long prefix, long n) {
         double h = hiddenSize;
         double keysSeen = n * (double) prefix + n * (n + 1) / 2.0;
-        double attention = 4.0 * keysSeen * qDim();
+        // QKᵀ over the query/key width and PV over the value width, per head
+        double attention = mla != null ? 2.0 * keysSeen * numHeads * (mla.qkHeadDim() + mla.vHeadDim())
+                : 4.0 * keysSeen * qDim();
+        double attnParams = mla != null ? mla.attentionParameters(hiddenSize, numHeads)
+                : h * qDim() + 2 * h * kvDim() + (double) qDim() * h;
         double total = 0;
         for (int l = 0; l < numLayers; l++) {
-            // a sparse layer counts the parameters a token uses: the router and its top-k experts
+            // a sparse layer counts the parameters a token uses: the router, its top-k experts and the shared ones
             double mlp = isSparseLayer(l) ? moe.activeSparseParameters(hiddenSize) : 3 * h * intermediateSize;
-            double linear = 2.0 * n * (h * qDim() + 2 * h * kvDim() + (double) qDim() * h + mlp);
+            double linear = 2.0 * n * (attnParams + mlp);
             total += linear + attention;
         }
         return total;

@@ -59,15 +59,19 @@ public final class ModelConfigJson {
             throw new ModelConfigException(source + ": hidden_size (" + hidden + ") is not divisible by num_attention_heads ("
                     + heads + ") and no head_dim is given");
         }
-        int headDim = f.optionalInt("head_dim", hidden / heads);
-        MoeConfig moe = arch.mixtureOfExperts() ? moe(f, source) : null;
+        MlaConfig mla = arch.latentAttention() ? mla(f, source) : null;
+        // Hugging Face's DeepseekV3Config sets head_dim to the rotary width whatever the file says
+        int headDim = mla != null ? mla.qkRopeHeadDim() : f.optionalInt("head_dim", hidden / heads);
+        int layers = f.requiredInt("num_hidden_layers");
+        MoeConfig moe = !arch.mixtureOfExperts() ? null
+                : arch == Architecture.DEEPSEEK_V3 ? deepseekMoe(f, source, layers) : moe(f, source);
         try {
             return new ModelConfig(
                     arch,
                     f.requiredInt("vocab_size"),
                     hidden,
                     f.requiredInt("intermediate_size"),
-                    f.requiredInt("num_hidden_layers"),
+                    layers,
                     heads,
                     kvHeads,
                     headDim,
@@ -78,7 +82,7 @@ public final class ModelConfigJson {
                     f.optionalBoolean("tie_word_embeddings", false),
                     f.optionalBoolean("attention_bias", false),
                     root.hasNonNull("torch_dtype") ? root.get("torch_dtype").asText() : "bfloat16",
-                    moe, fp8(root.get("quantization_config"), source));
+                    moe, fp8(root.get("quantization_config"), source), mla);
         } catch (IllegalArgumentException e) {
             throw new ModelConfigException(source + ": " + e.getMessage(), e);
         }
@@ -125,6 +129,55 @@ public final class ModelConfigJson {
         }
     }
 
+    /** DeepSeek-V3's latent-attention fields; rope_interleave defaults to true as in transformers. */
+    private static MlaConfig mla(Fields f, String source) {
+        try {
+            return new MlaConfig(f.optionalInt("q_lora_rank", 0), f.requiredInt("kv_lora_rank"),
+                    f.requiredInt("qk_nope_head_dim"), f.requiredInt("qk_rope_head_dim"), f.requiredInt("v_head_dim"),
+                    f.optionalBoolean("rope_interleave", true));
+        } catch (IllegalArgumentException e) {
+            throw new ModelConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * DeepSeek-V3's mixture of experts. Optional fields default as in transformers' DeepseekV3Config; the router
+     * must be the one V3 ships (scoring_func sigmoid, topk_method noaux_tc), the only one implemented.
+     */
+    private static MoeConfig deepseekMoe(Fields f, String source, int layers) {
+        String scoring = f.optionalText("scoring_func", "sigmoid");
+        if (!scoring.equals("sigmoid")) {
+            throw new ModelConfigException(source + ": unsupported scoring_func '" + scoring + "'; supported: sigmoid "
+                    + "(DeepSeek-V3)");
+        }
+        String method = f.optionalText("topk_method", "noaux_tc");
+        if (!method.equals("noaux_tc")) {
+            throw new ModelConfigException(source + ": unsupported topk_method '" + method + "'; supported: noaux_tc "
+                    + "(DeepSeek-V3's group-limited top-k with e_score_correction_bias)");
+        }
+        int firstDense = f.optionalInt("first_k_dense_replace", 3);
+        int freq = f.optionalInt("moe_layer_freq", 1);
+        if (freq <= 0 || firstDense < 0) {
+            throw new ModelConfigException(source + ": moe_layer_freq must be a positive integer and first_k_dense_replace "
+                    + "an integer >= 0, got " + freq + " and " + firstDense);
+        }
+        java.util.List<Integer> dense = new java.util.ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            if (l < firstDense || l % freq != 0) {
+                dense.add(l);
+            }
+        }
+        try {
+            MoeConfig.Routing routing = new MoeConfig.Routing(MoeConfig.Scoring.SIGMOID, f.optionalInt("n_group", 8),
+                    f.optionalInt("topk_group", 4), true, f.optionalDouble("routed_scaling_factor", 2.5));
+            return new MoeConfig(f.requiredInt("n_routed_experts"), f.requiredInt("num_experts_per_tok"),
+                    f.requiredInt("moe_intermediate_size"), f.optionalBoolean("norm_topk_prob", true), 1, dense, routing,
+                    f.optionalInt("n_shared_experts", 1));
+        } catch (IllegalArgumentException e) {
+            throw new ModelConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
     private static Architecture architecture(JsonNode root, String source) {
         JsonNode archs = root.get("architectures");
         if (archs == null || !archs.isArray() || archs.isEmpty() || !archs.get(0).isTextual()) {
@@ -148,11 +201,21 @@ public final class ModelConfigJson {
         if (type.equals("default")) {
             return null;
         }
-        if (!type.equals("llama3")) {
-            throw new ModelConfigException(source + ": unsupported rope_scaling type '" + type + "'; supported: llama3 (or null)");
+        if (!type.equals("llama3") && !type.equals("yarn")) {
+            throw new ModelConfigException(source + ": unsupported rope_scaling type '" + type
+                    + "'; supported: llama3, yarn (DeepSeek-V3), or null");
         }
         Fields f = new Fields(node, source + " rope_scaling");
         try {
+            if (type.equals("yarn")) {
+                if (node.hasNonNull("attention_factor")) {
+                    throw new ModelConfigException(source + ": rope_scaling.attention_factor is not supported; the yarn "
+                            + "attention scale comes from mscale and mscale_all_dim");
+                }
+                return RopeScaling.yarn(f.requiredDouble("factor"), f.requiredInt("original_max_position_embeddings"),
+                        f.optionalDouble("beta_fast", 32), f.optionalDouble("beta_slow", 1), f.optionalDouble("mscale", 1),
+                        f.optionalDouble("mscale_all_dim", 0));
+            }
             return new RopeScaling(f.requiredDouble("factor"), f.optionalDouble("low_freq_factor", 1.0),
                     f.optionalDouble("high_freq_factor", 4.0), f.requiredInt("original_max_position_embeddings"));
         } catch (IllegalArgumentException e) {
@@ -176,17 +239,39 @@ public final class ModelConfigJson {
         root.put("num_attention_heads", c.numHeads());
         root.put("num_key_value_heads", c.numKvHeads());
         root.put("head_dim", c.headDim());
+        if (c.mla() != null) {
+            MlaConfig a = c.mla();
+            if (a.hasQLora()) {
+                root.put("q_lora_rank", a.qLoraRank());
+            } else {
+                root.putNull("q_lora_rank");
+            }
+            root.put("kv_lora_rank", a.kvLoraRank());
+            root.put("qk_nope_head_dim", a.qkNopeHeadDim());
+            root.put("qk_rope_head_dim", a.qkRopeHeadDim());
+            root.put("v_head_dim", a.vHeadDim());
+            root.put("rope_interleave", a.ropeInterleave());
+        }
         root.put("max_position_embeddings", c.maxPositionEmbeddings());
         root.put("rope_theta", c.ropeTheta());
         if (c.ropeScaling() == null) {
             root.putNull("rope_scaling");
         } else {
+            RopeScaling r = c.ropeScaling();
             ObjectNode rs = root.putObject("rope_scaling");
-            rs.put("rope_type", "llama3");
-            rs.put("factor", c.ropeScaling().factor());
-            rs.put("low_freq_factor", c.ropeScaling().lowFreqFactor());
-            rs.put("high_freq_factor", c.ropeScaling().highFreqFactor());
-            rs.put("original_max_position_embeddings", c.ropeScaling().originalMaxPositionEmbeddings());
+            rs.put("rope_type", r.type().jsonName());
+            rs.put("factor", r.factor());
+            if (r.type() == RopeScaling.Type.YARN) {
+                rs.put("type", "yarn"); // DeepSeek's own modelling code reads "type"
+                rs.put("beta_fast", r.betaFast());
+                rs.put("beta_slow", r.betaSlow());
+                rs.put("mscale", r.mscale());
+                rs.put("mscale_all_dim", r.mscaleAllDim());
+            } else {
+                rs.put("low_freq_factor", r.lowFreqFactor());
+                rs.put("high_freq_factor", r.highFreqFactor());
+            }
+            rs.put("original_max_position_embeddings", r.originalMaxPositionEmbeddings());
         }
         root.put("rms_norm_eps", c.rmsNormEps());
         root.put("tie_word_embeddings", c.tieWordEmbeddings());
@@ -203,7 +288,9 @@ public final class ModelConfigJson {
             q.put("activation_scheme", "dynamic");
             q.putArray("weight_block_size").add(c.fp8().blockRows()).add(c.fp8().blockCols());
         }
-        if (c.moe() != null) {
+        if (c.moe() != null && c.architecture() == Architecture.DEEPSEEK_V3) {
+            writeDeepseekMoe(root, c);
+        } else if (c.moe() != null) {
             MoeConfig m = c.moe();
             root.put("num_experts", m.numExperts());
             root.put("num_experts_per_tok", m.topK());
@@ -225,6 +312,29 @@ public final class ModelConfigJson {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static void writeDeepseekMoe(ObjectNode root, ModelConfig c) {
+        MoeConfig m = c.moe();
+        int firstDense = m.mlpOnlyLayers().size();
+        for (int l = 0; l < c.numLayers(); l++) {
+            if (m.isSparse(l) == (l < firstDense)) {
+                throw new IllegalArgumentException("DeepSeek-V3 writes its dense layers as first_k_dense_replace: they must "
+                        + "be the first layers, got dense layers " + m.mlpOnlyLayers());
+            }
+        }
+        root.put("n_routed_experts", m.numExperts());
+        root.put("num_experts_per_tok", m.topK());
+        root.put("moe_intermediate_size", m.expertIntermediateSize());
+        root.put("n_shared_experts", m.sharedExperts());
+        root.put("routed_scaling_factor", m.routing().scalingFactor());
+        root.put("n_group", m.routing().groups());
+        root.put("topk_group", m.routing().topkGroups());
+        root.put("topk_method", "noaux_tc");
+        root.put("scoring_func", m.routing().scoring().jsonName());
+        root.put("norm_topk_prob", m.normTopkProb());
+        root.put("first_k_dense_replace", firstDense);
+        root.put("moe_layer_freq", 1);
     }
 
     /** Typed access to one JSON object's fields with errors that say which field and what was found. */
@@ -282,6 +392,17 @@ public final class ModelConfigJson {
                 throw new ModelConfigException(source + ": field '" + name + "' must be a number, got " + v);
             }
             return v.doubleValue();
+        }
+
+        String optionalText(String name, String fallback) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) {
+                return fallback;
+            }
+            if (!v.isTextual()) {
+                throw new ModelConfigException(source + ": field '" + name + "' must be a string, got " + v);
+            }
+            return v.asText();
         }
 
         boolean optionalBoolean(String name, boolean fallback) {

@@ -52,6 +52,9 @@ public enum ModelPreset {
         if (arch == Architecture.QWEN3_MOE) {
             return qwen3Moe();
         }
+        if (arch == Architecture.DEEPSEEK_V3) {
+            return deepseekV3();
+        }
         // small Qwen models tie the lm_head to the embedding; covering both ways keeps both code paths tested
         boolean tie = this == TINY && (arch == Architecture.QWEN2 || arch == Architecture.QWEN3);
         return new ModelConfig(arch, vocab, hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions,
@@ -70,6 +73,31 @@ public enum ModelPreset {
                         null, 1e-6, false, false, "bfloat16", new MoeConfig(32, 4, 384, true, 1, java.util.List.of()), null);
             default:
                 throw new IllegalArgumentException("preset '" + cliName + "' has no qwen3-moe shape; available: tiny, small");
+        }
+    }
+
+    /**
+     * DeepSeek-V3's shape scaled down, with every mechanism exercised: latent attention with the low-rank query,
+     * YaRN (mscale_all_dim differing from mscale, so both corrections show; max_position_embeddings = factor ×
+     * original_max_position_embeddings, which every reading of the yarn fields agrees on), one dense first layer, then sparse
+     * layers of 4 groups of routed experts (2 groups kept, top-4) plus a shared expert. tiny: 16 experts, 3 layers;
+     * small (~130M parameters, ~20M active per token): 32 experts, 8 layers.
+     */
+    private ModelConfig deepseekV3() {
+        MoeConfig.Routing routing = new MoeConfig.Routing(MoeConfig.Scoring.SIGMOID, 4, 2, true, 2.5);
+        switch (this) {
+            case TINY:
+                return new ModelConfig(Architecture.DEEPSEEK_V3, vocab, hidden, 256, 3, 4, 4, 16, maxPositions,
+                        ropeTheta, RopeScaling.yarn(4.0, 2048, 32, 1, 1.0, 0.8), 1e-6, false, false, "bfloat16",
+                        new MoeConfig(16, 4, 64, true, 1, java.util.List.of(0), routing, 1), null,
+                        new MlaConfig(64, 32, 32, 16, 32, true));
+            case SMALL:
+                return new ModelConfig(Architecture.DEEPSEEK_V3, 32000, 512, 1536, 8, 8, 8, 32, 131072, 10000.0,
+                        RopeScaling.yarn(4.0, 32768, 32, 1, 1.0, 1.0), 1e-6, false, false, "bfloat16",
+                        new MoeConfig(32, 4, 256, true, 1, java.util.List.of(0), routing, 1), null,
+                        new MlaConfig(192, 128, 64, 32, 64, true));
+            default:
+                throw new IllegalArgumentException("preset '" + cliName + "' has no deepseek-v3 shape; available: tiny, small");
         }
     }
 

@@ -1,10 +1,10 @@
 package io.pipefill.model.create;
 
 import io.pipefill.model.BlockFp8;
+import io.pipefill.model.CheckpointTensors;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.ModelConfigJson;
 import io.pipefill.model.ModelDirectory;
-import io.pipefill.model.WeightNames;
 import io.pipefill.model.safetensors.DType;
 import io.pipefill.model.safetensors.SafetensorsWriter;
 import io.pipefill.model.create.ByteLevelTokenizerJson;
@@ -47,52 +47,44 @@ public final class ModelGenerator {
             }
         }
         ModelConfig c = config;
-        long h = c.hiddenSize();
-        long inter = c.intermediateSize();
         double residualScale = 1.0 / Math.sqrt(2.0 * c.numLayers());
         SafetensorsWriter w = new SafetensorsWriter();
-        w.add(WeightNames.EMBED, DType.BF16, new long[] {c.vocabSize(), h}, uniform(WeightNames.EMBED, 0, 1.0));
-        for (int l = 0; l < c.numLayers(); l++) {
-            w.add(WeightNames.inputNorm(l), DType.BF16, new long[] {h}, uniform(WeightNames.inputNorm(l), 1.0, 0.1));
-            linear(w, WeightNames.attn(l, "q_proj"), c.qDim(), h, 1.0);
-            linear(w, WeightNames.attn(l, "k_proj"), c.kvDim(), h, 1.0);
-            linear(w, WeightNames.attn(l, "v_proj"), c.kvDim(), h, 1.0);
-            if (c.qkvBias()) {
-                for (String p : new String[] {"q_proj", "k_proj", "v_proj"}) {
-                    long out = p.equals("q_proj") ? c.qDim() : c.kvDim();
-                    w.add(WeightNames.attnBias(l, p), DType.BF16, new long[] {out}, uniform(WeightNames.attnBias(l, p), 0, 0.1));
-                }
+        for (CheckpointTensors.Tensor t : CheckpointTensors.of(c)) {
+            String name = t.name();
+            long[] shape = t.shape();
+            double fanIn = t.columns();
+            switch (t.role()) {
+                case EMBEDDING:
+                    w.add(name, DType.BF16, shape, uniform(name, 0, 1.0));
+                    break;
+                case NORM:
+                    w.add(name, DType.BF16, shape, uniform(name, 1.0, 0.1));
+                    break;
+                case BIAS:
+                    w.add(name, DType.BF16, shape, uniform(name, 0, 0.1));
+                    break;
+                case PROJECTION:
+                    linear(w, name, shape[0], shape[1], 1.0);
+                    break;
+                case RESIDUAL_PROJECTION:
+                    linear(w, name, shape[0], shape[1], residualScale);
+                    break;
+                case ROUTER:
+                    // logits of unit scale: a real preference among experts, not a one-hot one; kept in bf16 as
+                    // FP8 checkpoints keep it
+                    w.add(name, DType.BF16, shape, uniform(name, 0, 1.0 / Math.sqrt(fanIn)));
+                    break;
+                case CORRECTION_BIAS:
+                    // about half the spread of the sigmoid scores it is added to: it changes some selections
+                    w.add(name, DType.F32, shape, uniform(name, 0, 0.1));
+                    break;
+                case LM_HEAD:
+                    // logits with a standard deviation of about 2: a clear greedy winner, still a real distribution
+                    w.add(name, DType.BF16, shape, uniform(name, 0, 2.0 / Math.sqrt(fanIn)));
+                    break;
+                default:
+                    throw new IllegalStateException("no generator for " + t.role());
             }
-            if (c.qkNorm()) {
-                w.add(WeightNames.qNorm(l), DType.BF16, new long[] {c.headDim()}, uniform(WeightNames.qNorm(l), 1.0, 0.1));
-                w.add(WeightNames.kNorm(l), DType.BF16, new long[] {c.headDim()}, uniform(WeightNames.kNorm(l), 1.0, 0.1));
-            }
-            linear(w, WeightNames.attn(l, "o_proj"), h, c.qDim(), residualScale);
-            if (c.oBias()) {
-                w.add(WeightNames.attnBias(l, "o_proj"), DType.BF16, new long[] {h}, uniform(WeightNames.attnBias(l, "o_proj"), 0, 0.1));
-            }
-            w.add(WeightNames.postAttentionNorm(l), DType.BF16, new long[] {h},
-                    uniform(WeightNames.postAttentionNorm(l), 1.0, 0.1));
-            if (c.isSparseLayer(l)) {
-                // router logits of unit scale: a real preference among experts, not a one-hot one
-                w.add(WeightNames.router(l), DType.BF16, new long[] {c.moe().numExperts(), h},
-                        uniform(WeightNames.router(l), 0, 1.0 / Math.sqrt(h))); // kept in bf16 as FP8 checkpoints keep it
-                long ei = c.moe().expertIntermediateSize();
-                for (int e = 0; e < c.moe().numExperts(); e++) {
-                    linear(w, WeightNames.expert(l, e, "gate_proj"), ei, h, 1.0);
-                    linear(w, WeightNames.expert(l, e, "up_proj"), ei, h, 1.0);
-                    linear(w, WeightNames.expert(l, e, "down_proj"), h, ei, residualScale);
-                }
-            } else {
-                linear(w, WeightNames.mlp(l, "gate_proj"), inter, h, 1.0);
-                linear(w, WeightNames.mlp(l, "up_proj"), inter, h, 1.0);
-                linear(w, WeightNames.mlp(l, "down_proj"), h, inter, residualScale);
-            }
-        }
-        w.add(WeightNames.FINAL_NORM, DType.BF16, new long[] {h}, uniform(WeightNames.FINAL_NORM, 1.0, 0.1));
-        if (!c.tieWordEmbeddings()) {
-            // logits with a standard deviation of about 2: a clear greedy winner, still a real distribution
-            w.add(WeightNames.LM_HEAD, DType.BF16, new long[] {c.vocabSize(), h}, uniform(WeightNames.LM_HEAD, 0, 2.0 / Math.sqrt(h)));
         }
         w.write(dir.resolve(ModelDirectory.SINGLE_FILE));
         Files.writeString(dir.resolve("config.json"),

@@ -61,7 +61,7 @@ public final class CpuBackend implements Backend {
     }
 
     public static long kvCacheBytes(ModelConfig c, StageShard shard, int capacity) {
-        return KvCache.bytesFor(shard.layerCount(), c.numKvHeads(), c.headDim(), capacity);
+        return KvCache.bytesFor(shard.layerCount(), c.kvFloatsPerPosition(1), capacity);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.pipefill.worker.cpu;
 
+import io.pipefill.model.MlaConfig;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
@@ -19,6 +20,11 @@ import java.util.stream.IntStream;
  * Its layers run through {@link DecoderLayer}; {@link ChunkOps} is how this backend computes each step.
  */
 final class CpuStage implements Stage {
+    /**
+     * Latent attention's q_a_layernorm and kv_a_layernorm use RMSNorm's default eps whatever rms_norm_eps says:
+     * both DeepSeek's and transformers' modelling code build them without passing the config's eps.
+     */
+    private static final float LATENT_NORM_EPS = 1e-6f;
     private final ModelConfig config;
     private final StageShard shard;
     private final TensorParallel tp;
@@ -32,6 +38,11 @@ final class CpuStage implements Stage {
     private final KvCache cache;
     private final RotaryEmbedding rope;
     private final CpuAttention attention;
+    /** Latent attention (DeepSeek-V3) in place of {@link #attention}; null for GQA models. */
+    private final CpuLatentAttention latentAttention;
+    private final MlaConfig mla;
+    /** Width of the attention output this rank projects through o_proj: heads × head_dim, or heads × v_head_dim. */
+    private final int attnDim;
     private final ForkJoinPool pool;
     private final int threads;
     private final float eps;
@@ -39,6 +50,8 @@ final class CpuStage implements Stage {
     /** The router and this rank's width of each expert; null for a dense model. */
     private final MoeRouter router;
     private final int expertInter;
+    /** This rank's width of the shared experts' SwiGLU (0 without shared experts). */
+    private final int sharedInter;
     private Buffers buffers;
 
     CpuStage(ModelConfig config, StageShard shard, TensorParallel tp, CpuWeights weights, int kvCapacity,
@@ -47,9 +60,11 @@ final class CpuStage implements Stage {
         this.shard = shard;
         this.tp = tp;
         this.heads = tp.count(config.numHeads());
-        this.kvHeads = tp.count(config.numKvHeads());
-        this.qDim = heads * config.headDim();
+        this.mla = config.mla();
+        this.kvHeads = mla != null ? 0 : tp.count(config.numKvHeads());
+        this.qDim = heads * (mla != null ? mla.qkHeadDim() : config.headDim());
         this.kvDim = kvHeads * config.headDim();
+        this.attnDim = mla != null ? heads * mla.vHeadDim() : qDim;
         this.inter = tp.count(config.intermediateSize());
         this.weights = weights;
         this.pool = pool;
@@ -58,9 +73,19 @@ final class CpuStage implements Stage {
         this.decoder = new DecoderLayer(config, shard.firstLayer());
         this.router = config.moe() == null ? null : new MoeRouter(config.moe());
         this.expertInter = config.moe() == null ? 0 : tp.count(config.moe().expertIntermediateSize());
+        this.sharedInter = config.moe() == null ? 0 : tp.count(config.moe().sharedIntermediateSize());
         this.rope = new RotaryEmbedding(config);
-        this.cache = new KvCache(shard.layerCount(), kvHeads, config.headDim(), kvCapacity);
-        this.attention = new CpuAttention(heads, kvHeads, config.headDim(), pool);
+        if (mla != null) {
+            // every tensor-parallel rank keeps the whole latent: all its heads read it
+            this.cache = KvCache.latent(shard.layerCount(), mla.kvLoraRank(), mla.qkRopeHeadDim(), kvCapacity);
+            this.attention = null;
+            this.latentAttention = new CpuLatentAttention(heads, mla,
+                    config.ropeScaling() == null ? 1.0 : config.ropeScaling().latentSoftmaxFactor(), pool);
+        } else {
+            this.cache = KvCache.heads(shard.layerCount(), kvHeads, config.headDim(), kvCapacity);
+            this.attention = new CpuAttention(heads, kvHeads, config.headDim(), pool);
+            this.latentAttention = null;
+        }
     }
 
     @Override
@@ -212,8 +237,60 @@ final class CpuStage implements Stage {
         }
 
         @Override
+        public void latentProjections(int layer) {
+            CpuWeights.Latent w = present(weights.layers.get(layer).latent(), "latent attention", layer);
+            int h = config.hiddenSize();
+            if (mla.hasQLora()) {
+                int r = mla.qLoraRank();
+                Blas.linear(n, h, r, b.normed.at(0), w.qA().at(0), 0f, b.qa.at(0));
+                rmsNormRows(b.qa, b.qa, n, r, w.qANorm(), LATENT_NORM_EPS);
+                Blas.linear(n, r, qDim, b.qa.at(0), w.qB().at(0), 0f, b.q.at(0));
+            } else {
+                Blas.linear(n, h, qDim, b.normed.at(0), w.q().at(0), 0f, b.q.at(0));
+            }
+            Blas.linear(n, h, mla.compressedKvDim(), b.normed.at(0), w.kvA().at(0), 0f, b.qkv.at(0));
+        }
+
+        /** One pass over the rows: the latent's norm and the rotary key into the cache, RoPE on the query heads. */
+        @Override
+        public void appendLatent(int layer) {
+            float[] norm = present(weights.layers.get(layer).latent(), "latent attention", layer).kvANorm();
+            int rank = mla.kvLoraRank();
+            int rope = mla.qkRopeHeadDim();
+            int qk = mla.qkHeadDim();
+            int width = mla.compressedKvDim();
+            NativeFloats latent = cache.latent(layer);
+            NativeFloats ropeKeys = cache.ropeKeys(layer);
+            rows(n, t -> {
+                float[] kv = new float[width];
+                b.qkv.get((long) t * width, kv, 0, width);
+                VecMath.rmsNorm(kv, 0, rank, norm, LATENT_NORM_EPS);
+                table.rotate(kv, rank, t);
+                latent.put((long) (pos0 + t) * rank, kv, 0, rank);
+                ropeKeys.put((long) (pos0 + t) * rope, kv, rank, rope);
+                float[] q = new float[qDim];
+                b.q.get((long) t * qDim, q, 0, qDim);
+                for (int head = 0; head < heads; head++) {
+                    table.rotate(q, head * qk + mla.qkNopeHeadDim(), t);
+                }
+                b.q.put((long) t * qDim, q, 0, qDim);
+            });
+        }
+
+        @Override
+        public void latentAttention(int layer) {
+            NativeFloats kvB = present(weights.layers.get(layer).latent(), "latent attention", layer).kvB();
+            Blas.setThreads(1);
+            try {
+                latentAttention.run(b.q, cache, layer, kvB, pos0, n, b.attn);
+            } finally {
+                Blas.setThreads(threads);
+            }
+        }
+
+        @Override
         public void outputProjection(int layer) {
-            projectIntoResidual(n, qDim, b.attn, weights.layers.get(layer).o(), x, b);
+            projectIntoResidual(n, attnDim, b.attn, weights.layers.get(layer).o(), x, b);
         }
 
         @Override
@@ -254,10 +331,11 @@ final class CpuStage implements Stage {
             int experts = config.moe().numExperts();
             int k = router.topK();
             int ei = expertInter;
-            MoeBuffers m = b.moe(h, experts, k, ei);
+            MoeBuffers m = b.moe(h, experts, k, ei, sharedInter);
             Blas.linear(n, h, experts, b.normed.at(0), w.router().at(0), 0f, m.logits.at(0));
             m.logits.get(0, m.logitsHost, 0, n * experts);
-            rows(n, t -> router.route(m.logitsHost, t * experts, m.chosen, m.weights, t * k));
+            float[] correction = w.correctionBias();
+            rows(n, t -> router.route(m.logitsHost, t * experts, correction, m.chosen, m.weights, t * k));
             // counting sort of the pairs by expert: slotOf[pair] is the pair's row in the gathered matrix
             int[] start = new int[experts + 1];
             for (int i = 0; i < n * k; i++) {
@@ -291,10 +369,31 @@ final class CpuStage implements Stage {
                 }
                 System.arraycopy(sum, 0, acc, t * h, h);
             });
+            if (w.sharedGateUp() != null) {
+                sharedExperts(w, m, acc, h);
+            }
             if (tp.size() > 1) {
                 tp.allReduce().sum(acc, n * h);
             }
             addIntoResidual(n, acc, x);
+        }
+
+        /** acc += the shared experts' SwiGLU of every row (this rank's slice of their width). */
+        private void sharedExperts(CpuWeights.Moe w, MoeBuffers m, float[] acc, int h) {
+            int si = sharedInter;
+            Blas.linear(n, h, 2 * si, b.normed.at(0), w.sharedGateUp().at(0), 0f, m.sharedGateUp.at(0));
+            rows(n, t -> {
+                float[] gu = new float[2 * si];
+                m.sharedGateUp.get((long) t * 2 * si, gu, 0, 2 * si);
+                VecMath.siluMul(gu, 0, gu, si, gu, 0, si);
+                m.sharedAct.put((long) t * si, gu, 0, si);
+            });
+            Blas.linear(n, si, h, m.sharedAct.at(0), w.sharedDown().at(0), 0f, m.sharedOut.at(0));
+            rows(n, t -> {
+                float[] row = new float[h];
+                m.sharedOut.get((long) t * h, row, 0, h);
+                VecMath.add(acc, t * h, row, 0, h);
+            });
         }
 
         /** Expert e over its gathered rows [first, first + count): out = down(SwiGLU(rows · [gate; up]ᵀ)). */
@@ -351,6 +450,10 @@ final class CpuStage implements Stage {
     }
 
     private void rmsNormRows(NativeFloats src, NativeFloats dst, int n, int h, float[] weight) {
+        rmsNormRows(src, dst, n, h, weight, eps);
+    }
+
+    private void rmsNormRows(NativeFloats src, NativeFloats dst, int n, int h, float[] weight, float eps) {
         rows(n, t -> {
             float[] row = new float[h];
             src.get((long) t * h, row, 0, h);
@@ -413,7 +516,10 @@ final class CpuStage implements Stage {
             if (buffers != null) {
                 buffers.close();
             }
-            buffers = new Buffers(n, config.hiddenSize(), qDim, kvDim, anyDenseLayer() ? inter : 1);
+            // latent attention: qkv holds the compressed kv, qa the low-rank query
+            int qkvWidth = mla != null ? mla.compressedKvDim() : qDim + 2 * kvDim;
+            int qaWidth = mla != null && mla.hasQLora() ? mla.qLoraRank() : 1;
+            buffers = new Buffers(n, config.hiddenSize(), qDim, qkvWidth, attnDim, qaWidth, anyDenseLayer() ? inter : 1);
         }
         return buffers;
     }
@@ -453,7 +559,12 @@ final class CpuStage implements Stage {
         if (buffers != null) {
             buffers.close();
         }
-        attention.close();
+        if (attention != null) {
+            attention.close();
+        }
+        if (latentAttention != null) {
+            latentAttention.close();
+        }
         cache.close();
         weights.close();
     }
@@ -465,6 +576,8 @@ final class CpuStage implements Stage {
         final NativeFloats qkv;
         final NativeFloats q;
         final NativeFloats attn;
+        /** Latent attention's low-rank query (q_a_proj's output). */
+        final NativeFloats qa;
         final NativeFloats gateUp;
         final NativeFloats act;
         /** Partial projection outputs awaiting the tensor-parallel all-reduce. */
@@ -472,13 +585,14 @@ final class CpuStage implements Stage {
         private float[] partialHost;
         private MoeBuffers moe;
 
-        Buffers(int rows, int hidden, int qDim, int kvDim, int inter) {
+        Buffers(int rows, int hidden, int qDim, int qkvWidth, int attnDim, int qaWidth, int inter) {
             this.rows = rows;
             long r = rows;
             normed = new NativeFloats(r * hidden);
-            qkv = new NativeFloats(r * (qDim + 2L * kvDim));
+            qkv = new NativeFloats(r * qkvWidth);
             q = new NativeFloats(r * qDim);
-            attn = new NativeFloats(r * qDim);
+            attn = new NativeFloats(r * attnDim);
+            qa = new NativeFloats(r * qaWidth);
             gateUp = new NativeFloats(r * 2L * inter);
             act = new NativeFloats(r * inter);
             partial = new NativeFloats(r * hidden);
@@ -492,9 +606,9 @@ final class CpuStage implements Stage {
         }
 
         /** The sparse MLP's buffers, made on first use (a dense stage never has them). */
-        MoeBuffers moe(int hidden, int experts, int topK, int expertInter) {
+        MoeBuffers moe(int hidden, int experts, int topK, int expertInter, int sharedInter) {
             if (moe == null) {
-                moe = new MoeBuffers(rows, hidden, experts, topK, expertInter);
+                moe = new MoeBuffers(rows, hidden, experts, topK, expertInter, sharedInter);
             }
             return moe;
         }
@@ -509,6 +623,7 @@ final class CpuStage implements Stage {
             qkv.close();
             q.close();
             attn.close();
+            qa.close();
             gateUp.close();
             act.close();
         }
@@ -530,8 +645,12 @@ final class CpuStage implements Stage {
         final NativeFloats gateUp;
         final NativeFloats act;
         final NativeFloats out;
+        /** The shared experts' gate/up, activation and output per row (1-element stand-ins without them). */
+        final NativeFloats sharedGateUp;
+        final NativeFloats sharedAct;
+        final NativeFloats sharedOut;
 
-        MoeBuffers(int rows, int hidden, int experts, int topK, int expertInter) {
+        MoeBuffers(int rows, int hidden, int experts, int topK, int expertInter, int sharedInter) {
             long r = rows;
             logits = new NativeFloats(r * experts);
             logitsHost = new float[rows * experts];
@@ -543,6 +662,10 @@ final class CpuStage implements Stage {
             gateUp = new NativeFloats(pairs * 2L * expertInter);
             act = new NativeFloats(pairs * expertInter);
             out = new NativeFloats(pairs * hidden);
+            boolean shared = sharedInter > 0;
+            sharedGateUp = new NativeFloats(shared ? r * 2L * sharedInter : 1);
+            sharedAct = new NativeFloats(shared ? r * sharedInter : 1);
+            sharedOut = new NativeFloats(shared ? r * hidden : 1);
         }
 
         @Override
@@ -552,6 +675,9 @@ final class CpuStage implements Stage {
             gateUp.close();
             act.close();
             out.close();
+            sharedGateUp.close();
+            sharedAct.close();
+            sharedOut.close();
         }
     }
 }

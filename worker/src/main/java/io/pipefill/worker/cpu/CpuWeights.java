@@ -17,14 +17,24 @@ final class CpuWeights implements AutoCloseable {
 
     /**
      * One decoder layer. Fused rows: [q; k; v] and [gate; up], each in PyTorch's [out × in] layout. A sparse
-     * layer has {@code moe} instead of gateUp/down.
+     * layer has {@code moe} instead of gateUp/down; a latent-attention layer {@code latent} instead of qkv.
      */
     record Layer(float[] inputNorm, NativeFloats qkv, float[] qkvBias, float[] qNorm, float[] kNorm,
-                 NativeFloats o, float[] oBias, float[] postNorm, NativeFloats gateUp, NativeFloats down, Moe moe) {
+                 NativeFloats o, float[] oBias, float[] postNorm, NativeFloats gateUp, NativeFloats down, Moe moe,
+                 Latent latent) {
     }
 
-    /** A sparse MLP: router [experts × hidden] and each expert's fused [gate; up] and down slices. */
-    record Moe(NativeFloats router, List<NativeFloats> gateUp, List<NativeFloats> down) {
+    /**
+     * A sparse MLP: router [experts × hidden], its score correction (null unless DeepSeek-V3), each expert's fused
+     * [gate; up] and down slices, and the shared experts' (null when there are none).
+     */
+    record Moe(NativeFloats router, float[] correctionBias, List<NativeFloats> gateUp, List<NativeFloats> down,
+               NativeFloats sharedGateUp, NativeFloats sharedDown) {
+    }
+
+    /** Latent attention: qA, qANorm and qB, or q; kvA (latent and rotary key), kvANorm, kvB ({@link WeightLayout.Latent}). */
+    record Latent(NativeFloats qA, float[] qANorm, NativeFloats qB, NativeFloats q, NativeFloats kvA, float[] kvANorm,
+                  NativeFloats kvB) {
     }
 
     final List<Layer> layers = new ArrayList<>();
@@ -55,9 +65,9 @@ final class CpuWeights implements AutoCloseable {
             embedding = matrix(plan.embedding());
         }
         for (WeightLayout.Layer l : plan.layers()) {
-            layers.add(new Layer(vector(l.inputNorm()), matrix(l.qkv()), vector(l.qkvBias()), vector(l.qNorm()),
+            layers.add(new Layer(vector(l.inputNorm()), matrixOrNull(l.qkv()), vector(l.qkvBias()), vector(l.qNorm()),
                     vector(l.kNorm()), matrix(l.o()), vector(l.oBias()), vector(l.postNorm()), matrixOrNull(l.gateUp()),
-                    matrixOrNull(l.down()), moe(l.moe())));
+                    matrixOrNull(l.down()), moe(l.moe()), latent(l.latent())));
         }
         if (plan.lmHead() != null) {
             finalNorm = vector(plan.finalNorm());
@@ -75,7 +85,17 @@ final class CpuWeights implements AutoCloseable {
             gateUp.add(matrix(e.gateUp()));
             down.add(matrix(e.down()));
         }
-        return new Moe(matrix(moe.router()), List.copyOf(gateUp), List.copyOf(down));
+        WeightLayout.Expert shared = moe.shared();
+        return new Moe(matrix(moe.router()), vector(moe.correctionBias()), List.copyOf(gateUp), List.copyOf(down),
+                shared == null ? null : matrix(shared.gateUp()), shared == null ? null : matrix(shared.down()));
+    }
+
+    private Latent latent(WeightLayout.Latent a) {
+        if (a == null) {
+            return null;
+        }
+        return new Latent(matrixOrNull(a.qA()), vector(a.qANorm()), matrixOrNull(a.qB()), matrixOrNull(a.q()),
+                matrix(a.kvA()), vector(a.kvANorm()), matrix(a.kvB()));
     }
 
     private NativeFloats matrixOrNull(WeightLayout.Buffer buffer) {

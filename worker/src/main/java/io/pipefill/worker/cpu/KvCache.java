@@ -1,38 +1,52 @@
 package io.pipefill.worker.cpu;
 
 /**
- * Keys and values of a stage's layers, one contiguous [capacity × headDim] block per (layer, kv head), so
- * that a block of keys is a plain strided matrix for BLAS.
+ * A stage's KV cache: per layer a few planes, each one contiguous [capacity × width] block, so that a block of
+ * positions is a plain strided matrix for BLAS. GQA keeps a key and a value plane per kv head
+ * ({@link #keys}, {@link #values}); latent attention keeps the normalised latent and the rotated key shared by
+ * every head ({@link #latent}, {@link #ropeKeys}), which is all MLA caches.
  */
 final class KvCache implements AutoCloseable {
-    private final int layers;
     private final int kvHeads;
-    private final int headDim;
+    private final int[] widths;
     private final int capacity;
-    private final NativeFloats[] keys;
-    private final NativeFloats[] values;
+    private final NativeFloats[] planes;
+    private final long bytes;
     private int length;
 
-    KvCache(int layers, int kvHeads, int headDim, int capacity) {
-        this.layers = layers;
+    private KvCache(int layers, int kvHeads, int[] widths, int capacity) {
         this.kvHeads = kvHeads;
-        this.headDim = headDim;
+        this.widths = widths.clone();
         this.capacity = capacity;
-        this.keys = new NativeFloats[layers * kvHeads];
-        this.values = new NativeFloats[layers * kvHeads];
+        this.planes = new NativeFloats[layers * widths.length];
+        long floats = 0;
         try {
-            for (int i = 0; i < keys.length; i++) {
-                keys[i] = new NativeFloats((long) capacity * headDim);
-                values[i] = new NativeFloats((long) capacity * headDim);
+            for (int i = 0; i < planes.length; i++) {
+                planes[i] = new NativeFloats((long) capacity * widths[i % widths.length]);
+                floats += (long) capacity * widths[i % widths.length];
             }
         } catch (RuntimeException | OutOfMemoryError e) {
             close();
             throw e;
         }
+        this.bytes = floats * Float.BYTES;
     }
 
-    static long bytesFor(int layers, int kvHeads, int headDim, int capacity) {
-        return 2L * layers * kvHeads * headDim * (long) capacity * Float.BYTES;
+    /** GQA: a key and a value plane of {@code headDim} per kv head. */
+    static KvCache heads(int layers, int kvHeads, int headDim, int capacity) {
+        int[] widths = new int[2 * kvHeads];
+        java.util.Arrays.fill(widths, headDim);
+        return new KvCache(layers, kvHeads, widths, capacity);
+    }
+
+    /** Latent attention: the latent ({@code kvLoraRank}) and the rotated key ({@code ropeDim}) per position. */
+    static KvCache latent(int layers, int kvLoraRank, int ropeDim, int capacity) {
+        return new KvCache(layers, 0, new int[] {kvLoraRank, ropeDim}, capacity);
+    }
+
+    /** Bytes of a cache holding {@code floatsPerPosition} floats per position and layer. */
+    static long bytesFor(int layers, int floatsPerPosition, int capacity) {
+        return (long) layers * floatsPerPosition * capacity * Float.BYTES;
     }
 
     int capacity() {
@@ -56,27 +70,30 @@ final class KvCache implements AutoCloseable {
     }
 
     NativeFloats keys(int layer, int kvHead) {
-        return keys[layer * kvHeads + kvHead];
+        return planes[layer * widths.length + kvHead];
     }
 
     NativeFloats values(int layer, int kvHead) {
-        return values[layer * kvHeads + kvHead];
+        return planes[layer * widths.length + kvHeads + kvHead];
+    }
+
+    NativeFloats latent(int layer) {
+        return planes[layer * widths.length];
+    }
+
+    NativeFloats ropeKeys(int layer) {
+        return planes[layer * widths.length + 1];
     }
 
     long bytes() {
-        return bytesFor(layers, kvHeads, headDim, capacity);
+        return bytes;
     }
 
     @Override
     public void close() {
-        for (NativeFloats k : keys) {
-            if (k != null) {
-                k.close();
-            }
-        }
-        for (NativeFloats v : values) {
-            if (v != null) {
-                v.close();
+        for (NativeFloats p : planes) {
+            if (p != null) {
+                p.close();
             }
         }
     }

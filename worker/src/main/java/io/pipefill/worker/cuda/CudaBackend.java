@@ -77,9 +77,16 @@ public final class CudaBackend implements Backend {
 
     /**
      * Refuses the families this backend has no kernels for, before any weight is read: its layer steps are the
-     * dense decoder's (fused q/k/v, dense SwiGLU MLP); a mixture-of-experts MLP runs on the CPU backend only.
+     * dense decoder's (fused q/k/v, dense SwiGLU MLP); latent attention and a mixture-of-experts MLP run on the
+     * CPU backend only.
      */
     public static void checkSupported(ModelConfig config) {
+        if (config.mla() != null) {
+            throw new UnsupportedOperationException("the cuda backend runs dense decoders only (Llama, Mistral, Qwen2, "
+                    + "Qwen3); " + config.architecture().hfName() + " needs multi-head latent attention (a latent KV cache "
+                    + "of kv_lora_rank " + config.mla().kvLoraRank() + " expanded through kv_b_proj) and a mixture-of-"
+                    + "experts MLP, which only the cpu backend has: use --backend cpu");
+        }
         if (config.moe() != null) {
             throw new UnsupportedOperationException("the cuda backend runs dense decoders only (Llama, Mistral, Qwen2, "
                     + "Qwen3); " + config.architecture().hfName() + " needs a mixture-of-experts MLP (router and "

@@ -298,6 +298,21 @@ final class CudaStage implements Stage {
         }
 
         @Override
+        public void latentProjections(int layer) {
+            throw new UnsupportedOperationException("the cuda backend has no latent attention");
+        }
+
+        @Override
+        public void appendLatent(int layer) {
+            throw new UnsupportedOperationException("the cuda backend has no latent attention");
+        }
+
+        @Override
+        public void latentAttention(int layer) {
+            throw new UnsupportedOperationException("the cuda backend has no latent attention");
+        }
+
+        @Override
         public void mlp(int layer) {
             Layer w = layers.get(layer);
             dev.linear(n, h, 2 * inter, b.normed, w.gateUp(), false, b.gateUp, false);

@@ -8,10 +8,11 @@ import io.pipefill.model.ModelConfig;
  * configuration and nowhere else. Pre-norm Llama block:
  * x += o_proj(attention(rope(qkv(norm(x))))); x += mlp(norm(x)).
  *
- * <p>A new model family adds its steps to {@link LayerOps} (each backend implements them) and its choice here:
- * the mixture-of-experts MLP ({@link LayerOps#moe}) replaces {@link LayerOps#mlp} on the sparse layers, multi-head latent
- * attention replaces the q/k/v steps and {@link LayerOps#attention} in {@link #attentionBlock}; the norms,
- * the projections into the residual and the tensor-parallel sums stay where they are.
+ * <p>A model family adds its steps to {@link LayerOps} (each backend implements them) and its choice here:
+ * the mixture-of-experts MLP ({@link LayerOps#moe}) replaces {@link LayerOps#mlp} on the sparse layers, multi-head
+ * latent attention ({@link LayerOps#latentProjections}, {@link LayerOps#appendLatent},
+ * {@link LayerOps#latentAttention}) replaces the q/k/v steps and {@link LayerOps#attention}; the norms, the
+ * projections into the residual and the tensor-parallel sums stay where they are.
  */
 public final class DecoderLayer {
     private final boolean qkvBias;
@@ -41,6 +42,14 @@ public final class DecoderLayer {
     }
 
     private void attentionBlock(LayerOps ops, int layer) {
+        if (config.mla() != null) {
+            ops.attentionNorm(layer);
+            ops.latentProjections(layer);
+            ops.appendLatent(layer);
+            ops.latentAttention(layer);
+            ops.outputProjection(layer);
+            return;
+        }
         ops.attentionNorm(layer);
         ops.qkvProjection(layer);
         if (qkvBias) {

@@ -22,9 +22,15 @@ package io.pipefill.worker.engine;
  * ({@link #outputProjection}, the down projection in {@link #mlp}) sum the tensor-parallel partial products
  * over the group before adding them to x.
  *
- * <p>The mixture-of-experts MLP is one step in place of {@link #mlp} ({@link #moe}: router, top-k experts, with
- * its residual and all-reduce); where the next family plugs in: multi-head latent attention is
- * another sequence in place of {@link #qkvProjection} … {@link #attention} writing the same attn buffer.
+ * <p>The mixture-of-experts MLP is one step in place of {@link #mlp} ({@link #moe}: router, top-k experts, shared
+ * experts, with its residual and all-reduce). Multi-head latent attention is another sequence in place of
+ * {@link #qkvProjection} … {@link #attention}, writing the same attn buffer (heads × v_head_dim wide):
+ *
+ * <pre>
+ *   normed ─ latentProjections ─▶ q, compressed kv ─ appendLatent ─▶ latent cache
+ *   q + latent cache ─ latentAttention ─▶ attn ─ outputProjection ─▶ x += attn · Woᵀ
+ * </pre>
+ *
  * {@link DecoderLayer} chooses between them once, from the model's configuration.
  */
 public interface LayerOps {
@@ -56,6 +62,25 @@ public interface LayerOps {
     /** x += the o_proj bias, after the all-reduce (attention_bias outside Qwen2). */
     void addOutputBias(int layer);
 
+    /**
+     * Latent attention's projections from normed: the query of this rank's heads (q_a_proj, its RMSNorm and
+     * q_b_proj, or one q_proj), and the compressed kv = normed · Wkv_aᵀ (the latent, then the rotary key).
+     */
+    void latentProjections(int layer);
+
+    /**
+     * The latent through kv_a_layernorm and the rotary key through RoPE into the layer's latent cache at
+     * positions [position, position + n); RoPE on the rotary part of every query head.
+     */
+    void appendLatent(int layer);
+
+    /**
+     * attn = causal attention of the chunk's query heads over every cached position up to their own, the keys'
+     * and values' per-head parts expanded from the cached latent through kv_b_proj one block of positions at a
+     * time (memory O(block), never O(prompt)); softmax scale (qk_nope + qk_rope)^-½, times YaRN's mscale².
+     */
+    void latentAttention(int layer);
+
     /** normed = RMSNorm(x) with the layer's post-attention norm. */
     void mlpNorm(int layer);
 
@@ -66,8 +91,9 @@ public interface LayerOps {
     void mlp(int layer);
 
     /**
-     * The sparse MLP with its residual (Qwen3-MoE): the router's logits normed · Wrouterᵀ, each token's top-k
-     * experts and weights ({@link MoeRouter}), x += Σ weight · down_e(SwiGLU_e(normed)) over those experts. Every
+     * The sparse MLP with its residual (Qwen3-MoE, DeepSeek-V3): the router's logits normed · Wrouterᵀ, each token's
+     * top-k experts and weights ({@link MoeRouter}), x += Σ weight · down_e(SwiGLU_e(normed)) over those experts,
+     * plus the shared experts' SwiGLU when the model has them. Every
      * rank routes alike (the router is replicated) and holds a slice of each expert's width, so the weighted
      * partial sums are all-reduced over the tensor-parallel group before they reach x.
      */

@@ -1,6 +1,6 @@
 package io.pipefill.worker.model;
 
-import io.pipefill.model.WeightNames;
+import io.pipefill.model.CheckpointTensors;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.safetensors.DType;
 import io.pipefill.model.safetensors.SafetensorsException;
@@ -30,11 +30,13 @@ public final class RandomWeights {
     private final ModelConfig config;
     private final long seed;
     private final Map<String, long[]> shapes;
+    private final Map<String, CheckpointTensors.Role> roles = new java.util.HashMap<>();
 
     public RandomWeights(ModelConfig config, long seed) {
         this.config = config;
         this.seed = seed;
         this.shapes = shapes(config);
+        CheckpointTensors.of(config).forEach(t -> roles.put(t.name(), t.role()));
     }
 
     public long seed() {
@@ -44,45 +46,7 @@ public final class RandomWeights {
     /** Every tensor of the model and its shape, in the order of a Hugging Face checkpoint. */
     static Map<String, long[]> shapes(ModelConfig c) {
         Map<String, long[]> m = new LinkedHashMap<>();
-        long h = c.hiddenSize();
-        m.put(WeightNames.EMBED, new long[] {c.vocabSize(), h});
-        for (int l = 0; l < c.numLayers(); l++) {
-            m.put(WeightNames.inputNorm(l), new long[] {h});
-            m.put(WeightNames.attn(l, "q_proj"), new long[] {c.qDim(), h});
-            m.put(WeightNames.attn(l, "k_proj"), new long[] {c.kvDim(), h});
-            m.put(WeightNames.attn(l, "v_proj"), new long[] {c.kvDim(), h});
-            if (c.qkvBias()) {
-                m.put(WeightNames.attnBias(l, "q_proj"), new long[] {c.qDim()});
-                m.put(WeightNames.attnBias(l, "k_proj"), new long[] {c.kvDim()});
-                m.put(WeightNames.attnBias(l, "v_proj"), new long[] {c.kvDim()});
-            }
-            if (c.qkNorm()) {
-                m.put(WeightNames.qNorm(l), new long[] {c.headDim()});
-                m.put(WeightNames.kNorm(l), new long[] {c.headDim()});
-            }
-            m.put(WeightNames.attn(l, "o_proj"), new long[] {h, c.qDim()});
-            if (c.oBias()) {
-                m.put(WeightNames.attnBias(l, "o_proj"), new long[] {h});
-            }
-            m.put(WeightNames.postAttentionNorm(l), new long[] {h});
-            if (c.isSparseLayer(l)) {
-                long ei = c.moe().expertIntermediateSize();
-                m.put(WeightNames.router(l), new long[] {c.moe().numExperts(), h});
-                for (int e = 0; e < c.moe().numExperts(); e++) {
-                    m.put(WeightNames.expert(l, e, "gate_proj"), new long[] {ei, h});
-                    m.put(WeightNames.expert(l, e, "up_proj"), new long[] {ei, h});
-                    m.put(WeightNames.expert(l, e, "down_proj"), new long[] {h, ei});
-                }
-            } else {
-                m.put(WeightNames.mlp(l, "gate_proj"), new long[] {c.intermediateSize(), h});
-                m.put(WeightNames.mlp(l, "up_proj"), new long[] {c.intermediateSize(), h});
-                m.put(WeightNames.mlp(l, "down_proj"), new long[] {h, c.intermediateSize()});
-            }
-        }
-        m.put(WeightNames.FINAL_NORM, new long[] {h});
-        if (!c.tieWordEmbeddings()) {
-            m.put(WeightNames.LM_HEAD, new long[] {c.vocabSize(), h});
-        }
+        CheckpointTensors.of(c).forEach(t -> m.put(t.name(), t.shape()));
         return m;
     }
 
@@ -112,18 +76,22 @@ public final class RandomWeights {
             throw new IllegalArgumentException("no tensor '" + tensor + "' in this model shape");
         }
         double residual = 1.0 / Math.sqrt(2.0 * config.numLayers());
-        if (tensor.equals(WeightNames.EMBED)) {
-            return uniform(0, 1.0);
+        long fanIn = shape[shape.length - 1];
+        switch (roles.get(tensor)) {
+            case EMBEDDING:
+                return uniform(0, 1.0);
+            case LM_HEAD:
+                return uniform(0, 2.0 / Math.sqrt(fanIn));
+            case NORM:
+                return uniform(1.0, 0.1);
+            case BIAS:
+            case CORRECTION_BIAS:
+                return uniform(0, 0.1);
+            case RESIDUAL_PROJECTION:
+                return uniform(0, residual / Math.sqrt(fanIn));
+            default:
+                return uniform(0, 1.0 / Math.sqrt(fanIn));
         }
-        if (tensor.equals(WeightNames.LM_HEAD)) {
-            return uniform(0, 2.0 / Math.sqrt(shape[1]));
-        }
-        if (shape.length == 1) {
-            // norms scale around 1; biases are small offsets around 0
-            return tensor.endsWith("norm.weight") ? uniform(1.0, 0.1) : uniform(0, 0.1);
-        }
-        boolean writesResidual = tensor.endsWith("o_proj.weight") || tensor.endsWith("down_proj.weight");
-        return uniform(0, (writesResidual ? residual : 1.0) / Math.sqrt(shape[1]));
     }
 
     private static Init uniform(double mean, double std) {

@@ -1,5 +1,7 @@
 package io.pipefill.worker.model;
 
+import io.pipefill.model.MlaConfig;
+import io.pipefill.model.MoeConfig;
 import io.pipefill.model.WeightNames;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
@@ -78,19 +80,39 @@ public final class WeightLayout {
     public record Expert(Buffer gateUp, Buffer down) {
     }
 
-    /** A sparse MLP: the router (whole on every rank) and every expert's tensor-parallel slice. */
-    public record Moe(Buffer router, List<Expert> experts) {
+    /**
+     * A sparse MLP: the router (whole on every rank) with its score correction (DeepSeek-V3, else null), every
+     * expert's tensor-parallel slice and the shared experts' slice (null without shared experts).
+     */
+    public record Moe(Buffer router, Buffer correctionBias, List<Expert> experts, Expert shared) {
         public Moe {
             experts = List.copyOf(experts);
         }
     }
 
     /**
+     * Latent attention's projections (DeepSeek-V3): the low-rank query path (qA, qANorm, then qB) or one q, split
+     * by heads; kv_a (latent and rotary key) and its norm whole on every rank, since every head reads the latent;
+     * kv_b split by heads. o_proj is the layer's {@code o}, split by heads' value columns.
+     */
+    public record Latent(Buffer qA, Buffer qANorm, Buffer qB, Buffer q, Buffer kvA, Buffer kvANorm, Buffer kvB) {
+        List<Buffer> all() {
+            List<Buffer> out = new ArrayList<>();
+            for (Buffer b : new Buffer[] {qA, qANorm, qB, q, kvA, kvANorm, kvB}) {
+                if (b != null) {
+                    out.add(b);
+                }
+            }
+            return out;
+        }
+    }
+
+    /**
      * One decoder layer's buffers; the optional ones are null when the architecture has none. A sparse layer
-     * has {@code moe} and no dense gateUp/down.
+     * has {@code moe} and no dense gateUp/down; a latent-attention layer has {@code latent} and no qkv.
      */
     public record Layer(Buffer inputNorm, Buffer qkv, Buffer qkvBias, Buffer qNorm, Buffer kNorm, Buffer o, Buffer oBias,
-                        Buffer postNorm, Buffer gateUp, Buffer down, Moe moe) {
+                        Buffer postNorm, Buffer gateUp, Buffer down, Moe moe, Latent latent) {
         public List<Buffer> all() {
             List<Buffer> out = new ArrayList<>();
             for (Buffer b : new Buffer[] {inputNorm, qkv, qkvBias, qNorm, kNorm, o, oBias, postNorm, gateUp, down}) {
@@ -98,9 +120,19 @@ public final class WeightLayout {
                     out.add(b);
                 }
             }
+            if (latent != null) {
+                out.addAll(latent.all());
+            }
             if (moe != null) {
                 out.add(moe.router());
-                for (Expert e : moe.experts()) {
+                if (moe.correctionBias() != null) {
+                    out.add(moe.correctionBias());
+                }
+                List<Expert> experts = new ArrayList<>(moe.experts());
+                if (moe.shared() != null) {
+                    experts.add(moe.shared());
+                }
+                for (Expert e : experts) {
                     out.add(e.gateUp());
                     out.add(e.down());
                 }
@@ -142,13 +174,10 @@ public final class WeightLayout {
         long h = c.hiddenSize();
         long q = c.qDim();
         long kv = c.kvDim();
-        long inter = c.intermediateSize();
         long q0 = tp.start(c.qDim());
         long qn = tp.count(c.qDim());
         long kv0 = tp.start(c.kvDim());
         long kvn = tp.count(c.kvDim());
-        long i0 = tp.start(c.intermediateSize());
-        long in = tp.count(c.intermediateSize());
         Buffer embedding = null;
         if (shard.embedding()) {
             embedding = new Buffer("embedding", List.of(Block.whole(ckpt.require(WeightNames.EMBED, c.vocabSize(), h))));
@@ -156,6 +185,27 @@ public final class WeightLayout {
         List<Layer> layers = new ArrayList<>();
         for (int l = shard.firstLayer(); l < shard.endLayer(); l++) {
             Buffer inNorm = vec("layer " + l + " input norm", ckpt.require(WeightNames.inputNorm(l), h), 0, h);
+            Buffer postNorm = vec("layer " + l + " post norm", ckpt.require(WeightNames.postAttentionNorm(l), h), 0, h);
+            Buffer gateUp = null;
+            Buffer down = null;
+            Moe moe = null;
+            if (c.isSparseLayer(l)) {
+                moe = moe(c, l, tp, ckpt);
+            } else {
+                Expert mlp = swiGlu(ckpt, "layer " + l + " ", WeightNames.mlp(l, "gate_proj"), WeightNames.mlp(l, "up_proj"),
+                        WeightNames.mlp(l, "down_proj"), c.intermediateSize(), h, tp);
+                gateUp = mlp.gateUp();
+                down = mlp.down();
+            }
+            if (c.mla() != null) {
+                Latent latent = latent(c, l, tp, ckpt);
+                long v = c.mla().vHeadDim();
+                Buffer o = new Buffer("layer " + l + " o_proj", List.of(Block.colRange(
+                        ckpt.require(WeightNames.attn(l, "o_proj"), h, c.numHeads() * v), tp.start(c.numHeads()) * v,
+                        tp.count(c.numHeads()) * v)));
+                layers.add(new Layer(inNorm, null, null, null, null, o, null, postNorm, gateUp, down, moe, latent));
+                continue;
+            }
             Buffer qkv = new Buffer("layer " + l + " qkv", List.of(
                     Block.rowRange(ckpt.require(WeightNames.attn(l, "q_proj"), q, h), q0, qn),
                     Block.rowRange(ckpt.require(WeightNames.attn(l, "k_proj"), kv, h), kv0, kvn),
@@ -177,20 +227,7 @@ public final class WeightLayout {
             Buffer o = new Buffer("layer " + l + " o_proj",
                     List.of(Block.colRange(ckpt.require(WeightNames.attn(l, "o_proj"), h, q), q0, qn)));
             Buffer oBias = c.oBias() ? vec("layer " + l + " o bias", ckpt.require(WeightNames.attnBias(l, "o_proj"), h), 0, h) : null;
-            Buffer postNorm = vec("layer " + l + " post norm", ckpt.require(WeightNames.postAttentionNorm(l), h), 0, h);
-            Buffer gateUp = null;
-            Buffer down = null;
-            Moe moe = null;
-            if (c.isSparseLayer(l)) {
-                moe = moe(c, l, tp, ckpt);
-            } else {
-                gateUp = new Buffer("layer " + l + " gate_up", List.of(
-                        Block.rowRange(ckpt.require(WeightNames.mlp(l, "gate_proj"), inter, h), i0, in),
-                        Block.rowRange(ckpt.require(WeightNames.mlp(l, "up_proj"), inter, h), i0, in)));
-                down = new Buffer("layer " + l + " down_proj",
-                        List.of(Block.colRange(ckpt.require(WeightNames.mlp(l, "down_proj"), h, inter), i0, in)));
-            }
-            layers.add(new Layer(inNorm, qkv, qkvBias, qNorm, kNorm, o, oBias, postNorm, gateUp, down, moe));
+            layers.add(new Layer(inNorm, qkv, qkvBias, qNorm, kNorm, o, oBias, postNorm, gateUp, down, moe, null));
         }
         Buffer finalNorm = null;
         Buffer lmHead = null;
@@ -209,27 +246,71 @@ public final class WeightLayout {
     }
 
     /**
-     * A sparse layer: the router whole (every rank routes every token the same way), each expert split like the
-     * dense MLP (gate/up by output rows, down by input columns), so the experts' partial sums join the one
-     * all-reduce after the layer's MLP.
+     * A sparse layer: the router whole (every rank routes every token the same way), each expert and the shared
+     * experts split like the dense MLP (gate/up by output rows, down by input columns), so their partial sums join
+     * the one all-reduce after the layer's MLP.
      */
     private static Moe moe(ModelConfig c, int l, TensorParallel tp, Checkpoint ckpt) {
         long h = c.hiddenSize();
-        int experts = c.moe().numExperts();
-        long ei = c.moe().expertIntermediateSize();
-        long e0 = tp.start(c.moe().expertIntermediateSize());
-        long en = tp.count(c.moe().expertIntermediateSize());
+        MoeConfig m = c.moe();
+        int experts = m.numExperts();
         Buffer router = new Buffer("layer " + l + " router", List.of(Block.whole(ckpt.require(WeightNames.router(l), experts, h))));
+        Buffer correction = m.routing().correctionBias() ? new Buffer("layer " + l + " router score correction",
+                List.of(Block.whole(ckpt.require(WeightNames.routerCorrectionBias(l), experts)))) : null;
         List<Expert> list = new ArrayList<>();
         for (int e = 0; e < experts; e++) {
-            Buffer gateUp = new Buffer("layer " + l + " expert " + e + " gate_up", List.of(
-                    Block.rowRange(ckpt.require(WeightNames.expert(l, e, "gate_proj"), ei, h), e0, en),
-                    Block.rowRange(ckpt.require(WeightNames.expert(l, e, "up_proj"), ei, h), e0, en)));
-            Buffer down = new Buffer("layer " + l + " expert " + e + " down_proj",
-                    List.of(Block.colRange(ckpt.require(WeightNames.expert(l, e, "down_proj"), h, ei), e0, en)));
-            list.add(new Expert(gateUp, down));
+            list.add(swiGlu(ckpt, "layer " + l + " expert " + e + " ", WeightNames.expert(l, e, "gate_proj"),
+                    WeightNames.expert(l, e, "up_proj"), WeightNames.expert(l, e, "down_proj"), m.expertIntermediateSize(),
+                    h, tp));
         }
-        return new Moe(router, list);
+        Expert shared = m.sharedExperts() == 0 ? null : swiGlu(ckpt, "layer " + l + " shared experts ",
+                WeightNames.sharedExpert(l, "gate_proj"), WeightNames.sharedExpert(l, "up_proj"),
+                WeightNames.sharedExpert(l, "down_proj"), m.sharedIntermediateSize(), h, tp);
+        return new Moe(router, correction, list, shared);
+    }
+
+    /** A SwiGLU MLP of width {@code inter}: this rank's rows of gate and up (fused) and columns of down. */
+    private static Expert swiGlu(Checkpoint ckpt, String what, String gate, String up, String down, int inter, long h,
+                                 TensorParallel tp) {
+        long i0 = tp.start(inter);
+        long in = tp.count(inter);
+        Buffer gateUp = new Buffer(what + "gate_up", List.of(
+                Block.rowRange(ckpt.require(gate, inter, h), i0, in),
+                Block.rowRange(ckpt.require(up, inter, h), i0, in)));
+        Buffer downBuffer = new Buffer(what + "down_proj", List.of(Block.colRange(ckpt.require(down, h, inter), i0, in)));
+        return new Expert(gateUp, downBuffer);
+    }
+
+    /** Latent attention's buffers (see {@link Latent}): heads split, the latent path whole. */
+    private static Latent latent(ModelConfig c, int l, TensorParallel tp, Checkpoint ckpt) {
+        MlaConfig a = c.mla();
+        long h = c.hiddenSize();
+        long heads = c.numHeads();
+        long head0 = tp.start(c.numHeads());
+        long headCount = tp.count(c.numHeads());
+        String p = "layer " + l + " ";
+        Buffer qA = null;
+        Buffer qANorm = null;
+        Buffer qB = null;
+        Buffer q = null;
+        if (a.hasQLora()) {
+            qA = new Buffer(p + "q_a_proj", List.of(Block.whole(ckpt.require(WeightNames.attn(l, "q_a_proj"), a.qLoraRank(), h))));
+            qANorm = vec(p + "q_a_layernorm", ckpt.require(WeightNames.attnNorm(l, "q_a_layernorm"), a.qLoraRank()), 0,
+                    a.qLoraRank());
+            qB = new Buffer(p + "q_b_proj", List.of(Block.rowRange(ckpt.require(WeightNames.attn(l, "q_b_proj"),
+                    heads * a.qkHeadDim(), a.qLoraRank()), head0 * a.qkHeadDim(), headCount * a.qkHeadDim())));
+        } else {
+            q = new Buffer(p + "q_proj", List.of(Block.rowRange(ckpt.require(WeightNames.attn(l, "q_proj"),
+                    heads * a.qkHeadDim(), h), head0 * a.qkHeadDim(), headCount * a.qkHeadDim())));
+        }
+        Buffer kvA = new Buffer(p + "kv_a_proj_with_mqa", List.of(Block.whole(ckpt.require(
+                WeightNames.attn(l, "kv_a_proj_with_mqa"), a.compressedKvDim(), h))));
+        Buffer kvANorm = vec(p + "kv_a_layernorm", ckpt.require(WeightNames.attnNorm(l, "kv_a_layernorm"), a.kvLoraRank()),
+                0, a.kvLoraRank());
+        long perHead = a.qkNopeHeadDim() + a.vHeadDim();
+        Buffer kvB = new Buffer(p + "kv_b_proj", List.of(Block.rowRange(ckpt.require(WeightNames.attn(l, "kv_b_proj"),
+                heads * perHead, a.kvLoraRank()), head0 * perHead, headCount * perHead)));
+        return new Latent(qA, qANorm, qB, q, kvA, kvANorm, kvB);
     }
 
     private static Buffer vec(String name, TensorInfo t, long start, long count) {

@@ -44,7 +44,7 @@ class CpuAttentionTest {
         for (int i = 0; i < q.length; i++) {
             q[i] = (float) (rng.nextGaussian() * 1.5);
         }
-        try (KvCache cache = new KvCache(1, KV_HEADS, D, total + 5);
+        try (KvCache cache = KvCache.heads(1, KV_HEADS, D, total + 5);
              NativeFloats qn = new NativeFloats(q.length);
              NativeFloats out = new NativeFloats(q.length);
              CpuAttention attn = new CpuAttention(HEADS, KV_HEADS, D, pool)) {

@@ -22,7 +22,8 @@ class GoldenParityTest {
     static final double TOLERANCE = 1e-3;
 
     @ParameterizedTest
-    @ValueSource(strings = {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe", "tiny-qwen3-moe-fp8"})
+    @ValueSource(strings = {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3-moe", "tiny-qwen3-moe-fp8",
+            "tiny-deepseek-v3", "tiny-deepseek-v3-fp8"})
     void matchesIndependentReference(String name) throws Exception {
         JsonNode golden = new ObjectMapper().readTree(TestModels.golden(name).toFile());
         assertTrue(golden.get("produced_by").asText().contains("independent"), "golden records its producer");
