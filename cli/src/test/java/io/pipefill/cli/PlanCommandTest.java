@@ -98,19 +98,18 @@ class PlanCommandTest {
 
     @Test
     void plansAGeneratedMixtureOfExpertsModelFromItsConfig() throws Exception {
-        for (BlockFp8 fp8 : new BlockFp8[] {null, BlockFp8.DEEPSEEK}) {
-            ModelConfig t = ModelPreset.TINY.config(Architecture.QWEN3_MOE);
-            ModelConfig c = new ModelConfig(t.architecture(), t.vocabSize(), t.hiddenSize(), t.intermediateSize(),
-                    t.numLayers(), t.numHeads(), t.numKvHeads(), t.headDim(), t.maxPositionEmbeddings(), t.ropeTheta(),
-                    t.ropeScaling(), t.rmsNormEps(), t.tieWordEmbeddings(), t.attentionBias(), t.torchDtype(), t.moe(), fp8);
-            Path model = dir.resolve(fp8 == null ? "moe-bf16" : "moe-fp8");
-            new ModelGenerator(c, 1).write(model);
-            CliRun r = run("plan", "--model", model.toString(), "--gpu", "h100", "--nodes", "1", "--prompt-tokens", "4096",
-                    "--pp", "2", "--tp", "2", "--chunk", "512", "--json");
-            assertEquals(0, r.code(), r.err());
-            JsonNode j = new ObjectMapper().readTree(r.out());
-            assertTrue(j.get("ttft_ms").asDouble() > 0, r.out());
-            assertEquals(2, j.get("stage_utilization").size());
+        for (Architecture arch : new Architecture[] {Architecture.QWEN3_MOE, Architecture.DEEPSEEK_V3}) {
+            for (BlockFp8 fp8 : new BlockFp8[] {null, BlockFp8.DEEPSEEK}) {
+                ModelConfig c = ModelPreset.TINY.config(arch).withFp8(fp8);
+                Path model = dir.resolve(arch.cliName() + (fp8 == null ? "-bf16" : "-fp8"));
+                new ModelGenerator(c, 1).write(model);
+                CliRun r = run("plan", "--model", model.toString(), "--gpu", "h100", "--nodes", "1", "--prompt-tokens",
+                        "4096", "--pp", "2", "--tp", "2", "--chunk", "512", "--json");
+                assertEquals(0, r.code(), r.err());
+                JsonNode j = new ObjectMapper().readTree(r.out());
+                assertTrue(j.get("ttft_ms").asDouble() > 0, r.out());
+                assertEquals(2, j.get("stage_utilization").size());
+            }
         }
     }
 

@@ -117,6 +117,13 @@ public record ModelConfig(
         }
     }
 
+    /** The same model with its projections stored as {@code fp8} (null: unquantised). */
+    public ModelConfig withFp8(BlockFp8 fp8) {
+        return new ModelConfig(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
+                headDim, maxPositionEmbeddings, ropeTheta, ropeScaling, rmsNormEps, tieWordEmbeddings, attentionBias,
+                torchDtype, moe, fp8, mla);
+    }
+
     /** Whether layer {@code layer} (global index) has the mixture-of-experts MLP. */
     public boolean isSparseLayer(int layer) {
         return moe != null && moe.isSparse(layer);

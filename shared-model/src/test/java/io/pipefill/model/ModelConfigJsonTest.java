@@ -123,8 +123,8 @@ class ModelConfigJsonTest {
 
     @Test
     void rejectsUnknownRopeScaling() {
-        assertTrue(error(llamaWith("\"rope_type\": \"llama3\"", "\"rope_type\": \"yarn\""))
-                .contains("unsupported rope_scaling type 'yarn'"));
+        assertTrue(error(llamaWith("\"rope_type\": \"llama3\"", "\"rope_type\": \"dynamic\""))
+                .contains("unsupported rope_scaling type 'dynamic'"));
         assertTrue(error(llamaWith("\"factor\": 8.0,", "")).contains("missing required field 'factor'"));
     }
 }

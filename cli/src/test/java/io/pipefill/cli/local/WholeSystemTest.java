@@ -142,6 +142,10 @@ class WholeSystemTest {
     }
 
     private static PrefillResult singleProcess(int[] tokens, int maxNewTokens) {
+        return singleProcess(model, tokens, maxNewTokens);
+    }
+
+    private static PrefillResult singleProcess(Path model, int[] tokens, int maxNewTokens) {
         ModelDirectory md = ModelDirectory.open(model);
         PrefillRequest req = new PrefillRequest(tokens, tokens.length, maxNewTokens);
         try (CpuBackend backend = new CpuBackend(1); Checkpoint ckpt = Checkpoint.open(md.path());
@@ -342,5 +346,43 @@ class WholeSystemTest {
         client().post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("deployment", "tiny-pp2", "randomTokens", 10)).exchange()
                 .expectStatus().isEqualTo(409).expectBody(String.class).value(b -> assertThat(b).contains("DEGRADED"));
+    }
+
+    @Test
+    @Order(5)
+    @SuppressWarnings("unchecked")
+    void aDeepseekV3ModelDeploysAcrossBothWorkersAndRunsExactly() throws Exception {
+        // the degraded deployment of the previous test gives its surviving worker back
+        client().delete().uri("/api/v1/deployments/tiny-pp2").exchange().expectStatus().is2xxSuccessful();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (list("/api/v1/workers").stream().filter(w -> "IDLE".equals(w.get("state"))).count() < 2) {
+            assertThat(System.nanoTime()).as("two idle workers within 60 s").isLessThan(deadline);
+            Thread.sleep(200);
+        }
+        Path deepseek = tmp.resolve("tiny-deepseek-v3");
+        new ModelGenerator(ModelPreset.TINY.config(Architecture.DEEPSEEK_V3), 12).write(deepseek);
+        Map<String, Object> registered = post("/api/v1/models", Map.of("name", "tiny-deepseek", "location", deepseek.toString()));
+        assertThat(registered.get("architecture")).isEqualTo("DEEPSEEK_V3");
+        // tensor parallelism: the two ranks split the latent attention's heads and every expert's width
+        post("/api/v1/deployments", Map.of("name", "deepseek-tp2", "model", "tiny-deepseek", "tp", 2, "chunkSize", 96,
+                "maxTokens", 2048));
+        await("/api/v1/deployments/deepseek-tp2", m -> "READY".equals(m.get("state")), Duration.ofSeconds(60));
+        int[] prompt = new SplittableRandom(8).ints(300, 0, 512).toArray();
+        String id = (String) post("/api/v1/runs", Map.of("deployment", "deepseek-tp2",
+                "tokenIds", Arrays.stream(prompt).boxed().toList(), "maxNewTokens", 4)).get("id");
+        Map<String, Object> run = await("/api/v1/runs/" + id,
+                m -> !"QUEUED".equals(m.get("state")) && !"RUNNING".equals(m.get("state")), Duration.ofSeconds(60));
+        assertThat(run.get("state")).as("run %s: %s", id, run.get("error")).isEqualTo("SUCCEEDED");
+        PrefillResult ref = singleProcess(deepseek, prompt, 4);
+        assertThat((List<Integer>) run.get("generated")).containsExactlyElementsOf(Arrays.stream(ref.generated()).boxed().toList());
+        List<Double> logits = client().get().uri("/api/v1/runs/" + id + "/logits").exchange().expectStatus().isOk()
+                .expectBody(new ParameterizedTypeReference<List<Double>>() { }).returnResult().getResponseBody();
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < ref.lastLogits().length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(logits.get(i) - ref.lastLogits()[i]));
+            maxRef = Math.max(maxRef, Math.abs(ref.lastLogits()[i]));
+        }
+        assertThat(maxDiff / maxRef).as("relative error of the last position's logits").isLessThanOrEqualTo(TOLERANCE);
     }
 }
