@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pipefill.cli.local.ControlPlaneBench;
+import io.pipefill.model.CheckpointTensors;
 import io.pipefill.model.ModelConfig;
+import io.pipefill.model.WeightNames;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.cpu.Blas;
 import io.pipefill.worker.cpu.CpuBackend;
@@ -103,14 +105,23 @@ final class BenchCommand {
         }
 
         /**
-         * Plain sgemm over the layer's four projection shapes at M = chunk, FLOP-weighted, best of 3. A
-         * mixture-of-experts model's MLP shapes are one expert's, still at M = chunk: the ceiling its GEMMs would
-         * reach if each expert saw the whole chunk (each sees about chunk · top-k / experts rows).
+         * Plain sgemm over the last layer's projection shapes (each distinct [out × in] once) at M = chunk,
+         * FLOP-weighted, best of 3. A mixture-of-experts layer's expert shapes are one expert's, still at
+         * M = chunk: the ceiling its GEMMs would reach if each expert saw the whole chunk (each sees about
+         * chunk · top-k / experts rows). Latent attention's shapes are its low-rank projections and kv_b.
          */
         static double sgemmGflops(ModelConfig c, int m) {
-            int h = c.hiddenSize();
-            int mlp = c.moe() != null ? c.moe().expertIntermediateSize() : c.intermediateSize();
-            int[][] shapes = {{c.qDim() + 2 * c.kvDim(), h}, {h, c.qDim()}, {2 * mlp, h}, {h, mlp}};
+            String lastLayer = WeightNames.layer(c.numLayers() - 1, "");
+            java.util.Set<java.util.List<Long>> distinct = new java.util.LinkedHashSet<>();
+            for (CheckpointTensors.Tensor t : CheckpointTensors.of(c)) {
+                boolean projection = t.role() == CheckpointTensors.Role.PROJECTION
+                        || t.role() == CheckpointTensors.Role.RESIDUAL_PROJECTION;
+                if (projection && t.name().startsWith(lastLayer)) {
+                    distinct.add(java.util.List.of(t.shape()[0], t.shape()[1]));
+                }
+            }
+            int[][] shapes = distinct.stream().map(s -> new int[] {Math.toIntExact(s.get(0)), Math.toIntExact(s.get(1))})
+                    .toArray(int[][]::new);
             double flops = 0;
             double seconds = 0;
             for (int[] s : shapes) {
