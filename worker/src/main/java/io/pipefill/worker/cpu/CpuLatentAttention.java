@@ -12,7 +12,9 @@ import java.util.stream.IntStream;
  * part without position and its value come from kv_b_proj. They are expanded one block of {@link #KV_BLOCK}
  * positions at a time (latent block · Wkv_b,headᵀ, one GEMM) and used at once with the same online softmax as
  * {@link CpuAttention}, so memory stays O(block), never O(prompt), and no expanded K or V outlives its block.
- * Scores are q_nope · k_nopeᵀ + q_rope · k_ropeᵀ, two GEMMs into one score tile.
+ * The block is laid out per position as [k_nope | k_rope | v], the shared rotary key copied beside each head's
+ * expanded part, so that the scores are one GEMM over the whole query width (q_nope · k_nopeᵀ + q_rope · k_ropeᵀ
+ * as one product of K = qk_nope + qk_rope) rather than two thinner ones.
  *
  * <p>Expanding per block repeats kv_b's product for every chunk that reads the prefix (2 · kv_lora_rank ·
  * (qk_nope + v) FLOPs per head, position and chunk); the alternative, absorbing kv_b into the query and output,
@@ -49,7 +51,7 @@ final class CpuLatentAttention implements AutoCloseable {
         this.scale = (float) (softmaxFactor / Math.sqrt(mla.qkHeadDim()));
         this.pool = pool;
         this.scratch = ThreadLocal.withInitial(() -> {
-            Scratch s = new Scratch(nope + v, v);
+            Scratch s = new Scratch(nope + rope + v, v, rope);
             synchronized (allScratch) {
                 allScratch.add(s);
             }
@@ -80,6 +82,7 @@ final class CpuLatentAttention implements AutoCloseable {
         final int qStride = heads * qk;
         final int oStride = heads * v;
         final int kvWidth = nope + v;
+        final int blockWidth = nope + rope + v;
         float[] m = new float[n];
         float[] l = new float[n];
         java.util.Arrays.fill(m, Float.NEGATIVE_INFINITY);
@@ -92,16 +95,24 @@ final class CpuLatentAttention implements AutoCloseable {
         int limit = pos0 + n;
         for (int kb = 0; kb < limit; kb += KV_BLOCK) {
             int cnt = Math.min(KV_BLOCK, limit - kb);
-            // this head's [k_nope | v] for the block's positions, expanded from their latents
-            Blas.gemm(cnt, kvWidth, rank, 1f, latent.at((long) kb * rank), rank, kvB.at((long) head * kvWidth * rank),
-                    rank, true, 0f, s.expanded.at(0), kvWidth);
+            // this head's [k_nope | k_rope | v] for the block's positions: k_nope and v expanded from their latents
+            // (kv_b's first nope rows of the head, then its v rows), the rotary key copied between them
+            long headRows = (long) head * kvWidth;
+            Blas.gemm(cnt, nope, rank, 1f, latent.at((long) kb * rank), rank, kvB.at(headRows * rank), rank, true, 0f,
+                    s.expanded.at(0), blockWidth);
+            Blas.gemm(cnt, v, rank, 1f, latent.at((long) kb * rank), rank, kvB.at((headRows + nope) * rank), rank, true,
+                    0f, s.expanded.at(nope + rope), blockWidth);
+            ropeKeys.get((long) kb * rope, s.ropeBlock, 0, cnt * rope);
+            for (int j = 0; j < cnt; j++) {
+                s.expanded.put((long) j * blockWidth + nope, s.ropeBlock, j * rope, rope);
+            }
             int firstTile = Math.max(0, (kb - pos0) / ROW_TILE); // earlier tiles cannot see these keys
             for (int r0 = firstTile * ROW_TILE; r0 < n; r0 += ROW_TILE) {
                 int rows = Math.min(ROW_TILE, n - r0);
                 if (kb > pos0 + r0 + rows - 1) {
                     continue;
                 }
-                tile(s, head, r0, rows, kb, cnt, pos0, q, qStride, ropeKeys, out, oStride, m, l);
+                tile(s, head, r0, rows, kb, cnt, pos0, q, qStride, out, oStride, m, l);
             }
         }
         for (int t = 0; t < n; t++) {
@@ -114,12 +125,11 @@ final class CpuLatentAttention implements AutoCloseable {
 
     /** One row tile against one expanded key block: scores, online softmax update, P · V into the output rows. */
     private void tile(Scratch s, int head, int r0, int rows, int kb, int cnt, int pos0, NativeFloats q, int qStride,
-                      NativeFloats ropeKeys, NativeFloats out, int oStride, float[] m, float[] l) {
-        int kvWidth = nope + v;
+                      NativeFloats out, int oStride, float[] m, float[] l) {
+        int blockWidth = nope + rope + v;
         var qTile = q.at((long) r0 * qStride + (long) head * (nope + rope));
-        Blas.gemm(rows, cnt, nope, scale, qTile, qStride, s.expanded.at(0), kvWidth, true, 0f, s.nativeScores.at(0), cnt);
-        Blas.gemm(rows, cnt, rope, scale, q.at((long) r0 * qStride + (long) head * (nope + rope) + nope), qStride,
-                ropeKeys.at((long) kb * rope), rope, true, 1f, s.nativeScores.at(0), cnt);
+        Blas.gemm(rows, cnt, nope + rope, scale, qTile, qStride, s.expanded.at(0), blockWidth, true, 0f,
+                s.nativeScores.at(0), cnt);
         s.nativeScores.get(0, s.scores, 0, rows * cnt);
         for (int i = 0; i < rows; i++) {
             int t = r0 + i;
@@ -148,7 +158,7 @@ final class CpuLatentAttention implements AutoCloseable {
             }
         }
         s.nativeScores.put(0, s.scores, 0, rows * cnt);
-        Blas.gemm(rows, v, cnt, 1f, s.nativeScores.at(0), cnt, s.expanded.at(nope), kvWidth, false, 1f,
+        Blas.gemm(rows, v, cnt, 1f, s.nativeScores.at(0), cnt, s.expanded.at(nope + rope), blockWidth, false, 1f,
                 out.at((long) r0 * oStride + (long) head * v), oStride);
     }
 
@@ -160,16 +170,18 @@ final class CpuLatentAttention implements AutoCloseable {
         }
     }
 
-    /** Per-thread buffers: one expanded key block, a score tile in native memory for BLAS and its heap copy. */
+    /** Per-thread buffers: one expanded key/value block, a score tile in native memory for BLAS and its heap copy. */
     private static final class Scratch implements AutoCloseable {
         final NativeFloats expanded;
         final NativeFloats nativeScores = new NativeFloats((long) ROW_TILE * KV_BLOCK);
         final float[] scores = new float[ROW_TILE * KV_BLOCK];
         final float[] row;
+        final float[] ropeBlock;
 
-        Scratch(int kvWidth, int v) {
-            expanded = new NativeFloats((long) KV_BLOCK * kvWidth);
+        Scratch(int blockWidth, int v, int rope) {
+            expanded = new NativeFloats((long) KV_BLOCK * blockWidth);
             row = new float[v];
+            ropeBlock = new float[KV_BLOCK * rope];
         }
 
         @Override
