@@ -154,6 +154,17 @@ class WholeSystemTest {
         }
     }
 
+    /** max |Δ| / max |reference| over the vocabulary. */
+    private static double relativeError(List<Double> logits, float[] reference) {
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < reference.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(logits.get(i) - reference[i]));
+            maxRef = Math.max(maxRef, Math.abs(reference[i]));
+        }
+        return maxDiff / maxRef;
+    }
+
     private String deploy() throws InterruptedException {
         // both local workers register and report in
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
@@ -186,13 +197,8 @@ class WholeSystemTest {
         PrefillResult ref = singleProcess(prompt, 5);
         List<Double> logits = client().get().uri("/api/v1/runs/" + id + "/logits").exchange().expectStatus().isOk()
                 .expectBody(new ParameterizedTypeReference<List<Double>>() { }).returnResult().getResponseBody();
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int i = 0; i < ref.lastLogits().length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs(logits.get(i) - ref.lastLogits()[i]));
-            maxRef = Math.max(maxRef, Math.abs(ref.lastLogits()[i]));
-        }
-        assertThat(maxDiff / maxRef).as("relative error of the last position's logits").isLessThanOrEqualTo(TOLERANCE);
+        assertThat(relativeError(logits, ref.lastLogits())).as("relative error of the last position's logits")
+                .isLessThanOrEqualTo(TOLERANCE);
         assertThat((List<Integer>) run.get("generated")).containsExactlyElementsOf(Arrays.stream(ref.generated()).boxed().toList());
         assertThat(run.get("firstToken")).isEqualTo(ref.generated()[0]);
 
@@ -377,12 +383,7 @@ class WholeSystemTest {
         assertThat((List<Integer>) run.get("generated")).containsExactlyElementsOf(Arrays.stream(ref.generated()).boxed().toList());
         List<Double> logits = client().get().uri("/api/v1/runs/" + id + "/logits").exchange().expectStatus().isOk()
                 .expectBody(new ParameterizedTypeReference<List<Double>>() { }).returnResult().getResponseBody();
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int i = 0; i < ref.lastLogits().length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs(logits.get(i) - ref.lastLogits()[i]));
-            maxRef = Math.max(maxRef, Math.abs(ref.lastLogits()[i]));
-        }
-        assertThat(maxDiff / maxRef).as("relative error of the last position's logits").isLessThanOrEqualTo(TOLERANCE);
+        assertThat(relativeError(logits, ref.lastLogits())).as("relative error of the last position's logits")
+                .isLessThanOrEqualTo(TOLERANCE);
     }
 }
