@@ -61,6 +61,13 @@ public class DeploymentRepository {
                 .update() == 1;
     }
 
+    /** Moves a deployment from {@code from} to {@code to}; false when it was in another state by then. */
+    public boolean moveState(UUID id, DeploymentState from, DeploymentState to, String reason) {
+        return jdbc.sql("update deployments set state = :s, state_reason = :r, updated_at = :now where id = :id and state = :from")
+                .param("s", to.name()).param("r", reason).param("now", Timestamp.from(Instant.now())).param("id", id)
+                .param("from", from.name()).update() == 1;
+    }
+
     /** Records the chunk costs a planned deployment measured (unless it was deleted meanwhile). */
     public boolean calibrated(UUID id, ChunkCostCalibration calibration) {
         return jdbc.sql("update deployments set calibration = :c, updated_at = :now where id = :id and state <> 'DELETED'")

@@ -7,17 +7,17 @@ import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.controlplane.common.NotFoundException;
 import io.pipefill.controlplane.deployment.ChunkCostCalibration;
 import io.pipefill.controlplane.deployment.Deployment;
-import io.pipefill.controlplane.deployment.PlannedChunking;
-import io.pipefill.model.plan.MeasuredChunkCosts;
 import io.pipefill.controlplane.deployment.DeploymentRepository;
 import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.controlplane.deployment.Placement;
+import io.pipefill.controlplane.deployment.PlannedChunking;
 import io.pipefill.controlplane.metrics.RunMetrics;
 import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
 import io.pipefill.model.pipeline.RequestResult;
 import io.pipefill.model.pipeline.RunCollector;
 import io.pipefill.model.pipeline.Timeline;
+import io.pipefill.model.plan.MeasuredChunkCosts;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -207,7 +207,8 @@ public class RunExecutor {
         try {
             MeasuredChunkCosts costs = MeasuredChunkCosts.fit(new Timeline(d.pp(), o.timeline()), 0);
             deployments.calibrated(d.id(), ChunkCostCalibration.measured(costs, run.id(), o.chunkSchedule()));
-            if (deployments.setState(d.id(), DeploymentState.READY, null)) {
+            // only from LOADING: a worker lost or drifted meanwhile has made it DEGRADED, and it stays so
+            if (deployments.moveState(d.id(), DeploymentState.LOADING, DeploymentState.READY, null)) {
                 log.info("deployment {} calibrated and ready: {}", d.name(), costs.describe());
             }
         } catch (RuntimeException e) {
