@@ -47,10 +47,27 @@ export interface Model {
   sizeBytes: number; hasTokenizer: boolean; registeredAt: string;
 }
 export interface Placement { rank: number; stage: number; tpRank: number; workerId: string }
+/** The chunk costs a planned deployment's schedules are optimised on (given, or measured by a calibration run). */
+export interface ChunkCostCalibration {
+  source: 'request' | 'measured'; stageCoefficients: number[][]; sendFixedMs: number; sendPerTokenMs: number;
+  rmsRelativeError: number | null; runId: string | null; calibrationChunks: number[] | null; summary: string;
+}
 export interface Deployment {
   id: string; name: string; modelId: string; pp: number; tp: number; layersPerStage: number[]; chunkSize: number;
-  dynamicChunking: boolean; sigma: number; maxTokens: number; threadsPerRank: number; state: string;
+  dynamicChunking: boolean; sigma: number; chunking: 'fixed' | 'dynamic' | 'planned';
+  calibration: ChunkCostCalibration | null; maxTokens: number; threadsPerRank: number; state: string;
   stateReason: string | null; placements: Placement[]; createdAt: string; updatedAt: string;
+}
+
+/** A deployment's chunking in words: fixed size, dynamic from a base (σ), or planned up to a largest chunk. */
+export function chunkingText(d: Pick<Deployment, 'chunking' | 'chunkSize' | 'sigma'>, withSigma = false): string {
+  if (d.chunking === 'planned') {
+    return `planned, chunks of 64 to ${d.chunkSize}`;
+  }
+  if (d.chunking === 'dynamic') {
+    return withSigma ? `dynamic from ${d.chunkSize} (σ ${d.sigma})` : `dynamic from ${d.chunkSize}`;
+  }
+  return String(d.chunkSize);
 }
 export interface StageEvent {
   request: number; rank: number; stage: number; tpRank: number; decode: boolean; chunk: number; offset: number;

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { del, get, post, type Deployment, type Model, type Node, type Worker } from '../lib/api';
+import { chunkingText, del, get, post, type Deployment, type Model, type Node, type Worker } from '../lib/api';
 import { errorText } from '../lib/errors';
 import { num, shortId, when } from '../lib/format';
 import { usePoll } from '../lib/hooks';
@@ -20,7 +20,7 @@ export function DeploymentsPage() {
   const deployments = usePoll(() => get<Deployment[]>('/api/v1/deployments'), 3000);
   const models = usePoll(() => get<Model[]>('/api/v1/models'), 0);
   const modelName = new Map((models.data ?? []).map((m) => [m.id, m.name]));
-  const [form, setForm] = useState({ name: '', model: '', pp: 1, tp: 1, chunkSize: 512, maxTokens: 8192, dynamicChunking: false });
+  const [form, setForm] = useState({ name: '', model: '', pp: 1, tp: 1, chunkSize: 512, maxTokens: 8192, chunking: 'fixed' });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const navigate = useNavigate();
@@ -54,7 +54,7 @@ export function DeploymentsPage() {
                 <td><StateBadge state={d.state} /></td>
                 <td>{d.pp} × {d.tp}</td>
                 <td>{d.layersPerStage.join(', ')}</td>
-                <td>{d.dynamicChunking ? `dynamic from ${d.chunkSize}` : d.chunkSize}</td>
+                <td>{chunkingText(d)}</td>
                 <td>{num(d.maxTokens)}</td>
                 <td>{when(d.createdAt)}</td>
               </tr>
@@ -76,7 +76,14 @@ export function DeploymentsPage() {
           <label>TP <input name="tp" type="number" min={1} value={form.tp} onChange={(e) => setForm({ ...form, tp: Number(e.target.value) })} /></label>
           <label>Chunk size <input name="chunkSize" type="number" min={1} value={form.chunkSize} onChange={(e) => setForm({ ...form, chunkSize: Number(e.target.value) })} /></label>
           <label>Max tokens <input name="maxTokens" type="number" min={1} value={form.maxTokens} onChange={(e) => setForm({ ...form, maxTokens: Number(e.target.value) })} /></label>
-          <label className="check"><input type="checkbox" checked={form.dynamicChunking} onChange={(e) => setForm({ ...form, dynamicChunking: e.target.checked })} /> dynamic chunking</label>
+          <label>Chunking
+            <select name="chunking" value={form.chunking} onChange={(e) => setForm({ ...form, chunking: e.target.value })}
+                    title="planned: each run's schedule optimised on chunk costs measured on the deployment's workers; chunk size is then the largest chunk">
+              <option value="fixed">fixed</option>
+              <option value="dynamic">dynamic</option>
+              <option value="planned">planned</option>
+            </select>
+          </label>
           <button type="submit" disabled={busy}>Create</button>
         </form>
         <ErrorBox error={error} />
@@ -120,8 +127,15 @@ export function DeploymentDetailPage() {
       <Card title="Layout" actions={<div className="actions">
         <Link className="button" to={`/runs?deployment=${encodeURIComponent(d.name)}`}>Runs</Link>
         <button type="button" className="danger" onClick={remove}>Delete</button></div>}>
-        <p>PP {d.pp} × TP {d.tp}; chunk {d.dynamicChunking ? `dynamic from ${d.chunkSize} (σ ${d.sigma})` : d.chunkSize};
+        <p>PP {d.pp} × TP {d.tp}; chunk {chunkingText(d, true)};
           max tokens {num(d.maxTokens)}; {d.threadsPerRank} thread(s) per rank.</p>
+        {d.chunking === 'planned' && (
+          <p data-testid="calibration">Chunk costs {d.calibration
+            ? <>({d.calibration.source === 'measured'
+              ? <>measured by <Link to={`/runs/${d.calibration.runId}`}>calibration run {shortId(d.calibration.runId ?? '')}</Link></>
+              : 'given'}): {d.calibration.summary}</>
+            : 'not measured yet'}</p>
+        )}
         <h3>Placement map</h3>
         <div className="placement" role="table" aria-label="Placement map"
              style={{ gridTemplateColumns: `90px repeat(${d.pp}, minmax(140px, 1fr))` }}>

@@ -156,6 +156,10 @@ function Measured({ run, deployment: d }: { run: Run; deployment: Deployment | u
     if (!d) {
       return;
     }
+    if (d.chunking === 'planned') {
+      setPredicted({ why: "a planned schedule is chosen on the deployment's own chunk costs, not the planner's GPU model" });
+      return;
+    }
     // the planner's prediction for this very layout on the registered GPU nodes; the planner models GPUs only
     get<Node[]>('/api/v1/nodes').then((nodes) => {
       if (!nodes.some((n) => n.health === 'HEALTHY' && n.gpus.length > 0)) {

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import org.springframework.jdbc.core.simple.JdbcClient;
+import tools.jackson.core.type.TypeReference;
 import org.springframework.stereotype.Repository;
 import org.springframework.transaction.annotation.Transactional;
 
@@ -16,7 +17,9 @@ import org.springframework.transaction.annotation.Transactional;
 @Repository
 public class DeploymentRepository {
     private static final String COLUMNS = "id, name, model_id, pp, tp, layers_per_stage::text, chunk_size, dynamic_chunking, "
-            + "sigma, max_tokens, threads_per_rank, state, state_reason, created_at, updated_at";
+            + "sigma, max_tokens, threads_per_rank, state, state_reason, created_at, updated_at, chunking, calibration::text";
+
+    private static final TypeReference<ChunkCostCalibration> CALIBRATION = new TypeReference<>() { };
 
     private final JdbcClient jdbc;
     private final Json json;
@@ -31,12 +34,14 @@ public class DeploymentRepository {
     public Deployment insert(Deployment d) {
         jdbc.sql("""
                         insert into deployments (id, name, model_id, pp, tp, layers_per_stage, chunk_size, dynamic_chunking,
-                            sigma, max_tokens, threads_per_rank, state, state_reason)
-                        values (:id, :name, :model, :pp, :tp, :layers, :chunk, :dyn, :sigma, :max, :threads, :state, :reason)""")
+                            sigma, max_tokens, threads_per_rank, state, state_reason, chunking, calibration)
+                        values (:id, :name, :model, :pp, :tp, :layers, :chunk, :dyn, :sigma, :max, :threads, :state, :reason,
+                            :chunking, :calibration)""")
                 .param("id", d.id()).param("name", d.name()).param("model", d.modelId()).param("pp", d.pp())
                 .param("tp", d.tp()).param("layers", json.jsonb(d.layersPerStage())).param("chunk", d.chunkSize())
                 .param("dyn", d.dynamicChunking()).param("sigma", d.sigma()).param("max", d.maxTokens())
                 .param("threads", d.threadsPerRank()).param("state", d.state().name()).param("reason", d.stateReason())
+                .param("chunking", d.chunking()).param("calibration", json.jsonb(d.calibration()))
                 .update();
         for (Placement p : d.placements()) {
             jdbc.sql("insert into placements (deployment_id, rank, stage, tp_rank, worker_id) values (:d, :r, :s, :t, :w)")
@@ -53,6 +58,20 @@ public class DeploymentRepository {
                         update deployments set state = :s, state_reason = :r, updated_at = :now
                         where id = :id and state <> 'DELETED'""")
                 .param("s", state.name()).param("r", reason).param("now", Timestamp.from(Instant.now())).param("id", id)
+                .update() == 1;
+    }
+
+    /** Moves a deployment from {@code from} to {@code to}; false when it was in another state by then. */
+    public boolean moveState(UUID id, DeploymentState from, DeploymentState to, String reason) {
+        return jdbc.sql("update deployments set state = :s, state_reason = :r, updated_at = :now where id = :id and state = :from")
+                .param("s", to.name()).param("r", reason).param("now", Timestamp.from(Instant.now())).param("id", id)
+                .param("from", from.name()).update() == 1;
+    }
+
+    /** Records the chunk costs a planned deployment measured (unless it was deleted meanwhile). */
+    public boolean calibrated(UUID id, ChunkCostCalibration calibration) {
+        return jdbc.sql("update deployments set calibration = :c, updated_at = :now where id = :id and state <> 'DELETED'")
+                .param("c", json.jsonb(calibration)).param("now", Timestamp.from(Instant.now())).param("id", id)
                 .update() == 1;
     }
 
@@ -115,7 +134,8 @@ public class DeploymentRepository {
     private Deployment row(ResultSet rs, int i) throws SQLException {
         return new Deployment(rs.getObject(1, UUID.class), rs.getString(2), rs.getObject(3, UUID.class), rs.getInt(4),
                 rs.getInt(5), json.readInts(rs.getString(6)), rs.getInt(7), rs.getBoolean(8), rs.getDouble(9),
-                rs.getInt(10), rs.getInt(11), DeploymentState.valueOf(rs.getString(12)), rs.getString(13), List.of(),
-                rs.getTimestamp(14).toInstant(), rs.getTimestamp(15).toInstant());
+                rs.getString(16), json.read(rs.getString(17), CALIBRATION), rs.getInt(10), rs.getInt(11),
+                DeploymentState.valueOf(rs.getString(12)), rs.getString(13), List.of(), rs.getTimestamp(14).toInstant(),
+                rs.getTimestamp(15).toInstant());
     }
 }

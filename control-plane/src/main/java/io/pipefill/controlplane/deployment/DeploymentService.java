@@ -29,7 +29,10 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import io.pipefill.controlplane.common.InvalidFieldsException;
+import java.util.LinkedHashMap;
 import org.springframework.beans.factory.annotation.Value;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Service;
 
@@ -48,6 +51,8 @@ public class DeploymentService {
     private final ModelRepository models;
     private final AgentClient agents;
     private final Duration loadTimeout;
+    private final PlannedChunking planned;
+    private final ApplicationEventPublisher events;
     private final ExecutorService loaders = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "shard-loader");
         t.setDaemon(true);
@@ -55,7 +60,10 @@ public class DeploymentService {
     });
 
     public DeploymentService(DeploymentRepository deployments, ClusterRepository cluster, ModelRepository models,
-                             AgentClient agents, @Value("${pipefill.load-timeout:10m}") Duration loadTimeout) {
+                             AgentClient agents, @Value("${pipefill.load-timeout:10m}") Duration loadTimeout,
+                             PlannedChunking planned, ApplicationEventPublisher events) {
+        this.planned = planned;
+        this.events = events;
         this.deployments = deployments;
         this.cluster = cluster;
         this.models = models;
@@ -86,20 +94,48 @@ public class DeploymentService {
             throw new IllegalArgumentException("maxTokens " + maxTokens + " exceeds the model's context of "
                     + config.maxPositionEmbeddings() + " positions");
         }
+        String chunking = chunking(r, pp, maxTokens);
         List<Placement> placements = placementsFor(r, pp, tp);
         List<Integer> layers = new ArrayList<>();
         for (int n : topo.partition().layersPerStage()) {
             layers.add(n);
         }
         Deployment d = new Deployment(UUID.randomUUID(), r.name(), model.id(), pp, tp, layers,
-                r.chunkSize() == null ? 2048 : r.chunkSize(), Boolean.TRUE.equals(r.dynamicChunking()),
-                r.sigma() == null ? 0.75 : r.sigma(), maxTokens, r.threadsPerRank() == null ? 1 : r.threadsPerRank(),
-                DeploymentState.LOADING, "loading shards on " + placements.size() + " worker(s)", placements, null, null);
+                r.chunkSize() == null ? 2048 : r.chunkSize(), Deployment.DYNAMIC.equals(chunking),
+                r.sigma() == null ? 0.75 : r.sigma(), chunking,
+                r.calibration() == null ? null : ChunkCostCalibration.given(r.calibration()), maxTokens,
+                r.threadsPerRank() == null ? 1 : r.threadsPerRank(), DeploymentState.LOADING,
+                "loading shards on " + placements.size() + " worker(s)", placements, null, null);
         Deployment saved = deployments.insert(d);
         log.info("deployment {} ({}): {} PP {} × TP {} on workers {}", saved.name(), saved.id(), model.name(), pp, tp,
                 placements.stream().map(p -> p.workerId().toString()).toList());
         loaders.submit(() -> load(saved, model));
         return saved;
+    }
+
+    /**
+     * The chunking mode the request asks for ({@code chunking}, else {@code dynamicChunking} as before), refusing
+     * (400, naming each field) settings that contradict it or a calibration that cannot be one.
+     */
+    private String chunking(CreateDeploymentRequest r, int pp, int maxTokens) {
+        Map<String, String> problems = new LinkedHashMap<>();
+        String mode = r.chunking() != null ? r.chunking()
+                : Boolean.TRUE.equals(r.dynamicChunking()) ? Deployment.DYNAMIC : Deployment.FIXED;
+        if (r.dynamicChunking() != null && r.chunking() != null && !mode.equals(Deployment.PLANNED)
+                && r.dynamicChunking() != mode.equals(Deployment.DYNAMIC)) {
+            problems.put("dynamicChunking", r.dynamicChunking() + " contradicts chunking " + mode
+                    + "; give one of them (chunking: fixed, dynamic or planned)");
+        }
+        if (mode.equals(Deployment.PLANNED)) {
+            problems.putAll(planned.problems(r, pp, maxTokens));
+        } else if (r.calibration() != null) {
+            problems.put("calibration", "only chunking planned uses a chunk-cost calibration; chunking is " + mode);
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidFieldsException(problems.entrySet().stream()
+                    .map(e -> new InvalidFieldsException.FieldProblem(e.getKey(), e.getValue())).toList());
+        }
+        return mode;
     }
 
     private List<Placement> placementsFor(CreateDeploymentRequest r, int pp, int tp) {
@@ -181,7 +217,16 @@ public class DeploymentService {
                 }
                 Thread.sleep(200);
             }
-            if (deployments.setState(d.id(), DeploymentState.READY, null)) {
+            if (d.planned() && d.calibration() == null) {
+                // its runs' schedules need the chunk costs of these workers: measured before the deployment is READY
+                List<Integer> chunks = planned.calibrationChunks(d.maxTokens(), d.chunkSize());
+                if (deployments.setState(d.id(), DeploymentState.LOADING, "shards loaded; measuring the chunk costs"
+                        + " on its workers (a calibration run of " + chunks.stream().mapToInt(Integer::intValue).sum()
+                        + " tokens in " + chunks.size() + " chunks of 64 to " + d.chunkSize() + " tokens)")) {
+                    log.info("deployment {}: shards loaded, calibrating", d.name());
+                    events.publishEvent(new ShardsLoaded(d.id(), chunks));
+                }
+            } else if (deployments.setState(d.id(), DeploymentState.READY, null)) {
                 log.info("deployment {} ready", d.name());
             }
         } catch (InterruptedException e) {
@@ -209,6 +254,7 @@ public class DeploymentService {
                     + " queued or running run(s); cancel them (POST /api/v1/runs/{id}/cancel) or delete it when they have finished");
         }
         deployments.delete(id);
+        planned.forget(id);
         for (Placement p : d.placements()) {
             cluster.worker(p.workerId()).ifPresent(w -> {
                 try {

@@ -5,6 +5,7 @@ import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Positive;
 import jakarta.validation.constraints.Size;
 import java.util.Map;
@@ -13,7 +14,9 @@ import java.util.Map;
  * POST /api/v1/plans, the REST form of {@code pipefill plan}. The model is either {@code model} (a registered
  * model's id or name, or a preset such as {@code llama-3.1-8b}) or {@code config} (a Hugging Face config.json
  * object inline). Without {@code cluster} the registered healthy nodes' GPUs are planned on. With both
- * {@code pp} and {@code tp} that layout is predicted; otherwise the feasible layouts are ranked.
+ * {@code pp} and {@code tp} that layout is predicted; otherwise the feasible layouts are ranked. {@code chunking:
+ * planned} (one layout: pp and tp given) also optimises the whole chunk sequence, as {@code pipefill plan
+ * --chunking planned} does, and the plan shows the schedule.
  *
  * <p>The planner simulates every chunk of every candidate layout, so its work grows with the prompt over the chunk
  * size and with the cluster; the bounds here and in {@link PlanLimits} keep one request to seconds.
@@ -29,6 +32,8 @@ public record PlanBody(
         @Size(max = 16384, message = "must be at most 16384 characters") String layerPartition,
         @Positive(message = "must be positive") Integer chunk,
         Boolean dynamicChunking,
+        @Pattern(regexp = "swept|planned", message = "must be swept (fixed and dynamic chunking tried, the default) or planned")
+        String chunking,
         @DecimalMin(value = "0", message = "must be in [0, 1]") @DecimalMax(value = "1", message = "must be in [0, 1]") Double smooth,
         Boolean allowInterNodeTp,
         @Size(max = 64, message = "must be ttft or throughput-per-gpu") String objective,

@@ -23,6 +23,8 @@ final class PlanLimits {
     static final int MAX_GPUS_PER_NODE = 72;
     static final int MAX_GPUS = 4096;
     static final int MAX_THROUGHPUT_NODES = 16;
+    /** The longest prompt a planned schedule is optimised for over REST (a 256K plan took 7–15 s on a loaded 2-core VM). */
+    static final int MAX_PLANNED_PROMPT_TOKENS = 262_144;
 
     static {
         if (Planner.CHUNK_SIZES[0] != SMALLEST_SWEPT_CHUNK) {
@@ -44,6 +46,16 @@ final class PlanLimits {
         if (b.chunk() != null && b.promptTokens() != null && b.chunk() < smallestChunk(b.promptTokens())) {
             p.add(new FieldProblem("chunk", "must be at least " + smallestChunk(b.promptTokens()) + " for a prompt of "
                     + b.promptTokens() + " tokens (got " + b.chunk() + "): a plan simulates at most " + MAX_CHUNKS + " chunks"));
+        }
+        if ("planned".equals(b.chunking())) {
+            if (b.pp() == null || b.tp() == null) {
+                p.add(new FieldProblem("chunking", "planned optimises one layout's chunk schedule: give pp and tp (rank the"
+                        + " layouts first with chunking swept)"));
+            }
+            if (b.promptTokens() != null && b.promptTokens() > MAX_PLANNED_PROMPT_TOKENS) {
+                p.add(new FieldProblem("promptTokens", "must be at most " + MAX_PLANNED_PROMPT_TOKENS + " with chunking"
+                        + " planned over REST (got " + b.promptTokens() + "); pipefill plan --chunking planned has no bound"));
+            }
         }
         return p;
     }

@@ -90,7 +90,7 @@ public class PlanService {
             }
             PlanRequest req = new PlanRequest(spec, c, body.promptTokens(), body.pp(), body.tp(), body.layerPartition(),
                     body.chunk(), Boolean.TRUE.equals(body.dynamicChunking()), body.smooth(),
-                    Boolean.TRUE.equals(body.allowInterNodeTp()), objective);
+                    Boolean.TRUE.equals(body.allowInterNodeTp()), objective, "planned".equals(body.chunking()));
             report = new Planner().plan(req);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(fieldNames(e.getMessage()), e);

@@ -5,17 +5,19 @@ import io.pipefill.controlplane.agent.AgentClient;
 import io.pipefill.controlplane.cluster.ClusterRepository;
 import io.pipefill.controlplane.cluster.Worker;
 import io.pipefill.controlplane.common.NotFoundException;
+import io.pipefill.controlplane.deployment.ChunkCostCalibration;
 import io.pipefill.controlplane.deployment.Deployment;
 import io.pipefill.controlplane.deployment.DeploymentRepository;
 import io.pipefill.controlplane.deployment.DeploymentState;
 import io.pipefill.controlplane.deployment.Placement;
+import io.pipefill.controlplane.deployment.PlannedChunking;
 import io.pipefill.controlplane.metrics.RunMetrics;
 import io.pipefill.model.agent.DataEndpoint;
 import io.pipefill.model.agent.RunStart;
 import io.pipefill.model.pipeline.RequestResult;
 import io.pipefill.model.pipeline.RunCollector;
-import io.pipefill.model.pipeline.SamplingSettings;
 import io.pipefill.model.pipeline.Timeline;
+import io.pipefill.model.plan.MeasuredChunkCosts;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -50,10 +52,12 @@ public class RunExecutor {
     private final Duration peerTimeout;
     private final Duration runTimeout;
     private final RunAborter aborter;
+    private final PlannedChunking planned;
 
     public RunExecutor(RunRepository runs, DeploymentRepository deployments, ClusterRepository cluster,
                        AgentClient agents, RunMetrics metrics, PipefillProperties props,
-                       @Value("${pipefill.run-timeout:2h}") Duration runTimeout) {
+                       @Value("${pipefill.run-timeout:2h}") Duration runTimeout, PlannedChunking planned) {
+        this.planned = planned;
         this.runs = runs;
         this.deployments = deployments;
         this.cluster = cluster;
@@ -64,12 +68,22 @@ public class RunExecutor {
         this.aborter = new RunAborter(agents, peerTimeout);
     }
 
-    void execute(Run run, UUID deploymentId, int[] tokens, SamplingSettings sampling, BiFunction<UUID, List<Worker>, ActiveRun> register,
+    void execute(Run run, UUID deploymentId, int[] tokens, RunOptions options, BiFunction<UUID, List<Worker>, ActiveRun> register,
                  Consumer<UUID> unregister) {
         Deployment d = deployments.byId(deploymentId).orElseThrow(() -> new NotFoundException("deployment", deploymentId));
-        if (d.state() != DeploymentState.READY) {
+        // a calibration run measures a planned deployment that is still LOADING; every other run needs it READY
+        DeploymentState needed = options.calibrates() ? DeploymentState.LOADING : DeploymentState.READY;
+        if (d.state() != needed) {
             fail(run, d, "deployment " + d.name() + " became " + d.state()
                     + (d.stateReason() == null ? "" : " (" + d.stateReason() + ")") + " before the run started");
+            return;
+        }
+        List<Integer> schedule;
+        try {
+            schedule = options.calibrates() ? options.calibrationChunks()
+                    : d.planned() ? planned.schedule(d, tokens.length).sizes() : null;
+        } catch (RuntimeException e) {
+            fail(run, d, e.getMessage());
             return;
         }
         List<Worker> workers = new ArrayList<>();
@@ -88,8 +102,10 @@ public class RunExecutor {
                     peers.add(agents.openRun(w, runId).block());
                 }
                 // a secret per run, so that each rank's data port admits this run's ranks only
-                RunStart start = new RunStart(runId, tokens, run.maxNewTokens(), d.chunkSize(), d.dynamicChunking(),
-                        d.sigma(), peers, peerTimeout.toMillis(), RunStart.newDataSecret(), sampling);
+                // an explicit schedule (planned, or the calibration's) goes to every rank; chunk is then its largest
+                int chunk = schedule == null ? d.chunkSize() : schedule.stream().mapToInt(Integer::intValue).max().orElseThrow();
+                RunStart start = new RunStart(runId, tokens, run.maxNewTokens(), chunk, schedule == null && d.dynamicChunking(),
+                        d.sigma(), peers, peerTimeout.toMillis(), RunStart.newDataSecret(), options.sampling(), schedule);
                 for (Worker w : workers) {
                     agents.startRun(w, start).block();
                 }
@@ -97,6 +113,9 @@ public class RunExecutor {
             RunCollector.Gathered g = active.outcome.get(runTimeout.toMillis(), TimeUnit.MILLISECONDS);
             RunOutcome o = outcome(d, tokens, g);
             active.close(() -> runs.succeeded(run.id(), o));
+            if (options.calibrates()) {
+                calibrated(d, run, o);
+            }
             metrics.recordRun(d.name(), o.ttftMs(), o.tokensPerSecond(), true);
             log.info("run {} on {}: {} tokens, TTFT {} ms, {} tokens/s", run.id(), d.name(), tokens.length,
                     Math.round(o.ttftMs()), Math.round(o.tokensPerSecond()));
@@ -118,6 +137,10 @@ public class RunExecutor {
         } finally {
             active.ended.complete(null); // also when the run never started
             unregister.accept(run.id());
+            if (options.calibrates()) {
+                runs.byId(run.id()).filter(r -> r.state() != RunState.SUCCEEDED)
+                        .ifPresent(r -> calibrationFailed(d, run, r.state() + (r.error() == null ? "" : ": " + r.error())));
+            }
         }
     }
 
@@ -174,6 +197,31 @@ public class RunExecutor {
         }
         Worker w = workers.get(f.rank);
         return "worker " + w.id() + " (rank " + f.rank + ", " + w.agentUrl() + ") failed: " + f.getMessage();
+    }
+
+    /**
+     * Fits the calibration run's chunk times into the deployment's chunk costs and makes it READY; a fit that fails
+     * (or a run that did not run the calibration's chunks) fails the deployment, naming the run and why.
+     */
+    private void calibrated(Deployment d, Run run, RunOutcome o) {
+        try {
+            MeasuredChunkCosts costs = MeasuredChunkCosts.fit(new Timeline(d.pp(), o.timeline()), 0);
+            deployments.calibrated(d.id(), ChunkCostCalibration.measured(costs, run.id(), o.chunkSchedule()));
+            // only from LOADING: a worker lost or drifted meanwhile has made it DEGRADED, and it stays so
+            if (deployments.moveState(d.id(), DeploymentState.LOADING, DeploymentState.READY, null)) {
+                log.info("deployment {} calibrated and ready: {}", d.name(), costs.describe());
+            }
+        } catch (RuntimeException e) {
+            calibrationFailed(d, run, e.getMessage());
+        }
+    }
+
+    private void calibrationFailed(Deployment d, Run run, String reason) {
+        String why = "the calibration run " + run.id() + " that measures the chunk costs of chunking planned failed: "
+                + reason + "; delete the deployment and create it again, or give a calibration";
+        if (deployments.setState(d.id(), DeploymentState.FAILED, why)) {
+            log.warn("deployment {} failed: {}", d.name(), why);
+        }
     }
 
     private void cancelled(Run run, Deployment d, String reason) {

@@ -15,6 +15,7 @@ import io.pipefill.controlplane.common.NotFoundException;
 import io.pipefill.controlplane.deployment.Deployment;
 import io.pipefill.controlplane.deployment.DeploymentService;
 import io.pipefill.controlplane.deployment.DeploymentState;
+import io.pipefill.controlplane.deployment.ShardsLoaded;
 import io.pipefill.controlplane.metrics.RunMetrics;
 import io.pipefill.model.agent.RunReport;
 import io.pipefill.model.pipeline.ChunkingDecision;
@@ -25,6 +26,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -136,7 +138,7 @@ public class RunService {
                         runs.failed(run.id(), SHUT_DOWN_QUEUED);
                         return;
                     }
-                    executor.execute(run, d.id(), prompt.tokens(), options.sampling(), this::register, active::remove);
+                    executor.execute(run, d.id(), prompt.tokens(), options, this::register, active::remove);
                 } catch (RuntimeException e) {
                     // whatever escaped the executor (a record gone, the database away) must not leave the run QUEUED
                     log.warn("run {} failed before it started: {}", run.id(), e.toString());
@@ -152,6 +154,37 @@ public class RunService {
             permit.release();
             throw e;
         }
+    }
+
+    /**
+     * A planned deployment without a given calibration has loaded its shards: its calibration run (random tokens,
+     * seed 0, one generated token, the given mixed chunk sizes) is recorded and queued like any run, outside the
+     * bulkhead; the executor fits its timeline and makes the deployment READY (or FAILED). Runs that arrive
+     * meanwhile are refused (the deployment is still LOADING), so none can start before the curves exist.
+     */
+    @EventListener
+    public void onShardsLoaded(ShardsLoaded event) {
+        Deployment d = deployments.get(event.deploymentId().toString());
+        int length = event.calibrationChunks().stream().mapToInt(Integer::intValue).sum();
+        ModelDirectory md = modelsRoot.open(models.byId(d.modelId()).orElseThrow(() -> new NotFoundException("model",
+                d.modelId())).location());
+        int[] tokens = new SplittableRandom(0).ints(length, 0, md.config().vocabSize()).toArray();
+        Run run = runs.insert(UUID.randomUUID(), d.id(), PromptKind.RANDOM, length, 1);
+        log.info("deployment {}: calibration run {} ({} tokens, chunks {})", d.name(), run.id(), length,
+                event.calibrationChunks());
+        RunOptions options = RunOptions.calibration(event.calibrationChunks());
+        queue(d.id()).submit(() -> {
+            try {
+                if (shuttingDown) {
+                    runs.failed(run.id(), SHUT_DOWN_QUEUED);
+                    return;
+                }
+                executor.execute(run, d.id(), tokens, options, this::register, active::remove);
+            } catch (RuntimeException e) {
+                log.warn("calibration run {} failed before it started: {}", run.id(), e.toString());
+                runs.failed(run.id(), "the run could not start: " + e.getMessage());
+            }
+        });
     }
 
     /**

@@ -75,6 +75,31 @@ class PlanApiTest extends ApiTestSupport {
     }
 
     @Test
+    @Order(3)
+    void aPlannedScheduleIsOptimisedForOneLayoutAndShown() {
+        adminPost("/api/v1/plans", body("model", "llama-3.1-8b", "promptTokens", 16384, "pp", 2, "tp", 4,
+                "chunking", "planned", "cluster", H100_X8))
+                .expectStatus().isOk()
+                .expectBody().jsonPath("$.mode").isEqualTo("predict")
+                .jsonPath("$.chunking.planned").isEqualTo(true)
+                .jsonPath("$.chunking.schedule").isNotEmpty()
+                .jsonPath("$.chunks[*].size").value(sizes -> assertThat(((List<?>) sizes).stream()
+                        .mapToInt(n -> ((Number) n).intValue()).sum()).isEqualTo(16384));
+        adminPost("/api/v1/plans", body("model", "llama-3.1-8b", "promptTokens", 16384, "chunking", "planned",
+                "cluster", H100_X8)).expectStatus().isBadRequest()
+                .expectBody().jsonPath("$.errors[0].field").isEqualTo("chunking")
+                .jsonPath("$.errors[0].message").value(m -> assertThat((String) m).contains("give pp and tp"));
+        adminPost("/api/v1/plans", body("model", "llama-3.1-8b", "promptTokens", 16384, "pp", 2, "tp", 4,
+                "chunking", "greedy", "cluster", H100_X8)).expectStatus().isBadRequest()
+                .expectBody().jsonPath("$.errors[0].field").isEqualTo("chunking")
+                .jsonPath("$.errors[0].message").value(m -> assertThat((String) m).contains("swept").contains("planned"));
+        adminPost("/api/v1/plans", body("model", "llama-3.1-8b", "promptTokens", 1 << 20, "pp", 2, "tp", 4,
+                "chunking", "planned", "cluster", H100_X8)).expectStatus().isBadRequest()
+                .expectBody().jsonPath("$.errors[0].field").isEqualTo("promptTokens")
+                .jsonPath("$.errors[0].message").value(m -> assertThat((String) m).contains("262144"));
+    }
+
+    @Test
     @Order(4)
     void badPlanRequestsAre400NamingTheField() {
         adminPost("/api/v1/plans", body("model", "llama-3.1-8b", "promptTokens", 1000,

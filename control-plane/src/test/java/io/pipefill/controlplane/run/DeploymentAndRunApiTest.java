@@ -123,6 +123,66 @@ class DeploymentAndRunApiTest {
     }
 
     @Test
+    void plannedChunkingValidationNamesTheFieldAndWhatIsAllowed() {
+        Map<String, Object> calibration = Map.of("stageCoefficients", List.of(List.of(1.0, 0.01, 1e-6, 0.0)));
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "greedy")), 400,
+                "chunking", "fixed, dynamic or planned");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned", "sigma", 0.5)), 400,
+                "sigma", "dynamic chunks only");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned", "dynamicChunking", true)),
+                400, "dynamicChunking", "chooses every chunk itself");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned", "chunkSize", 100)), 400,
+                "chunkSize", "largest planned chunk", "multiple of 64");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "fixed", "dynamicChunking", true)),
+                400, "dynamicChunking", "contradicts chunking fixed");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "calibration", calibration)), 400,
+                "calibration", "only chunking planned");
+        // a calibration prompt of maxTokens − 1 = 199 tokens holds 3 chunks of 64, 128, …: too few for a fit
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned", "maxTokens", 200)), 400,
+                "maxTokens", "at least 6 chunks", "give a calibration");
+        // calibrations that cannot be one
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "pp", 2, "chunking", "planned",
+                "calibration", calibration)), 400, "calibration.stageCoefficients", "pp 2 needs exactly 2");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned",
+                "calibration", Map.of("stageCoefficients", List.of(List.of(1.0, 0.01, 1e-6))))), 400,
+                "calibration.stageCoefficients", "exactly 4 coefficients");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned",
+                "calibration", Map.of("stageCoefficients", List.of(List.of(-5.0, 0.001, 0.0, 0.0))))), 400,
+                "calibration.stageCoefficients[0]", "-4.999 ms for a chunk of 1 tokens", "must be positive");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned",
+                "calibration", Map.of("stageCoefficients", List.of(List.of(1.0, 0.01, 0.0, -1e-4))))), 400,
+                "calibration.stageCoefficients[0]", "for a chunk of 2048 tokens");
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned",
+                "calibration", Map.of("stageCoefficients", List.of(List.of(1.0, 0.01, 0.0, 0.0)), "sendFixedMs", -1))), 400,
+                "calibration.sendFixedMs");
+    }
+
+    @Test
+    void aPlannedDeploymentShowsItsChunkingAndCalibration() {
+        Worker w = cluster.register(new WorkerRegistration("node-planned", "127.0.0.1", 2, 1 << 30, List.of(), Map.of(), "cpu",
+                "http://127.0.0.1:9/planned", null), Instant.now());
+        Map<String, Object> calibration = Map.of("stageCoefficients", List.of(List.of(1.5, 0.01, 2e-6, 1e-7)),
+                "sendFixedMs", 0.1);
+        admin().post().uri("/api/v1/deployments").contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("name", "planned-shown",
+                        "model", "tiny-api", "chunking", "planned", "chunkSize", 512, "calibration", calibration,
+                        "workers", List.of(w.id())))
+                .exchange().expectStatus().isCreated().expectBody()
+                .jsonPath("$.chunking").isEqualTo("planned")
+                .jsonPath("$.chunkSize").isEqualTo(512)
+                .jsonPath("$.dynamicChunking").isEqualTo(false)
+                .jsonPath("$.calibration.source").isEqualTo("request")
+                .jsonPath("$.calibration.stageCoefficients[0][3]").isEqualTo(1e-7)
+                .jsonPath("$.calibration.sendFixedMs").isEqualTo(0.1)
+                .jsonPath("$.calibration.sendPerTokenMs").isEqualTo(0.0)
+                .jsonPath("$.calibration.summary").value(v -> assertThat((String) v).startsWith("stage 0: 1.50 + 0.0100·n"));
+        // read back from the database, and older deployments are fixed or dynamic
+        Deployment stored = deployments.byName("planned-shown").orElseThrow();
+        assertThat(stored.planned()).isTrue();
+        assertThat(stored.calibration().costs().latency().ms(0, 100, 64)).isEqualTo(1.5 + 0.64 + 2e-6 * 6400 + 1e-7 * 4096);
+        assertThat(recorded("plain-fixed", DeploymentState.READY, 1024).chunking()).isEqualTo("fixed");
+    }
+
+    @Test
     void deploymentLookupsAndDeletion() {
         Deployment d = recorded("dep-lookup", DeploymentState.READY, 1024);
         admin().get().uri("/api/v1/deployments/dep-lookup").exchange().expectStatus().isOk()

@@ -32,9 +32,17 @@ final class RunSpecs {
             require(p != null && p.host() != null && !p.host().isBlank() && p.port() > 0 && p.port() <= 65535,
                     "peers[" + i + "] must have a host and a port in [1, 65535], got " + p);
         }
+        List<Integer> schedule = rs.chunkSchedule();
+        if (schedule != null) {
+            require(!rs.dynamic(), "chunkSchedule gives the chunks itself; dynamic must be false with it");
+            require(!schedule.isEmpty() && schedule.stream().allMatch(n -> n != null && n > 0),
+                    "chunkSchedule must list positive chunk sizes, got " + schedule);
+            long sum = schedule.stream().mapToLong(Integer::longValue).sum();
+            require(sum == tokens.length, "chunkSchedule covers " + sum + " tokens but the prompt has " + tokens.length);
+        }
         PipelineSpec spec = new PipelineSpec(plan.modelDir().toString(), plan.topology(), rs.chunk(), rs.dynamic(),
                 rs.sigma(), null, plan.threads(), Duration.ofMillis(rs.peerTimeoutMs()),
-                List.of(new PipelineSpec.Request(tokens, rs.maxNewTokens(), rs.samplingOrGreedy())));
+                List.of(new PipelineSpec.Request(tokens, rs.maxNewTokens(), rs.samplingOrGreedy())), schedule);
         int stage = loaded.stageIndex();
         int need = spec.kvCapacity(stage);
         require(need <= loaded.kvCapacity(), "the run needs " + need + " KV positions on stage " + stage + " ("

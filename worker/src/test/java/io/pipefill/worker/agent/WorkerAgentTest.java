@@ -140,6 +140,14 @@ class WorkerAgentTest {
                 SECRETS.computeIfAbsent(runId, k -> RunStart.newDataSecret()));
     }
 
+    /** An uneven explicit schedule over the 40-token prompt, as a planned deployment sends it. */
+    static final List<Integer> EXPLICIT = List.of(24, 8, 5, 3);
+
+    static RunStart explicitStart(String runId, List<DataEndpoint> peers, List<Integer> schedule) {
+        return new RunStart(runId, PROMPT, NEW_TOKENS, 24, false, 0, peers, 10_000,
+                SECRETS.computeIfAbsent(runId, k -> RunStart.newDataSecret()), null, schedule);
+    }
+
     @Test
     void registersWithItsNodeAndSendsHeartbeats() throws Exception {
         JsonNode reg = cp.await(cp.registrations, r -> r.path("agentUrl").asText().equals(a0.agentUrl().toString()),
@@ -164,14 +172,25 @@ class WorkerAgentTest {
         assertEquals("READY", again.body().path("state").asText());
         assertTrue(again.body().path("weightBytes").asLong() > 0);
 
-        for (String runId : List.of("run-fixed", "run-dynamic")) {
+        // a schedule that does not cover the prompt is refused before anything runs
+        DataEndpoint bad0 = open(a0, "run-bad-schedule");
+        Answer badSchedule = call(a0, "POST", "/agent/runs/run-bad-schedule/start",
+                explicitStart("run-bad-schedule", List.of(bad0, bad0), List.of(24, 8)));
+        assertEquals(400, badSchedule.status());
+        assertTrue(badSchedule.body().path("detail").asText().contains("chunkSchedule covers 32 tokens but the prompt has 40"),
+                badSchedule.body().toString());
+        assertEquals(202, call(a0, "DELETE", "/agent/runs/run-bad-schedule", null).status());
+
+        for (String runId : List.of("run-fixed", "run-dynamic", "run-explicit")) {
             boolean dynamic = runId.endsWith("dynamic");
+            boolean explicit = runId.endsWith("explicit");
             DataEndpoint e0 = open(a0, runId);
             DataEndpoint e1 = open(a1, runId);
             assertEquals(e0, open(a0, runId), "open is idempotent per run");
             List<DataEndpoint> peers = List.of(e0, e1);
-            assertEquals(202, call(a1, "POST", "/agent/runs/" + runId + "/start", runStart(runId, dynamic, peers, 10_000)).status());
-            assertEquals(202, call(a0, "POST", "/agent/runs/" + runId + "/start", runStart(runId, dynamic, peers, 10_000)).status());
+            RunStart start = explicit ? explicitStart(runId, peers, EXPLICIT) : runStart(runId, dynamic, peers, 10_000);
+            assertEquals(202, call(a1, "POST", "/agent/runs/" + runId + "/start", start).status());
+            assertEquals(202, call(a0, "POST", "/agent/runs/" + runId + "/start", start).status());
             cp.awaitReport(runId, 0, "done", 20_000);
             cp.awaitReport(runId, 1, "done", 20_000);
 
@@ -197,6 +216,15 @@ class WorkerAgentTest {
                 assertEquals("done", mine.get(mine.size() - 1).path("type").asText());
                 JsonNode timeline = cp.awaitReport(runId, rank, "timeline", 0).path("body");
                 assertEquals(rank, timeline.path("rank").asInt());
+                if (explicit) { // every rank ran exactly the given chunks, in order
+                    List<Integer> sizes = new java.util.ArrayList<>();
+                    timeline.path("events").forEach(ev -> {
+                        if (ev.path("request").asInt() == 0 && !ev.path("decode").asBoolean()) {
+                            sizes.add(ev.path("size").asInt());
+                        }
+                    });
+                    assertEquals(EXPLICIT, sizes, timeline.toString());
+                }
                 // one clock for every rank: all events lie shortly after rank 0's epoch
                 for (JsonNode ev : timeline.path("events")) {
                     assertTrue(ev.path("startMs").asDouble() > -50 && ev.path("startMs").asDouble() < 20_000, ev.toString());
