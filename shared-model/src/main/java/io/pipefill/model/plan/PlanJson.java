@@ -40,7 +40,8 @@ public final class PlanJson {
         ObjectNode eff = o.putObject("efficiency");
         var e = r.cluster().gpu().efficiency();
         eff.put("gemm", e.gemm()).put("attention", e.attention()).put("memory", e.memory()).put("network", e.network())
-                .put("layer_overhead_ms", e.layerOverheadMs());
+                .put("layer_overhead_ms", e.layerOverheadMs())
+                .put("chunk_overhead_ms", e.chunkOverheadMs());
         if (!report.plans().isEmpty()) {
             plan(o, report.best(), timeline);
         }
