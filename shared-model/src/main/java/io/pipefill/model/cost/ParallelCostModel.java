@@ -223,6 +223,11 @@ public final class ParallelCostModel {
         return new Gemms(s.flops, s.seconds, s.computeS, s.trafficS);
     }
 
+    /** Share of the SMs the attention kernel of a chunk of {@code n} tokens keeps busy over its waves. */
+    public double attentionWaveFill(int n) {
+        return gpu.shapes().waveFill(n, headsPerGpu);
+    }
+
     /** Attention FLOPs of one layer on one GPU, its time at 100 % of the kernel's large-shape rate, KV bytes read. */
     private record Attention(double flops, double idealS, double kvBytes) {
     }

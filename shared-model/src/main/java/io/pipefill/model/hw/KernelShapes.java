@@ -65,8 +65,13 @@ public record KernelShapes(int sms, int attentionQueryTile, double gemmOverlapEx
      * {@code headsPerGpu} query heads: the last wave's fill times the table's share at the mean keys per query.
      */
     public double attentionShare(long prefix, int n, double headsPerGpu) {
+        return waveFill(n, headsPerGpu) * attentionByKeys.at(prefix + (n + 1) / 2.0);
+    }
+
+    /** Share of the SMs' slots that the attention CTAs of a chunk of {@code n} queries fill over all its waves. */
+    public double waveFill(int n, double headsPerGpu) {
         double ctas = Math.ceil((double) n / attentionQueryTile) * Math.max(1, Math.round(headsPerGpu));
         double waves = Math.ceil(ctas / sms);
-        return ctas / (waves * sms) * attentionByKeys.at(prefix + (n + 1) / 2.0);
+        return ctas / (waves * sms);
     }
 }

@@ -193,7 +193,7 @@ public final class Planner {
             Candidate reference = best;
             Candidate planned = planned(cost, sim, prompt, fixedSizes, bestFixed, bestDynamic);
             sweep.add(new Plan.SweepPoint(planned.choice.describe(), planned.result.ttftMs()));
-            why = " " + whyPlanned(planned, reference, bestFixed, bestDynamic, lowerBoundMs(cost, prompt));
+            why = " " + whyPlanned(cost, planned, reference, bestFixed, bestDynamic, lowerBoundMs(cost, prompt));
             best = planned;
         }
         SimulationResult res = best.result;
@@ -247,8 +247,8 @@ public final class Planner {
      * last stage's TTFT is when it starts (the fill), plus what it computes, plus what it waits between chunks
      * (on the previous stages or their sends), plus the lm_head; the drain is what follows stage 0's last chunk.
      */
-    static String whyPlanned(Candidate planned, Candidate reference, Candidate bestFixed, Candidate bestDynamic,
-                             double lowerBoundMs) {
+    static String whyPlanned(ParallelCostModel cost, Candidate planned, Candidate reference, Candidate bestFixed,
+                             Candidate bestDynamic, double lowerBoundMs) {
         Anatomy p = Anatomy.of(planned.result);
         Anatomy q = Anatomy.of(reference.result);
         StringBuilder b = new StringBuilder();
@@ -268,11 +268,37 @@ public final class Planner {
                         + "counted in the waits.",
                 100 * gain, p.fill, q.fill, p.first, q.first, p.compute, q.compute, p.chunks, q.chunks, p.gaps, q.gaps,
                 p.minCost, p.maxCost, q.minCost, q.maxCost, p.drain, q.drain, p.last, q.last, p.sends, q.sends));
+        b.append(String.format(" Idle time summed over the stages (the pipeline's fill, drain and stalls): %.0f vs %.0f ms."
+                        + " Attention kernels fill %.1f%% vs %.1f%% of the SMs' slots over their waves (FLOP-weighted; a"
+                        + " chunk's query tiles × heads per GPU that leave the last wave part-empty waste the rest).",
+                idleMs(planned.result), idleMs(reference.result), 100 * attentionFill(cost, planned.choice.schedule()),
+                100 * attentionFill(cost, reference.choice.schedule())));
         b.append(String.format(" No schedule can finish before %.0f ms (the busiest stage's work on the whole prompt as "
                 + "one chunk, plus the lm_head): the better rule is %.1f%% above that bound, the planned schedule %.1f%%.",
                 lowerBoundMs, 100 * (reference.result.ttftMs() / lowerBoundMs - 1),
                 100 * (planned.result.ttftMs() / lowerBoundMs - 1)));
         return b.toString();
+    }
+
+    /** Stage-time not spent computing, over all stages: P × makespan − Σ busy. */
+    private static double idleMs(SimulationResult r) {
+        double idle = 0;
+        for (double u : r.stageUtilization()) {
+            idle += (1 - u) * r.ttftMs();
+        }
+        return idle;
+    }
+
+    /** The attention kernels' wave fill over a schedule, weighted by each chunk's attention FLOPs on stage 0. */
+    private static double attentionFill(ParallelCostModel cost, ChunkSchedule s) {
+        double flops = 0;
+        double filled = 0;
+        for (var ch : s.chunks()) {
+            double f = cost.chunkCost(0, ch.offset(), ch.size()).attentionFlops();
+            flops += f;
+            filled += f * cost.attentionWaveFill(ch.size());
+        }
+        return flops > 0 ? filled / flops : 1;
     }
 
     /**

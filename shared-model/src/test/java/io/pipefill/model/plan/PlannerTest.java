@@ -157,6 +157,8 @@ class PlannerTest {
             assertEquals(0, n % 64, "aligned: " + p.chunking().schedule().describeSizes());
         }
         assertTrue(p.reason().contains("Why planned") && p.reason().contains("starts after"), p.reason());
+        assertTrue(p.reason().contains("Idle time summed over the stages") && p.reason().contains("of the SMs' slots"),
+                p.reason());
         var json = PlanJson.tree(planner.plan(req), false);
         assertEquals(p.chunking().schedule().describeSizes(), json.get("chunking").get("schedule").asText());
         assertTrue(json.get("chunking").get("planned").asBoolean());
