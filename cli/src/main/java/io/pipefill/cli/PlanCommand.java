@@ -172,6 +172,10 @@ final class PlanCommand implements Callable<Integer> {
                     report.request().predicts() ? "" : "#" + rank++ + "  ", p.layout().name(), p.ttftMs() / 1000,
                     p.tokensPerSecond(), p.tokensPerSecondPerGpu(), 100 * p.simulation().bubbleRatio());
             out.printf("    layers %s; chunking %s%n", p.layout().partition(), p.chunking().describe());
+            if (p.partitionSearched()) {
+                out.printf("    --layer-partition %s (searched; the even split %s)%n", p.layout().partition(),
+                        String.format("%.1f s", p.evenPartitionTtftMs() / 1000));
+            }
             if (p.chunking().planned()) {
                 out.printf("    --chunk-schedule %s%n", p.chunking().schedule().describeSizes());
             }

@@ -133,7 +133,8 @@ public final class ParallelCostModel {
         if (n <= 0 || prefix < 0) {
             throw new IllegalArgumentException("a chunk needs n > 0 tokens and a prefix ≥ 0, got n=" + n + " prefix=" + prefix);
         }
-        ChunkCost c = new ChunkCost(0, 0, 0, eff.chunkOverheadMs(), 0, 0, false, false);
+        ChunkCost c = new ChunkCost(0, 0, 0, eff.chunkOverheadMs() + (stage == 0 ? embeddingMs(n) : 0), 0, 0, false,
+                false);
         if (denseLayers[stage] > 0) {
             c = c.plus(layerCost(false, prefix, n).times(denseLayers[stage]));
         }
@@ -279,6 +280,11 @@ public final class ParallelCostModel {
         double bw = (inter ? cluster.nicBytesPerS() : nvlinkOneWay()) * eff.network();
         double lat = inter ? cluster.nicLatencyMs() : cluster.nvlinkLatencyMs();
         return lat + sendBytes(n) / bw * 1e3;
+    }
+
+    /** The first stage's embedding of n tokens: a gather of n rows, read and written once through HBM. */
+    public double embeddingMs(int n) {
+        return (double) n * m.hiddenSize() * (m.embedBytes() + ACT) / (gpu.hbmBytesPerS() * eff.memory()) * 1e3;
     }
 
     /** Final norm + lm_head for the one position TTFT needs: reading lm_head's slice dominates. */

@@ -69,6 +69,12 @@ public final class PlanJson {
         o.put("gpus", p.layout().gpus());
         ArrayNode part = o.putArray("layer_partition");
         Arrays.stream(p.layout().partition().layersPerStage()).forEach(part::add);
+        // the same in the form `--layer-partition` and a deployment's layerPartition take
+        o.put("layer_partition_arg", p.layout().partition().toString());
+        o.put("layer_partition_searched", p.partitionSearched());
+        if (p.partitionSearched()) {
+            o.put("even_partition_ttft_ms", p.evenPartitionTtftMs());
+        }
         o.put("ttft_ms", p.ttftMs());
         o.put("prefill_tokens_per_s", p.tokensPerSecond());
         o.put("prefill_tokens_per_s_per_gpu", p.tokensPerSecondPerGpu());
