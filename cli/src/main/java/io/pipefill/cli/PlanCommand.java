@@ -173,8 +173,9 @@ final class PlanCommand implements Callable<Integer> {
                     p.tokensPerSecond(), p.tokensPerSecondPerGpu(), 100 * p.simulation().bubbleRatio());
             out.printf("    layers %s; chunking %s%n", p.layout().partition(), p.chunking().describe());
             if (p.partitionSearched()) {
-                out.printf("    --layer-partition %s (searched; the even split %s)%n", p.layout().partition(),
-                        String.format("%.1f s", p.evenPartitionTtftMs() / 1000));
+                out.printf("    --layer-partition %s (searched: the even split %s takes %.1f s)%n", p.layout().partition(),
+                        io.pipefill.model.LayerPartition.even(p.layout().partition().totalLayers(), p.layout().pp()),
+                        p.evenPartitionTtftMs() / 1000);
             }
             if (p.chunking().planned()) {
                 out.printf("    --chunk-schedule %s%n", p.chunking().schedule().describeSizes());
