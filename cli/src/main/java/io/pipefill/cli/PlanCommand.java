@@ -160,9 +160,9 @@ final class PlanCommand implements Callable<Integer> {
         report.notes().forEach(n -> out.println("note     " + n));
         if (cal != null) {
             var e = cal.efficiency();
-            out.printf("calibrated from %d samples: GEMM %.3g%%, attention %.3g%%, network %.3g%%, %.3f ms per layer"
-                    + " (rms error %.1f%%)%n", cal.samples(), 100 * e.gemm(), 100 * e.attention(), 100 * e.network(),
-                    e.layerOverheadMs(), 100 * cal.rmsRelativeError());
+            out.printf("calibrated from %d samples: GEMM %.3g%%, attention %.3g%%, network %.3g%%, %.3f ms per layer,"
+                    + " %.3f ms per chunk (rms error %.1f%%)%n", cal.samples(), 100 * e.gemm(), 100 * e.attention(),
+                    100 * e.network(), e.layerOverheadMs(), e.chunkOverheadMs(), 100 * cal.rmsRelativeError());
             cal.notes().forEach(n -> out.println("         " + n));
         }
         int rank = 1;
@@ -172,6 +172,11 @@ final class PlanCommand implements Callable<Integer> {
                     report.request().predicts() ? "" : "#" + rank++ + "  ", p.layout().name(), p.ttftMs() / 1000,
                     p.tokensPerSecond(), p.tokensPerSecondPerGpu(), 100 * p.simulation().bubbleRatio());
             out.printf("    layers %s; chunking %s%n", p.layout().partition(), p.chunking().describe());
+            if (p.partitionSearched()) {
+                out.printf("    --layer-partition %s (searched: the even split %s takes %.1f s)%n", p.layout().partition(),
+                        io.pipefill.model.LayerPartition.even(p.layout().partition().totalLayers(), p.layout().pp()),
+                        p.evenPartitionTtftMs() / 1000);
+            }
             if (p.chunking().planned()) {
                 out.printf("    --chunk-schedule %s%n", p.chunking().schedule().describeSizes());
             }

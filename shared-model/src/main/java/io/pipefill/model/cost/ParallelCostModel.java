@@ -11,16 +11,20 @@ import io.pipefill.model.sim.StageLatency;
  * Analytic latency and memory of a model split PP × TP over a cluster. Per decoder layer and chunk of n tokens
  * after a prefix of L, on one GPU of the stage's TP group (all ranks do the same work):
  * <ul>
- *   <li>GEMMs: 2·n·(active parameters / TP) FLOPs at the weights' peak (FP8 where the chip has it) × GEMM
- *       efficiency, but never faster than reading the weights once from HBM (the floor that short chunks hit);
- *       MoE counts only the k routed experts (plus shared experts and the router) and reads only the experts that
- *       some token of the chunk is routed to;</li>
- *   <li>attention: causal pairs n·L + n(n+1)/2 × FLOPs per pair at the BF16 peak × attention efficiency, floored
- *       by reading the prefix's KV cache once; MLA also expands the cached latents of the prefix through
- *       kv_b_proj (a GEMM of 2·L·kv_lora·(heads/TP)·(nope + v) FLOPs);</li>
+ *   <li>GEMMs, one by one with their shapes (M = chunk tokens, N, K per GPU): 2MNK FLOPs at the weights' peak
+ *       (FP8 where the chip has it) × GEMM efficiency, blended with the time to move the weights and the
+ *       activations through HBM as the chip's {@link io.pipefill.model.hw.KernelShapes} say, so short chunks run
+ *       below the large-shape rate and tiny ones at the weights' read time; MoE runs the k routed experts of each
+ *       token as a grouped GEMM over the experts some token of the chunk reaches (M = the tokens each of them
+ *       gets), plus shared experts and the router; MLA also expands the cached latents of the prefix through
+ *       kv_b_proj (a BF16 GEMM with M = the prefix);</li>
+ *   <li>attention: causal pairs n·L + n(n+1)/2 × FLOPs per pair at the BF16 peak × attention efficiency × the
+ *       kernel's share at this chunk length and prefix (last-wave fill, short key ranges), floored by reading the
+ *       prefix's KV cache once;</li>
  *   <li>TP: two ring all-reduces of the n × hidden BF16 activations per layer, 2(T−1)/T · bytes / bandwidth +
  *       2(T−1) link latencies, over NVLink inside a node, the NIC across nodes;</li>
- *   <li>a fixed per-layer overhead (launches, norms, RoPE) from the efficiency factors.</li>
+ *   <li>a fixed per-layer overhead (launches, norms, RoPE) and a fixed per-chunk one per stage (input wait,
+ *       synchronisation and posting of the send) from the efficiency factors.</li>
  * </ul>
  * Terms add (kernels of one layer run one after the other on the compute stream). The P2P send of a chunk
  * carries the hidden states and the residual (BF16), rank i of one stage to rank i of the next.
@@ -44,8 +48,12 @@ public final class ParallelCostModel {
     private final double attnParamsPerGpu;
     private final double kvBytesPerTokenLayer;
     private final double attnFlopsPerPair;
-    private final double prefixExpandFlopsPerToken;
     private final double qkvWidthPerGpu;
+    private final double headsPerGpu;
+    /** The attention block's GEMMs on one GPU with M = the chunk: {N, K} each. */
+    private final double[][] attnGemms;
+    /** kv_b_proj's {N, K} for MLA's prefix expansion (M = the prefix), or null. */
+    private final double[] expandGemm;
 
     public ParallelCostModel(ModelSpec m, Cluster cluster, Layout layout) {
         this.m = m;
@@ -76,8 +84,15 @@ public final class ParallelCostModel {
             // the latent cache is not split by heads: every TP rank keeps all of it
             kvBytesPerTokenLayer = a.latentWidth() * (double) ModelSpec.KV_BYTES;
             attnFlopsPerPair = 2 * heads * (a.qkHeadDim() + a.vHeadDim());
-            prefixExpandFlopsPerToken = 2.0 * a.kvLoraRank() * heads * (a.qkNopeHeadDim() + a.vHeadDim());
             qkvWidthPerGpu = heads * (2 * a.qkHeadDim() + a.vHeadDim());
+            headsPerGpu = heads;
+            double[] kvB = {heads * (a.qkNopeHeadDim() + a.vHeadDim()), a.kvLoraRank()};
+            double[] o = {h, heads * a.vHeadDim()};
+            double[] kvA = {a.latentWidth(), h};
+            attnGemms = a.qLoraRank() > 0
+                    ? new double[][] {{a.qLoraRank(), h}, {heads * a.qkHeadDim(), a.qLoraRank()}, kvA, kvB, o}
+                    : new double[][] {{heads * a.qkHeadDim(), h}, kvA, kvB, o};
+            expandGemm = kvB;
         } else {
             AttentionSpec.Gqa g = (AttentionSpec.Gqa) m.attention();
             double heads = g.heads() / (double) tp;
@@ -86,8 +101,10 @@ public final class ParallelCostModel {
             attnParamsPerGpu = 2 * h * heads * g.headDim() + 2 * h * kvHeads * g.headDim();
             kvBytesPerTokenLayer = 2 * kvHeads * g.headDim() * ModelSpec.KV_BYTES;
             attnFlopsPerPair = 4 * heads * g.headDim();
-            prefixExpandFlopsPerToken = 0;
             qkvWidthPerGpu = (heads + 2 * kvHeads) * g.headDim();
+            headsPerGpu = heads;
+            attnGemms = new double[][] {{qkvWidthPerGpu, h}, {h, heads * g.headDim()}};
+            expandGemm = null;
         }
     }
 
@@ -111,12 +128,13 @@ public final class ParallelCostModel {
         return this::sendMs;
     }
 
-    /** The cost of one chunk on one GPU of {@code stage}, by component. */
+    /** The cost of one chunk on one GPU of {@code stage}, by component (the per-chunk overhead included). */
     public ChunkCost chunkCost(int stage, long prefix, int n) {
         if (n <= 0 || prefix < 0) {
             throw new IllegalArgumentException("a chunk needs n > 0 tokens and a prefix ≥ 0, got n=" + n + " prefix=" + prefix);
         }
-        ChunkCost c = ChunkCost.ZERO;
+        ChunkCost c = new ChunkCost(0, 0, 0, eff.chunkOverheadMs() + (stage == 0 ? embeddingMs(n) : 0), 0, 0, false,
+                false);
         if (denseLayers[stage] > 0) {
             c = c.plus(layerCost(false, prefix, n).times(denseLayers[stage]));
         }
@@ -126,62 +144,100 @@ public final class ParallelCostModel {
         return c;
     }
 
-    /** One decoder layer on one GPU. */
+    /** One decoder layer on one GPU (without the per-chunk overhead). */
     public ChunkCost layerCost(boolean moe, long prefix, int n) {
-        Work w = work(moe, prefix, n);
-        int wb = m.weightBytes();
-        double gemmRate = gpu.gemmPeak(wb) * eff.gemm();
-        double bf16Rate = gpu.bf16Flops() * eff.gemm();
-        double attnRate = gpu.bf16Flops() * eff.attention();
-        double hbm = gpu.hbmBytesPerS() * eff.memory();
-        double gemmCompute = w.gemmFlops / gemmRate;
-        double gemmFloor = w.weightBytesRead / hbm;
-        double gemmS = Math.max(gemmCompute, gemmFloor) + w.expandFlops / bf16Rate;
-        double attnCompute = w.attnFlops / attnRate;
-        double attnFloor = w.kvBytesRead / hbm;
-        double attnS = Math.max(attnCompute, attnFloor);
+        Gemms g = gemms(moe, prefix, n, eff.gemm());
+        Attention a = attention(prefix, n);
+        double attnCompute = a.idealS / eff.attention();
+        double attnFloor = a.kvBytes / (gpu.hbmBytesPerS() * eff.memory());
         double arMs = tp > 1 ? 2 * allReduceMs((double) n * m.hiddenSize() * ACT) : 0;
-        return new ChunkCost(gemmS * 1e3, attnS * 1e3, arMs, eff.layerOverheadMs(), w.gemmFlops + w.expandFlops,
-                w.attnFlops, gemmFloor > gemmCompute, attnFloor > attnCompute);
+        return new ChunkCost(g.seconds * 1e3, Math.max(attnCompute, attnFloor) * 1e3, arMs, eff.layerOverheadMs(),
+                g.flops, a.flops, g.trafficS > g.computeS, attnFloor > attnCompute);
     }
 
     /**
-     * GEMM and attention time (ms) of one layer at 100% efficiency and without memory floors, and the TP
-     * all-reduce time: the terms that calibration scales by 1 / efficiency.
+     * What calibration scales by 1 / efficiency, for one layer, in ms: the GEMMs' time at GEMM efficiency
+     * {@code gemmEfficiency} times that efficiency (so dividing by it gives the time again; not exactly linear in
+     * it, as the HBM traffic does not scale, hence calibration iterates), the attention's time at 100 % of the
+     * kernel's large-shape rate (its shape share included), and the TP all-reduce time.
      */
-    public double[] idealLayerMs(boolean moe, long prefix, int n) {
-        Work w = work(moe, prefix, n);
-        double gemm = (w.gemmFlops / gpu.gemmPeak(m.weightBytes()) + w.expandFlops / gpu.bf16Flops()) * 1e3;
-        double attn = w.attnFlops / gpu.bf16Flops() * 1e3;
+    public double[] idealLayerMs(boolean moe, long prefix, int n, double gemmEfficiency) {
+        Gemms g = gemms(moe, prefix, n, gemmEfficiency);
         double ar = tp > 1 ? 2 * allReduceMs((double) n * m.hiddenSize() * ACT) : 0;
-        return new double[] {gemm, attn, ar};
+        return new double[] {g.seconds * gemmEfficiency * 1e3, attention(prefix, n).idealS * 1e3, ar};
     }
 
-    /** FLOPs and bytes of one layer on one GPU for a chunk of n tokens after prefix tokens. */
-    private record Work(double gemmFlops, double expandFlops, double attnFlops, double weightBytesRead,
-                        double kvBytesRead) {
+    /** The GEMMs of one layer on one GPU at GEMM efficiency {@code e}: FLOPs, time, and its compute and traffic parts. */
+    private record Gemms(double flops, double seconds, double computeS, double trafficS) {
     }
 
-    private Work work(boolean moe, long prefix, int n) {
-        double h = m.hiddenSize();
-        double activeMlp;
-        double readMlp;
-        if (moe) {
-            MoeSpec e = m.moe();
-            double router = h * e.experts();
-            double shared = 3 * h * e.sharedIntermediate() / tp;
-            double expert = 3 * h * e.expertIntermediate();
-            // balanced routing: each rank computes n·k/TP (token, expert) pairs over its E/TP experts
-            activeMlp = expert * e.activeExperts() / tp + shared + router;
-            readMlp = expert * (e.experts() / (double) tp) * e.shareTouched(n) + shared + router;
-        } else {
-            activeMlp = 3 * h * m.intermediateSize() / tp;
-            readMlp = activeMlp;
+    private final class GemmSum {
+        double flops;
+        double seconds;
+        double computeS;
+        double trafficS;
+
+        /** {@code count} GEMMs of M × K by K × N at {@code peak} with weights of {@code wb} bytes per element. */
+        void add(double count, double mRows, double n, double k, double peak, double wb, double e) {
+            if (count <= 0 || mRows <= 0) {
+                return;
+            }
+            double f = 2 * mRows * n * k;
+            double c = f / (peak * e);
+            double t = (k * n * wb + (mRows * k + mRows * n) * ACT) / (gpu.hbmBytesPerS() * eff.memory());
+            flops += count * f;
+            computeS += count * c;
+            trafficS += count * t;
+            seconds += count * gpu.shapes().gemmSeconds(c, t);
         }
+    }
+
+    private Gemms gemms(boolean moe, long prefix, int n, double e) {
+        int wb = m.weightBytes();
+        double peak = gpu.gemmPeak(wb);
+        double h = m.hiddenSize();
+        GemmSum s = new GemmSum();
+        for (double[] nk : attnGemms) {
+            s.add(1, n, nk[0], nk[1], peak, wb, e);
+        }
+        if (expandGemm != null) {
+            // the cached latents are BF16: their expansion runs at the BF16 peak
+            s.add(1, prefix, expandGemm[0], expandGemm[1], gpu.bf16Flops(), ACT, e);
+        }
+        if (moe) {
+            MoeSpec x = m.moe();
+            s.add(1, n, x.experts(), h, peak, wb, e); // router
+            if (x.sharedIntermediate() > 0) {
+                s.add(1, n, 2.0 * x.sharedIntermediate() / tp, h, peak, wb, e);
+                s.add(1, n, h, (double) x.sharedIntermediate() / tp, peak, wb, e);
+            }
+            // balanced routing: this rank's E/TP experts take n·k/TP (token, expert) pairs, spread over the experts
+            // some token reaches
+            double touched = x.experts() / (double) tp * x.shareTouched(n);
+            double rows = (double) n * x.activeExperts() / tp / touched;
+            s.add(touched, rows, 2.0 * x.expertIntermediate(), h, peak, wb, e);
+            s.add(touched, rows, h, x.expertIntermediate(), peak, wb, e);
+        } else {
+            s.add(1, n, 2.0 * m.intermediateSize() / tp, h, peak, wb, e);
+            s.add(1, n, h, (double) m.intermediateSize() / tp, peak, wb, e);
+        }
+        return new Gemms(s.flops, s.seconds, s.computeS, s.trafficS);
+    }
+
+    /** Share of the SMs the attention kernel of a chunk of {@code n} tokens keeps busy over its waves. */
+    public double attentionWaveFill(int n) {
+        return gpu.shapes().waveFill(n, headsPerGpu);
+    }
+
+    /** Attention FLOPs of one layer on one GPU, its time at 100 % of the kernel's large-shape rate, KV bytes read. */
+    private record Attention(double flops, double idealS, double kvBytes) {
+    }
+
+    private Attention attention(long prefix, int n) {
         double pairs = (double) n * prefix + (double) n * (n + 1) / 2;
-        return new Work(2.0 * n * (attnParamsPerGpu + activeMlp), prefixExpandFlopsPerToken * prefix,
-                pairs * attnFlopsPerPair, (attnParamsPerGpu + readMlp) * m.weightBytes(),
-                (prefix + n) * kvBytesPerTokenLayer);
+        double flops = pairs * attnFlopsPerPair;
+        double share = gpu.shapes().attentionShare(prefix, n, headsPerGpu);
+        return new Attention(flops, flops / (gpu.bf16Flops() * share), (prefix + n) * kvBytesPerTokenLayer);
     }
 
     /** Ring all-reduce of {@code bytes} over one stage's TP group. */
@@ -226,10 +282,15 @@ public final class ParallelCostModel {
         return lat + sendBytes(n) / bw * 1e3;
     }
 
+    /** The first stage's embedding of n tokens: a gather of n rows, read and written once through HBM. */
+    public double embeddingMs(int n) {
+        return (double) n * m.hiddenSize() * (m.embedBytes() + ACT) / (gpu.hbmBytesPerS() * eff.memory()) * 1e3;
+    }
+
     /** Final norm + lm_head for the one position TTFT needs: reading lm_head's slice dominates. */
     public double headMs() {
         double params = (double) m.vocabSize() * m.hiddenSize() / tp;
-        double s = Math.max(2 * params / (gpu.bf16Flops() * eff.gemm()), params * m.embedBytes()
+        double s = gpu.shapes().gemmSeconds(2 * params / (gpu.bf16Flops() * eff.gemm()), params * m.embedBytes()
                 / (gpu.hbmBytesPerS() * eff.memory()));
         return s * 1e3;
     }

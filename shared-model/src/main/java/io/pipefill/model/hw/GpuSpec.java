@@ -1,12 +1,13 @@
 package io.pipefill.model.hw;
 
 /**
- * One accelerator: datasheet peaks (dense, no sparsity) and the efficiency factors that turn them into
- * achievable rates. {@code fp8Flops} is 0 where the chip has no FP8 tensor cores (FP8 weights then run as BF16
- * GEMMs after dequantisation).
+ * One accelerator: datasheet peaks (dense, no sparsity), the efficiency factors that turn them into
+ * achievable rates at large shapes, and how its kernels slow down at small ones ({@link KernelShapes}).
+ * {@code fp8Flops} is 0 where the chip has no FP8 tensor cores (FP8 weights then run as BF16 GEMMs after
+ * dequantisation).
  */
 public record GpuSpec(String name, String description, long memoryBytes, double hbmBytesPerS, double bf16Flops,
-                      double fp8Flops, double nvlinkBytesPerS, Efficiency efficiency) {
+                      double fp8Flops, double nvlinkBytesPerS, Efficiency efficiency, KernelShapes shapes) {
 
     public GpuSpec {
         if (name == null || name.isBlank()) {
@@ -15,6 +16,9 @@ public record GpuSpec(String name, String description, long memoryBytes, double 
         if (memoryBytes <= 0 || !(hbmBytesPerS > 0) || !(bf16Flops > 0) || !(fp8Flops >= 0) || !(nvlinkBytesPerS > 0)) {
             throw new IllegalArgumentException("GPU " + name + ": memory, bandwidths and BF16 peak must be positive and the"
                     + " FP8 peak ≥ 0");
+        }
+        if (efficiency == null || shapes == null) {
+            throw new IllegalArgumentException("GPU " + name + " needs efficiency factors and kernel shapes");
         }
     }
 
@@ -28,6 +32,6 @@ public record GpuSpec(String name, String description, long memoryBytes, double 
     }
 
     public GpuSpec withEfficiency(Efficiency e) {
-        return new GpuSpec(name, description, memoryBytes, hbmBytesPerS, bf16Flops, fp8Flops, nvlinkBytesPerS, e);
+        return new GpuSpec(name, description, memoryBytes, hbmBytesPerS, bf16Flops, fp8Flops, nvlinkBytesPerS, e, shapes);
     }
 }

@@ -15,11 +15,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Refits a GPU's GEMM and attention efficiencies and its per-layer overhead from measured chunk times. The cost
- * model predicts a chunk as G/e_gemm + A/e_attn + layers·overhead + all-reduces, where G and A are the GEMM and
- * attention times at 100% of the peak; that is linear in (1/e_gemm, 1/e_attn, overhead), so least squares over
- * the samples gives them. Memory floors are left out of the fit: calibrate with chunks large enough to be
- * compute-bound. The network factor is refitted from measured sends when the file has them (time = latency +
+ * Refits a GPU's GEMM and attention efficiencies and its per-layer and per-chunk overheads from measured chunk
+ * times. The cost model predicts a stage's chunk as G/e_gemm + A/e_attn + layers·o_layer + o_chunk + all-reduces,
+ * where A is the attention time at 100% of the kernel's large-shape rate (its shape share for this chunk length
+ * and prefix included) and G the GEMMs' time with their HBM traffic blended in as the chip's
+ * {@link io.pipefill.model.hw.KernelShapes} say, times e_gemm. Given G that is linear in
+ * (1/e_gemm, 1/e_attn, o_layer, o_chunk), so least squares over the samples gives them; G itself depends a little on
+ * e_gemm (the traffic does not scale with it), so the fit is repeated with G at the last e_gemm until it settles.
+ * Attention's memory floor is left out of the fit: calibrate with chunks whose attention is compute-bound. The
+ * network factor is refitted from measured sends when the file has them (time = latency +
  * bytes / (bandwidth × e_net), least squares through the origin); the memory factor is kept.
  *
  * <p>Samples come from a JSON file: either the engine's {@code pipefill prefill --pp/--tp --json} report (its
@@ -139,57 +143,95 @@ public final class Calibration {
         Efficiency base = cluster.gpu().efficiency();
         Map<Integer, ParallelCostModel> byTp = new HashMap<>();
         int n = samples.size();
-        double[][] x = new double[n][3];
-        double[] y = new double[n];
-        for (int i = 0; i < n; i++) {
-            CalibrationSample s = samples.get(i);
+        for (CalibrationSample s : samples) {
             if (s.firstLayer() + s.layers() > m.numLayers()) {
                 throw new IllegalArgumentException("calibration sample with layers [" + s.firstLayer() + ", "
                         + (s.firstLayer() + s.layers()) + ") exceeds the " + m.numLayers() + " layers of " + m.name());
             }
-            ParallelCostModel cost = byTp.computeIfAbsent(s.tp(), t -> new ParallelCostModel(m, cluster,
+            byTp.computeIfAbsent(s.tp(), t -> new ParallelCostModel(m, cluster,
                     new Layout(1, t, LayerPartition.even(m.numLayers(), 1))));
-            double g = 0;
-            double a = 0;
-            double ar = 0;
-            for (int l = s.firstLayer(); l < s.firstLayer() + s.layers(); l++) {
-                double[] t = cost.idealLayerMs(m.isMoe(l), s.prefix(), s.chunk());
-                g += t[0];
-                a += t[1];
-                ar += t[2];
-            }
-            x[i] = new double[] {g, a, s.layers()};
-            y[i] = s.ms() - ar;
         }
+        double eg = base.gemm();
+        double ea = base.attention();
+        double[] coef = null;
+        double[][] x = new double[n][];
+        double[] y = new double[n];
         List<String> notes = new ArrayList<>();
-        double[] coef;
-        try {
-            coef = nonNegativeLeastSquares(x, y, notes);
-        } catch (IllegalArgumentException singular) {
-            // one chunk size (fixed chunking): GEMM time and the per-layer overhead both scale with the layer count
-            // alone and cannot be told apart; keep the overhead and fit the other two
-            double[][] x2 = new double[n][];
-            double[] y2 = new double[n];
+        for (int round = 0; round < 50; round++) {
             for (int i = 0; i < n; i++) {
-                x2[i] = new double[] {x[i][0], x[i][1]};
-                y2[i] = y[i] - x[i][2] * base.layerOverheadMs();
+                CalibrationSample s = samples.get(i);
+                ParallelCostModel cost = byTp.get(s.tp());
+                double g = 0;
+                double a = 0;
+                double ar = 0;
+                for (int l = s.firstLayer(); l < s.firstLayer() + s.layers(); l++) {
+                    double[] t = cost.idealLayerMs(m.isMoe(l), s.prefix(), s.chunk(), eg);
+                    g += t[0];
+                    a += t[1];
+                    ar += t[2];
+                }
+                x[i] = new double[] {g, a, s.layers(), 1};
+                y[i] = s.ms() - ar;
             }
-            double[] c2 = nonNegativeLeastSquares(x2, y2, notes);
-            coef = new double[] {c2[0], c2[1], base.layerOverheadMs()};
-            notes.add(String.format("the samples have too few chunk sizes to separate the per-layer overhead from GEMM "
-                    + "time; kept the overhead at %.3f ms per layer", base.layerOverheadMs()));
+            notes.clear();
+            coef = linearFit(x, y, base, notes);
+            double before = eg;
+            eg = clampEfficiency(coef[0], "GEMM", base.gemm(), new ArrayList<>());
+            ea = clampEfficiency(coef[1], "attention", base.attention(), new ArrayList<>());
+            if (Math.abs(eg - before) <= 1e-12 * eg) {
+                break;
+            }
         }
-        double eg = clampEfficiency(coef[0], "GEMM", base.gemm(), notes);
-        double ea = clampEfficiency(coef[1], "attention", base.attention(), notes);
+        eg = clampEfficiency(coef[0], "GEMM", base.gemm(), notes);
+        ea = clampEfficiency(coef[1], "attention", base.attention(), notes);
         double en = sends.isEmpty() ? base.network() : networkEfficiency(m, cluster, sends, notes);
-        Efficiency e = new Efficiency(eg, ea, base.memory(), en, coef[2]);
+        Efficiency e = new Efficiency(eg, ea, base.memory(), en, coef[2], coef[3]);
         double sq = 0;
         for (int i = 0; i < n; i++) {
-            double pred = x[i][0] / eg + x[i][1] / ea + x[i][2] * coef[2] + (samples.get(i).ms() - y[i]);
+            double pred = x[i][0] / eg + x[i][1] / ea + x[i][2] * coef[2] + coef[3] + (samples.get(i).ms() - y[i]);
             double rel = (pred - samples.get(i).ms()) / samples.get(i).ms();
             sq += rel * rel;
         }
         return new Result(e, n, Math.sqrt(sq / n), notes);
+    }
+
+    /**
+     * (1/e_gemm, 1/e_attn, o_layer, o_chunk) ≥ 0 by least squares. Where the samples cannot separate the overheads
+     * from GEMM time (one chunk size, or one layer count per stage), those that cannot be told apart keep their
+     * defaults and the rest is fitted.
+     */
+    private static double[] linearFit(double[][] x, double[] y, Efficiency base, List<String> notes) {
+        int n = x.length;
+        try {
+            return nonNegativeLeastSquares(x, y, notes);
+        } catch (IllegalArgumentException singular) {
+            // one layer count per stage: per-layer and per-chunk overheads are proportional; keep the per-chunk one
+            try {
+                double[][] x3 = new double[n][];
+                double[] y3 = new double[n];
+                for (int i = 0; i < n; i++) {
+                    x3[i] = new double[] {x[i][0], x[i][1], x[i][2]};
+                    y3[i] = y[i] - base.chunkOverheadMs();
+                }
+                double[] c3 = nonNegativeLeastSquares(x3, y3, notes);
+                notes.add(String.format("every sample has the same layer count: the per-chunk overhead cannot be told"
+                        + " from the per-layer one; kept it at %.3f ms", base.chunkOverheadMs()));
+                return new double[] {c3[0], c3[1], c3[2], base.chunkOverheadMs()};
+            } catch (IllegalArgumentException alsoSingular) {
+                // one chunk size as well (fixed chunking): GEMM time and both overheads scale alike
+                double[][] x2 = new double[n][];
+                double[] y2 = new double[n];
+                for (int i = 0; i < n; i++) {
+                    x2[i] = new double[] {x[i][0], x[i][1]};
+                    y2[i] = y[i] - x[i][2] * base.layerOverheadMs() - base.chunkOverheadMs();
+                }
+                double[] c2 = nonNegativeLeastSquares(x2, y2, notes);
+                notes.add(String.format("the samples have too few chunk sizes to separate the per-layer overhead from "
+                        + "GEMM time; kept the overhead at %.3f ms per layer and %.3f ms per chunk",
+                        base.layerOverheadMs(), base.chunkOverheadMs()));
+                return new double[] {c2[0], c2[1], base.layerOverheadMs(), base.chunkOverheadMs()};
+            }
+        }
     }
 
     /** ms − latency = (bytes / bandwidth) / e_net: least squares through the origin for 1 / e_net. */
@@ -223,13 +265,13 @@ public final class Calibration {
 
     /**
      * Least squares for y ≈ x·c with c ≥ 0: solve on all columns, drop the column with the most negative
-     * coefficient and re-solve while any is negative (exact for 3 unknowns: at most 3 rounds).
+     * coefficient and re-solve while any is negative (at most one round per unknown).
      */
     static double[] nonNegativeLeastSquares(double[][] x, double[] y, List<String> notes) {
         int k = x[0].length;
         boolean[] active = new boolean[k];
         java.util.Arrays.fill(active, true);
-        String[] names = {"GEMM", "attention", "per-layer overhead"};
+        String[] names = {"GEMM", "attention", "per-layer overhead", "per-chunk overhead"};
         while (true) {
             double[] c = solve(x, y, active);
             int worst = -1;

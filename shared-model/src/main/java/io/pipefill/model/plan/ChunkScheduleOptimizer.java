@@ -32,8 +32,11 @@ public final class ChunkScheduleOptimizer {
     /** Caps tried by the DP when the chunk costs take more distinct values than {@link #ALL_CAPS_UP_TO}. */
     static final int MAX_CAPS = 96;
     static final int ALL_CAPS_UP_TO = 4096;
-    /** Simulations the local search may spend (a 1M-token prompt over 8 stages stays well under a second). */
-    static final int MAX_SIMULATIONS = 2500;
+    /**
+     * Simulations the local search may spend: chunk lengths that fill the attention kernels' last wave are found by
+     * small boundary moves, many of them on long prompts (a 1M-token prompt over 8 stages: a few seconds).
+     */
+    static final int MAX_SIMULATIONS = 20000;
 
     /** Allowed chunk sizes: multiples of {@code alignment} in [minChunk, maxChunk]; the last chunk may be shorter. */
     public record Bounds(int alignment, int minChunk, int maxChunk) {

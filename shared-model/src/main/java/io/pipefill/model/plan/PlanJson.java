@@ -40,7 +40,8 @@ public final class PlanJson {
         ObjectNode eff = o.putObject("efficiency");
         var e = r.cluster().gpu().efficiency();
         eff.put("gemm", e.gemm()).put("attention", e.attention()).put("memory", e.memory()).put("network", e.network())
-                .put("layer_overhead_ms", e.layerOverheadMs());
+                .put("layer_overhead_ms", e.layerOverheadMs())
+                .put("chunk_overhead_ms", e.chunkOverheadMs());
         if (!report.plans().isEmpty()) {
             plan(o, report.best(), timeline);
         }
@@ -68,6 +69,12 @@ public final class PlanJson {
         o.put("gpus", p.layout().gpus());
         ArrayNode part = o.putArray("layer_partition");
         Arrays.stream(p.layout().partition().layersPerStage()).forEach(part::add);
+        // the same in the form `--layer-partition` and a deployment's layerPartition take
+        o.put("layer_partition_arg", p.layout().partition().toString());
+        o.put("layer_partition_searched", p.partitionSearched());
+        if (p.partitionSearched()) {
+            o.put("even_partition_ttft_ms", p.evenPartitionTtftMs());
+        }
         o.put("ttft_ms", p.ttftMs());
         o.put("prefill_tokens_per_s", p.tokensPerSecond());
         o.put("prefill_tokens_per_s_per_gpu", p.tokensPerSecondPerGpu());

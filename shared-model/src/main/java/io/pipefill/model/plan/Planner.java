@@ -45,7 +45,7 @@ public final class Planner {
         List<Rejection> rejections = new ArrayList<>();
         if (r.predicts()) {
             Layout layout = Layout.of(m, c, r.pp(), r.tp(), r.partition(), r.allowInterNodeTp());
-            Object result = evaluate(r, layout);
+            Object result = evaluateWithPartitions(r, layout);
             if (result instanceof Rejection rej) {
                 throw new IllegalArgumentException(rej.layout() + " does not fit: " + rej.reason());
             }
@@ -57,7 +57,7 @@ public final class Planner {
                     rejections.add(new Rejection(pt[0], pt[1], String.join("; ", problems)));
                     continue;
                 }
-                Object result = evaluate(r, Layout.of(m, c, pt[0], pt[1], null, r.allowInterNodeTp()));
+                Object result = evaluateWithPartitions(r, Layout.of(m, c, pt[0], pt[1], null, r.allowInterNodeTp()));
                 if (result instanceof Rejection rej) {
                     rejections.add(rej);
                 } else {
@@ -111,6 +111,94 @@ public final class Planner {
             out.add(new int[] {r.pp(), r.tp() != null ? r.tp() : Math.max(1, total / r.pp())});
         }
         return out;
+    }
+
+    /**
+     * The layout as given when its partition was asked for; otherwise the even split, then the partitions
+     * {@link PartitionSearch} finds with the even split's chunk schedule, and the searched one (with its own best
+     * chunking) when it is faster.
+     */
+    private Object evaluateWithPartitions(PlanRequest r, Layout even) {
+        Object first = evaluate(r, even);
+        if (r.partition() != null || even.pp() == 1 || !(first instanceof Plan p)) {
+            return first;
+        }
+        ChunkSchedule s = p.chunking().schedule();
+        int pp = even.pp();
+        int tp = even.tp();
+        ModelSpec m = r.model();
+        // a layer's cost does not depend on the stage that holds it: each chunk's dense and MoE layer costs once
+        ParallelCostModel evenCost = new ParallelCostModel(m, r.cluster(), even);
+        List<io.pipefill.model.Chunk> chunks = s.chunks();
+        double[] dense = new double[chunks.size()];
+        double[] moe = new double[chunks.size()];
+        double[] embed = new double[chunks.size()];
+        Map<Long, Integer> byOffset = new java.util.HashMap<>();
+        double embedTotal = 0;
+        for (int j = 0; j < chunks.size(); j++) {
+            io.pipefill.model.Chunk ch = chunks.get(j);
+            byOffset.put((long) ch.offset(), j);
+            dense[j] = m.moeLayerCount() < m.numLayers() ? evenCost.layerCost(false, ch.offset(), ch.size()).totalMs() : 0;
+            moe[j] = m.hasMoe() ? evenCost.layerCost(true, ch.offset(), ch.size()).totalMs() : 0;
+            embed[j] = evenCost.embeddingMs(ch.size());
+            embedTotal += embed[j];
+        }
+        double[] layerMs = new double[m.numLayers()];
+        for (int l = 0; l < layerMs.length; l++) {
+            layerMs[l] = java.util.Arrays.stream(m.isMoe(l) ? moe : dense).sum();
+        }
+        double overhead = r.cluster().gpu().efficiency().chunkOverheadMs();
+        PartitionSearch.Result found = PartitionSearch.search(pp, layerMs, embedTotal, evenCost.headMs(), part -> {
+            ParallelCostModel cost = new ParallelCostModel(m, r.cluster(), new Layout(pp, tp, part));
+            if (!cost.worstMemory(r.promptTokens(), s.maxChunkSize()).fits()) {
+                return Double.POSITIVE_INFINITY;
+            }
+            int[] moeIn = new int[pp];
+            int[] denseIn = new int[pp];
+            for (int st = 0; st < pp; st++) {
+                var sh = part.shard(st);
+                moeIn[st] = m.moeLayersIn(sh.firstLayer(), sh.endLayer());
+                denseIn[st] = sh.layerCount() - moeIn[st];
+            }
+            io.pipefill.model.sim.StageLatency latency = (stage, prefix, n) -> {
+                int j = byOffset.get(prefix);
+                return denseIn[stage] * dense[j] + moeIn[stage] * moe[j] + overhead + (stage == 0 ? embed[j] : 0);
+            };
+            return PipelineSimulator.engine(pp, latency, evenCost.links(), evenCost.headMs()).ttftMs(s);
+        });
+        if (!found.uneven() || !(evaluate(r, new Layout(pp, tp, found.partition())) instanceof Plan q)
+                || q.ttftMs() >= p.ttftMs()) {
+            return first;
+        }
+        String why = String.format(" Layers %s (searched, `--layer-partition %s`): %.0f ms against %.0f ms for the "
+                        + "even split %s, each with its best chunking (%.1f%% less); the stages are busy %s of the time "
+                        + "against %s (the first stage also embeds, the last runs the lm_head; %s).",
+                found.partition(), found.partition(), q.ttftMs(), p.ttftMs(), even.partition(),
+                100 * (1 - q.ttftMs() / p.ttftMs()), shares(q.simulation().stageUtilization()),
+                shares(p.simulation().stageUtilization()), layerKinds(r.model(), found.partition()));
+        return q.withEvenPartitionTtftMs(p.ttftMs()).withReason(q.reason() + why);
+    }
+
+    private static String shares(double[] u) {
+        List<String> out = new ArrayList<>();
+        for (double x : u) {
+            out.add(String.format("%.0f%%", 100 * x));
+        }
+        return "[" + String.join(", ", out) + "]";
+    }
+
+    /** Dense and MoE layers per stage, when the model has both. */
+    private static String layerKinds(ModelSpec m, io.pipefill.model.LayerPartition p) {
+        if (!m.hasMoe() || m.moeLayerCount() == m.numLayers()) {
+            return "every layer costs the same";
+        }
+        List<String> out = new ArrayList<>();
+        for (int st = 0; st < p.stages(); st++) {
+            var sh = p.shard(st);
+            int moe = m.moeLayersIn(sh.firstLayer(), sh.endLayer());
+            out.add((sh.layerCount() - moe) + " dense + " + moe + " MoE");
+        }
+        return "per stage " + String.join(", ", out);
     }
 
     /** The best chunking for one layout, or why the layout cannot run this prompt. */
@@ -193,7 +281,7 @@ public final class Planner {
             Candidate reference = best;
             Candidate planned = planned(cost, sim, prompt, fixedSizes, bestFixed, bestDynamic);
             sweep.add(new Plan.SweepPoint(planned.choice.describe(), planned.result.ttftMs()));
-            why = " " + whyPlanned(planned, reference, bestFixed, bestDynamic, lowerBoundMs(cost, prompt));
+            why = " " + whyPlanned(cost, planned, reference, bestFixed, bestDynamic, lowerBoundMs(cost, prompt));
             best = planned;
         }
         SimulationResult res = best.result;
@@ -247,8 +335,8 @@ public final class Planner {
      * last stage's TTFT is when it starts (the fill), plus what it computes, plus what it waits between chunks
      * (on the previous stages or their sends), plus the lm_head; the drain is what follows stage 0's last chunk.
      */
-    static String whyPlanned(Candidate planned, Candidate reference, Candidate bestFixed, Candidate bestDynamic,
-                             double lowerBoundMs) {
+    static String whyPlanned(ParallelCostModel cost, Candidate planned, Candidate reference, Candidate bestFixed,
+                             Candidate bestDynamic, double lowerBoundMs) {
         Anatomy p = Anatomy.of(planned.result);
         Anatomy q = Anatomy.of(reference.result);
         StringBuilder b = new StringBuilder();
@@ -268,11 +356,37 @@ public final class Planner {
                         + "counted in the waits.",
                 100 * gain, p.fill, q.fill, p.first, q.first, p.compute, q.compute, p.chunks, q.chunks, p.gaps, q.gaps,
                 p.minCost, p.maxCost, q.minCost, q.maxCost, p.drain, q.drain, p.last, q.last, p.sends, q.sends));
+        b.append(String.format(" Idle time summed over the stages (the pipeline's fill, drain and stalls): %.0f vs %.0f ms."
+                        + " Attention kernels fill %.1f%% vs %.1f%% of the SMs' slots over their waves (FLOP-weighted; a"
+                        + " chunk's query tiles × heads per GPU that leave the last wave part-empty waste the rest).",
+                idleMs(planned.result), idleMs(reference.result), 100 * attentionFill(cost, planned.choice.schedule()),
+                100 * attentionFill(cost, reference.choice.schedule())));
         b.append(String.format(" No schedule can finish before %.0f ms (the busiest stage's work on the whole prompt as "
                 + "one chunk, plus the lm_head): the better rule is %.1f%% above that bound, the planned schedule %.1f%%.",
                 lowerBoundMs, 100 * (reference.result.ttftMs() / lowerBoundMs - 1),
                 100 * (planned.result.ttftMs() / lowerBoundMs - 1)));
         return b.toString();
+    }
+
+    /** Stage-time not spent computing, over all stages: P × makespan − Σ busy. */
+    private static double idleMs(SimulationResult r) {
+        double idle = 0;
+        for (double u : r.stageUtilization()) {
+            idle += (1 - u) * r.ttftMs();
+        }
+        return idle;
+    }
+
+    /** The attention kernels' wave fill over a schedule, weighted by each chunk's attention FLOPs on stage 0. */
+    private static double attentionFill(ParallelCostModel cost, ChunkSchedule s) {
+        double flops = 0;
+        double filled = 0;
+        for (var ch : s.chunks()) {
+            double f = cost.chunkCost(0, ch.offset(), ch.size()).attentionFlops();
+            flops += f;
+            filled += f * cost.attentionWaveFill(ch.size());
+        }
+        return flops > 0 ? filled / flops : 1;
     }
 
     /**

@@ -24,16 +24,19 @@ class CalibrationTest {
     void recoversTheFactorsThatMadeTheSamples() {
         ModelSpec m = ModelCatalog.preset("llama-3.1-8b");
         Cluster defaults = Cluster.of(GpuCatalog.get("h100"), 1, 8);
-        Efficiency truth = new Efficiency(0.5, 0.35, 0.8, 0.8, 0.05);
+        Efficiency truth = new Efficiency(0.5, 0.35, defaults.gpu().efficiency().memory(), 0.8, 0.05, 0.4);
         Cluster measured = defaults.withGpu(defaults.gpu().withEfficiency(truth));
         List<CalibrationSample> samples = new ArrayList<>();
         for (int tp : new int[] {1, 2}) {
             ParallelCostModel cost = new ParallelCostModel(m, measured, new Layout(1, tp, LayerPartition.even(32, 1)));
-            for (int n : new int[] {1024, 2048, 4096}) {
+            // short chunks too: their GEMMs are partly HBM-bound, which the fit has to see through
+            for (int n : new int[] {256, 1024, 2048, 4096}) {
                 for (long prefix : new long[] {0, 16384, 65536}) {
-                    ChunkCost c = cost.layerCost(false, prefix, n).times(8);
-                    assertFalse(c.gemmMemoryBound() || c.attentionMemoryBound(), "samples must be compute-bound");
-                    samples.add(new CalibrationSample(tp, 0, 8, prefix, n, c.totalMs()));
+                    for (int layers : new int[] {4, 8}) {
+                        ChunkCost c = cost.layerCost(false, prefix, n).times(layers);
+                        assertFalse(c.attentionMemoryBound(), "attention must be compute-bound");
+                        samples.add(new CalibrationSample(tp, 0, layers, prefix, n, c.totalMs() + 0.4));
+                    }
                 }
             }
         }
@@ -41,6 +44,7 @@ class CalibrationTest {
         assertEquals(0.5, r.efficiency().gemm(), 1e-6);
         assertEquals(0.35, r.efficiency().attention(), 1e-6);
         assertEquals(0.05, r.efficiency().layerOverheadMs(), 1e-6);
+        assertEquals(0.4, r.efficiency().chunkOverheadMs(), 1e-6);
         assertEquals(0, r.rmsRelativeError(), 1e-9);
         assertTrue(r.notes().isEmpty(), r.notes().toString());
     }
@@ -99,6 +103,7 @@ class CalibrationTest {
         Calibration.Result r = Calibration.fit(tiny, Cluster.of(GpuCatalog.get("h20"), 1, 8), s);
         // one chunk size: the overhead cannot be told from GEMM time and keeps its default
         assertEquals(0.02, r.efficiency().layerOverheadMs(), 0);
+        assertEquals(0.15, r.efficiency().chunkOverheadMs(), 0);
         assertTrue(r.notes().stream().anyMatch(n -> n.contains("too few chunk sizes")), r.notes().toString());
         assertTrue(r.efficiency().gemm() < 0.01, "a CPU is far below an H20's peak: " + r.efficiency());
     }

@@ -157,11 +157,41 @@ class PlannerTest {
             assertEquals(0, n % 64, "aligned: " + p.chunking().schedule().describeSizes());
         }
         assertTrue(p.reason().contains("Why planned") && p.reason().contains("starts after"), p.reason());
+        assertTrue(p.reason().contains("Idle time summed over the stages") && p.reason().contains("of the SMs' slots"),
+                p.reason());
         var json = PlanJson.tree(planner.plan(req), false);
         assertEquals(p.chunking().schedule().describeSizes(), json.get("chunking").get("schedule").asText());
         assertTrue(json.get("chunking").get("planned").asBoolean());
         var e = assertThrows(IllegalArgumentException.class, () -> new PlanRequest(req.model(), req.cluster(), 65536, 4, 2,
                 null, 4096, false, null, false, Objective.TTFT, true));
         assertTrue(e.getMessage().contains("drop --chunk"), e.getMessage());
+    }
+
+    @Test
+    void anUnevenSplitWinsWhereDenseAndMoeLayersDiffer() {
+        // the first half dense and narrow, the second half MoE: the even split puts all the MoE work on stage 1
+        ModelSpec m = io.pipefill.model.cost.ModelSpecJson.parse("""
+                {"architectures": ["Qwen3MoeForCausalLM"], "vocab_size": 151936, "hidden_size": 4096,
+                 "intermediate_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32,
+                 "num_key_value_heads": 4, "head_dim": 128, "num_experts": 64, "num_experts_per_tok": 8,
+                 "moe_intermediate_size": 1536, "mlp_only_layers": [0, 1, 2, 3, 4, 5, 6, 7]}""", "half-dense", "test");
+        Cluster c = Cluster.of(GpuCatalog.get("h20"), 1, 8);
+        PlanRequest req = new PlanRequest(m, c, 32768, 2, 4, null, 4096, false, null, false, Objective.TTFT);
+        Plan p = planner.plan(req).best();
+        assertTrue(p.partitionSearched(), p.reason());
+        int[] parts = p.layout().partition().layersPerStage();
+        assertTrue(parts[0] > parts[1], "more of the cheap dense layers on stage 0: " + p.layout().partition());
+        assertTrue(p.ttftMs() < 0.98 * p.evenPartitionTtftMs(), p.ttftMs() + " vs even " + p.evenPartitionTtftMs());
+        // the even split, asked for, simulates to the TTFT the search compared against
+        Plan even = planner.plan(new PlanRequest(m, c, 32768, 2, 4, "8,8", 4096, false, null, false, Objective.TTFT))
+                .best();
+        assertEquals(even.ttftMs(), p.evenPartitionTtftMs(), 1e-9);
+        assertFalse(even.partitionSearched());
+        assertTrue(p.reason().contains("--layer-partition " + p.layout().partition()) && p.reason().contains("MoE"),
+                p.reason());
+        var json = PlanJson.tree(planner.plan(req), false);
+        assertEquals(p.layout().partition().toString(), json.get("layer_partition_arg").asText());
+        assertTrue(json.get("layer_partition_searched").asBoolean());
+        assertEquals(p.evenPartitionTtftMs(), json.get("even_partition_ttft_ms").asDouble(), 1e-9);
     }
 }
