@@ -348,11 +348,7 @@ final class CpuStage implements Stage {
             for (int i = 0; i < n * k; i++) {
                 m.slotOf[i] = fill[m.chosen[i]]++;
             }
-            rows(n * k, i -> {
-                float[] row = new float[h];
-                b.normed.get((long) (i / k) * h, row, 0, h);
-                m.gathered.put((long) m.slotOf[i] * h, row, 0, h);
-            });
+            rows(n * k, i -> NativeFloats.copy(b.normed, (long) (i / k) * h, m.gathered, (long) m.slotOf[i] * h, h));
             Blas.setThreads(1);
             try {
                 tasks(experts, e -> expert(w, e, start[e], start[e + 1] - start[e], m, h, ei));

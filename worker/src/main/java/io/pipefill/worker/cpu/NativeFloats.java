@@ -62,6 +62,20 @@ public final class NativeFloats implements AutoCloseable {
         buffer(offset, count).put(src, srcOffset, count);
     }
 
+    /** Copies {@code count} elements from {@code src} at {@code srcOffset} to {@code dst} at {@code dstOffset}, natively. */
+    public static void copy(NativeFloats src, long srcOffset, NativeFloats dst, long dstOffset, long count) {
+        src.checkRange(srcOffset, count);
+        dst.checkRange(dstOffset, count);
+        Pointer.memcpy(dst.base.getPointer(dstOffset), src.base.getPointer(srcOffset), count * Float.BYTES);
+    }
+
+    private void checkRange(long offset, long count) {
+        checkOpen();
+        if (offset < 0 || count < 0 || offset + count > length) {
+            throw new IndexOutOfBoundsException("[" + offset + ", " + (offset + count) + ") outside [0, " + length + ")");
+        }
+    }
+
     /** Sets elements [0, count) to zero. */
     public void zero(long count) {
         checkOpen();
