@@ -19,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -34,7 +33,6 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.MediaType;
 import org.springframework.test.context.ActiveProfiles;
-import org.springframework.test.web.reactive.server.EntityExchangeResult;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -98,11 +96,11 @@ class PlannedChunkingDeploymentTest {
     @Test
     @Order(1)
     void aFixedChunkDeploymentGivesTheReference() throws Exception {
-        awaitIdleWorkers();
-        post("/api/v1/models", Map.of("name", "tiny-planned", "location", model.toString()));
+        api().awaitIdleWorkers(2, Duration.ofSeconds(60));
+        api().post("/api/v1/models", Map.of("name", "tiny-planned", "location", model.toString()));
         deployAndAwaitReady(Map.of("name", "tiny-fixed", "model", "tiny-planned", "pp", 2, "chunkSize", 64,
                 "maxTokens", 4096));
-        Map<String, Object> deployment = get("/api/v1/deployments/tiny-fixed");
+        Map<String, Object> deployment = api().get("/api/v1/deployments/tiny-fixed");
         assertThat(deployment.get("chunking")).as("an old-style request is fixed chunking").isEqualTo("fixed");
         assertThat(deployment.get("calibration")).isNull();
         Map<String, Object> run = runPrompt("tiny-fixed");
@@ -116,11 +114,11 @@ class PlannedChunkingDeploymentTest {
     @Order(2)
     @SuppressWarnings("unchecked")
     void aPlannedDeploymentMeasuresItsChunkCostsAndRunsTheOptimisersSchedule() throws Exception {
-        Map<String, Object> created = post("/api/v1/deployments", Map.of("name", "tiny-measured", "model", "tiny-planned",
+        Map<String, Object> created = api().post("/api/v1/deployments", Map.of("name", "tiny-measured", "model", "tiny-planned",
                 "pp", 2, "chunking", "planned", "chunkSize", MAX_CHUNK, "maxTokens", 4096));
         assertThat(created.get("chunking")).isEqualTo("planned");
         assertThat(created.get("calibration")).as("measured once the shards are loaded").isNull();
-        Map<String, Object> ready = await("/api/v1/deployments/tiny-measured",
+        Map<String, Object> ready = api().await("/api/v1/deployments/tiny-measured",
                 m -> "READY".equals(m.get("state")) || "FAILED".equals(m.get("state")), Duration.ofSeconds(240));
         assertThat(ready.get("state")).as("%s", ready.get("stateReason")).isEqualTo("READY");
 
@@ -129,7 +127,7 @@ class PlannedChunkingDeploymentTest {
         assertThat((String) calibration.get("summary")).contains("stage 0:", "stage 1:", "rms error");
         assertThat((List<?>) calibration.get("stageCoefficients")).hasSize(2);
         // the calibration run is a recorded run of the deployment: 4095 tokens in chunks of 64, 128, 256, 64, …
-        Map<String, Object> calRun = get("/api/v1/runs/" + calibration.get("runId"));
+        Map<String, Object> calRun = api().get("/api/v1/runs/" + calibration.get("runId"));
         assertThat(calRun.get("state")).isEqualTo("SUCCEEDED");
         assertThat(calRun.get("promptTokens")).isEqualTo(4095);
         assertThat(schedule(calRun)).startsWith(64, 128, 256, 64, 128, 256).isEqualTo(calibration.get("calibrationChunks"));
@@ -163,7 +161,7 @@ class PlannedChunkingDeploymentTest {
         assertSameAnswerAsFixedChunks(run);
 
         // the OpenAI route submits through the same runs: a completion on the planned deployment runs its schedule
-        String key = (String) post("/api/v1/api-keys", Map.of("name", "planned-test")).get("key");
+        String key = (String) api().post("/api/v1/api-keys", Map.of("name", "planned-test")).get("key");
         Map<String, Object> completion = JsonMapper.builder().build().readValue(WebTestClient.bindToServer()
                 .baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(120)).build().post()
                 .uri("/v1/completions").header("Authorization", "Bearer " + key).contentType(MediaType.APPLICATION_JSON)
@@ -171,7 +169,7 @@ class PlannedChunkingDeploymentTest {
                         "max_tokens", 3, "temperature", 0))
                 .exchange().expectStatus().isOk().expectBody().returnResult().getResponseBody(), Map.class);
         assertThat((List<?>) completion.get("choices")).hasSize(1);
-        Map<String, Object> latest = list("/api/v1/runs?deployment=tiny-given&state=SUCCEEDED").stream()
+        Map<String, Object> latest = api().list("/api/v1/runs?deployment=tiny-given&state=SUCCEEDED").stream()
                 .filter(r -> !r.get("id").equals(run.get("id"))).findFirst().orElseThrow();
         assertThat(schedule(latest)).isEqualTo(optimised(calibration, (Integer) latest.get("promptTokens")).sizes());
         deleteAndAwaitIdle("tiny-given");
@@ -212,9 +210,9 @@ class PlannedChunkingDeploymentTest {
     }
 
     private Map<String, Object> runPrompt(String deployment) throws InterruptedException {
-        Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", deployment,
+        Map<String, Object> submitted = api().post("/api/v1/runs", Map.of("deployment", deployment,
                 "tokenIds", Arrays.stream(prompt).boxed().toList(), "maxNewTokens", NEW_TOKENS));
-        Map<String, Object> run = await("/api/v1/runs/" + submitted.get("id"),
+        Map<String, Object> run = api().await("/api/v1/runs/" + submitted.get("id"),
                 m -> !"QUEUED".equals(m.get("state")) && !"RUNNING".equals(m.get("state")), Duration.ofSeconds(120));
         assertThat(run.get("state")).as("run on %s: %s", deployment, run.get("error")).isEqualTo("SUCCEEDED");
         return run;
@@ -231,70 +229,25 @@ class PlannedChunkingDeploymentTest {
     }
 
     private List<Double> logits(String runId) {
-        return client().get().uri("/api/v1/runs/" + runId + "/logits").exchange().expectStatus().isOk()
+        return api().client().get().uri("/api/v1/runs/" + runId + "/logits").exchange().expectStatus().isOk()
                 .expectBody(new ParameterizedTypeReference<List<Double>>() { }).returnResult().getResponseBody();
     }
 
     private Map<String, Object> deployAndAwaitReady(Map<String, Object> body) throws InterruptedException {
         String name = (String) body.get("name");
-        post("/api/v1/deployments", body);
-        Map<String, Object> d = await("/api/v1/deployments/" + name,
+        api().post("/api/v1/deployments", body);
+        Map<String, Object> d = api().await("/api/v1/deployments/" + name,
                 m -> "READY".equals(m.get("state")) || "FAILED".equals(m.get("state")), Duration.ofSeconds(120));
         assertThat(d.get("state")).as("%s: %s", name, d.get("stateReason")).isEqualTo("READY");
         return d;
     }
 
     private void deleteAndAwaitIdle(String name) throws InterruptedException {
-        client().delete().uri("/api/v1/deployments/" + name).exchange().expectStatus().isNoContent();
-        awaitIdleWorkers();
+        api().client().delete().uri("/api/v1/deployments/" + name).exchange().expectStatus().isNoContent();
+        api().awaitIdleWorkers(2, Duration.ofSeconds(60));
     }
 
-    private void awaitIdleWorkers() throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (list("/api/v1/workers").stream().filter(w -> "IDLE".equals(w.get("state"))).count() < 2) {
-            assertThat(System.nanoTime()).as("two idle local workers within 60 s").isLessThan(deadline);
-            Thread.sleep(200);
-        }
-    }
-
-    private WebTestClient client() {
-        return WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(30))
-                .codecs(c -> c.defaultCodecs().maxInMemorySize(16 << 20))
-                .defaultHeader("Authorization", "Bearer " + ADMIN).build();
-    }
-
-    private <T> T expect(WebTestClient.ResponseSpec response, int status, Class<T> type) {
-        EntityExchangeResult<byte[]> r = response.expectBody().returnResult();
-        assertThat(r.getStatus().value()).as("%s %s: %s", r.getMethod(), r.getUrl(),
-                r.getResponseBody() == null ? "" : new String(r.getResponseBody())).isEqualTo(status);
-        return JsonMapper.builder().build().readValue(r.getResponseBody(), type);
-    }
-
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> get(String path) {
-        return expect(client().get().uri(path).exchange(), 200, Map.class);
-    }
-
-    @SuppressWarnings("unchecked")
-    private List<Map<String, Object>> list(String path) {
-        return expect(client().get().uri(path).exchange(), 200, List.class);
-    }
-
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> post(String path, Object body) {
-        return expect(client().post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange(), 201, Map.class);
-    }
-
-    private Map<String, Object> await(String path, Predicate<Map<String, Object>> done, Duration within) throws InterruptedException {
-        long deadline = System.nanoTime() + within.toNanos();
-        Map<String, Object> last = null;
-        while (System.nanoTime() < deadline) {
-            last = get(path);
-            if (done.test(last)) {
-                return last;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError(path + " did not reach the expected state within " + within + "; last: " + last);
+    private AdminApi api() {
+        return new AdminApi(port, ADMIN);
     }
 }

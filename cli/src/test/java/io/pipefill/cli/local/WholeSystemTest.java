@@ -25,7 +25,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -43,7 +42,6 @@ import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.test.context.ActiveProfiles;
 import org.springframework.test.web.reactive.server.EntityExchangeResult;
 import org.springframework.test.web.reactive.server.WebTestClient;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The whole system on one machine: the control plane with its embedded PostgreSQL, two local worker
@@ -100,45 +98,8 @@ class WholeSystemTest {
         new ModelGenerator(c, 11).write(model);
     }
 
-    private WebTestClient client() {
-        return WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(30))
-                .codecs(c -> c.defaultCodecs().maxInMemorySize(16 << 20))
-                .defaultHeader("Authorization", "Bearer " + ADMIN).build();
-    }
-
-    private <T> T expect(WebTestClient.ResponseSpec response, int status, Class<T> type) {
-        EntityExchangeResult<byte[]> r = response.expectBody().returnResult();
-        assertThat(r.getStatus().value()).as("%s %s: %s", r.getMethod(), r.getUrl(),
-                r.getResponseBody() == null ? "" : new String(r.getResponseBody())).isEqualTo(status);
-        return JsonMapper.builder().build().readValue(r.getResponseBody(), type);
-    }
-
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> get(String path) {
-        return expect(client().get().uri(path).exchange(), 200, Map.class);
-    }
-
-    @SuppressWarnings("unchecked")
-    private List<Map<String, Object>> list(String path) {
-        return expect(client().get().uri(path).exchange(), 200, List.class);
-    }
-
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> post(String path, Object body) {
-        return expect(client().post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange(), 201, Map.class);
-    }
-
-    private Map<String, Object> await(String path, Predicate<Map<String, Object>> done, Duration within) throws InterruptedException {
-        long deadline = System.nanoTime() + within.toNanos();
-        Map<String, Object> last = null;
-        while (System.nanoTime() < deadline) {
-            last = get(path);
-            if (done.test(last)) {
-                return last;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError(path + " did not reach the expected state within " + within + "; last: " + last);
+    private AdminApi api() {
+        return new AdminApi(port, ADMIN);
     }
 
     private static PrefillResult singleProcess(int[] tokens, int maxNewTokens) {
@@ -167,17 +128,13 @@ class WholeSystemTest {
 
     private String deploy() throws InterruptedException {
         // both local workers register and report in
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (list("/api/v1/workers").stream().filter(w -> "IDLE".equals(w.get("state"))).count() < 2) {
-            assertThat(System.nanoTime()).as("two local workers registered within 60 s").isLessThan(deadline);
-            Thread.sleep(200);
-        }
-        post("/api/v1/models", Map.of("name", "tiny-e2e", "location", model.toString()));
-        Map<String, Object> d = post("/api/v1/deployments", Map.of("name", "tiny-pp2", "model", "tiny-e2e", "pp", 2,
+        api().awaitIdleWorkers(2, Duration.ofSeconds(60));
+        api().post("/api/v1/models", Map.of("name", "tiny-e2e", "location", model.toString()));
+        Map<String, Object> d = api().post("/api/v1/deployments", Map.of("name", "tiny-pp2", "model", "tiny-e2e", "pp", 2,
                 "chunkSize", 64, "maxTokens", 8192));
         assertThat(d.get("state")).isEqualTo("LOADING");
         assertThat((List<?>) d.get("placements")).hasSize(2);
-        await("/api/v1/deployments/tiny-pp2", m -> "READY".equals(m.get("state")), Duration.ofSeconds(60));
+        api().await("/api/v1/deployments/tiny-pp2", m -> "READY".equals(m.get("state")), Duration.ofSeconds(60));
         return (String) d.get("id");
     }
 
@@ -187,15 +144,15 @@ class WholeSystemTest {
     void aRunThroughTheApiEqualsTheSingleProcessEngineAndIsRecorded() throws Exception {
         deploy();
         int[] prompt = new SplittableRandom(5).ints(300, 0, VOCAB).toArray();
-        Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2",
+        Map<String, Object> submitted = api().post("/api/v1/runs", Map.of("deployment", "tiny-pp2",
                 "tokenIds", Arrays.stream(prompt).boxed().toList(), "maxNewTokens", 5));
         String id = (String) submitted.get("id");
-        Map<String, Object> run = await("/api/v1/runs/" + id, m -> !"QUEUED".equals(m.get("state")) && !"RUNNING".equals(m.get("state")),
+        Map<String, Object> run = api().await("/api/v1/runs/" + id, m -> !"QUEUED".equals(m.get("state")) && !"RUNNING".equals(m.get("state")),
                 Duration.ofSeconds(60));
         assertThat(run.get("state")).as("run %s: %s", id, run.get("error")).isEqualTo("SUCCEEDED");
 
         PrefillResult ref = singleProcess(prompt, 5);
-        List<Double> logits = client().get().uri("/api/v1/runs/" + id + "/logits").exchange().expectStatus().isOk()
+        List<Double> logits = api().client().get().uri("/api/v1/runs/" + id + "/logits").exchange().expectStatus().isOk()
                 .expectBody(new ParameterizedTypeReference<List<Double>>() { }).returnResult().getResponseBody();
         assertThat(relativeError(logits, ref.lastLogits())).as("relative error of the last position's logits")
                 .isLessThanOrEqualTo(TOLERANCE);
@@ -211,10 +168,10 @@ class WholeSystemTest {
                 .isEqualTo(Map.of("chunksDone", 5, "chunks", 5, "tokensDone", 300, "promptTokens", 300));
         List<Map<String, Object>> timeline = (List<Map<String, Object>>) run.get("timeline");
         assertThat(timeline).extracting(e -> e.get("stage")).contains(0, 1);
-        assertThat(list("/api/v1/runs?deployment=tiny-pp2&state=SUCCEEDED")).extracting(r -> r.get("id")).contains(id);
+        assertThat(api().list("/api/v1/runs?deployment=tiny-pp2&state=SUCCEEDED")).extracting(r -> r.get("id")).contains(id);
 
         // the event stream replays the run from the database: every chunk's progress, then SUCCEEDED
-        List<ServerSentEvent<Map<String, Object>>> events = client().get().uri("/api/v1/runs/" + id + "/events")
+        List<ServerSentEvent<Map<String, Object>>> events = api().client().get().uri("/api/v1/runs/" + id + "/events")
                 .accept(MediaType.TEXT_EVENT_STREAM).exchange().expectStatus().isOk()
                 .returnResult(new ParameterizedTypeReference<ServerSentEvent<Map<String, Object>>>() { })
                 .getResponseBody().collectList().block(Duration.ofSeconds(20));
@@ -235,8 +192,8 @@ class WholeSystemTest {
     @SuppressWarnings("unchecked")
     void aTextPromptIsTokenizedWithTheModelsTokenizer() throws Exception {
         String text = "Chunked pipeline prefill streams a long prompt through every stage at once.";
-        Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "text", text, "maxNewTokens", 3));
-        Map<String, Object> run = await("/api/v1/runs/" + submitted.get("id"),
+        Map<String, Object> submitted = api().post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "text", text, "maxNewTokens", 3));
+        Map<String, Object> run = api().await("/api/v1/runs/" + submitted.get("id"),
                 m -> "SUCCEEDED".equals(m.get("state")) || "FAILED".equals(m.get("state")), Duration.ofSeconds(60));
         assertThat(run.get("state")).as("%s", run.get("error")).isEqualTo("SUCCEEDED");
         assertThat(run.get("promptKind")).isEqualTo("TEXT");
@@ -253,9 +210,9 @@ class WholeSystemTest {
     private void awaitProgress(String id, String why) {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
-            Map<String, Object> run = get("/api/v1/runs/" + id);
+            Map<String, Object> run = api().get("/api/v1/runs/" + id);
             assertThat(run.get("state")).as(why).isIn("QUEUED", "RUNNING");
-            boolean progressing = client().get().uri("/api/v1/runs/" + id + "/events").accept(MediaType.TEXT_EVENT_STREAM)
+            boolean progressing = api().client().get().uri("/api/v1/runs/" + id + "/events").accept(MediaType.TEXT_EVENT_STREAM)
                     .exchange().returnResult(String.class).getResponseBody().take(Duration.ofMillis(300))
                     .any(s -> s.contains("PROGRESS") || s.contains("\"chunk\"")).block();
             if (progressing) {
@@ -269,77 +226,77 @@ class WholeSystemTest {
     @Order(3)
     @SuppressWarnings("unchecked")
     void cancelledRunsStopAndTheRunQueuedBehindThemIsExact() throws Exception {
-        String running = (String) post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 6000, "seed", 4,
+        String running = (String) api().post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 6000, "seed", 4,
                 "maxNewTokens", 2000)).get("id");
-        String queued = (String) post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 50)).get("id");
+        String queued = (String) api().post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 50)).get("id");
         int[] prompt = new SplittableRandom(6).ints(200, 0, VOCAB).toArray();
-        String next = (String) post("/api/v1/runs", Map.of("deployment", "tiny-pp2",
+        String next = (String) api().post("/api/v1/runs", Map.of("deployment", "tiny-pp2",
                 "tokenIds", Arrays.stream(prompt).boxed().toList(), "maxNewTokens", 4)).get("id");
 
         // a queued run ends at once; the workers never see it
-        Map<String, Object> c = expect(client().post().uri("/api/v1/runs/" + queued + "/cancel").exchange(), 200, Map.class);
+        Map<String, Object> c = api().expect(api().client().post().uri("/api/v1/runs/" + queued + "/cancel").exchange(), 200, Map.class);
         assertThat(c.get("state")).isEqualTo("CANCELLED");
         assertThat(c.get("startedAt")).isNull();
 
         // a running one: every rank aborted, the record CANCELLED within a bounded time
         awaitProgress(running, "the long run must still be going when it is cancelled");
         // a poll shows how far the prompt has got
-        Map<String, Object> progress = (Map<String, Object>) get("/api/v1/runs/" + running).get("progress");
+        Map<String, Object> progress = (Map<String, Object>) api().get("/api/v1/runs/" + running).get("progress");
         assertThat(progress).as("progress of a running run").isNotNull().containsEntry("promptTokens", 6000)
                 .containsEntry("chunks", 94); // 6000 = 93 × 64 + 48
         assertThat((Integer) progress.get("tokensDone")).isBetween(64, 6000);
         assertThat((Integer) progress.get("tokensDone")).isEqualTo(Math.min(6000, 64 * (Integer) progress.get("chunksDone")));
         long t0 = System.nanoTime();
-        EntityExchangeResult<Map> answer = client().post().uri("/api/v1/runs/" + running + "/cancel").exchange()
+        EntityExchangeResult<Map> answer = api().client().post().uri("/api/v1/runs/" + running + "/cancel").exchange()
                 .expectBody(Map.class).returnResult();
         assertThat(answer.getStatus().value()).as("200 once cancelled, 202 while the ranks stop").isIn(200, 202);
-        Map<String, Object> cancelled = await("/api/v1/runs/" + running, m -> "CANCELLED".equals(m.get("state")),
+        Map<String, Object> cancelled = api().await("/api/v1/runs/" + running, m -> "CANCELLED".equals(m.get("state")),
                 Duration.ofSeconds(30));
         assertThat((System.nanoTime() - t0) / 1e9).as("cancelled within a bounded time").isLessThan(15);
         assertThat(cancelled.get("error")).isEqualTo("cancelled while RUNNING");
         assertThat(cancelled.get("generated")).as("a cancelled run has no result").isNull();
-        List<String> stream = client().get().uri("/api/v1/runs/" + running + "/events").accept(MediaType.TEXT_EVENT_STREAM)
+        List<String> stream = api().client().get().uri("/api/v1/runs/" + running + "/events").accept(MediaType.TEXT_EVENT_STREAM)
                 .exchange().returnResult(String.class).getResponseBody().collectList().block(Duration.ofSeconds(20));
         assertThat(stream.get(stream.size() - 1)).as("the stream ends at the cancellation").contains("\"state\":\"CANCELLED\"");
 
         // the run queued behind them finds both workers free and is exact: the aborted run left no trace
-        Map<String, Object> after = await("/api/v1/runs/" + next, m -> !"QUEUED".equals(m.get("state"))
+        Map<String, Object> after = api().await("/api/v1/runs/" + next, m -> !"QUEUED".equals(m.get("state"))
                 && !"RUNNING".equals(m.get("state")), Duration.ofSeconds(60));
         assertThat(after.get("state")).as("run %s: %s", next, after.get("error")).isEqualTo("SUCCEEDED");
         assertThat((List<Integer>) after.get("generated"))
                 .containsExactlyElementsOf(Arrays.stream(singleProcess(prompt, 4).generated()).boxed().toList());
-        assertThat(get("/api/v1/deployments/tiny-pp2").get("state")).isEqualTo("READY");
-        assertThat(list("/api/v1/workers")).extracting(w -> w.get("state")).doesNotContain("LOST");
-        expect(client().post().uri("/api/v1/runs/" + next + "/cancel").exchange(), 409, Map.class);
+        assertThat(api().get("/api/v1/deployments/tiny-pp2").get("state")).isEqualTo("READY");
+        assertThat(api().list("/api/v1/workers")).extracting(w -> w.get("state")).doesNotContain("LOST");
+        api().expect(api().client().post().uri("/api/v1/runs/" + next + "/cancel").exchange(), 409, Map.class);
     }
 
     @Test
     @Order(4)
     void aWorkerKilledMidRunFailsTheRunNamingItAndTheControlPlaneStaysHealthy() throws Exception {
         // a long run: 6000 prompt tokens in chunks of 64, then 2000 decode steps through both stages
-        Map<String, Object> submitted = post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 6000,
+        Map<String, Object> submitted = api().post("/api/v1/runs", Map.of("deployment", "tiny-pp2", "randomTokens", 6000,
                 "seed", 3, "maxNewTokens", 2000));
         String id = (String) submitted.get("id");
         awaitProgress(id, "the run must still be going when the worker is killed");
-        List<String> before = list("/api/v1/workers").stream().map(w -> (String) w.get("id")).toList();
+        List<String> before = api().list("/api/v1/workers").stream().map(w -> (String) w.get("id")).toList();
         Process victim = localWorkers.processes().get(1);
         victim.destroyForcibly();
         long killedAt = System.nanoTime();
 
-        Map<String, Object> failed = await("/api/v1/runs/" + id, m -> "FAILED".equals(m.get("state")), Duration.ofSeconds(30));
+        Map<String, Object> failed = api().await("/api/v1/runs/" + id, m -> "FAILED".equals(m.get("state")), Duration.ofSeconds(30));
         double seconds = (System.nanoTime() - killedAt) / 1e9;
         String error = (String) failed.get("error");
         assertThat(seconds).as("failed within a bounded time").isLessThan(30);
         // the named worker is the one that is gone: it turns LOST, the other one does not
         String named = error.replaceAll(".*worker ([0-9a-f-]{36}).*", "$1");
         assertThat(named).as("error names a worker: %s", error).hasSize(36);
-        await("/api/v1/workers/" + named, m -> "LOST".equals(m.get("state")), Duration.ofSeconds(15));
-        assertThat(list("/api/v1/workers").stream().filter(w -> before.contains(w.get("id")) && !"LOST".equals(w.get("state"))).count())
+        api().await("/api/v1/workers/" + named, m -> "LOST".equals(m.get("state")), Duration.ofSeconds(15));
+        assertThat(api().list("/api/v1/workers").stream().filter(w -> before.contains(w.get("id")) && !"LOST".equals(w.get("state"))).count())
                 .as("the other worker is not lost").isEqualTo(1);
-        await("/api/v1/deployments/tiny-pp2", m -> "DEGRADED".equals(m.get("state")), Duration.ofSeconds(15));
+        api().await("/api/v1/deployments/tiny-pp2", m -> "DEGRADED".equals(m.get("state")), Duration.ofSeconds(15));
         // supervised as under `pipefill up`: the killed worker's process is started again and registers as a new worker
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (list("/api/v1/workers").stream().noneMatch(w -> !before.contains(w.get("id")) && "IDLE".equals(w.get("state")))) {
+        while (api().list("/api/v1/workers").stream().noneMatch(w -> !before.contains(w.get("id")) && "IDLE".equals(w.get("state")))) {
             assertThat(System.nanoTime()).as("the killed local worker restarted and registered within 60 s").isLessThan(deadline);
             Thread.sleep(200);
         }
@@ -349,7 +306,7 @@ class WholeSystemTest {
         WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).build().get().uri("/actuator/health").exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$.status").isEqualTo("UP");
         // a new run on the degraded deployment is refused with the reason
-        client().post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON)
+        api().client().post().uri("/api/v1/runs").contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("deployment", "tiny-pp2", "randomTokens", 10)).exchange()
                 .expectStatus().isEqualTo(409).expectBody(String.class).value(b -> assertThat(b).contains("DEGRADED"));
     }
@@ -359,29 +316,25 @@ class WholeSystemTest {
     @SuppressWarnings("unchecked")
     void aDeepseekV3ModelDeploysAcrossBothWorkersAndRunsExactly() throws Exception {
         // the degraded deployment of the previous test gives its surviving worker back
-        client().delete().uri("/api/v1/deployments/tiny-pp2").exchange().expectStatus().is2xxSuccessful();
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (list("/api/v1/workers").stream().filter(w -> "IDLE".equals(w.get("state"))).count() < 2) {
-            assertThat(System.nanoTime()).as("two idle workers within 60 s").isLessThan(deadline);
-            Thread.sleep(200);
-        }
+        api().client().delete().uri("/api/v1/deployments/tiny-pp2").exchange().expectStatus().is2xxSuccessful();
+        api().awaitIdleWorkers(2, Duration.ofSeconds(60));
         Path deepseek = tmp.resolve("tiny-deepseek-v3");
         new ModelGenerator(ModelPreset.TINY.config(Architecture.DEEPSEEK_V3), 12).write(deepseek);
-        Map<String, Object> registered = post("/api/v1/models", Map.of("name", "tiny-deepseek", "location", deepseek.toString()));
+        Map<String, Object> registered = api().post("/api/v1/models", Map.of("name", "tiny-deepseek", "location", deepseek.toString()));
         assertThat(registered.get("architecture")).isEqualTo("DEEPSEEK_V3");
         // tensor parallelism: the two ranks split the latent attention's heads and every expert's width
-        post("/api/v1/deployments", Map.of("name", "deepseek-tp2", "model", "tiny-deepseek", "tp", 2, "chunkSize", 96,
+        api().post("/api/v1/deployments", Map.of("name", "deepseek-tp2", "model", "tiny-deepseek", "tp", 2, "chunkSize", 96,
                 "maxTokens", 2048));
-        await("/api/v1/deployments/deepseek-tp2", m -> "READY".equals(m.get("state")), Duration.ofSeconds(60));
+        api().await("/api/v1/deployments/deepseek-tp2", m -> "READY".equals(m.get("state")), Duration.ofSeconds(60));
         int[] prompt = new SplittableRandom(8).ints(300, 0, 512).toArray();
-        String id = (String) post("/api/v1/runs", Map.of("deployment", "deepseek-tp2",
+        String id = (String) api().post("/api/v1/runs", Map.of("deployment", "deepseek-tp2",
                 "tokenIds", Arrays.stream(prompt).boxed().toList(), "maxNewTokens", 4)).get("id");
-        Map<String, Object> run = await("/api/v1/runs/" + id,
+        Map<String, Object> run = api().await("/api/v1/runs/" + id,
                 m -> !"QUEUED".equals(m.get("state")) && !"RUNNING".equals(m.get("state")), Duration.ofSeconds(60));
         assertThat(run.get("state")).as("run %s: %s", id, run.get("error")).isEqualTo("SUCCEEDED");
         PrefillResult ref = singleProcess(deepseek, prompt, 4);
         assertThat((List<Integer>) run.get("generated")).containsExactlyElementsOf(Arrays.stream(ref.generated()).boxed().toList());
-        List<Double> logits = client().get().uri("/api/v1/runs/" + id + "/logits").exchange().expectStatus().isOk()
+        List<Double> logits = api().client().get().uri("/api/v1/runs/" + id + "/logits").exchange().expectStatus().isOk()
                 .expectBody(new ParameterizedTypeReference<List<Double>>() { }).returnResult().getResponseBody();
         assertThat(relativeError(logits, ref.lastLogits())).as("relative error of the last position's logits")
                 .isLessThanOrEqualTo(TOLERANCE);
