@@ -17,7 +17,7 @@ public record MlaConfig(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qk
 
     public MlaConfig {
         if (qLoraRank < 0) {
-            throw new IllegalArgumentException("q_lora_rank must be a positive integer or null, got " + qLoraRank);
+            throw new IllegalArgumentException("q_lora_rank must be a positive integer or null (0 here), got " + qLoraRank);
         }
         positive("kv_lora_rank", kvLoraRank);
         positive("qk_nope_head_dim", qkNopeHeadDim);

@@ -1,14 +1,15 @@
 package io.pipefill.model;
 
 /**
- * The parts of a Hugging Face config.json that define a dense decoder's shapes and numerics.
+ * The parts of a Hugging Face config.json that define a decoder's shapes and numerics: dense or
+ * mixture-of-experts, GQA or multi-head latent attention.
  *
  * @param headDim           size of one attention head (config "head_dim", default hidden / heads); with latent
  *                          attention the rotary part's width (qk_rope_head_dim), as Hugging Face sets it
  * @param attentionBias     whether q/k/v projections carry a bias (always for Qwen2)
- * @param ropeScaling       llama3 frequency scaling, or null for plain RoPE
+ * @param ropeScaling       llama3 or (with latent attention) yarn frequency scaling, or null for plain RoPE
  * @param torchDtype        the dtype the checkpoint says it stores ("bfloat16", ...), informational
- * @param moe               the sparse MLP of a mixture-of-experts family (Qwen3-MoE), or null for a dense model;
+ * @param moe               the sparse MLP of a mixture-of-experts family (Qwen3-MoE, DeepSeek-V3), or null for a dense model;
  *                          {@code intermediateSize} is then the width of its dense layers
  * @param fp8               block-scaled FP8 weights ("quantization_config"), or null for unquantised ones
  * @param mla               multi-head latent attention (DeepSeek-V3), or null for GQA; then numKvHeads equals

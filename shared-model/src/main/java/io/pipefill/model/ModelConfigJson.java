@@ -55,7 +55,7 @@ public final class ModelConfigJson {
         int hidden = f.requiredInt("hidden_size");
         int heads = f.requiredInt("num_attention_heads");
         int kvHeads = f.optionalInt("num_key_value_heads", heads);
-        if (hidden % heads != 0 && !root.hasNonNull("head_dim")) {
+        if (hidden % heads != 0 && !root.hasNonNull("head_dim") && !arch.latentAttention()) {
             throw new ModelConfigException(source + ": hidden_size (" + hidden + ") is not divisible by num_attention_heads ("
                     + heads + ") and no head_dim is given");
         }
@@ -132,12 +132,29 @@ public final class ModelConfigJson {
     /** DeepSeek-V3's latent-attention fields; rope_interleave defaults to true as in transformers. */
     private static MlaConfig mla(Fields f, String source) {
         try {
-            return new MlaConfig(f.optionalInt("q_lora_rank", 0), f.requiredInt("kv_lora_rank"),
+            return new MlaConfig(qLoraRank(f, source), f.requiredInt("kv_lora_rank"),
                     f.requiredInt("qk_nope_head_dim"), f.requiredInt("qk_rope_head_dim"), f.requiredInt("v_head_dim"),
                     f.optionalBoolean("rope_interleave", true));
         } catch (IllegalArgumentException e) {
             throw new ModelConfigException(source + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * q_lora_rank: null means one q_proj (0 here); absent means transformers' default 1536; an integer must be
+     * positive (both reference implementations test for null, so 0 is not a way to say "none").
+     */
+    private static int qLoraRank(Fields f, String source) {
+        JsonNode v = f.node().get("q_lora_rank");
+        if (v != null && v.isNull()) {
+            return 0;
+        }
+        int rank = f.optionalInt("q_lora_rank", 1536);
+        if (rank <= 0) {
+            throw new ModelConfigException(source + ": q_lora_rank must be a positive integer or null (one q_proj), got "
+                    + rank);
+        }
+        return rank;
     }
 
     /**
@@ -172,7 +189,8 @@ public final class ModelConfigJson {
                     f.optionalInt("topk_group", 4), true, f.optionalDouble("routed_scaling_factor", 2.5));
             return new MoeConfig(f.requiredInt("n_routed_experts"), f.requiredInt("num_experts_per_tok"),
                     f.requiredInt("moe_intermediate_size"), f.optionalBoolean("norm_topk_prob", true), 1, dense, routing,
-                    f.optionalInt("n_shared_experts", 1));
+                    f.node().has("n_shared_experts") && f.node().get("n_shared_experts").isNull() ? 0
+                            : f.optionalInt("n_shared_experts", 1)); // null: none, as DeepSeek's code reads it
         } catch (IllegalArgumentException e) {
             throw new ModelConfigException(source + ": " + e.getMessage(), e);
         }
@@ -208,6 +226,10 @@ public final class ModelConfigJson {
         Fields f = new Fields(node, source + " rope_scaling");
         try {
             if (type.equals("yarn")) {
+                if (node.has("truncate") && !node.get("truncate").asBoolean(true)) {
+                    throw new ModelConfigException(source + ": rope_scaling.truncate false is not supported; the yarn "
+                            + "correction range is rounded (floor and ceil) as DeepSeek-V3 does; allowed: true or absent");
+                }
                 if (node.hasNonNull("attention_factor")) {
                     throw new ModelConfigException(source + ": rope_scaling.attention_factor is not supported; the yarn "
                             + "attention scale comes from mscale and mscale_all_dim");

@@ -77,7 +77,9 @@ public enum ModelPreset {
     }
 
     /**
-     * DeepSeek-V3's shape scaled down, with every mechanism exercised: latent attention with the low-rank query,
+     * DeepSeek-V3's shape scaled down, with every mechanism exercised: latent attention with the low-rank query
+     * (tiny's rms_norm_eps 1e-5 differs from the inner norms' fixed 1e-6, as in the config the engine must not
+     * confuse them with),
      * YaRN (mscale_all_dim differing from mscale, so both corrections show; max_position_embeddings = factor ×
      * original_max_position_embeddings, which every reading of the yarn fields agrees on), one dense first layer, then sparse
      * layers of 4 groups of routed experts (2 groups kept, top-4) plus a shared expert. tiny: 16 experts, 3 layers;
@@ -88,7 +90,7 @@ public enum ModelPreset {
         switch (this) {
             case TINY:
                 return new ModelConfig(Architecture.DEEPSEEK_V3, vocab, hidden, 256, 3, 4, 4, 16, maxPositions,
-                        ropeTheta, RopeScaling.yarn(4.0, 2048, 32, 1, 1.0, 0.8), 1e-6, false, false, "bfloat16",
+                        ropeTheta, RopeScaling.yarn(4.0, 2048, 32, 1, 1.0, 0.8), 1e-5, false, false, "bfloat16",
                         new MoeConfig(16, 4, 64, true, 1, java.util.List.of(0), routing, 1), null,
                         new MlaConfig(64, 32, 32, 16, 32, true));
             case SMALL:

@@ -62,6 +62,10 @@ class DeepseekConfigJsonTest {
         assertTrue(m.numExperts() >= 16 && m.topK() >= 4 && m.routing().groups() >= 4 && !m.mlpOnlyLayers().isEmpty());
         ModelConfig plainQ = ModelConfigJson.parse(DEEPSEEK_V31.replace("\"q_lora_rank\": 1536", "\"q_lora_rank\": null"), "x");
         assertFalse(plainQ.mla().hasQLora());
+        // absent: transformers' default; n_shared_experts null: none, as DeepSeek's code reads it
+        assertEquals(1536, ModelConfigJson.parse(DEEPSEEK_V31.replace("\"q_lora_rank\": 1536,", ""), "x").mla().qLoraRank());
+        assertEquals(0, ModelConfigJson.parse(DEEPSEEK_V31.replace("\"n_shared_experts\": 1", "\"n_shared_experts\": null"),
+                "x").moe().sharedExperts());
         assertTrue(ModelConfigJson.write(plainQ, 0, 1).contains("\"q_lora_rank\" : null"));
     }
 
@@ -83,6 +87,10 @@ class DeepseekConfigJsonTest {
                 "unsupported rope_scaling type 'dynamic'");
         assertError(DEEPSEEK_V31.replace("\"qk_rope_head_dim\": 64", "\"qk_rope_head_dim\": 63"),
                 "qk_rope_head_dim must be even");
+        assertError(DEEPSEEK_V31.replace("\"q_lora_rank\": 1536", "\"q_lora_rank\": 0"),
+                "q_lora_rank must be a positive integer or null (one q_proj), got 0");
+        assertError(DEEPSEEK_V31.replace("\"type\": \"yarn\"", "\"type\": \"yarn\", \"truncate\": false"),
+                "rope_scaling.truncate false is not supported");
         assertError(DEEPSEEK_V31.replace("\"num_experts_per_tok\": 8", "\"num_experts_per_tok\": 129"),
                 "num_experts_per_tok (129) is more than the 4 kept groups (topk_group) of 32 experts hold");
     }

@@ -220,13 +220,14 @@ public class DeploymentService {
             if (d.planned() && d.calibration() == null) {
                 // its runs' schedules need the chunk costs of these workers: measured before the deployment is READY
                 List<Integer> chunks = planned.calibrationChunks(d.maxTokens(), d.chunkSize());
-                if (deployments.setState(d.id(), DeploymentState.LOADING, "shards loaded; measuring the chunk costs"
+                // only from LOADING: a worker lost while the shards loaded has made it DEGRADED, and it stays so
+                if (deployments.moveState(d.id(), DeploymentState.LOADING, DeploymentState.LOADING, "shards loaded; measuring the chunk costs"
                         + " on its workers (a calibration run of " + chunks.stream().mapToInt(Integer::intValue).sum()
                         + " tokens in " + chunks.size() + " chunks of 64 to " + d.chunkSize() + " tokens)")) {
                     log.info("deployment {}: shards loaded, calibrating", d.name());
                     events.publishEvent(new ShardsLoaded(d.id(), chunks));
                 }
-            } else if (deployments.setState(d.id(), DeploymentState.READY, null)) {
+            } else if (deployments.moveState(d.id(), DeploymentState.LOADING, DeploymentState.READY, null)) {
                 log.info("deployment {} ready", d.name());
             }
         } catch (InterruptedException e) {
@@ -269,6 +270,13 @@ public class DeploymentService {
 
     public Deployment get(String ref) {
         return deployments.byIdOrName(ref).orElseThrow(() -> new NotFoundException("deployment", ref));
+    }
+
+    /** Fails a LOADING deployment that has no chunk-cost calibration (its calibration will not come). */
+    public void failUncalibrated(UUID id, String reason) {
+        if (deployments.moveState(id, DeploymentState.LOADING, DeploymentState.FAILED, reason)) {
+            log.warn("deployment {} failed: {}", id, reason);
+        }
     }
 
     public List<Deployment> list(boolean includeDeleted) {

@@ -26,11 +26,12 @@ import org.springframework.stereotype.Component;
  * tokens from {@value #ALIGNMENT} up to the deployment's chunkSize (the last chunk takes the remainder), seeded with
  * the fixed schedules of {@value #ALIGNMENT}, 128, … up to chunkSize, so the result is never slower on the curves
  * than the best of those. Schedules are kept per (deployment, prompt length), so a length is optimised once, and a
- * run waits at most {@code pipefill.planned-schedule-timeout} for one. Also the rules a planned deployment's
+ * run waits at most {@code pipefill.planned-schedule-timeout} for one (then runs on fixed chunks of chunkSize). Also the rules a planned deployment's
  * request must keep, and the chunk sizes of the calibration run that measures its curves.
  */
 @Component
 public class PlannedChunking {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PlannedChunking.class);
     public static final int ALIGNMENT = 64;
     /** Chunks each stage must run in a calibration for a fit of four terms (MeasuredChunkCosts needs 6). */
     static final int CALIBRATION_MIN_CHUNKS = 6;
@@ -58,7 +59,8 @@ public class PlannedChunking {
 
     /**
      * The planned schedule of a {@code prompt}-token run on {@code d}: from the cache, or optimised now (bounded by
-     * the timeout; an optimisation that takes longer goes on and serves the next run of that length).
+     * the timeout; past it the run gets fixed chunks of chunkSize, and the optimisation goes on and serves the next
+     * run of that length).
      */
     public ChunkSchedule schedule(Deployment d, int prompt) {
         if (d.calibration() == null) {
@@ -73,9 +75,11 @@ public class PlannedChunking {
         try {
             return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new IllegalStateException("no planned chunk schedule for " + prompt + " tokens within "
-                    + timeout.toSeconds() + " s (pipefill.planned-schedule-timeout); the optimiser goes on, and a later"
-                    + " run of that length uses its schedule");
+            // the run goes on fixed chunks rather than fail; the optimiser goes on and serves later runs of that length
+            log.warn("deployment {}: no planned chunk schedule for {} tokens within {} s "
+                    + "(pipefill.planned-schedule-timeout); this run uses fixed chunks of {}", d.name(), prompt,
+                    timeout.toSeconds(), d.chunkSize());
+            return ChunkSchedule.fixed(prompt, Math.min(d.chunkSize(), prompt));
         } catch (ExecutionException e) {
             synchronized (schedules) {
                 schedules.remove(key, f);
@@ -137,7 +141,11 @@ public class PlannedChunking {
                     + " tokens (64, 128, … 2048 …), got " + maxChunk);
         }
         CalibrationRequest c = r.calibration();
-        if (c == null) {
+        if (c == null && maxChunk < 4 * ALIGNMENT && !out.containsKey("chunkSize")) {
+            out.put("chunkSize", "chunking planned without a calibration measures chunks of 64, 128, … chunkSize and fits"
+                    + " a quadratic in the chunk length, which needs at least three sizes: chunkSize of at least "
+                    + 4 * ALIGNMENT + ", got " + maxChunk + " (or give a calibration)");
+        } else if (c == null) {
             int chunks = calibrationChunks(maxTokens, maxChunk).size();
             if (chunks < CALIBRATION_MIN_CHUNKS) {
                 out.put("maxTokens", "chunking planned without a calibration measures the chunk costs on a prompt of"
@@ -166,7 +174,7 @@ public class PlannedChunking {
      * deployment can run: n in [1, maxChunk], prefix in [0, maxTokens − n]), or null. Linear in the prefix, so its
      * least value lies at prefix 0 or the longest; for each, a quadratic in n: the ends or the vertex.
      */
-    static String nonPositive(List<Double> c, int maxChunk, int maxTokens) {
+    public static String nonPositive(List<Double> c, int maxChunk, int maxTokens) {
         for (double v : c) {
             if (!Double.isFinite(v)) {
                 return "coefficients must be finite numbers, got " + c;

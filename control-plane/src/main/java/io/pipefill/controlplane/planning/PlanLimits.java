@@ -23,7 +23,7 @@ final class PlanLimits {
     static final int MAX_GPUS_PER_NODE = 72;
     static final int MAX_GPUS = 4096;
     static final int MAX_THROUGHPUT_NODES = 16;
-    /** The longest prompt a planned schedule is optimised for over REST (a 256K plan took 7–15 s on a loaded 2-core VM). */
+    /** The longest prompt a planned schedule is optimised for over REST (a 256K plan took seconds on the 2-core VM; before the shape-aware cost model, 7–15 s loaded). */
     static final int MAX_PLANNED_PROMPT_TOKENS = 262_144;
 
     static {

@@ -206,6 +206,15 @@ public class RunExecutor {
     private void calibrated(Deployment d, Run run, RunOutcome o) {
         try {
             MeasuredChunkCosts costs = MeasuredChunkCosts.fit(new Timeline(d.pp(), o.timeline()), 0);
+            // a noisy fit can price some chunk at zero or below, which the optimiser would then seek out
+            for (int s = 0; s < d.pp(); s++) {
+                String why = PlannedChunking.nonPositive(java.util.Arrays.stream(costs.stageCoefficients()[s]).boxed()
+                        .toList(), d.chunkSize(), d.maxTokens());
+                if (why != null) {
+                    calibrationFailed(d, run, "the fitted chunk cost of stage " + s + " (" + costs.describe() + ") " + why);
+                    return;
+                }
+            }
             deployments.calibrated(d.id(), ChunkCostCalibration.measured(costs, run.id(), o.chunkSchedule()));
             // only from LOADING: a worker lost or drifted meanwhile has made it DEGRADED, and it stays so
             if (deployments.moveState(d.id(), DeploymentState.LOADING, DeploymentState.READY, null)) {
@@ -214,6 +223,17 @@ public class RunExecutor {
         } catch (RuntimeException e) {
             calibrationFailed(d, run, e.getMessage());
         }
+    }
+
+    /**
+     * A calibration run's turn has passed: when the deployment is still LOADING without curves (the run failed
+     * before the executor took it, or was refused at shutdown), it fails naming the run, instead of staying LOADING.
+     */
+    void failIfStillUncalibrated(Deployment d, Run run) {
+        deployments.byId(d.id()).filter(now -> now.state() == DeploymentState.LOADING && now.calibration() == null)
+                .ifPresent(now -> calibrationFailed(d, run, runs.byId(run.id())
+                        .map(r -> "it ended " + r.state() + (r.error() == null ? "" : ": " + r.error()))
+                        .orElse("it was never recorded")));
     }
 
     private void calibrationFailed(Deployment d, Run run, String reason) {

@@ -88,10 +88,18 @@ public class RunService {
     /**
      * Runs left QUEUED or RUNNING by a previous control-plane process cannot finish: the process that gathered their
      * reports is gone. They are recorded FAILED, and a RUNNING one is aborted on its workers (which outlive a control
-     * plane and may still be computing it), so that they take the next run.
+     * plane and may still be computing it), so that they take the next run. A planned deployment that was measuring
+     * its chunk costs then will never get them: it is recorded FAILED too.
      */
     @EventListener(ApplicationReadyEvent.class)
     public void failOrphans() {
+        // a planned deployment whose calibration was cut short by the restart would otherwise stay LOADING
+        for (Deployment d : deployments.list(false)) {
+            if (d.state() == DeploymentState.LOADING && d.planned() && d.calibration() == null) {
+                deployments.failUncalibrated(d.id(), "the control plane restarted while deployment " + d.name()
+                        + " was measuring its chunk costs; delete it and create it again, or give a calibration");
+            }
+        }
         for (Run r : runs.unfinished()) {
             if (!active.containsKey(r.id())) {
                 runs.failed(r.id(), "the control plane restarted while the run was " + r.state());
@@ -183,6 +191,8 @@ public class RunService {
             } catch (RuntimeException e) {
                 log.warn("calibration run {} failed before it started: {}", run.id(), e.toString());
                 runs.failed(run.id(), "the run could not start: " + e.getMessage());
+            } finally {
+                executor.failIfStillUncalibrated(d, run);
             }
         });
     }

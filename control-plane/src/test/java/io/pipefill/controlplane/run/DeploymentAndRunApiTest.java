@@ -133,6 +133,9 @@ class DeploymentAndRunApiTest {
                 400, "dynamicChunking", "chooses every chunk itself");
         expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned", "chunkSize", 100)), 400,
                 "chunkSize", "largest planned chunk", "multiple of 64");
+        // measured without a calibration, chunks of 64 and 128 alone cannot fit a quadratic in the chunk length
+        expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned", "chunkSize", 128)), 400,
+                "chunkSize", "at least three sizes", "at least 256");
         expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "fixed", "dynamicChunking", true)),
                 400, "dynamicChunking", "contradicts chunking fixed");
         expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "calibration", calibration)), 400,

@@ -69,7 +69,8 @@ public final class PlanJson {
         o.put("gpus", p.layout().gpus());
         ArrayNode part = o.putArray("layer_partition");
         Arrays.stream(p.layout().partition().layersPerStage()).forEach(part::add);
-        // the same in the form `--layer-partition` and a deployment's layerPartition take
+        // the same in the form `pipefill prefill --layer-partition` and POST /api/v1/plans' layerPartition take (a
+        // deployment takes the list above as layersPerStage)
         o.put("layer_partition_arg", p.layout().partition().toString());
         o.put("layer_partition_searched", p.partitionSearched());
         if (p.partitionSearched()) {

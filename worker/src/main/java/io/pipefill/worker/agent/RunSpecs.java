@@ -35,8 +35,15 @@ final class RunSpecs {
         List<Integer> schedule = rs.chunkSchedule();
         if (schedule != null) {
             require(!rs.dynamic(), "chunkSchedule gives the chunks itself; dynamic must be false with it");
-            require(!schedule.isEmpty() && schedule.stream().allMatch(n -> n != null && n > 0),
-                    "chunkSchedule must list positive chunk sizes, got " + schedule);
+            require(!schedule.isEmpty(), "chunkSchedule must list positive chunk sizes, got an empty list");
+            for (int i = 0; i < schedule.size(); i++) {
+                Integer n = schedule.get(i);
+                if (n == null || n <= 0) {
+                    // the index and value, not the list: a schedule can hold many thousands of entries
+                    require(false, "chunkSchedule must list positive chunk sizes; entry " + i + " of " + schedule.size()
+                            + " is " + n);
+                }
+            }
             long sum = schedule.stream().mapToLong(Integer::longValue).sum();
             require(sum == tokens.length, "chunkSchedule covers " + sum + " tokens but the prompt has " + tokens.length);
         }

@@ -109,9 +109,6 @@ final class CpuLatentAttention implements AutoCloseable {
             int firstTile = Math.max(0, (kb - pos0) / ROW_TILE); // earlier tiles cannot see these keys
             for (int r0 = firstTile * ROW_TILE; r0 < n; r0 += ROW_TILE) {
                 int rows = Math.min(ROW_TILE, n - r0);
-                if (kb > pos0 + r0 + rows - 1) {
-                    continue;
-                }
                 tile(s, head, r0, rows, kb, cnt, pos0, q, qStride, out, oStride, m, l);
             }
         }
