@@ -29,14 +29,13 @@ public final class RandomWeights {
 
     private final ModelConfig config;
     private final long seed;
-    private final Map<String, long[]> shapes;
-    private final Map<String, CheckpointTensors.Role> roles = new java.util.HashMap<>();
+    /** The model's tensors by name, listed once. */
+    private final Map<String, CheckpointTensors.Tensor> tensors = new LinkedHashMap<>();
 
     public RandomWeights(ModelConfig config, long seed) {
         this.config = config;
         this.seed = seed;
-        this.shapes = shapes(config);
-        CheckpointTensors.of(config).forEach(t -> roles.put(t.name(), t.role()));
+        CheckpointTensors.of(config).forEach(t -> tensors.put(t.name(), t));
     }
 
     public long seed() {
@@ -51,33 +50,34 @@ public final class RandomWeights {
     }
 
     public boolean contains(String tensor) {
-        return shapes.containsKey(tensor);
+        return tensors.containsKey(tensor);
     }
 
     /** A header entry for the tensor (BF16, as if stored), after the same shape check as a file's. */
     public TensorInfo require(String tensor, long... expectedShape) {
-        long[] shape = shapes.get(tensor);
-        if (shape == null) {
+        CheckpointTensors.Tensor t = tensors.get(tensor);
+        if (t == null) {
             throw new SafetensorsException("random weights (seed " + seed + "): the " + config.architecture().hfName()
                     + " shape has no tensor '" + tensor + "'");
         }
+        long[] shape = t.shape();
         if (!Arrays.equals(shape, expectedShape)) {
             throw new SafetensorsException("random weights (seed " + seed + "): tensor '" + tensor + "' has shape "
                     + Arrays.toString(shape) + " but " + Arrays.toString(expectedShape) + " was expected");
         }
         long n = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
-        return new TensorInfo(tensor, DType.BF16, shape.clone(), 0, 2 * n);
+        return new TensorInfo(tensor, DType.BF16, shape, 0, 2 * n);
     }
 
     /** The distribution of a tensor, by its role (the generator's scales). */
     public Init init(String tensor) {
-        long[] shape = shapes.get(tensor);
-        if (shape == null) {
+        CheckpointTensors.Tensor t = tensors.get(tensor);
+        if (t == null) {
             throw new IllegalArgumentException("no tensor '" + tensor + "' in this model shape");
         }
         double residual = 1.0 / Math.sqrt(2.0 * config.numLayers());
-        long fanIn = shape[shape.length - 1];
-        switch (roles.get(tensor)) {
+        long fanIn = t.columns();
+        switch (t.role()) {
             case EMBEDDING:
                 return uniform(0, 1.0);
             case LM_HEAD:
