@@ -10,6 +10,7 @@ import io.pipefill.model.ModelDirectory;
 import io.pipefill.model.Topology;
 import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.pipeline.ChunkingPolicy;
+import io.pipefill.model.pipeline.StageEvent;
 import io.pipefill.model.plan.ChunkScheduleOptimizer;
 import io.pipefill.model.plan.MeasuredChunkCosts;
 import io.pipefill.model.sim.PipelineSimulator;
@@ -25,6 +26,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -99,6 +101,13 @@ final class PlannedBench implements Callable<Integer> {
         System.out.printf("calibration (%d mixed chunks, TTFT %.2f s): %s%n", calSizes.size(),
                 cal.result(0).ttftMs() / 1000, costs.describe());
         report.put("calibration_ttft_ms", cal.result(0).ttftMs()).put("calibration_fit", costs.describe());
+        ArrayNode calChunks = report.putArray("calibration_chunks"); // what the fit saw, to refit or judge it later
+        for (StageEvent e : cal.timeline().prefill(0)) {
+            if (e.tpRank() == 0) {
+                calChunks.addObject().put("stage", e.stage()).put("offset", e.offset()).put("size", e.size())
+                        .put("ms", MeasuredChunkCosts.ms(e));
+            }
+        }
         PipelineSimulator sim = PipelineSimulator.engine(pp, costs.latency(), costs.link(), 0);
 
         Map<String, ChunkSchedule> seeds = new LinkedHashMap<>();
@@ -134,10 +143,22 @@ final class PlannedBench implements Callable<Integer> {
                 double predicted = sim.ttftMs(ChunkSchedule.ofSizes(ran));
                 double ttft = r.result(0).ttftMs();
                 runs.computeIfAbsent(name, k -> new ArrayList<>()).add(ttft);
-                System.out.printf("round %d %-14s %3d chunks  TTFT %8.2f s  predicted %8.2f s (%+.1f%%)%n", round + 1,
-                        name, ran.size(), ttft / 1000, predicted / 1000, 100 * (predicted / ttft - 1));
-                rounds.addObject().put("round", round + 1).put("setting", name).put("chunks", ran.size())
+                // The busiest stage's compute: what no schedule of chunks as fast as these can finish before, so
+                // TTFT above it is all a better order of the same chunks could win (the fill, drain and stalls).
+                double[] busy = new double[pp];
+                for (StageEvent e : r.timeline().prefill(0)) {
+                    if (e.tpRank() == 0) {
+                        busy[e.stage()] += MeasuredChunkCosts.ms(e);
+                    }
+                }
+                double busiest = Arrays.stream(busy).max().orElse(0);
+                System.out.printf("round %d %-14s %3d chunks  TTFT %8.2f s  predicted %8.2f s (%+.1f%%)  busiest stage "
+                                + "computes %8.2f s (TTFT %.1f%% above)%n", round + 1, name, ran.size(), ttft / 1000,
+                        predicted / 1000, 100 * (predicted / ttft - 1), busiest / 1000, 100 * (ttft / busiest - 1));
+                ObjectNode o = rounds.addObject().put("round", round + 1).put("setting", name).put("chunks", ran.size())
                         .put("ttft_ms", ttft).put("predicted_ms", predicted);
+                ArrayNode busyNode = o.putArray("stage_compute_ms");
+                Arrays.stream(busy).forEach(busyNode::add);
             }
         }
         ObjectNode best = report.putObject("best_of_rounds");

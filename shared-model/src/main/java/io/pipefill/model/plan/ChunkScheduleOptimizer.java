@@ -133,6 +133,21 @@ public final class ChunkScheduleOptimizer {
                 start = e.getKey();
             }
         }
+        // Ramps around the best start and the DP's schedule: the DP prices every chunk alike wherever it stands, but
+        // a short first chunk lets the later stages start sooner and a short last one shortens the drain through them.
+        List<ChunkSchedule> bases = best == dp ? List.of(dp) : List.of(best, dp);
+        String seedName = start;
+        for (ChunkSchedule base : bases) {
+            for (ChunkSchedule s : ramps(base, b)) {
+                double t = sim.ttftMs(s);
+                sims[0]++;
+                if (t < bestTtft) {
+                    best = s;
+                    bestTtft = t;
+                    start = (base == dp ? "dp" : seedName) + " with ramps";
+                }
+            }
+        }
         double startTtft = bestTtft;
         int step = gridStep(prompt, b);
         List<Integer> cuts = boundaries(best);
@@ -142,6 +157,17 @@ public final class ChunkScheduleOptimizer {
                 // passes at this step until none helps
             }
             if (d == b.alignment() || sims[0] >= MAX_SIMULATIONS) {
+                break;
+            }
+        }
+        // With what is left of the budget: move d tokens from one chunk to a later one (or back); the boundaries
+        // between them shift together, so the chunks in between keep their lengths. This lets a first chunk shrink
+        // for a later one without a detour through slower schedules; it comes last because it costs O(chunks²).
+        for (int d = step; sims[0] < MAX_SIMULATIONS; d = Math.max(b.alignment(), (d / 2) / b.alignment() * b.alignment())) {
+            while (sims[0] < MAX_SIMULATIONS && transferOnce(prompt, b, cuts, d, ttft, sims)) {
+                // passes at this step until none helps
+            }
+            if (d == b.alignment()) {
                 break;
             }
         }
@@ -188,6 +214,31 @@ public final class ChunkScheduleOptimizer {
         return improved;
     }
 
+    /** One pass of transfers of d tokens between chunk i and a later chunk j; true when some was kept. */
+    private boolean transferOnce(int prompt, Bounds b, List<Integer> cuts, int d, double[] ttft, int[] sims) {
+        boolean improved = false;
+        for (int i = 0; i < cuts.size() && sims[0] < MAX_SIMULATIONS; i++) {
+            for (int j = i + 1; j < cuts.size() && sims[0] < MAX_SIMULATIONS; j++) {
+                for (int sign : new int[] {-1, 1}) {
+                    shift(cuts, i, j, sign * d);
+                    if (!tryKeep(prompt, b, cuts, ttft, sims)) {
+                        shift(cuts, i, j, -sign * d);
+                    } else {
+                        improved = true;
+                    }
+                }
+            }
+        }
+        return improved;
+    }
+
+    /** Moves boundaries {@code from} … {@code to} (chunks from+1 … to keep their lengths) by d tokens. */
+    private static void shift(List<Integer> cuts, int from, int to, int d) {
+        for (int k = from; k <= to; k++) {
+            cuts.set(k, cuts.get(k) + d);
+        }
+    }
+
     private boolean tryKeep(int prompt, Bounds b, List<Integer> cuts, double[] ttft, int[] sims) {
         int prev = 0;
         for (int i = 0; i <= cuts.size(); i++) {
@@ -204,6 +255,134 @@ public final class ChunkScheduleOptimizer {
             return true;
         }
         return false;
+    }
+
+    static final double[] RAMP_FRACTIONS = {1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2};
+    static final double[] RAMP_RATIOS = {1.05, 1.1, 1.2, 1.4, 2};
+
+    /**
+     * {@code base} with its first chunks replaced by a geometric ramp up from a fraction of its first chunk (growing
+     * no faster than the stages after the first can absorb keeps them from stalling), with its last chunks replaced
+     * by a ramp down to a fraction of its last, and with both (the best ramp up with each ramp down); those that break
+     * the bounds are left out.
+     */
+    private List<ChunkSchedule> ramps(ChunkSchedule base, Bounds b) {
+        List<Integer> sizes = base.sizes();
+        List<ChunkSchedule> ups = new ArrayList<>();
+        List<ChunkSchedule> downs = new ArrayList<>();
+        for (double f : RAMP_FRACTIONS) {
+            for (double r : RAMP_RATIOS) {
+                addIfFits(ups, rampUp(sizes, sizes.get(0) * f, r, b), b);
+                addIfFits(downs, rampDown(sizes, sizes.get(sizes.size() - 1) * f, r, b), b);
+            }
+        }
+        List<ChunkSchedule> out = new ArrayList<>(ups);
+        out.addAll(downs);
+        ChunkSchedule bestUp = null;
+        double bestUpTtft = Double.POSITIVE_INFINITY;
+        for (ChunkSchedule s : ups) {
+            double t = sim.ttftMs(s);
+            if (t < bestUpTtft) {
+                bestUp = s;
+                bestUpTtft = t;
+            }
+        }
+        if (bestUp != null) {
+            for (double f : RAMP_FRACTIONS) {
+                for (double r : RAMP_RATIOS) {
+                    List<Integer> up = bestUp.sizes();
+                    addIfFits(out, rampDown(up, up.get(up.size() - 1) * f, r, b), b);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void addIfFits(List<ChunkSchedule> out, List<Integer> sizes, Bounds b) {
+        if (sizes != null) {
+            ChunkSchedule s = ChunkSchedule.ofSizes(sizes);
+            if (b.violation(s) == null) {
+                out.add(s);
+            }
+        }
+    }
+
+    /** Chunks first, first·r, first·r², … (aligned) while shorter than {@code sizes}' chunk there, then {@code sizes}' boundaries. */
+    static List<Integer> rampUp(List<Integer> sizes, double first, double r, Bounds b) {
+        int prompt = sizes.stream().mapToInt(Integer::intValue).sum();
+        List<Integer> out = new ArrayList<>();
+        int pos = 0;
+        for (double c = first; ; c *= r) {
+            int n = clampAligned(c, b);
+            if (n >= sizeAt(sizes, pos) || pos + n >= prompt) {
+                break;
+            }
+            out.add(n);
+            pos += n;
+        }
+        if (out.isEmpty()) {
+            return null;
+        }
+        int at = 0;
+        int i = 0;
+        while (at <= pos) { // the base's first boundary past the ramp
+            at += sizes.get(i++);
+        }
+        out.add(at - pos);
+        out.addAll(sizes.subList(i, sizes.size()));
+        return out;
+    }
+
+    /** The mirror of {@link #rampUp}: {@code sizes}' boundaries, then chunks falling by 1/r to about {@code last}. */
+    static List<Integer> rampDown(List<Integer> sizes, double last, double r, Bounds b) {
+        int prompt = sizes.stream().mapToInt(Integer::intValue).sum();
+        List<Integer> tail = new ArrayList<>(); // from the end backwards
+        int pos = prompt;
+        int a = b.alignment();
+        int lastN = prompt - (int) ((prompt - Math.max(1, Math.round(last))) / a * a); // keeps the boundaries aligned
+        for (double c = last; ; c *= r) {
+            int n = tail.isEmpty() ? lastN : clampAligned(c, b);
+            if (n >= sizeAt(sizes, pos - 1) || pos - n <= 0) {
+                break;
+            }
+            tail.add(n);
+            pos -= n;
+        }
+        if (tail.isEmpty()) {
+            return null;
+        }
+        List<Integer> out = new ArrayList<>();
+        int at = 0;
+        for (int s : sizes) { // the base's boundaries before the ramp
+            if (at + s >= pos) {
+                break;
+            }
+            out.add(s);
+            at += s;
+        }
+        out.add(pos - at);
+        for (int j = tail.size() - 1; j >= 0; j--) {
+            out.add(tail.get(j));
+        }
+        return out;
+    }
+
+    private static int clampAligned(double c, Bounds b) {
+        int a = b.alignment();
+        long n = Math.round(c / a) * a;
+        return (int) Math.max(ceilTo(b.minChunk(), a), Math.min(n, b.maxChunk() / a * a));
+    }
+
+    /** The size of the chunk of {@code sizes} that holds token {@code pos}. */
+    private static int sizeAt(List<Integer> sizes, int pos) {
+        int at = 0;
+        for (int s : sizes) {
+            at += s;
+            if (pos < at) {
+                return s;
+            }
+        }
+        return sizes.get(sizes.size() - 1);
     }
 
     /** The DP over the grid: for each cap, least total bottleneck cost; the cap whose schedule simulates fastest. */

@@ -16,8 +16,13 @@ import org.apache.commons.math3.stat.regression.OLSMultipleLinearRegression;
  */
 public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedMs, double sendPerTokenMs,
                                  double rmsRelativeError) {
+    /** Chunks a stage must have run for a fit of four terms (one more is needed to leave out the warm-up). */
+    static final int MIN_CHUNKS = 6;
 
-    /** Fits request {@code request} of a run (TP rank 0 of each stage; stage 0's time includes the embedding). */
+    /**
+     * Fits request {@code request} of a run (TP rank 0 of each stage; stage 0's time includes the embedding), each
+     * stage's first chunk left out when it ran more than {@link #MIN_CHUNKS}.
+     */
     public static MeasuredChunkCosts fit(Timeline t, int request) {
         List<StageEvent> events = t.prefill(request).stream().filter(e -> e.tpRank() == 0).toList();
         double[][] coef = new double[t.stages()][];
@@ -26,18 +31,29 @@ public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedM
         for (int s = 0; s < t.stages(); s++) {
             int stage = s;
             List<StageEvent> mine = events.stream().filter(e -> e.stage() == stage).toList();
-            if (mine.size() < 6) {
+            if (mine.size() < MIN_CHUNKS) {
                 throw new IllegalArgumentException("stage " + s + " ran " + mine.size() + " chunks; a fit of four terms "
-                        + "needs at least 6 (calibrate on a longer prompt or smaller chunks)");
+                        + "needs at least " + MIN_CHUNKS + " (calibrate on a longer prompt or smaller chunks)");
             }
+            if (mine.size() > MIN_CHUNKS) {
+                // The first chunk also pays the first touch of the weights and the JIT's warm-up (on the CPU engine
+                // up to 1.5× a later chunk of its size); kept in, it inflates the fixed per-chunk term.
+                mine = mine.subList(1, mine.size());
+            }
+            // Least squares on relative errors (each row scaled by 1/measured): chunk times span two orders of
+            // magnitude, and plain least squares fits the long chunks at the short ones' expense — it priced
+            // short chunks up to 9 % too dear, which is the trade the optimiser decides on.
             double[] y = new double[mine.size()];
             double[][] x = new double[mine.size()][];
             for (int i = 0; i < y.length; i++) {
                 StageEvent e = mine.get(i);
-                y[i] = ms(e);
-                x[i] = features(e.offset(), e.size());
+                double measured = Math.max(1e-3, ms(e));
+                double[] f = features(e.offset(), e.size());
+                x[i] = new double[] {1 / measured, f[0] / measured, f[1] / measured, f[2] / measured};
+                y[i] = 1;
             }
             OLSMultipleLinearRegression ols = new OLSMultipleLinearRegression();
+            ols.setNoIntercept(true);
             ols.newSampleData(y, x);
             try {
                 coef[s] = ols.estimateRegressionParameters();
@@ -45,8 +61,8 @@ public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedM
                 throw new IllegalArgumentException("stage " + s + "'s chunk times give no fit (" + ex.getMessage()
                         + "); calibrate with chunks of several sizes, e.g. an explicit schedule");
             }
-            for (int i = 0; i < y.length; i++) {
-                double r = (predict(coef[s], mine.get(i).offset(), mine.get(i).size()) - y[i]) / y[i];
+            for (StageEvent e : mine) {
+                double r = (predict(coef[s], e.offset(), e.size()) - ms(e)) / ms(e);
                 sq += r * r;
                 count++;
             }
@@ -71,7 +87,7 @@ public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedM
     }
 
     /** The time a stage spent on a chunk: its layers, and on stage 0 also the embedding before them. */
-    static double ms(StageEvent e) {
+    public static double ms(StageEvent e) {
         return e.stage() == 0 ? e.computeStartMs() + e.computeMs() - e.startMs() : e.computeMs();
     }
 

@@ -185,6 +185,32 @@ class ChunkScheduleOptimizerTest {
     }
 
     @Test
+    void rampsStartAndEndShortAndKeepTheBasesOtherBoundaries() {
+        var b = new ChunkScheduleOptimizer.Bounds(64, 64, 4096);
+        List<Integer> base = ChunkSchedule.fixed(32768, 4096).sizes();
+        assertEquals(List.of(512, 1024, 2048, 512, 4096, 4096, 4096, 4096, 4096, 4096, 4096),
+                ChunkScheduleOptimizer.rampUp(base, 512, 2, b));
+        assertEquals(List.of(4096, 4096, 4096, 4096, 4096, 4096, 4096, 512, 2048, 1024, 512),
+                ChunkScheduleOptimizer.rampDown(base, 512, 2, b));
+        SplittableRandom rnd = new SplittableRandom(11);
+        for (int trial = 0; trial < 200; trial++) { // any base, fraction and ratio: the prompt kept, aligned where it must be
+            int prompt = 64 + rnd.nextInt(20000);
+            List<Integer> sizes = ChunkSchedule.fixed(prompt, 64 * (1 + rnd.nextInt(32))).sizes();
+            double r = 1.05 + rnd.nextDouble();
+            for (List<Integer> ramp : new List[] {ChunkScheduleOptimizer.rampUp(sizes, sizes.get(0) * rnd.nextDouble(), r, b),
+                    ChunkScheduleOptimizer.rampDown(sizes, sizes.get(sizes.size() - 1) * rnd.nextDouble(), r, b)}) {
+                if (ramp == null) {
+                    continue;
+                }
+                assertEquals(prompt, ramp.stream().mapToInt(Integer::intValue).sum(), "ramp of " + sizes + ": " + ramp);
+                for (int i = 0; i < ramp.size() - 1; i++) {
+                    assertEquals(0, ramp.get(i) % 64, "ramp of " + sizes + ": " + ramp);
+                }
+            }
+        }
+    }
+
+    @Test
     void boundsAreCheckedWithReasons() {
         var e = assertThrows(IllegalArgumentException.class, () -> new ChunkScheduleOptimizer.Bounds(64, 100, 120));
         assertTrue(e.getMessage().contains("no multiple of the alignment 64"), e.getMessage());
