@@ -124,6 +124,18 @@ try {
   const predicted = page.getByRole('img', { name: /Predicted Gantt/ });
   check(Number(await predicted.getAttribute('data-bars')) === 8 * 2, 'the predicted Gantt has 8 chunks × 2 stages bars');
   await shot('04-planner');
+  // the same layout's optimised chunk schedule: shown, explained, drawn; then back to the swept plan to deploy it
+  await page.getByRole('button', { name: 'Optimise the chunk schedule' }).click();
+  const plannedText = await page.getByTestId('planned-schedule').textContent();
+  const sizes = plannedText.match(/: ([0-9,]+)/)[1].split(',').map(Number);
+  check(sizes.reduce((a, b) => a + b, 0) === 1024 && /predicted TTFT .* against .* with fixed chunks of 128/.test(plannedText),
+    `the planned schedule covers the 1024-token prompt and is compared with the swept plan ("${plannedText}")`);
+  check(/Why planned/.test(await page.getByTestId('planned-reason').textContent()), 'the planner says why the schedule wins');
+  await page.getByRole('img', { name: /Predicted Gantt/ }).and(page.locator(`[data-bars="${sizes.length * 2}"]`)).waitFor();
+  check(true, `the predicted Gantt redrawn for the planned schedule (${sizes.length} chunks × 2 stages)`);
+  await shot('04b-planner-planned');
+  await pp2.getByRole('button', { name: 'Show' }).click();
+  await page.getByRole('button', { name: 'Optimise the chunk schedule' }).waitFor();
   await page.getByLabel('Deployment name').fill('ui-pp2');
   await page.getByLabel('Max tokens').fill('8192');
   await page.getByRole('button', { name: 'Deploy this plan' }).click();

@@ -92,7 +92,10 @@ export interface PlanFigures {
   rank?: number; pp: number; tp: number; gpus: number; layer_partition: number[]; ttft_ms: number;
   prefill_tokens_per_s: number; prefill_tokens_per_s_per_gpu: number; bubble_ratio: number;
   stage_utilization: number[];
-  chunking: { dynamic: boolean; base: number; sigma: number; count: number; fallback_reason?: string };
+  chunking: {
+    dynamic: boolean; base: number; sigma: number; count: number; fallback_reason?: string;
+    planned?: boolean; schedule?: string; // planned: the optimised chunk sizes, as --chunk-schedule takes them
+  };
   memory_per_gpu: { stage: number; weights_bytes: number; kv_cache_bytes: number; activation_bytes: number;
     total_bytes: number; usable_bytes: number };
   reason: string; timeline?: PlanStep[];

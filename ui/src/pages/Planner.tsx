@@ -16,8 +16,11 @@ interface Form {
   promptTokens: number; objective: string; chunk: string; dynamicChunking: boolean; smooth: string; allowInterNodeTp: boolean;
 }
 
-/** The request body for the form; with a layout (pp, tp, partition, chunk) it asks for that plan's prediction. */
-export function planBody(f: Form, layout?: PlanFigures): Record<string, unknown> {
+/**
+ * The request body for the form; with a layout (pp, tp, partition, chunk) it asks for that plan's prediction, and
+ * with planned for that layout's optimised chunk schedule (the optimiser's own chunks: no chunk size, no σ).
+ */
+export function planBody(f: Form, layout?: PlanFigures, planned = false): Record<string, unknown> {
   const body: Record<string, unknown> = { model: f.model.trim(), promptTokens: f.promptTokens, objective: f.objective, timeline: true };
   if (f.clusterSource === 'described') {
     body.cluster = { gpu: f.gpu, nodes: f.nodes, gpusPerNode: f.gpusPerNode };
@@ -38,7 +41,14 @@ export function planBody(f: Form, layout?: PlanFigures): Record<string, unknown>
     body.pp = layout.pp;
     body.tp = layout.tp;
     body.layerPartition = layout.layer_partition.join(',');
-    body.chunk = layout.chunking.base;
+    if (planned) { // the optimiser chooses the chunks: the planner refuses a chunk size or dynamic chunking with it
+      body.chunking = 'planned';
+      delete body.chunk;
+      delete body.dynamicChunking;
+      delete body.smooth;
+    } else {
+      body.chunk = layout.chunking.base;
+    }
   }
   return body;
 }
@@ -52,6 +62,7 @@ export function PlannerPage() {
   });
   const [report, setReport] = useState<PlanReport | null>(null);
   const [chosen, setChosen] = useState<PlanFigures | null>(null);
+  const [swept, setSwept] = useState<PlanFigures | null>(null); // the chosen layout's swept plan, once it is optimised
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
@@ -77,6 +88,7 @@ export function PlannerPage() {
 
   async function choose(p: PlanFigures) {
     setError(null);
+    setSwept(null);
     if (p.rank === 1 && report?.timeline) {
       setChosen(report as PlanFigures);
       return;
@@ -84,6 +96,17 @@ export function PlannerPage() {
     try {
       // the report carries the best plan's timeline only: predict the chosen layout to draw its own
       const r = await post<PlanReport>('/api/v1/plans', planBody(form, p));
+      setChosen({ ...(r as PlanFigures), rank: p.rank });
+    } catch (err) {
+      setError(errorText(err));
+    }
+  }
+
+  async function optimise(p: PlanFigures) {
+    setError(null);
+    try {
+      const r = await post<PlanReport>('/api/v1/plans', planBody(form, p, true));
+      setSwept(p);
       setChosen({ ...(r as PlanFigures), rank: p.rank });
     } catch (err) {
       setError(errorText(err));
@@ -135,7 +158,8 @@ export function PlannerPage() {
         <ErrorBox error={error} />
       </Card>
       {report && <PlanResults report={report} chosen={chosen} onChoose={choose} />}
-      {chosen && <ChosenPlan plan={chosen} report={report!} model={registered} workers={workers.data ?? []} />}
+      {chosen && <ChosenPlan plan={chosen} swept={swept} report={report!} model={registered} workers={workers.data ?? []}
+                             onOptimise={optimise} />}
     </>
   );
 }
@@ -176,7 +200,24 @@ function PlanResults({ report, chosen, onChoose }: { report: PlanReport; chosen:
   );
 }
 
-function ChosenPlan({ plan, report, model, workers }: { plan: PlanFigures; report: PlanReport; model: Model | undefined; workers: Worker[] }) {
+/**
+ * A plan's chunking as a deployment takes it. Planned: the deployment optimises each prompt's schedule on chunk costs
+ * measured on its own workers (the plan's figures are the catalog GPU's), with chunks up to the largest of the plan's.
+ */
+export function deploymentChunking(plan: PlanFigures): Record<string, unknown> {
+  const c = plan.chunking;
+  if (c.planned) {
+    return { chunking: 'planned', chunkSize: Math.max(...(c.schedule ?? String(c.base)).split(',').map(Number)) };
+  }
+  return { chunkSize: c.base, dynamicChunking: c.dynamic, ...(c.dynamic ? { sigma: c.sigma } : {}) };
+}
+
+function ChosenPlan({ plan, swept, report, model, workers, onOptimise }: {
+  plan: PlanFigures; swept: PlanFigures | null; report: PlanReport; model: Model | undefined; workers: Worker[];
+  onOptimise: (p: PlanFigures) => Promise<void>;
+}) {
+  const planned = plan.chunking.planned === true;
+  const [optimising, setOptimising] = useState(false);
   const gantt = useMemo(() => planGantt(plan.timeline ?? []), [plan]);
   const idle = workers.filter((w) => w.state === 'IDLE');
   const [name, setName] = useState(`${report.model}-pp${plan.pp}tp${plan.tp}`.toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 63));
@@ -194,9 +235,7 @@ function ChosenPlan({ plan, report, model, workers }: { plan: PlanFigures; repor
     setError(null);
     try {
       const d = await post<Deployment>('/api/v1/deployments', {
-        name, model: model!.name, pp: plan.pp, tp: plan.tp, layersPerStage: plan.layer_partition,
-        chunkSize: plan.chunking.base, dynamicChunking: plan.chunking.dynamic,
-        ...(plan.chunking.dynamic ? { sigma: plan.chunking.sigma } : {}),
+        name, model: model!.name, pp: plan.pp, tp: plan.tp, layersPerStage: plan.layer_partition, ...deploymentChunking(plan),
         maxTokens, backend: idle[0]?.backend ?? 'cpu',
       });
       navigate(`/deployments/${d.name}`);
@@ -210,6 +249,18 @@ function ChosenPlan({ plan, report, model, workers }: { plan: PlanFigures; repor
   return (
     <Card title={`Plan #${plan.rank ?? 1}: PP ${plan.pp} × TP ${plan.tp}, predicted TTFT ${ms(plan.ttft_ms)}`}>
       <p className="muted">Stage utilisation: {plan.stage_utilization.map((u, i) => `stage ${i} ${pct(u)}`).join(' · ')}</p>
+      {planned ? <>
+        <p data-testid="planned-schedule">Planned chunk schedule ({plan.chunking.count} chunks): <code>{plan.chunking.schedule}</code>
+          {swept && <> — predicted TTFT {ms(plan.ttft_ms)} against {ms(swept.ttft_ms)} with {swept.chunking.dynamic
+            ? `dynamic chunking from ${swept.chunking.base}` : `fixed chunks of ${swept.chunking.base}`}</>}</p>
+        <p className="reason" data-testid="planned-reason">{plan.reason}</p>
+      </> : (
+        <p>
+          <button type="button" disabled={optimising} title="choose the whole chunk sequence by optimisation on the simulated pipeline"
+                  onClick={async () => { setOptimising(true); try { await onOptimise(plan); } finally { setOptimising(false); } }}>
+            {optimising ? 'Optimising…' : 'Optimise the chunk schedule'}</button>
+        </p>
+      )}
       <h3>Predicted Gantt</h3>
       {plan.timeline ? <GanttChart gantt={gantt} label="Predicted Gantt" /> : <p className="muted">The planner sent no timeline.</p>}
       <h3>Deploy this plan</h3>
@@ -218,6 +269,7 @@ function ChosenPlan({ plan, report, model, workers }: { plan: PlanFigures; repor
           <label>Deployment name <input name="deploymentName" value={name} onChange={(e) => setName(e.target.value)} required /></label>
           <label>Max tokens <input name="maxTokens" type="number" min={1} value={maxTokens} onChange={(e) => setMaxTokens(Number(e.target.value))} /></label>
           <button type="submit" disabled={busy}>Deploy this plan</button>
+          {planned && <span className="muted"> with chunking planned: the deployment measures its chunk costs with a calibration run before it turns READY</span>}
         </form>
       )}
       <ErrorBox error={error} />

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { layerRanges } from './Deployments';
 import { runsQuery } from './Runs';
 import { describeEvent, progressOf } from './RunDetail';
+import { deploymentChunking, planBody } from './Planner';
+import type { PlanFigures } from '../lib/api';
 
 describe('page data shaping', () => {
   it('turns layers per stage into inclusive ranges', () => {
@@ -11,6 +13,24 @@ describe('page data shaping', () => {
   it('builds the run filter query without empty filters', () => {
     expect(runsQuery('', '', 50)).toBe('limit=50');
     expect(runsQuery('tiny pp2', 'RUNNING', 20)).toBe('deployment=tiny+pp2&state=RUNNING&limit=20');
+  });
+
+  it('asks for a layout\'s planned schedule and deploys a plan with its chunking', () => {
+    const form = { model: 'tiny', clusterSource: 'described' as const, gpu: 'h100', nodes: 1, gpusPerNode: 2, promptTokens: 1024,
+      objective: 'ttft', chunk: '', dynamicChunking: false, smooth: '', allowInterNodeTp: false };
+    const plan = { pp: 2, tp: 1, layer_partition: [1, 1],
+      chunking: { dynamic: false, base: 128, sigma: 0, count: 8 } } as unknown as PlanFigures;
+    expect(planBody(form, plan)).toMatchObject({ pp: 2, tp: 1, layerPartition: '1,1', chunk: 128 });
+    const planned = planBody(form, plan, true);
+    expect(planned).toMatchObject({ pp: 2, tp: 1, layerPartition: '1,1', chunking: 'planned' });
+    expect(planned.chunk).toBeUndefined(); // the optimiser chooses the chunks: the planner refuses a size with them
+    const fromAForm = planBody({ ...form, chunk: '256', dynamicChunking: true, smooth: '0.5' }, plan, true);
+    expect([fromAForm.chunk, fromAForm.dynamicChunking, fromAForm.smooth]).toEqual([undefined, undefined, undefined]);
+    expect(deploymentChunking(plan)).toEqual({ chunkSize: 128, dynamicChunking: false });
+    expect(deploymentChunking({ ...plan, chunking: { dynamic: true, base: 512, sigma: 0.6, count: 4 } }))
+      .toEqual({ chunkSize: 512, dynamicChunking: true, sigma: 0.6 });
+    expect(deploymentChunking({ ...plan, chunking: { dynamic: false, base: 128, sigma: 0, count: 3, planned: true, schedule: '448,384,192' } }))
+      .toEqual({ chunking: 'planned', chunkSize: 448 });
   });
 
   it('reads progress events and describes events in words', () => {

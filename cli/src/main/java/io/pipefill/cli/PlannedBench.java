@@ -63,7 +63,8 @@ final class PlannedBench implements Callable<Integer> {
     @Option(names = "--sigma", defaultValue = "0.75", description = "σ of the dynamic runs (default: ${DEFAULT-VALUE}).")
     double sigma;
 
-    @Option(names = "--max-chunk", defaultValue = "2048", description = "Largest planned chunk; the calibration covers up to its largest chunk (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-chunk", defaultValue = "2048", description = "Largest planned chunk; the calibration covers up to its largest chunk, and planned chunks are no "
+                    + "shorter than its shortest (default: ${DEFAULT-VALUE}).")
     int maxChunk;
 
     @Option(names = "--repeat", defaultValue = "2", description = "Rounds; each runs every setting once (default: ${DEFAULT-VALUE}).")
@@ -117,7 +118,10 @@ final class PlannedBench implements Callable<Integer> {
         for (int b : dynamic) {
             seeds.put("dynamic " + b, sigmaRule(costs.latency(), b, length));
         }
-        var bounds = new ChunkScheduleOptimizer.Bounds(64, 64, maxChunk);
+        // chunks only as short as the calibration measured: below that the fitted curve is an extrapolation (a
+        // fixed term fitted slightly negative prices 64-token chunks far too cheap, and the optimiser seeks them out)
+        int shortest = Arrays.stream(calibrationChunks).min().orElse(64);
+        var bounds = new ChunkScheduleOptimizer.Bounds(64, Math.max(64, shortest), maxChunk);
         ChunkScheduleOptimizer.Result plan = new ChunkScheduleOptimizer(sim).optimise(length, bounds, seeds);
         System.out.printf("planned (from %s, %d simulations): %d chunks %s; predicted %.2f s (best seed %.2f s)%n",
                 plan.start(), plan.simulations(), plan.schedule().size(), plan.schedule().describeSizes(),
