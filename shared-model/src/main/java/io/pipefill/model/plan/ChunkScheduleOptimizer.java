@@ -12,16 +12,19 @@ import java.util.Map;
  * Chooses a whole chunk sequence c₁…c_M for one prompt so that the simulated TTFT of the pipeline is as low as
  * the search finds (DESIGN.md's dynamic chunking equalises chunk costs greedily; this optimises the sequence).
  *
- * <p>Two steps. <b>Dynamic programming</b> over prefix positions on a grid of aligned points, as TeraPipe does
+ * <p>Three steps. <b>Dynamic programming</b> over prefix positions on a grid of aligned points, as TeraPipe does
  * for training: when every stage takes the same time t_j for chunk j (and sends are free), a pipeline of P
  * stages finishes after Σ t_j + (P − 1)·max t_j. For each cap τ (taken from the chunk costs themselves) the DP
  * finds the chunks of least total cost with every cost ≤ τ; each cap's schedule is simulated with the engine's
  * rules and the best kept, so the fill and drain, the sends and the engine's send buffers are counted exactly.
  * Where chunk costs are the bottleneck stage's (the max over stages and links) the DP is exact for
- * identical stages and free links — checked against brute force. <b>Local search</b> then starts from the best
- * of the DP's schedule and the schedules it is given (the best fixed chunks, the best σ rule), moving single
- * boundaries by shrinking aligned steps, merging and splitting chunks, and keeps any move the simulator says
- * is faster; so the result is never slower than what it started from, and the report says which start won.
+ * identical stages and free links — checked against brute force. <b>Ramps</b>: the best of the DP's schedule and
+ * the schedules it is given (the best fixed chunks, the best σ rule), and the DP's own, with geometric ramps up at
+ * the start and down at the end (the DP prices a chunk alike wherever it stands, but a short first chunk lets the
+ * later stages start sooner and a short last one shortens the drain). <b>Local search</b> then starts from the
+ * best of all these, moving single boundaries by shrinking aligned steps, merging and splitting chunks, then with
+ * what is left of its budget moving tokens between non-adjacent chunks, and keeps any move the simulator says is
+ * faster; so the result is never slower than what it started from, and the report says which start won.
  *
  * <p>Every chunk but the last is a multiple of {@code alignment} within [minChunk, maxChunk]; the last takes
  * the remainder (at most maxChunk).
