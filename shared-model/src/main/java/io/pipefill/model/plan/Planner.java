@@ -340,14 +340,15 @@ public final class Planner {
         Anatomy p = Anatomy.of(planned.result);
         Anatomy q = Anatomy.of(reference.result);
         StringBuilder b = new StringBuilder();
-        b.append(String.format("Why %s: TTFT %.0f ms vs %.0f ms for the best fixed (%s)", planned.choice.describe(),
+        double scale = planned.result.ttftMs();
+        b.append(inMs(scale, "Why %s: TTFT %.0f ms vs %.0f ms for the best fixed (%s)", planned.choice.describe(),
                 planned.result.ttftMs(), bestFixed.result.ttftMs(), bestFixed.choice.describe()));
         if (bestDynamic != null) {
-            b.append(String.format(" and %.0f ms for the best σ rule (%s)", bestDynamic.result.ttftMs(),
+            b.append(inMs(scale, " and %.0f ms for the best σ rule (%s)", bestDynamic.result.ttftMs(),
                     bestDynamic.choice.describe()));
         }
         double gain = 1 - planned.result.ttftMs() / reference.result.ttftMs();
-        b.append(String.format(", %.1f%% below the better. Against it, the last stage: starts after %.0f vs %.0f ms "
+        b.append(inMs(scale, ", %.1f%% below the better. Against it, the last stage: starts after %.0f vs %.0f ms "
                         + "(first chunk %d vs %d tokens), computes %.0f vs %.0f ms (%d vs %d chunks: per-chunk overhead "
                         + "and short-chunk GEMMs against attention growth), waits %.0f vs %.0f ms between chunks "
                         + "(stage-0 chunk costs %.0f–%.0f vs %.0f–%.0f ms: a chunk dearer than the one before stalls "
@@ -356,16 +357,25 @@ public final class Planner {
                         + "counted in the waits.",
                 100 * gain, p.fill, q.fill, p.first, q.first, p.compute, q.compute, p.chunks, q.chunks, p.gaps, q.gaps,
                 p.minCost, p.maxCost, q.minCost, q.maxCost, p.drain, q.drain, p.last, q.last, p.sends, q.sends));
-        b.append(String.format(" Idle time summed over the stages (the pipeline's fill, drain and stalls): %.0f vs %.0f ms."
+        b.append(inMs(scale, " Idle time summed over the stages (the pipeline's fill, drain and stalls): %.0f vs %.0f ms."
                         + " Attention kernels fill %.1f%% vs %.1f%% of the SMs' slots over their waves (FLOP-weighted; a"
                         + " chunk's query tiles × heads per GPU that leave the last wave part-empty waste the rest).",
                 idleMs(planned.result), idleMs(reference.result), 100 * attentionFill(cost, planned.choice.schedule()),
                 100 * attentionFill(cost, reference.choice.schedule())));
-        b.append(String.format(" No schedule can finish before %.0f ms (the busiest stage's work on the whole prompt as "
+        b.append(inMs(scale, " No schedule can finish before %.0f ms (the busiest stage's work on the whole prompt as "
                 + "one chunk, plus the lm_head): the better rule is %.1f%% above that bound, the planned schedule %.1f%%.",
                 lowerBoundMs, 100 * (reference.result.ttftMs() / lowerBoundMs - 1),
                 100 * (planned.result.ttftMs() / lowerBoundMs - 1)));
         return b.toString();
+    }
+
+    /**
+     * {@code pattern} formatted with its times ({@code %.0f}) at the precision a plan of {@code scaleMs} needs: whole
+     * milliseconds for a long prompt's seconds, three decimals for a tiny model's fraction of a millisecond.
+     */
+    private static String inMs(double scaleMs, String pattern, Object... args) {
+        String p = scaleMs >= 100 ? "%.0f" : scaleMs >= 10 ? "%.1f" : scaleMs >= 1 ? "%.2f" : "%.3f";
+        return String.format(pattern.replace("%.0f", p), args);
     }
 
     /** Stage-time not spent computing, over all stages: P × makespan − Σ busy. */

@@ -165,6 +165,11 @@ class PlannerTest {
         var e = assertThrows(IllegalArgumentException.class, () -> new PlanRequest(req.model(), req.cluster(), 65536, 4, 2,
                 null, 4096, false, null, false, Objective.TTFT, true));
         assertTrue(e.getMessage().contains("drop --chunk"), e.getMessage());
+        // a short prompt's plan takes a fraction of a millisecond: its reasons keep the digits that tell them apart
+        Plan small = planner.plan(new PlanRequest(req.model(), Cluster.of(GpuCatalog.get("h100"), 1, 8), 512, 2, 1, null,
+                null, false, null, false, Objective.TTFT, true)).best();
+        assertTrue(small.ttftMs() < 100, small.ttftMs() + " ms");
+        assertTrue(small.reason().matches("(?s).*Why planned .*: TTFT \\d+\\.\\d{1,3} ms vs \\d+\\.\\d{1,3} ms.*"), small.reason());
     }
 
     @Test
