@@ -141,7 +141,7 @@ public final class ChunkScheduleOptimizer {
         List<ChunkSchedule> bases = best == dp ? List.of(dp) : List.of(best, dp);
         String seedName = start;
         for (ChunkSchedule base : bases) {
-            for (ChunkSchedule s : ramps(base, b)) {
+            for (ChunkSchedule s : ramps(base, b, sims)) {
                 double t = sim.ttftMs(s);
                 sims[0]++;
                 if (t < bestTtft) {
@@ -269,7 +269,7 @@ public final class ChunkScheduleOptimizer {
      * by a ramp down to a fraction of its last, and with both (the best ramp up with each ramp down); those that break
      * the bounds are left out.
      */
-    private List<ChunkSchedule> ramps(ChunkSchedule base, Bounds b) {
+    private List<ChunkSchedule> ramps(ChunkSchedule base, Bounds b, int[] sims) {
         List<Integer> sizes = base.sizes();
         List<ChunkSchedule> ups = new ArrayList<>();
         List<ChunkSchedule> downs = new ArrayList<>();
@@ -285,6 +285,7 @@ public final class ChunkScheduleOptimizer {
         double bestUpTtft = Double.POSITIVE_INFINITY;
         for (ChunkSchedule s : ups) {
             double t = sim.ttftMs(s);
+            sims[0]++;
             if (t < bestUpTtft) {
                 bestUp = s;
                 bestUpTtft = t;

@@ -41,8 +41,8 @@ public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedM
                 mine = mine.subList(1, mine.size());
             }
             // Least squares on relative errors (each row scaled by 1/measured): chunk times span two orders of
-            // magnitude, and plain least squares fits the long chunks at the short ones' expense — it priced
-            // short chunks up to 9 % too dear, which is the trade the optimiser decides on.
+            // magnitude, and plain least squares fits the long chunks at the short ones' expense (on 2026-12-04 it
+            // predicted 512-token chunks 9 % dearer than they ran), while their trade is what the optimiser decides.
             double[] y = new double[mine.size()];
             double[][] x = new double[mine.size()][];
             for (int i = 0; i < y.length; i++) {
