@@ -119,6 +119,32 @@ class ChunkScheduleOptimizerTest {
     }
 
     @Test
+    void withUnequalStagesTheBeamSearchComesCloserToBruteForceThanTheDp() {
+        // the DP prices every chunk alike wherever it stands; the beam carries each stage's finishing time
+        SplittableRandom rnd = new SplittableRandom(13);
+        double beamGap = 0;
+        double dpGap = 0;
+        double worst = 0;
+        for (int trial = 0; trial < 40; trial++) {
+            int stages = 2 + rnd.nextInt(3);
+            int prompt = 64 * (6 + rnd.nextInt(7));
+            var b = new ChunkScheduleOptimizer.Bounds(64, 64, 64 * (2 + rnd.nextInt(5)));
+            double perToken = rnd.nextDouble(0, 2e-3);
+            PipelineSimulator sim = PipelineSimulator.engine(stages, randomCurve(rnd, stages, false),
+                    (s, n) -> 0.1 + perToken * n, 0.5);
+            var opt = new ChunkScheduleOptimizer(sim);
+            double brute = bruteForce(sim, prompt, b);
+            double beam = opt.beamSearch(prompt, b).ttftMs();
+            assertTrue(beam >= brute * (1 - 1e-12), "nothing beats the optimum");
+            beamGap += beam / brute - 1;
+            dpGap += opt.dynamicProgramme(prompt, b).ttftMs() / brute - 1;
+            worst = Math.max(worst, beam / brute - 1);
+        }
+        assertTrue(beamGap < dpGap, "beam mean gap " + beamGap / 40 + " vs the DP's " + dpGap / 40);
+        assertTrue(worst < 0.03, "worst gap of the beam to brute force " + worst);
+    }
+
+    @Test
     void neverSlowerThanTheBestFixedChunkOrTheBestSigmaRule() {
         SplittableRandom rnd = new SplittableRandom(2026);
         for (int trial = 0; trial < 24; trial++) {
