@@ -288,6 +288,32 @@ def json_lines(text):
     return out
 
 
+def attention_fields(prefill, asked):
+    """What a throughput row says about attention, from the prefill JSON's "attention" (the worker's record of
+    what each chunk ran on): the implementation requested and those used (chunks each), and "fell_back" with the
+    reasons when any chunk ran another implementation than the requested one (a cuDNN run that silently fell back
+    to the flash kernel would otherwise be reported as cuDNN's figure). `asked` is what the check asked for
+    (-Dpipefill.cuda.attention; None: the worker's default), which the worker must report as its request."""
+    a = prefill.get("attention")
+    if not isinstance(a, dict):
+        return {"attention_used": None, "fell_back": None,
+                "attention_error": "the prefill JSON has no \"attention\" field: a worker older than this check"}
+    requested = a.get("requested")
+    used = {impl: u.get("chunks") for impl, u in (a.get("used") or {}).items()}
+    fields = {"attention_requested": requested, "attention_used": used,
+              # the worker's flag, and the check's own reading of the counts: either one is enough
+              "fell_back": bool(a.get("fell_back")) or any(impl != requested for impl in used)}
+    if fields["fell_back"]:
+        fields["fallbacks"] = [{"implementation": f.get("implementation"), "chunks": f.get("chunks"),
+                                "first_position": f.get("first_position"), "reason": str(f.get("reason"))[:600]}
+                               for f in a.get("fallbacks") or []]
+        if a.get("fallback_chunks_not_listed"):
+            fields["fallback_chunks_not_listed"] = a["fallback_chunks_not_listed"]
+    if asked is not None and requested != asked:
+        fields["attention_error"] = "asked for %s but the worker ran with %s requested" % (asked, requested)
+    return fields
+
+
 def strip(r):
     """A step result for the report: no full stdout (parsed already)."""
     return {k: v for k, v in r.items() if k != "stdout"}
@@ -720,6 +746,13 @@ class Check:
             peak = self.report["throughput"].get("bf16_gemm_peak_tflops")
             if peak:
                 row["mfu_of_measured_peak"] = row["tflops"] / peak
+            # each chunk's time on the stage (the timeline's), and what its attention actually ran on
+            row["chunks"] = [{"offset": c.get("offset"), "size": c.get("size"), "ms": c.get("ms")}
+                             for c in j.get("chunks") or []]
+            row.update(attention_fields(j, attention or self.attention or None))
+            if row.get("fell_back"):
+                log("throughput %d (%s): attention fell back: %s" % (n, row["attention"], json.dumps(
+                    row["attention_used"])))
         else:
             row["error"] = r.get("error")
         self.report["throughput"].setdefault("pipefill_cuda" if attention is None else "pipefill_cuda_" + attention,
@@ -749,7 +782,8 @@ class Check:
         for n in (32768, 65536):
             if n in ours and n in theirs:
                 ratio = ours[n]["tokens_per_s"] / theirs[n]["tokens_per_s"]
-                g["speed_vs_transformers_%dk" % (n // 1024)] = {"ratio": ratio, "goal": 1.0, "met": ratio >= 1.0}
+                g["speed_vs_transformers_%dk" % (n // 1024)] = {"ratio": ratio, "goal": 1.0, "met": ratio >= 1.0,
+                                                                "attention_used": ours[n].get("attention_used")}
             else:
                 g["speed_vs_transformers_%dk" % (n // 1024)] = {"met": None, "error": "a run is missing"}
         if 32768 in ours and "mfu_of_measured_peak" in ours[32768]:

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Tests of check.py that need no GPU, no Java and no torch: the report survives a cut-off at any point.
+"""Tests of check.py that need no GPU, no Java and no torch: the report survives a cut-off at any point, and a
+throughput row carries the per-chunk times and the attention that actually ran.
 
 The cut-off tests run check.py's own step machinery (Check.step, the report writes, the SIGTERM handler, main)
 and run-on-gpu.sh itself, in real child processes that are really killed; only the step list is the test's own
 (two quick steps with figures, then one that hangs), set by a small launcher (fake bundle's check.py) that
-imports the real check.py.
+imports the real check.py. The throughput test runs Check.pipefill_throughput with a launcher that prints a
+prefill JSON: the real CLI's output when PIPEFILL_TEST_PREFILL_JSON names one (GpuCheckScriptTest in the cli
+module writes it from a CPU prefill of the tiny model), skipped otherwise.
 
     python3 tools/gpu-check/test_check.py        # or: mvn -o -q -pl cli -am test -Dtest=GpuCheckScriptTest ...
 """
@@ -202,6 +205,93 @@ class ReportSurvivesCutOffTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIs(read_json(os.path.join(self.work, "report.json"))["complete"], True)
         self.assertTrue(os.path.exists(os.path.join(self.work, "progress.log")))
+
+
+def load_check():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("check_under_test", CHECK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ThroughputRowTest(unittest.TestCase):
+    """Check.pipefill_throughput on a launcher that prints the CLI's real prefill JSON (CPU, tiny model)."""
+
+    def setUp(self):
+        source = os.environ.get("PIPEFILL_TEST_PREFILL_JSON")
+        if not source:
+            self.skipTest("PIPEFILL_TEST_PREFILL_JSON is not set (GpuCheckScriptTest in the cli module sets it)")
+        self.prefill = read_json(source)
+        self.tmp = tempfile.mkdtemp(prefix="gpu-check-row-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.check = load_check()
+        FakeBundle(self.tmp)
+
+    def row(self, prefill, attention=None):
+        printed = os.path.join(self.tmp, "prefill.json")
+        with open(printed, "w") as f:
+            json.dump(prefill, f)
+        launcher = os.path.join(self.tmp, "pipefill")
+        with open(launcher, "w") as f:
+            f.write("#!/bin/sh\ncat '%s'\n" % printed)
+        os.chmod(launcher, 0o755)
+        env = {"PIPEFILL_CHECK_LAUNCHER": launcher, "PIPEFILL_CHECK_WORK": os.path.join(self.tmp, "work")}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            c = self.check.Check(os.path.join(self.tmp, "bundle"), 60, os.path.join(self.tmp, "out"))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        r = c.pipefill_throughput(8192, attention)
+        self.assertTrue(r["ok"], r.get("error"))
+        return r["row"]
+
+    def test_a_row_carries_each_chunks_time_and_the_attention_that_ran(self):
+        row = self.row(self.prefill)
+        self.assertEqual([c["ms"] for c in row["chunks"]], [c["ms"] for c in self.prefill["chunks"]])
+        self.assertEqual(sum(c["size"] for c in row["chunks"]), self.prefill["prompt_tokens"])
+        self.assertTrue(all(c["ms"] > 0 for c in row["chunks"]))
+        self.assertEqual(row["attention_requested"], "cpu")
+        self.assertEqual(row["attention_used"], {"cpu": self.prefill["attention"]["used"]["cpu"]["chunks"]})
+        self.assertIs(row["fell_back"], False)
+        self.assertNotIn("fallbacks", row)
+        self.assertNotIn("attention_error", row)
+
+    def test_a_row_whose_chunks_ran_another_attention_is_flagged_with_the_reason(self):
+        # the CLI's JSON as a cuDNN run writes it when cuDNN refused the later chunks (CudaStage via AttentionUsage)
+        p = json.loads(json.dumps(self.prefill))
+        reason = "cuDNN: cuDNN offers no engine for causal attention AttentionShape[rows=8192, pos0=8192]"
+        p["attention"] = {"requested": "cudnn", "used": {"cudnn": {"chunks": 1, "tokens": 8192, "layer_calls": 32},
+                                                         "flash": {"chunks": 3, "tokens": 24576, "layer_calls": 96}},
+                          "fell_back": True, "fallbacks": [{"implementation": "flash", "reason": reason, "chunks": 3,
+                                                            "first_position": 8192}],
+                          "fallback_chunks_not_listed": 0}
+        row = self.row(p, "cudnn")
+        self.assertEqual(row["attention"], "cudnn")
+        self.assertEqual(row["attention_used"], {"cudnn": 1, "flash": 3})
+        self.assertIs(row["fell_back"], True)
+        self.assertEqual(row["fallbacks"], [{"implementation": "flash", "chunks": 3, "first_position": 8192,
+                                             "reason": reason}])
+        # the check reads the counts itself too: a worker that forgot its flag is still caught
+        p["attention"]["fell_back"] = False
+        p["attention"]["fallbacks"] = []
+        self.assertIs(self.row(p, "cudnn")["fell_back"], True)
+
+    def test_a_worker_that_reports_another_request_than_the_one_asked_for_is_named(self):
+        row = self.row(self.prefill, "wgmma")
+        self.assertEqual(row["attention_error"], "asked for wgmma but the worker ran with cpu requested")
+
+    def test_a_prefill_json_without_the_field_says_so(self):
+        p = dict(self.prefill)
+        del p["attention"]
+        row = self.row(p)
+        self.assertIsNone(row["fell_back"])
+        self.assertIn("no \"attention\" field", row["attention_error"])
 
 
 if __name__ == "__main__":
