@@ -7,7 +7,12 @@ time even if a step hangs; a failed step records its error and the check goes on
 children too (``check.py torch-...``): their CUDA memory is gone before pipefill's pool takes 90% of what is
 free, and a wedged CUDA call can be killed.
 
-Usage: check.py run --bundle DIR [--deadline-s 450]
+The report survives any cut-off: it is rewritten (atomically: a temporary file, then a rename) into the output
+directory (--out, default $OUT: what comes back from the GPU host) as each step starts and ends, with
+"complete": false and "running_step" naming the step under way until the last write, and the same progress
+lines as stderr go to progress.log beside it. A run killed at any point still returns every finished step.
+
+Usage: check.py run --bundle DIR [--deadline-s 450] [--out DIR]
 """
 import argparse
 import glob
@@ -62,8 +67,51 @@ ATTENTION_PROBE_VARIANTS = ["w4_m2", "wgmma", "wgmma_vswap", "wgmma_overlap"]
 INFORMATIONAL.add("probe_attention_kernels")
 
 
+REPORT_NAME = "report.json"
+PROGRESS_NAME = "progress.log"
+PROGRESS = None  # the progress file beside the report, once the output directory is known
+
+
+def utc_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def log(msg):
-    print("gpu-check: " + msg, file=sys.stderr, flush=True)
+    line = "gpu-check: " + msg
+    print(line, file=sys.stderr, flush=True)
+    if PROGRESS:
+        try:
+            with open(PROGRESS, "a") as f:
+                f.write("%s %s\n" % (utc_now(), line))
+        except OSError:
+            pass  # the report is what matters; stderr still has the line
+
+
+def write_atomically(directory, name, text):
+    """directory/name holds either its previous content or `text`, never a part: a run killed mid-write (the
+    device's time limit, the hard limit) must not leave a truncated report. SIGTERM waits until the rename is done,
+    so the terminate handler's own write cannot interleave with this one."""
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, os.path.join(directory, name))
+        except BaseException:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            raise
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 # ---------------------------------------------------------------------------------------------- libraries
@@ -150,6 +198,7 @@ class Deadline:
 
 
 RUNNING = set()  # process groups of the children now running, killed if this script is terminated
+CURRENT = None  # the check under way: its report is written once more when the script is terminated
 
 
 def on_term(signum, frame):
@@ -160,6 +209,12 @@ def on_term(signum, frame):
             os.killpg(pgid, signal.SIGKILL)
         except OSError:
             pass
+    if CURRENT is not None and not CURRENT.report.get("complete"):
+        running = CURRENT.report.get("running_step", {}).get("name")
+        CURRENT.report["fatal"] = "check.py was terminated (signal %d) %s" % (
+            signum, "while step %s was running" % running if running else "between steps")
+        log(CURRENT.report["fatal"])
+        CURRENT.write_report()
     sys.exit(124)
 
 
@@ -231,6 +286,32 @@ def json_lines(text):
         except ValueError:
             pass
     return out
+
+
+def attention_fields(prefill, asked):
+    """What a throughput row says about attention, from the prefill JSON's "attention" (the worker's record of
+    what each chunk ran on): the implementation requested and those used (chunks each), and "fell_back" with the
+    reasons when any chunk ran another implementation than the requested one (a cuDNN run that silently fell back
+    to the flash kernel would otherwise be reported as cuDNN's figure). `asked` is what the check asked for
+    (-Dpipefill.cuda.attention; None: the worker's default), which the worker must report as its request."""
+    a = prefill.get("attention")
+    if not isinstance(a, dict):
+        return {"attention_used": None, "fell_back": None,
+                "attention_error": "the prefill JSON has no \"attention\" field: a worker older than this check"}
+    requested = a.get("requested")
+    used = {impl: u.get("chunks") for impl, u in (a.get("used") or {}).items()}
+    fields = {"attention_requested": requested, "attention_used": used,
+              # the worker's flag, and the check's own reading of the counts: either one is enough
+              "fell_back": bool(a.get("fell_back")) or any(impl != requested for impl in used)}
+    if fields["fell_back"]:
+        fields["fallbacks"] = [{"implementation": f.get("implementation"), "chunks": f.get("chunks"),
+                                "first_position": f.get("first_position"), "reason": str(f.get("reason"))[:600]}
+                               for f in a.get("fallbacks") or []]
+        if a.get("fallback_chunks_not_listed"):
+            fields["fallback_chunks_not_listed"] = a["fallback_chunks_not_listed"]
+    if asked is not None and requested != asked:
+        fields["attention_error"] = "asked for %s but the worker ran with %s requested" % (asked, requested)
+    return fields
 
 
 def strip(r):
@@ -386,15 +467,18 @@ class Check:
     def __init__(self, bundle, deadline_s, out_dir):
         self.bundle = os.path.abspath(bundle)
         self.deadline = Deadline(deadline_s)
-        self.out_dir = out_dir
-        self.report = {"check": "pipefill GPU check (tools/gpu-check)", "started_utc": time.strftime(
-            "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": {}, "checks": {}, "throughput": {}, "goals": {}}
+        # "complete" stays false until finish(): a report that comes back without it was cut off
+        self.report = {"check": "pipefill GPU check (tools/gpu-check)", "started_utc": utc_now(), "complete": False,
+                       "steps": {}, "checks": {}, "throughput": {}, "goals": {}}
+        self.work = os.environ.get("PIPEFILL_CHECK_WORK") or tempfile.mkdtemp(prefix="pipefill-gpu-check-")
+        os.makedirs(self.work, exist_ok=True)
+        # the report and the progress file go where the GPU host's output is returned from ($OUT); without
+        # one, into the work directory
+        self.out_dir = os.path.abspath(out_dir or self.work)
         self.goldens = os.path.join(self.bundle, "goldens")
         with open(os.path.join(self.goldens, "manifest.json")) as f:
             self.manifest = json.load(f)
         self.report["bundle"] = {"built": self.manifest.get("built"), "commit": self.manifest.get("commit")}
-        self.work = os.environ.get("PIPEFILL_CHECK_WORK") or tempfile.mkdtemp(prefix="pipefill-gpu-check-")
-        os.makedirs(self.work, exist_ok=True)
         self.env = dict(os.environ)
         self.env["PIPEFILL_JAVACPP_CACHE"] = os.path.join(self.work, "javacpp-cache")
         self.env["HOME"] = self.env.get("HOME") or self.work  # the cubin cache lives under ~/.cache/pipefill
@@ -412,26 +496,35 @@ class Check:
         if self.backend != "cuda":
             self.report["dry_run"] = "backend %s via %s: not a GPU result" % (self.backend, self.launcher)
 
+    def write_report(self):
+        """The report as it stands, into the output directory (atomically); a failed write is logged, not fatal."""
+        self.report["written_utc"] = utc_now()
+        try:
+            write_atomically(self.out_dir, REPORT_NAME, json.dumps(self.report, indent=2, default=str) + "\n")
+        except OSError as e:
+            log("could not write %s: %s" % (os.path.join(self.out_dir, REPORT_NAME), e))
+
     def step(self, name, fn):
-        """Runs one step; any exception becomes its recorded error, and the check goes on."""
+        """Runs one step; any exception becomes its recorded error, and the check goes on. The report is written
+        as the step starts (naming it in running_step) and as it ends (with its result), so that a check cut off
+        during the step returns the steps before it and says which one was running."""
         if name in SKIP:
             self.report["steps"][name] = {"ok": False, "error": "skipped: PIPEFILL_CHECK_SKIP"}
             return self.report["steps"][name]
         t0 = time.monotonic()
         log("%s (%.0f s left)" % (name, self.deadline.left()))
+        self.report["running_step"] = {"name": name, "started_utc": utc_now(),
+                                       "budget_left_s": round(self.deadline.left(), 1)}
+        self.write_report()
         try:
             r = fn()
         except Exception as e:
             r = {"ok": False, "error": "%s: %s" % (type(e).__name__, e), "trace": traceback.format_exc()[-2000:]}
         r.setdefault("seconds", time.monotonic() - t0)
         self.report["steps"][name] = strip(r)
+        self.report.pop("running_step", None)
         log("%s: %s" % (name, "ok" if r.get("ok") else "FAILED " + str(r.get("error", ""))[:300]))
-        # run-on-gpu.sh prints this if the hard limit kills the check: the finished steps are not lost
-        try:
-            with open(os.path.join(self.work, "report.partial.json"), "w") as f:
-                json.dump(self.report, f, indent=2, default=str)
-        except OSError:
-            pass
+        self.write_report()
         return r
 
     def pipefill(self, args, timeout, env=None):
@@ -653,6 +746,13 @@ class Check:
             peak = self.report["throughput"].get("bf16_gemm_peak_tflops")
             if peak:
                 row["mfu_of_measured_peak"] = row["tflops"] / peak
+            # each chunk's time on the stage (the timeline's), and what its attention actually ran on
+            row["chunks"] = [{"offset": c.get("offset"), "size": c.get("size"), "ms": c.get("ms")}
+                             for c in j.get("chunks") or []]
+            row.update(attention_fields(j, attention or self.attention or None))
+            if row.get("fell_back"):
+                log("throughput %d (%s): attention fell back: %s" % (n, row["attention"], json.dumps(
+                    row["attention_used"])))
         else:
             row["error"] = r.get("error")
         self.report["throughput"].setdefault("pipefill_cuda" if attention is None else "pipefill_cuda_" + attention,
@@ -682,7 +782,8 @@ class Check:
         for n in (32768, 65536):
             if n in ours and n in theirs:
                 ratio = ours[n]["tokens_per_s"] / theirs[n]["tokens_per_s"]
-                g["speed_vs_transformers_%dk" % (n // 1024)] = {"ratio": ratio, "goal": 1.0, "met": ratio >= 1.0}
+                g["speed_vs_transformers_%dk" % (n // 1024)] = {"ratio": ratio, "goal": 1.0, "met": ratio >= 1.0,
+                                                                "attention_used": ours[n].get("attention_used")}
             else:
                 g["speed_vs_transformers_%dk" % (n // 1024)] = {"met": None, "error": "a run is missing"}
         if 32768 in ours and "mfu_of_measured_peak" in ours[32768]:
@@ -743,7 +844,8 @@ class Check:
             "informational": sorted(INFORMATIONAL),
             "all_checks_passed": all(v.get("ok") for k, v in steps.items() if k not in INFORMATIONAL),
         }
-        self.report["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.report["finished_utc"] = utc_now()
+        self.report["complete"] = True
         return self.report
 
 
@@ -755,29 +857,37 @@ def main(argv):
     ap.add_argument("--bundle", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--deadline-s", type=float, default=450.0,
                     help="the whole check's budget; steps are cut to fit (default 450 s: under 8 minutes)")
+    ap.add_argument("--out", default=os.environ.get("OUT"),
+                    help="where report.json and progress.log are written as the check goes (default: $OUT, the "
+                         "directory the GPU host returns; without it, the work directory)")
     a = ap.parse_args(argv)
     if a.command == "libs":
         print(json.dumps(locate_libraries(), indent=2))
         return 0
+    global CURRENT, PROGRESS
     signal.signal(signal.SIGTERM, on_term)
-    out_dir = os.environ.get("OUT")
+    if a.out:
+        os.makedirs(a.out, exist_ok=True)
+        PROGRESS = os.path.join(a.out, PROGRESS_NAME)
     check = None
     try:
-        check = Check(a.bundle, a.deadline_s, out_dir)
+        check = Check(a.bundle, a.deadline_s, a.out)
+        PROGRESS = os.path.join(check.out_dir, PROGRESS_NAME)
+        CURRENT = check
         report = check.run()
     except Exception as e:  # even a broken bundle yields a report
         report = (check.report if check else {}) or {}
         report["fatal"] = "%s: %s" % (type(e).__name__, e)
         report["trace"] = traceback.format_exc()[-3000:]
+    if check is not None:
+        check.write_report()  # the final one: "complete": true unless a fatal error cut the run short
     text = json.dumps(report, indent=2, default=str)
-    print(text)
-    if out_dir:
+    if check is None and a.out:
         try:
-            os.makedirs(out_dir, exist_ok=True)
-            with open(os.path.join(out_dir, "report.json"), "w") as f:
-                f.write(text + "\n")
+            write_atomically(a.out, REPORT_NAME, text + "\n")
         except OSError as e:
-            log("could not write $OUT/report.json: %s" % e)
+            log("could not write %s: %s" % (os.path.join(a.out, REPORT_NAME), e))
+    print(text)
     return 0 if report.get("summary", {}).get("all_checks_passed") else 1
 
 

@@ -3,7 +3,9 @@
 #   tar -xzf pipefill-gpu-check.tgz -C /tmp && /tmp/pipefill-gpu-check/run-on-gpu.sh
 # Needs: one NVIDIA GPU with its driver, Python 3 with PyTorch (CUDA 13 build, whose nvidia-* pip packages hold
 # the CUDA/cuDNN/NCCL libraries pipefill loads), numpy and transformers. No Java (the bundle carries a runtime),
-# no network. Prints one JSON report on stdout (progress on stderr); with $OUT set, also writes $OUT/report.json.
+# no network. Prints one JSON report on stdout (progress on stderr). check.py keeps $OUT/report.json (the work
+# directory's without $OUT) up to date as each step starts and ends, atomically, with progress.log beside it, so
+# a run cut off from outside still returns every finished step and names the one that was running.
 # Ends within ~8 minutes whatever hangs: check.py cuts every step to a 450 s budget, and this script kills it
 # at PIPEFILL_CHECK_HARD_LIMIT_S (470 s) as a last resort, still printing a report.
 set -u
@@ -17,7 +19,9 @@ fail_report() { # $1 message: the one-line JSON report of a check that could not
   local msg="${1//\"/\'}"
   local json="{\"check\": \"pipefill GPU check (tools/gpu-check)\", \"fatal\": \"$msg\"}"
   printf '%s\n' "$json"
-  if [[ -n "${OUT:-}" ]]; then mkdir -p "$OUT" && printf '%s\n' "$json" > "$OUT/report.json"; fi
+  if [[ -n "${OUT:-}" ]]; then
+    mkdir -p "$OUT" && printf '%s\n' "$json" > "$OUT/.report.json.tmp" && mv -f "$OUT/.report.json.tmp" "$OUT/report.json"
+  fi
   exit 1
 }
 
@@ -34,20 +38,25 @@ command -v timeout >/dev/null 2>&1 || fail_report "coreutils timeout is missing"
 
 say "python $PY; bundle $B; budget ${DEADLINE}s (hard limit ${HARD_LIMIT}s)"
 export PIPEFILL_CHECK_WORK="${PIPEFILL_CHECK_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/pipefill-gpu-check-work.XXXXXX")}"
-timeout -k 10 "$HARD_LIMIT" "$PY" "$B/check.py" run --bundle "$B" --deadline-s "$DEADLINE"
+REPORT_DIR="${OUT:-$PIPEFILL_CHECK_WORK}"
+timeout -k 10 "$HARD_LIMIT" "$PY" "$B/check.py" run --bundle "$B" --deadline-s "$DEADLINE" --out "$REPORT_DIR"
 rc=$?
 if (( rc == 124 || rc == 137 )); then
-  partial="$PIPEFILL_CHECK_WORK/report.partial.json"
-  if [[ -f "$partial" ]]; then
-    "$PY" - "$partial" "$HARD_LIMIT" <<'PY'
-import json, os, sys
-r = json.load(open(sys.argv[1]))
-r["fatal"] = "check.py was killed at the hard limit of %ss; the steps listed finished before" % sys.argv[2]
+  if [[ -f "$REPORT_DIR/report.json" ]]; then
+    # the report as check.py last wrote it: the finished steps, and running_step naming the one cut off
+    "$PY" - "$REPORT_DIR" "$HARD_LIMIT" <<'PY'
+import json, os, sys, tempfile
+d, limit = sys.argv[1], sys.argv[2]
+r = json.load(open(os.path.join(d, "report.json")))
+running = r.get("running_step", {}).get("name")
+r["fatal"] = "check.py was killed at the hard limit of %ss%s; the steps listed finished before" % (
+    limit, " while step %s was running" % running if running else "")
 text = json.dumps(r, indent=2)
 print(text)
-if os.environ.get("OUT"):
-    os.makedirs(os.environ["OUT"], exist_ok=True)
-    open(os.path.join(os.environ["OUT"], "report.json"), "w").write(text + "\n")
+fd, tmp = tempfile.mkstemp(prefix=".report.json.", suffix=".tmp", dir=d)
+with os.fdopen(fd, "w") as f:
+    f.write(text + "\n")
+os.replace(tmp, os.path.join(d, "report.json"))
 PY
     exit 1
   fi

@@ -10,6 +10,7 @@ import io.pipefill.model.pipeline.ChunkingDecision;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.SystemMemory;
 import io.pipefill.worker.cpu.CpuBackend;
+import io.pipefill.worker.engine.AttentionUsage;
 import io.pipefill.worker.engine.Backend;
 import io.pipefill.worker.backends.Backends;
 import io.pipefill.worker.engine.CapacityCheck;
@@ -186,6 +187,7 @@ final class PrefillCommand implements Callable<Integer> {
         PrefillResult r;
         long weightBytes;
         long kvBytes;
+        AttentionUsage.Report attention;
         try (Backend compute = Backends.create(backend, nThreads); Checkpoint ckpt = randomWeights ? Checkpoint.random(c, weightSeed) : Checkpoint.open(md.path())) {
             long t0 = System.nanoTime();
             try (Stage stage = compute.loadStage(c, shard, ckpt, request.kvCapacity())) {
@@ -195,6 +197,7 @@ final class PrefillCommand implements Callable<Integer> {
                 weightBytes = stage.weightBytes();
                 kvBytes = stage.kvCacheBytes();
                 r = new SingleProcessPrefill(c, stage).run(request, progress);
+                attention = stage.attentionUsage();
             }
         }
         String text = null;
@@ -207,7 +210,7 @@ final class PrefillCommand implements Callable<Integer> {
             }
         }
         if (json) {
-            out.println(toJson(modelName, c, nThreads, r, weightBytes, kvBytes, text));
+            out.println(toJson(modelName, c, nThreads, r, weightBytes, kvBytes, attention, text));
         } else {
             printHuman(out, r, text);
         }
@@ -275,7 +278,7 @@ final class PrefillCommand implements Callable<Integer> {
     }
 
     private String toJson(String modelName, ModelConfig c, int nThreads, PrefillResult r, long weightBytes, long kvBytes,
-                          String text) throws Exception {
+                          AttentionUsage.Report attention, String text) throws Exception {
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode o = mapper.createObjectNode();
         o.put("model", modelName);
@@ -299,6 +302,7 @@ final class PrefillCommand implements Callable<Integer> {
         for (PrefillResult.ChunkTiming t : r.chunks()) {
             chunks.addObject().put("offset", t.offset()).put("size", t.size()).put("ms", t.ms());
         }
+        AttentionUsageJson.write(o.putObject("attention"), attention);
         o.put("ttft_ms", r.ttftMs());
         o.put("prefill_tokens_per_s", r.prefillTokensPerSecond());
         o.put("prefill_gflops", r.prefillGflops());

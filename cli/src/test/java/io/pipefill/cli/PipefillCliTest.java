@@ -54,6 +54,21 @@ class PipefillCliTest {
         assertEquals(5, j.get("last_logits_top5").size());
         assertEquals(j.get("first_token").asInt(), j.get("last_logits_top5").get(0).get("token").asInt());
         assertTrue(r.err().contains("chunk 4/4"), "progress goes to stderr: " + r.err());
+        for (JsonNode c : j.get("chunks")) {
+            assertTrue(c.get("ms").asDouble() > 0, "each chunk's time: " + c);
+        }
+        // the attention that ran (tools/gpu-check copies it into its throughput rows): the CPU's own, everywhere;
+        // 4 prefill chunks and 2 decode steps, each through the tiny model's 4 layers
+        JsonNode attention = j.get("attention");
+        assertEquals("cpu", attention.get("requested").asText());
+        assertEquals(false, attention.get("fell_back").asBoolean());
+        assertEquals(0, attention.get("fallbacks").size());
+        assertEquals(0, attention.get("fallback_chunks_not_listed").asInt());
+        assertEquals(1, attention.get("used").size());
+        JsonNode cpu = attention.get("used").get("cpu");
+        assertEquals(6, cpu.get("chunks").asInt());
+        assertEquals(102, cpu.get("tokens").asInt());
+        assertEquals(24, cpu.get("layer_calls").asInt());
     }
 
     @Test

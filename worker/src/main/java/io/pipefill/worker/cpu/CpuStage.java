@@ -4,6 +4,7 @@ import io.pipefill.model.MlaConfig;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.AttentionUsage;
 import io.pipefill.worker.engine.DecoderLayer;
 import io.pipefill.worker.engine.LayerOps;
 import io.pipefill.worker.engine.MoeRouter;
@@ -25,6 +26,8 @@ final class CpuStage implements Stage {
      * both DeepSeek's and transformers' modelling code build them without passing the config's eps.
      */
     private static final float LATENT_NORM_EPS = 1e-6f;
+    /** The attention implementation this backend reports (its only one). */
+    static final String ATTENTION = "cpu";
     private final ModelConfig config;
     private final StageShard shard;
     private final TensorParallel tp;
@@ -52,6 +55,8 @@ final class CpuStage implements Stage {
     private final int expertInter;
     /** This rank's width of the shared experts' SwiGLU (0 without shared experts). */
     private final int sharedInter;
+    /** Always "cpu" (CpuAttention, or CpuLatentAttention for latent-attention models): the field is in every report. */
+    private final AttentionUsage attentionUsage = new AttentionUsage(ATTENTION);
     private Buffers buffers;
 
     CpuStage(ModelConfig config, StageShard shard, TensorParallel tp, CpuWeights weights, int kvCapacity,
@@ -114,8 +119,13 @@ final class CpuStage implements Stage {
         x.checkRows(n);
         StageChecks.chunkInOrder(position, n, cache.length(), cache.capacity());
         ChunkOps ops = new ChunkOps(x.data, buffers(n), rope.table(position, n), position, n);
-        for (int l = 0; l < weights.layers.size(); l++) {
-            decoder.run(ops, l);
+        attentionUsage.beginChunk(position, n);
+        try {
+            for (int l = 0; l < weights.layers.size(); l++) {
+                decoder.run(ops, l);
+            }
+        } finally {
+            attentionUsage.endChunk();
         }
         cache.advanceTo(position + n);
     }
@@ -229,6 +239,7 @@ final class CpuStage implements Stage {
         @Override
         public void attention(int layer) {
             Blas.setThreads(1);
+            attentionUsage.layer(ATTENTION, null);
             try {
                 attention.run(b.q, cache, layer, pos0, n, b.attn);
             } finally {
@@ -281,6 +292,7 @@ final class CpuStage implements Stage {
         public void latentAttention(int layer) {
             NativeFloats kvB = present(weights.layers.get(layer).latent(), "latent attention", layer).kvB();
             Blas.setThreads(1);
+            attentionUsage.layer(ATTENTION, null);
             try {
                 latentAttention.run(b.q, cache, layer, kvB, pos0, n, b.attn);
             } finally {
@@ -548,6 +560,11 @@ final class CpuStage implements Stage {
     @Override
     public long kvCacheBytes() {
         return cache.bytes();
+    }
+
+    @Override
+    public AttentionUsage.Report attentionUsage() {
+        return attentionUsage.report();
     }
 
     @Override

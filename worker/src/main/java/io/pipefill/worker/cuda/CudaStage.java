@@ -3,6 +3,7 @@ package io.pipefill.worker.cuda;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.AttentionUsage;
 import io.pipefill.worker.engine.DecoderLayer;
 import io.pipefill.worker.engine.LayerOps;
 import io.pipefill.worker.engine.RotaryEmbedding;
@@ -65,6 +66,11 @@ final class CudaStage implements Stage {
     private final String wgmmaKernel;
     /** Set when cuDNN's fused attention was chosen; owned (and closed) by this stage. */
     private final CudnnAttention cudnn;
+    /** Why the requested wgmma kernel or the flash kernel is missing for this layout; null when it is there. */
+    private final String wgmmaMissing;
+    private final String flashMissing;
+    /** What each chunk's attention ran on, against -Dpipefill.cuda.attention (the prefill JSON's "attention"). */
+    private final AttentionUsage attentionUsage;
     private final List<Layer> layers = new ArrayList<>();
     private final List<Long> owned = new ArrayList<>();
     private long embedding = ABSENT;
@@ -103,6 +109,11 @@ final class CudaStage implements Stage {
         this.wgmmaKernel = choice == AttentionChoice.WGMMA || choice == AttentionChoice.WGMMA_OVERLAP
                 ? wgmmaKernel(dev, headDim, qDim + 2 * kvDim, qDim, choice == AttentionChoice.WGMMA_OVERLAP) : null;
         this.cudnn = choice == AttentionChoice.CUDNN ? new CudnnAttention(dev) : null;
+        this.wgmmaMissing = (choice == AttentionChoice.WGMMA || choice == AttentionChoice.WGMMA_OVERLAP) && wgmmaKernel == null
+                ? "no wgmma kernel for head dim " + headDim + " (it covers head dim " + LaunchGeometry.WGMMA_HEAD_DIM + ")" : null;
+        this.flashMissing = choice != AttentionChoice.CUDA_CORES && flashKernel == null
+                ? "no flash kernel for head dim " + headDim + " (row strides " + (qDim + 2 * kvDim) + ", " + qDim + ")" : null;
+        this.attentionUsage = new AttentionUsage(choice.propertyValue());
         this.weightBytes = layout.bf16Bytes();
         try {
             upload(layout, ckpt);
@@ -197,8 +208,13 @@ final class CudaStage implements Stage {
         dev.uploadFloats(b.cos, table.cos(), table.cos().length);
         dev.uploadFloats(b.sin, table.sin(), table.sin().length);
         ChunkOps ops = new ChunkOps(x.offset, b, position, n);
-        for (int l = 0; l < layers.size(); l++) {
-            decoder.run(ops, l);
+        attentionUsage.beginChunk(position, n);
+        try {
+            for (int l = 0; l < layers.size(); l++) {
+                decoder.run(ops, l);
+            }
+        } finally {
+            attentionUsage.endChunk();
         }
         dev.sync();
         length = position + n;
@@ -390,18 +406,29 @@ final class CudaStage implements Stage {
         }
     }
 
-    /** The chunk's queries against the cache, with the implementation chosen at load. */
+    /**
+     * The chunk's queries against the cache, with the implementation chosen at load, or the next one down where it
+     * does not cover this shape (cuDNN, wgmma, flash, CUDA cores); which one ran, and why, goes to attentionUsage.
+     */
     private void attend(Layer w, Buffers b, int pos0, int n, int qkvWidth) {
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        if (cudnn != null && cudnn.tryAttend(AttentionShape.ofStage(heads, kvHeads, headDim, n, pos0, capacity),
-                dev.arg(b.qkv).value(), dev.arg(w.keys()).value(), dev.arg(w.values()).value(), dev.arg(b.attn).value())) {
-            return;
+        String cudnnRefused = null;
+        if (cudnn != null) {
+            AttentionShape shape = AttentionShape.ofStage(heads, kvHeads, headDim, n, pos0, capacity);
+            if (cudnn.tryAttend(shape, dev.arg(b.qkv).value(), dev.arg(w.keys()).value(), dev.arg(w.values()).value(),
+                    dev.arg(b.attn).value())) {
+                attentionUsage.layer(AttentionChoice.CUDNN.propertyValue(), null);
+                return;
+            }
+            cudnnRefused = "cuDNN: " + cudnn.refusal(shape);
         }
+        String whyNotRequested = cudnnRefused != null ? cudnnRefused : wgmmaMissing;
         if (wgmmaKernel != null) {
             int[] grid = LaunchGeometry.wgmmaGrid(n, heads);
             dev.launchWithShared(wgmmaKernel, grid[0], grid[1], LaunchGeometry.WGMMA_THREADS, LaunchGeometry.wgmmaSharedBytes(wgmmaKernel),
                     dev.arg(b.qkv), dev.arg(w.keys()), dev.arg(w.values()), dev.arg(b.attn), n, pos0, heads, kvHeads, capacity,
                     qkvWidth, qDim, (float) (scale * LOG2_E));
+            attentionUsage.layer(attentionUsage.requested(), null);
             return;
         }
         if (flashKernel != null) {
@@ -409,11 +436,14 @@ final class CudaStage implements Stage {
             dev.launchWithShared(flashKernel, grid[0], grid[1], LaunchGeometry.FLASH_WARPS * 32,
                     LaunchGeometry.flashSharedBytes(headDim), dev.arg(b.qkv), dev.arg(w.keys()), dev.arg(w.values()),
                     dev.arg(b.attn), n, pos0, heads, kvHeads, capacity, qkvWidth, qDim, (float) (scale * LOG2_E));
+            attentionUsage.layer(AttentionChoice.FLASH.propertyValue(), whyNotRequested);
             return;
         }
         int[] grid = LaunchGeometry.attentionGrid(n, heads);
         dev.launch("attention_prefill", grid[0], grid[1], LaunchGeometry.ATTENTION_THREADS, dev.arg(b.qkv), dev.arg(w.keys()),
                 dev.arg(w.values()), dev.arg(b.attn), n, pos0, heads, kvHeads, headDim, capacity, qkvWidth, qDim, scale);
+        attentionUsage.layer(AttentionChoice.CUDA_CORES.propertyValue(),
+                whyNotRequested == null ? flashMissing : flashMissing == null ? whyNotRequested : whyNotRequested + "; " + flashMissing);
     }
 
     /**
@@ -499,6 +529,11 @@ final class CudaStage implements Stage {
     @Override
     public long kvCacheBytes() {
         return kvBytes;
+    }
+
+    @Override
+    public AttentionUsage.Report attentionUsage() {
+        return attentionUsage.report();
     }
 
     @Override

@@ -259,6 +259,11 @@ final class CudnnAttention implements AutoCloseable {
         }
     }
 
+    /** Why cuDNN refused {@code shape} (the message {@link #tryAttend} remembered), or null if it did not. */
+    String refusal(AttentionShape shape) {
+        return unsupported.get(shape.planKey());
+    }
+
     /** The plan for {@code shape}, built (and cached) on first use. */
     PlanInfo planInfo(AttentionShape shape) {
         ensureOpen();

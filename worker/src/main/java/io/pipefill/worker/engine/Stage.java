@@ -33,6 +33,9 @@ public interface Stage extends AutoCloseable {
     /** Bytes reserved for the KV cache. */
     long kvCacheBytes();
 
+    /** Which attention implementation this stage ran since it was loaded, against the one it was asked for. */
+    AttentionUsage.Report attentionUsage();
+
     @Override
     void close();
 }

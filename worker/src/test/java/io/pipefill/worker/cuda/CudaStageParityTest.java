@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.engine.Activations;
+import io.pipefill.worker.engine.AttentionUsage;
 import io.pipefill.worker.launch.SingleProcessPrefill;
 import io.pipefill.worker.launch.PrefillRequest;
 import io.pipefill.worker.launch.PrefillResult;
@@ -15,6 +17,7 @@ import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import io.pipefill.model.ModelDirectory;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,6 +55,16 @@ class CudaStageParityTest {
             assertTrue(err < 0.05, name + ": relative logits error " + err + " (BF16 storage vs float32)");
             assertEquals(cpu.firstToken(), gpu.firstToken(), name + " first token");
             assertEquals(tokens.length, stage.cachedPositions());
+            // the attention each chunk ran, as the prefill JSON reports it: the default flash kernel where it has a
+            // build for the layout, else attention.cu, a fallback with its reason (4 chunks of 40, 40, 40, 30)
+            ModelConfig c = md.config();
+            AttentionUsage.Report usage = stage.attentionUsage();
+            boolean flash = LaunchGeometry.flashKernel(c.headDim(), (c.numHeads() + 2 * c.numKvHeads()) * c.headDim(),
+                    c.numHeads() * c.headDim()) != null;
+            assertEquals("flash", usage.requested());
+            assertEquals(Map.of(flash ? "flash" : "cuda-cores", new AttentionUsage.Use(4, 150, 4L * c.numLayers())),
+                    usage.used(), name);
+            assertEquals(!flash, usage.fellBack(), name + ": " + usage.fallbacks());
 
             // CpuStage's checks, with its messages
             try (Activations x = stage.allocate(4)) {
