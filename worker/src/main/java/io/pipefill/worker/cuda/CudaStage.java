@@ -70,6 +70,9 @@ final class CudaStage implements Stage {
     private long embedding = ABSENT;
     private long finalNorm = ABSENT;
     private long lmHead = ABSENT;
+    /** FP32 RoPE tables [capacity][headDim/2] by position ({@link RopeTable}), filled once at load. */
+    private long ropeCos = ABSENT;
+    private long ropeSin = ABSENT;
     private final long weightBytes;
     private long kvBytes;
     private int length;
@@ -129,6 +132,21 @@ final class CudaStage implements Stage {
             finalNorm = buffer(layout.finalNorm(), ckpt);
             lmHead = layout.lmHeadIsEmbedding() ? embedding : buffer(layout.lmHead(), ckpt);
         }
+        if (!layers.isEmpty()) {
+            uploadRopeTable();
+        }
+    }
+
+    /** cos/sin for every position the KV cache can hold, computed on the host once: no chunk computes or uploads one. */
+    private void uploadRopeTable() {
+        long tableBytes = RopeTable.tableBytes(capacity, headDim);
+        ropeCos = alloc(tableBytes, "RoPE cos table (" + capacity + " positions)");
+        ropeSin = alloc(tableBytes, "RoPE sin table (" + capacity + " positions)");
+        long rowBytes = (long) (headDim / 2) * Float.BYTES;
+        RopeTable.fill(rope, capacity, (first, slab) -> {
+            dev.uploadFloats(ropeCos + first * rowBytes, slab.cos(), slab.cos().length);
+            dev.uploadFloats(ropeSin + first * rowBytes, slab.sin(), slab.sin().length);
+        });
     }
 
     private long buffer(WeightLayout.Buffer b, Checkpoint ckpt) {
@@ -193,9 +211,6 @@ final class CudaStage implements Stage {
         x.checkRows(n);
         StageChecks.chunkInOrder(position, n, length, capacity);
         Buffers b = buffers(n);
-        RotaryEmbedding.Table table = rope.table(position, n);
-        dev.uploadFloats(b.cos, table.cos(), table.cos().length);
-        dev.uploadFloats(b.sin, table.sin(), table.sin().length);
         ChunkOps ops = new ChunkOps(x.offset, b, position, n);
         for (int l = 0; l < layers.size(); l++) {
             decoder.run(ops, l);
@@ -255,10 +270,10 @@ final class CudaStage implements Stage {
 
         @Override
         public void rope(int layer) {
-            // q's heads and k's heads are adjacent in each row, so one launch rotates both
+            // q's heads and k's heads are adjacent in each row, so one launch rotates both; the tables are by position
             int ropeHeads = heads + kvHeads;
             dev.launch("rope", LaunchGeometry.blocks((long) n * ropeHeads * (headDim / 2), ew), 1, ew,
-                    dev.arg(b.qkv), dev.arg(b.cos), dev.arg(b.sin), n, ropeHeads, headDim, qkvWidth, 0);
+                    dev.arg(b.qkv), dev.arg(ropeCos), dev.arg(ropeSin), n, ropeHeads, headDim, qkvWidth, 0, pos0);
         }
 
         @Override
@@ -525,9 +540,6 @@ final class CudaStage implements Stage {
         final long partial;
         /** int32 token ids. */
         final long ids;
-        /** FP32 RoPE tables [rows][headDim/2]. */
-        final long cos;
-        final long sin;
         /** FP32 logits of one row. */
         final long logits;
         private final List<Long> mine = new ArrayList<>();
@@ -543,8 +555,6 @@ final class CudaStage implements Stage {
             act = take(r * inter * 2, "SwiGLU output");
             partial = take(r * h * 2, "tensor-parallel partial sums");
             ids = take(r * 4, "token ids");
-            cos = take(r * (headDim / 2) * 4, "RoPE cos table");
-            sin = take(r * (headDim / 2) * 4, "RoPE sin table");
             logits = take((long) config.vocabSize() * 4, "logits");
         }
 
