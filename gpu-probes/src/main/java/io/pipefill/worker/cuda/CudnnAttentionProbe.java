@@ -27,6 +27,9 @@ import java.util.SplittableRandom;
  *       sampled (row, head) pairs; pass when the cuDNN output has no NaN and rel L2 vs the kernel is <= 1e-2;
  *   <li>{@code timing}: the 8b shape (32 heads, 8 kv heads, headDim 128), 8192-row chunks of a 64K prompt;
  *       {@code timing_old_kernel}: attention_prefill on the first chunk, for the ratio;
+ *   <li>{@code plan_cache}: plans built by {@code prepare} serve their chunks without a build; with a bound of 2,
+ *       unpinning evicts (and releases) the rest, and an evicted shape is rebuilt and gives the same output; passes
+ *       when all three hold;
  *   <li>{@code summary}: exit status 0 only when every correctness case passed.
  * </ul>
  * Every case runs under its own try/catch, so one failure does not hide the others.
@@ -124,7 +127,18 @@ public final class CudnnAttentionProbe {
             emit(out);
         }
 
-        int code = passed == cases.size() ? 0 : 1;
+        boolean cacheOk;
+        Map<String, Object> cacheLine = line("plan_cache");
+        try {
+            cacheOk = planCache(dev, cacheLine);
+        } catch (Throwable t) {
+            cacheOk = false;
+            cacheLine.put("pass", false);
+            cacheLine.putAll(failure(t));
+        }
+        emit(cacheLine);
+
+        int code = passed == cases.size() && cacheOk ? 0 : 1;
         try {
             cudnn.close();
             dev.close();
@@ -364,6 +378,90 @@ public final class CudnnAttentionProbe {
                 old.putAll(failure(t));
             }
             emit(old);
+        } finally {
+            owned.forEach(dev.pool::free);
+        }
+    }
+
+    /**
+     * The bounded plan cache on the device, on a cuDNN instance of its own with room for 2 unpinned plans: five chunk
+     * shapes prepared (built and pinned), their chunks then build nothing; unpinning them evicts three, whose
+     * descriptors are released after a stream sync; the first shape, evicted, is rebuilt and its output compared
+     * with the first run's.
+     */
+    private static boolean planCache(CudaDevice dev, Map<String, Object> out) {
+        int heads = 8;
+        int kvHeads = 2;
+        int headDim = 128;
+        int rows = 256;
+        int capacity = 2048;
+        List<AttentionShape> shapes = new ArrayList<>();
+        for (int pos0 = 0; pos0 < 5 * rows; pos0 += rows) {
+            shapes.add(AttentionShape.ofStage(heads, kvHeads, headDim, rows, pos0, capacity));
+        }
+        AttentionShape first = shapes.get(0);
+        List<Long> owned = new ArrayList<>();
+        try (CudnnAttention c = new CudnnAttention(dev, 2)) {
+            long outElems = (long) rows * first.outStride();
+            long qOff = alloc(dev, owned, (long) rows * first.qStride() * 2, "plan cache q");
+            long kOff = alloc(dev, owned, (long) kvHeads * capacity * headDim * 2, "plan cache k");
+            long vOff = alloc(dev, owned, (long) kvHeads * capacity * headDim * 2, "plan cache v");
+            long oOff = alloc(dev, owned, outElems * 2, "plan cache out");
+            fill(dev, qOff, rows, first.qStride(), SEED + 5, 2f);
+            fill(dev, kOff, (long) kvHeads * capacity, headDim, SEED + 6, 2f);
+            fill(dev, vOff, (long) kvHeads * capacity, headDim, SEED + 7, 1f);
+            dev.sync();
+            long q = dev.arg(qOff).value();
+            long k = dev.arg(kOff).value();
+            long v = dev.arg(vOff).value();
+            long o = dev.arg(oOff).value();
+
+            CudnnAttention.Prepared p = c.prepare(shapes);
+            out.put("prepared", p.toString());
+            int before = c.cachedPlans();
+            double[] chunkMs = new double[shapes.size()];
+            short[] firstOut = new short[(int) outElems];
+            for (int i = 0; i < shapes.size(); i++) {
+                long t0 = System.nanoTime();
+                c.attend(shapes.get(i), q, k, v, o);
+                dev.sync();
+                chunkMs[i] = ms(System.nanoTime() - t0);
+                if (i == 0) {
+                    dev.downloadBf16(oOff, firstOut, firstOut.length);
+                }
+            }
+            int builtByChunks = c.cachedPlans() - before;
+            out.put("chunk_call_ms", chunkMs);
+            out.put("plans_built_by_the_chunks", builtByChunks);
+
+            c.prepare(List.of());  // unpins all five: three evicted
+            int afterUnpin = c.cachedPlans();
+            out.put("cached_after_unpinning", afterUnpin);
+
+            short[] again = new short[firstOut.length];
+            long t1 = System.nanoTime();
+            c.attend(first, q, k, v, o);
+            dev.sync();
+            out.put("rebuilt_call_ms", ms(System.nanoTime() - t1));
+            dev.downloadBf16(oOff, again, again.length);
+            double num = 0;
+            double den = 0;
+            long differingBits = 0;
+            for (int i = 0; i < again.length; i++) {
+                float a = DType.bf16ToFloat(again[i]);
+                float b = DType.bf16ToFloat(firstOut[i]);
+                differingBits += again[i] != firstOut[i] ? 1 : 0;
+                num += (double) (a - b) * (a - b);
+                den += (double) b * b;
+            }
+            double rel = Math.sqrt(num / Math.max(den, 1e-30));
+            out.put("rebuilt_rel_l2_vs_first", rel);
+            out.put("rebuilt_values_differing", differingBits);
+            boolean pass = p.built() == shapes.size() && builtByChunks == 0 && afterUnpin == 2 && rel <= PASS_REL_L2;
+            out.put("pass", pass);
+            out.put("criterion", "prepare built all " + shapes.size() + ", the chunks built none, 2 left after unpinning, "
+                    + "rebuilt output rel_l2 <= " + PASS_REL_L2);
+            return pass;
         } finally {
             owned.forEach(dev.pool::free);
         }

@@ -157,6 +157,22 @@ record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, i
                           int outStride) {
     }
 
+    /** The shapes that differ from this one in the sequence lengths only (rows, pos0). */
+    Family family() {
+        return new Family(heads, kvHeads, headDim, capacity, qStride, outStride);
+    }
+
+    /**
+     * A shape family: everything of a shape except its sequence lengths. The rest of what cuDNN sees is the same
+     * for every shape of this class (BF16 q/k/v/out, FP32 compute, the bottom-right causal mask, GQA, q inside
+     * fused q/k/v rows, K and V caches [kvHeads][capacity][headDim]), so these fields decide whether cuDNN's
+     * flash-attention engine supports the graph: when it refuses one shape of a family, {@link CudnnAttention}
+     * takes it as refusing the family and searches no other sequence lengths of it. A stage's chunks are all of one
+     * family (its heads, head dim, capacity and strides are fixed at load).
+     */
+    public record Family(int heads, int kvHeads, int headDim, int capacity, int qStride, int outStride) {
+    }
+
     /** Fails, naming the operand, when a device address breaks the alignment the tensors were declared with. */
     static void checkAligned(String operand, long address) {
         if (address == 0) {

@@ -1,5 +1,7 @@
 package io.pipefill.worker.cuda;
 
+import io.pipefill.model.Chunk;
+import io.pipefill.model.ChunkSchedule;
 import io.pipefill.model.ModelConfig;
 import io.pipefill.model.StageShard;
 import io.pipefill.worker.engine.Activations;
@@ -76,6 +78,9 @@ final class CudaStage implements Stage {
     private long embedding = ABSENT;
     private long finalNorm = ABSENT;
     private long lmHead = ABSENT;
+    /** FP32 RoPE tables [capacity][headDim/2] by position ({@link RopeTable}), filled once at load. */
+    private long ropeCos = ABSENT;
+    private long ropeSin = ABSENT;
     private final long weightBytes;
     private long kvBytes;
     private int length;
@@ -140,6 +145,21 @@ final class CudaStage implements Stage {
             finalNorm = buffer(layout.finalNorm(), ckpt);
             lmHead = layout.lmHeadIsEmbedding() ? embedding : buffer(layout.lmHead(), ckpt);
         }
+        if (!layers.isEmpty()) {
+            uploadRopeTable();
+        }
+    }
+
+    /** cos/sin for every position the KV cache can hold, computed on the host once: no chunk computes or uploads one. */
+    private void uploadRopeTable() {
+        long tableBytes = RopeTable.tableBytes(capacity, headDim);
+        ropeCos = alloc(tableBytes, "RoPE cos table (" + capacity + " positions)");
+        ropeSin = alloc(tableBytes, "RoPE sin table (" + capacity + " positions)");
+        long rowBytes = (long) (headDim / 2) * Float.BYTES;
+        RopeTable.fill(rope, capacity, (first, slab) -> {
+            dev.uploadFloats(ropeCos + first * rowBytes, slab.cos(), slab.cos().length);
+            dev.uploadFloats(ropeSin + first * rowBytes, slab.sin(), slab.sin().length);
+        });
     }
 
     private long buffer(WeightLayout.Buffer b, Checkpoint ckpt) {
@@ -198,15 +218,37 @@ final class CudaStage implements Stage {
                 dev.arg(b.ids), dev.arg(embedding), dev.arg(x.offset), n, h);
     }
 
+    /**
+     * With cuDNN attention: builds the plans of the run's chunk shapes now, before the run's clock, and pins them
+     * (a plan takes ~40 ms; a 64K prompt in 8K chunks needs 8). Chunks past the KV capacity are left to
+     * {@link #forward}'s error.
+     */
+    @Override
+    public void prepare(List<ChunkSchedule> schedules) {
+        if (cudnn == null) {
+            return;
+        }
+        List<AttentionShape> shapes = new ArrayList<>();
+        for (ChunkSchedule schedule : schedules) {
+            for (Chunk ch : schedule.chunks()) {
+                if ((long) ch.offset() + ch.size() <= capacity) {
+                    shapes.add(AttentionShape.ofStage(heads, kvHeads, headDim, ch.size(), ch.offset(), capacity));
+                }
+            }
+        }
+        CudnnAttention.Prepared p = cudnn.prepare(shapes);
+        if (p.built() > 0 || p.refused() > 0) {
+            System.err.printf(java.util.Locale.ROOT, "cuDNN attention: %d plans built before the run in %.0f ms (%d chunk "
+                    + "shapes, %d left to the fallback kernel)%n", p.built(), p.millis(), p.shapes(), p.refused());
+        }
+    }
+
     @Override
     public void forward(Activations activations, int position, int n) {
         CudaActivations x = CudaActivations.of(activations);
         x.checkRows(n);
         StageChecks.chunkInOrder(position, n, length, capacity);
         Buffers b = buffers(n);
-        RotaryEmbedding.Table table = rope.table(position, n);
-        dev.uploadFloats(b.cos, table.cos(), table.cos().length);
-        dev.uploadFloats(b.sin, table.sin(), table.sin().length);
         ChunkOps ops = new ChunkOps(x.offset, b, position, n);
         attentionUsage.beginChunk(position, n);
         try {
@@ -271,10 +313,10 @@ final class CudaStage implements Stage {
 
         @Override
         public void rope(int layer) {
-            // q's heads and k's heads are adjacent in each row, so one launch rotates both
+            // q's heads and k's heads are adjacent in each row, so one launch rotates both; the tables are by position
             int ropeHeads = heads + kvHeads;
             dev.launch("rope", LaunchGeometry.blocks((long) n * ropeHeads * (headDim / 2), ew), 1, ew,
-                    dev.arg(b.qkv), dev.arg(b.cos), dev.arg(b.sin), n, ropeHeads, headDim, qkvWidth, 0);
+                    dev.arg(b.qkv), dev.arg(ropeCos), dev.arg(ropeSin), n, ropeHeads, headDim, qkvWidth, 0, pos0);
         }
 
         @Override
@@ -560,9 +602,6 @@ final class CudaStage implements Stage {
         final long partial;
         /** int32 token ids. */
         final long ids;
-        /** FP32 RoPE tables [rows][headDim/2]. */
-        final long cos;
-        final long sin;
         /** FP32 logits of one row. */
         final long logits;
         private final List<Long> mine = new ArrayList<>();
@@ -578,8 +617,6 @@ final class CudaStage implements Stage {
             act = take(r * inter * 2, "SwiGLU output");
             partial = take(r * h * 2, "tensor-parallel partial sums");
             ids = take(r * 4, "token ids");
-            cos = take(r * (headDim / 2) * 4, "RoPE cos table");
-            sin = take(r * (headDim / 2) * 4, "RoPE sin table");
             logits = take((long) config.vocabSize() * 4, "logits");
         }
 

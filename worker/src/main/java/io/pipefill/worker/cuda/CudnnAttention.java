@@ -95,7 +95,9 @@ import static org.bytedeco.cuda.global.cudnn.cudnnGetVersion;
 import static org.bytedeco.cuda.global.cudnn.cudnnSetStream;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.cuda.cudnn.cudnnBackendDescriptor_t;
@@ -125,8 +127,13 @@ import org.bytedeco.javacpp.PointerPointer;
  *
  * cuDNN pattern-matches this graph onto its flash-attention engine; the frontend keeps the virtual stats
  * subgraph even for inference, so it is kept here too. Plans are cached by {@link AttentionShape#planKey}:
- * chunks differ in rows and kvLen, layers share one plan. If no engine accepts the frontend's graph, two
- * simpler variants are tried (see {@link Variant}); {@link PlanInfo#variant} says which one runs.
+ * chunks differ in rows and kvLen, layers share one plan. A plan takes ~43 ms to build for the 8b shape's 8K
+ * chunks and 0.06–0.9 s for the probe's smaller shapes (H200, cuDNN 9.19, docs/gpu run 5), so a stage builds the
+ * plans of its run's chunks before the run's clock starts ({@link #prepare}) and they are pinned; other plans
+ * are kept up to {@link #MAX_UNPINNED_PLANS}, least recently used evicted first (a long-lived worker sees ever
+ * new prompt lengths). A refusal is remembered per {@link AttentionShape.Family}: no other sequence length of a
+ * refused family is searched again. If no engine accepts the frontend's graph, two simpler variants are tried
+ * (see {@link Variant}); {@link PlanInfo#variant} says which one runs.
  *
  * <p>Not thread-safe: one instance per stage, used from the stage's thread, on the device's one stream.
  * Unverified without a GPU: {@code CudnnAttentionProbe} (module gpu-probes) is its first check.
@@ -147,6 +154,11 @@ final class CudnnAttention implements AutoCloseable {
     private static final long UID_OFFSET = 9;
     /** Engine configs asked of one heuristic query; cuDNN lists the flash engine first when it matches. */
     private static final int MAX_CONFIGS = 32;
+    /**
+     * Plans kept besides the pinned ones: a few requests' worth of chunk shapes (a 64K prompt in 8K chunks is 8);
+     * beyond that a long-lived worker would only accumulate plans of prompt lengths it may never see again.
+     */
+    static final int MAX_UNPINNED_PLANS = 64;
 
     /**
      * Graph variants, tried in order. FRONTEND is cudnn-frontend's graph verbatim; the other two exist only
@@ -194,15 +206,21 @@ final class CudnnAttention implements AutoCloseable {
 
     private final CudaDevice dev;
     private cudnnContext handle;
-    private final Map<AttentionShape.PlanKey, Plan> plans = new HashMap<>();
-    /** Shapes cuDNN offered no engine for, with its reason. */
-    private final Map<AttentionShape.PlanKey, String> unsupported = new HashMap<>();
+    private final PlanCache<AttentionShape.PlanKey, Plan> plans;
+    /** Shape families cuDNN offered no engine for, with its reason. */
+    private final Map<AttentionShape.Family, String> refused = new HashMap<>();
     private long workspace = -1;
     private long workspaceBytes;
     private boolean closed;
 
     CudnnAttention(CudaDevice dev) {
+        this(dev, MAX_UNPINNED_PLANS);
+    }
+
+    /** With room for {@code maxUnpinnedPlans} plans besides the pinned ones (the GPU probe evicts with a small one). */
+    CudnnAttention(CudaDevice dev, int maxUnpinnedPlans) {
         this.dev = dev;
+        this.plans = new PlanCache<>(maxUnpinnedPlans, this::retire);
         cudnnContext h = new cudnnContext();
         check(cudnnCreate(h), "cudnnCreate");
         handle = h;
@@ -237,31 +255,82 @@ final class CudnnAttention implements AutoCloseable {
     }
 
     /**
-     * {@link #attend}, or false (nothing issued) when cuDNN offers no engine for this shape; the refusal is
-     * remembered, so a caller with a fallback kernel pays for the failed plan search once per shape.
+     * {@link #attend}, or false (nothing issued) when cuDNN offers no engine for this shape's family; the refusal
+     * is remembered per family, so a caller with a fallback kernel pays for one failed plan search per family, not
+     * one per prompt length. A plan built before the refusal still runs.
      */
     boolean tryAttend(AttentionShape shape, long qAddr, long kAddr, long vAddr, long outAddr) {
         AttentionShape.PlanKey key = shape.planKey();
-        if (unsupported.containsKey(key)) {
+        if (!plans.contains(key) && refused.containsKey(shape.family())) {
             return false;
         }
         try {
             attend(shape, qAddr, kAddr, vAddr, outAddr);
             return true;
         } catch (IllegalStateException e) {
-            if (plans.containsKey(key)) {
+            if (plans.contains(key)) {
                 throw e;  // a plan that built but failed to run is an error, not a missing engine
             }
-            unsupported.put(key, e.getMessage());
-            System.err.println("warning: cuDNN attention unavailable for " + shape + ", using the flash kernel: "
-                    + e.getMessage());
+            refuse(shape, e);
             return false;
         }
     }
 
-    /** Why cuDNN refused {@code shape} (the message {@link #tryAttend} remembered), or null if it did not. */
+    private void refuse(AttentionShape shape, IllegalStateException e) {
+        refused.put(shape.family(), e.getMessage());
+        System.err.println("warning: cuDNN attention unavailable for " + shape + "; every shape of its family "
+                + shape.family() + " uses the fallback kernel: " + e.getMessage());
+    }
+
+    /**
+     * What {@link #prepare} did: distinct shapes asked for, plans it built, shapes left to the fallback (their
+     * family refused), and how long that took.
+     */
+    record Prepared(int shapes, int built, int refused, double millis) {
+    }
+
+    /**
+     * Builds the plans of {@code shapes} that are not cached yet and pins all of them (unpinning those of an
+     * earlier preparation), so that the chunks they are for start without a plan build. A shape whose family is
+     * refused, or becomes refused here, is skipped: its chunks use the caller's fallback.
+     */
+    Prepared prepare(Collection<AttentionShape> shapes) {
+        ensureOpen();
+        long t0 = System.nanoTime();
+        Map<AttentionShape.PlanKey, AttentionShape> distinct = new LinkedHashMap<>();
+        for (AttentionShape s : shapes) {
+            distinct.putIfAbsent(s.planKey(), s);
+        }
+        // pinned first, so that building the later ones cannot evict the earlier ones
+        plans.pinOnly(distinct.keySet());
+        int built = 0;
+        int skipped = 0;
+        for (Map.Entry<AttentionShape.PlanKey, AttentionShape> e : distinct.entrySet()) {
+            AttentionShape s = e.getValue();
+            if (plans.contains(e.getKey())) {
+                continue;
+            }
+            if (refused.containsKey(s.family())) {
+                skipped++;
+                continue;
+            }
+            try {
+                plans.put(e.getKey(), build(s));
+                built++;
+            } catch (IllegalStateException x) {
+                refuse(s, x);
+                skipped++;
+            }
+        }
+        return new Prepared(distinct.size(), built, skipped, (System.nanoTime() - t0) / 1e6);
+    }
+
+    /**
+     * Why cuDNN refused {@code shape}'s family (the message {@link #tryAttend} or {@link #prepare} remembered), or
+     * null if it did not.
+     */
     String refusal(AttentionShape shape) {
-        return unsupported.get(shape.planKey());
+        return refused.get(shape.family());
     }
 
     /** The plan for {@code shape}, built (and cached) on first use. */
@@ -282,6 +351,15 @@ final class CudnnAttention implements AutoCloseable {
             plans.put(key, p);
         }
         return p;
+    }
+
+    /**
+     * An evicted plan's descriptors and by-value scalars are freed only once no execution queued on the stream can
+     * still read them; eviction follows a plan build (tens of ms of host work), so the wait costs little.
+     */
+    private void retire(Plan plan) {
+        dev.sync();
+        plan.close();
     }
 
     /** The pool's workspace, grown when a plan needs more; everything runs on one stream, so reuse is ordered. */
@@ -708,8 +786,7 @@ final class CudnnAttention implements AutoCloseable {
         closed = true;
         // a plan's descriptors and by-value scalars must outlive any execution still queued on the stream
         dev.sync();
-        plans.values().forEach(Plan::close);
-        plans.clear();
+        plans.close();
         if (workspace >= 0) {
             dev.pool.free(workspace);
             workspace = -1;

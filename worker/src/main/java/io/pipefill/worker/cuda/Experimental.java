@@ -11,6 +11,13 @@ package io.pipefill.worker.cuda;
  *   <li>multi-process CUDA pipelines over NCCL, {@link NcclCommunicator}, {@link NcclLink}, {@link NcclRank} and
  *       CudaStage's device all-reduce of TP partial sums ({@code prefill --backend cuda --pp P --tp T}): only
  *       NcclProbe's one-rank cases have run (docs/PERFORMANCE.md, run 5); the rest needs a GPU per rank.</li>
+ *   <li>rope.cu reading the stage's RoPE tables by position ({@link RopeTable}, uploaded once at load instead of per
+ *       chunk): on every CUDA path; the GPU check's parity steps (CUDA against the CPU, chunked against unchunked)
+ *       are its first check.</li>
+ *   <li>{@link CudnnAttention}'s plans built before the run ({@code prepare}), pinned, the others in a bounded
+ *       {@link PlanCache} whose evictions release the plan after a stream sync, and refusals per shape family:
+ *       CudnnAttentionProbe's {@code plan_cache} line is its first check (behind the switch with the rest of
+ *       cuDNN attention).</li>
  * </ul>
  * They are chosen by the layout (PP or TP above 1 on the CUDA backend), not by an option, so they run without the
  * switch; they are listed here so that this is the one place to look.

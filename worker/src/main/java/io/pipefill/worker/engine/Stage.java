@@ -1,5 +1,8 @@
 package io.pipefill.worker.engine;
 
+import io.pipefill.model.ChunkSchedule;
+import java.util.List;
+
 /**
  * One pipeline stage on some device: a contiguous range of decoder layers with their KV cache, plus the
  * embedding (first stage) and the final norm and lm_head (last stage).
@@ -17,6 +20,14 @@ public interface Stage extends AutoCloseable {
      * attends to every earlier position in the KV cache and appends the chunk's keys and values.
      */
     void forward(Activations x, int position, int n);
+
+    /**
+     * Told once per run, before its clock starts, the chunk schedule of each of its requests, so that per-shape
+     * work for those chunks (the CUDA stage's cuDNN attention plans) is done here rather than inside the time to
+     * first token. The default has nothing to prepare.
+     */
+    default void prepare(List<ChunkSchedule> schedules) {
+    }
 
     /** Final norm and lm_head for one row of {@code x}: the vocabulary's logits. */
     float[] logits(Activations x, int row);

@@ -112,10 +112,12 @@ public final class StageWorker {
         if (rank == 0) {
             sink.report(decision);
         }
+        ChunkSchedule explicit = spec.explicitSchedule(); // every prompt has the schedule's length (PipelineSpec)
+        // per-shape work for the run's chunks (cuDNN plans) is a start-up cost too
+        stage.prepare(spec.requests().stream().map(req -> schedule(req, decision, explicit)).toList());
         sink.report(new RankReport.Loaded(rank, stage.weightBytes(), stage.kvCacheBytes()));
         RunClock clock = clocks.awaitStart();
         List<StageEvent> events = new ArrayList<>();
-        ChunkSchedule explicit = spec.explicitSchedule(); // every prompt has the schedule's length (PipelineSpec)
         for (int r = 0; r < spec.requests().size(); r++) {
             runRequest(r, stage, c, decision, explicit, clock, events);
         }
@@ -158,12 +160,17 @@ public final class StageWorker {
         return transport.broadcast(0, transport.allRanks(), mine, ChunkingDecision.class);
     }
 
+    /** A request's chunks: the run's {@code explicit} schedule, or (null) its prompt cut by {@code decision}. */
+    private static ChunkSchedule schedule(PipelineSpec.Request req, ChunkingDecision decision, ChunkSchedule explicit) {
+        return explicit != null ? explicit : ChunkingPolicy.schedule(decision, req.tokens().length);
+    }
+
     /** {@code explicit}: the run's given chunk schedule, or null to cut the prompt by {@code decision}. */
     private void runRequest(int r, Stage stage, ModelConfig c, ChunkingDecision decision, ChunkSchedule explicit,
                             RunClock clock, List<StageEvent> events) {
         PipelineSpec.Request req = spec.requests().get(r);
         int[] prompt = req.tokens();
-        ChunkSchedule schedule = explicit != null ? explicit : ChunkingPolicy.schedule(decision, prompt.length);
+        ChunkSchedule schedule = schedule(req, decision, explicit);
         boolean first = groups.firstStageRank();
         boolean last = groups.lastStageRank();
         boolean logits = groups.computesLogits();

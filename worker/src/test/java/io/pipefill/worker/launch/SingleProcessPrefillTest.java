@@ -7,18 +7,21 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pipefill.model.ChunkSchedule;
 import io.pipefill.model.LatencyFit;
 import io.pipefill.model.ModelDirectory;
 import io.pipefill.model.StageShard;
 import io.pipefill.model.pipeline.ChunkingPolicy;
 import io.pipefill.worker.TestModels;
 import io.pipefill.worker.cpu.CpuBackend;
+import io.pipefill.worker.engine.Activations;
 import io.pipefill.worker.engine.Stage;
 import io.pipefill.worker.model.Checkpoint;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -76,10 +79,96 @@ class SingleProcessPrefillTest {
         assertTrue(progress.isEmpty(), "no chunk ran");
     }
 
+    /**
+     * The stage is told the run's chunks before the first of them (so the CUDA stage builds its cuDNN plans outside
+     * the TTFT), and they are exactly the chunks it then runs: fixed, from a given fit, and an explicit schedule.
+     */
+    @Test
+    void theStageIsPreparedForExactlyTheChunksItThenRuns() {
+        LatencyFit fit = new LatencyFit(2e-4, 0.01, 0.5);
+        for (PrefillRequest request : List.of(new PrefillRequest(prompt, 256, 2),
+                new PrefillRequest(prompt, 256, 2, true, 0.5, fit),
+                new PrefillRequest(prompt, 64, 2, false, 0, null, List.of(300, 200, 150, 50)))) {
+            List<String> calls = new ArrayList<>();
+            run(request, new ArrayList<>(), stage -> new Recording(stage, calls));
+            assertTrue(calls.get(0).startsWith("prepare "), "prepared before any chunk: " + calls);
+            assertEquals(1, calls.stream().filter(c -> c.startsWith("prepare ")).count(), "once per run: " + calls);
+            String chunksRun = calls.stream().skip(1).filter(c -> !c.startsWith("forward " + prompt.length)
+                    && !c.startsWith("forward " + (prompt.length + 1))).map(c -> c.substring("forward ".length()))
+                    .reduce((a, b) -> a + " " + b).orElse("");
+            assertEquals("prepare [" + chunksRun + "]", calls.get(0), "the prepared chunks are those forwarded");
+        }
+    }
+
+    /** A real stage that notes the chunks (offset+size) it is prepared for and forwards. */
+    private record Recording(Stage stage, List<String> calls) implements Stage {
+        @Override
+        public void prepare(List<ChunkSchedule> schedules) {
+            calls.add("prepare " + schedules.stream().map(s -> s.chunks().stream().map(c -> c.offset() + "+" + c.size())
+                    .reduce((a, b) -> a + " " + b).orElse("")).toList());
+            stage.prepare(schedules);
+        }
+
+        @Override
+        public void forward(Activations x, int position, int n) {
+            calls.add("forward " + position + "+" + n);
+            stage.forward(x, position, n);
+        }
+
+        @Override
+        public Activations allocate(int maxTokens) {
+            return stage.allocate(maxTokens);
+        }
+
+        @Override
+        public void embed(int[] tokens, int from, int n, Activations out) {
+            stage.embed(tokens, from, n, out);
+        }
+
+        @Override
+        public float[] logits(Activations x, int row) {
+            return stage.logits(x, row);
+        }
+
+        @Override
+        public void resetCache() {
+            stage.resetCache();
+        }
+
+        @Override
+        public io.pipefill.worker.engine.AttentionUsage.Report attentionUsage() {
+            return stage.attentionUsage();
+        }
+
+        @Override
+        public int cachedPositions() {
+            return stage.cachedPositions();
+        }
+
+        @Override
+        public long weightBytes() {
+            return stage.weightBytes();
+        }
+
+        @Override
+        public long kvCacheBytes() {
+            return stage.kvCacheBytes();
+        }
+
+        @Override
+        public void close() {
+            stage.close();
+        }
+    }
+
     private PrefillResult run(PrefillRequest request, List<int[]> progress) {
+        return run(request, progress, stage -> stage);
+    }
+
+    private PrefillResult run(PrefillRequest request, List<int[]> progress, UnaryOperator<Stage> wrap) {
         ModelDirectory md = ModelDirectory.open(model);
         try (CpuBackend backend = new CpuBackend(2); Checkpoint ckpt = Checkpoint.open(md.path());
-             Stage stage = backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, request.kvCapacity())) {
+             Stage stage = wrap.apply(backend.loadStage(md.config(), StageShard.whole(md.config()), ckpt, request.kvCapacity()))) {
             return new SingleProcessPrefill(md.config(), stage).run(request, new ProgressListener() {
                 @Override
                 public void chunkDone(int index, int chunks, int done, int total, double ms) {
