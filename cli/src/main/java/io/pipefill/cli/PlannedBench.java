@@ -82,6 +82,11 @@ final class PlannedBench implements Callable<Integer> {
         if (pp < 2 || repeat < 1 || length < 64 || fixed.length == 0) {
             throw new IllegalArgumentException("--pp must be ≥ 2, --repeat ≥ 1, --length ≥ 64 and --fixed non-empty");
         }
+        int shortest = Arrays.stream(calibrationChunks).min().orElse(64);
+        if (shortest < 1 || maxChunk < Math.max(64, shortest)) { // checked before the calibration run, not after it
+            throw new IllegalArgumentException("--calibration-chunks must be positive and --max-chunk at least the "
+                    + "shortest of them and 64; got " + Arrays.toString(calibrationChunks) + " and " + maxChunk);
+        }
         dir = ModelResolver.resolve(model, System.err).toAbsolutePath();
         config = ModelDirectory.open(dir).config();
         tokens = new SplittableRandom(0).ints(length, 0, config.vocabSize()).toArray();
@@ -102,25 +107,29 @@ final class PlannedBench implements Callable<Integer> {
         System.out.printf("calibration (%d mixed chunks, TTFT %.2f s): %s%n", calSizes.size(),
                 cal.result(0).ttftMs() / 1000, costs.describe());
         report.put("calibration_ttft_ms", cal.result(0).ttftMs()).put("calibration_fit", costs.describe());
-        ArrayNode calChunks = report.putArray("calibration_chunks"); // what the fit saw, to refit or judge it later
+        // every chunk of the calibration run (the fit leaves out the warm-up and the lm_head's), to refit or judge it later
+        ArrayNode calChunks = report.putArray("calibration_chunks");
         for (StageEvent e : cal.timeline().prefill(0)) {
             if (e.tpRank() == 0) {
                 calChunks.addObject().put("stage", e.stage()).put("offset", e.offset()).put("size", e.size())
                         .put("ms", MeasuredChunkCosts.ms(e));
             }
         }
-        PipelineSimulator sim = PipelineSimulator.engine(pp, costs.latency(), costs.link(), 0);
+        // below the calibration's shortest chunk the fitted curve is an extrapolation (a fixed term fitted slightly
+        // negative prices short chunks far too cheap, and the optimiser seeks them out): there it is held at least
+        // at the shortest measured chunk's cost per token; planned chunks but the last are no shorter than that chunk
+        StageLatency fitted = costs.latency();
+        StageLatency latency = (stage, prefix, n) -> n >= shortest ? fitted.ms(stage, prefix, n)
+                : Math.max(fitted.ms(stage, prefix, n), fitted.ms(stage, prefix, shortest) * n / shortest);
+        PipelineSimulator sim = PipelineSimulator.engine(pp, latency, costs.link(), 0);
 
         Map<String, ChunkSchedule> seeds = new LinkedHashMap<>();
         for (int f : fixed) {
             seeds.put("fixed " + f, ChunkSchedule.fixed(length, f));
         }
         for (int b : dynamic) {
-            seeds.put("dynamic " + b, sigmaRule(costs.latency(), b, length));
+            seeds.put("dynamic " + b, sigmaRule(latency, b, length));
         }
-        // chunks only as short as the calibration measured: below that the fitted curve is an extrapolation (a
-        // fixed term fitted slightly negative prices 64-token chunks far too cheap, and the optimiser seeks them out)
-        int shortest = Arrays.stream(calibrationChunks).min().orElse(64);
         var bounds = new ChunkScheduleOptimizer.Bounds(64, Math.max(64, shortest), maxChunk);
         ChunkScheduleOptimizer.Result plan = new ChunkScheduleOptimizer(sim).optimise(length, bounds, seeds);
         System.out.printf("planned (from %s, %d simulations): %d chunks %s; predicted %.2f s (best seed %.2f s)%n",

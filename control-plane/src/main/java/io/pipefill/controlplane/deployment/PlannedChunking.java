@@ -34,7 +34,7 @@ public class PlannedChunking {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PlannedChunking.class);
     public static final int ALIGNMENT = 64;
     /** Chunks each stage must run in a calibration for a fit of four terms (MeasuredChunkCosts needs 6). */
-    static final int CALIBRATION_MIN_CHUNKS = 6;
+    static final int CALIBRATION_MIN_CHUNKS = MeasuredChunkCosts.MIN_CALIBRATION_CHUNKS; // the fit's own rule
     private static final int CACHED_LENGTHS = 512;
 
     private final Duration timeout;

@@ -142,7 +142,7 @@ class DeploymentAndRunApiTest {
                 "calibration", "only chunking planned");
         // a calibration prompt of maxTokens − 1 = 199 tokens holds 3 chunks of 64, 128, …: too few for a fit
         expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "chunking", "planned", "maxTokens", 200)), 400,
-                "maxTokens", "at least 6 chunks", "give a calibration");
+                "maxTokens", "at least 8 chunks", "give a calibration");
         // calibrations that cannot be one
         expectProblem(postDeployment(Map.of("name", "p1", "model", "tiny-api", "pp", 2, "chunking", "planned",
                 "calibration", calibration)), 400, "calibration.stageCoefficients", "pp 2 needs exactly 2");

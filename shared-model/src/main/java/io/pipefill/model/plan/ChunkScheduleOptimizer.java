@@ -12,14 +12,16 @@ import java.util.Map;
  * Chooses a whole chunk sequence c₁…c_M for one prompt so that the simulated TTFT of the pipeline is as low as
  * the search finds (DESIGN.md's dynamic chunking equalises chunk costs greedily; this optimises the sequence).
  *
- * <p>Three steps. <b>Dynamic programming</b> over prefix positions on a grid of aligned points, as TeraPipe does
+ * <p>Four steps. <b>Dynamic programming</b> over prefix positions on a grid of aligned points, as TeraPipe does
  * for training: when every stage takes the same time t_j for chunk j (and sends are free), a pipeline of P
  * stages finishes after Σ t_j + (P − 1)·max t_j. For each cap τ (taken from the chunk costs themselves) the DP
  * finds the chunks of least total cost with every cost ≤ τ; each cap's schedule is simulated with the engine's
  * rules and the best kept, so the fill and drain, the sends and the engine's send buffers are counted exactly.
  * Where chunk costs are the bottleneck stage's (the max over stages and links) the DP is exact for
- * identical stages and free links — checked against brute force. <b>Ramps</b>: the best of the DP's schedule and
- * the schedules it is given (the best fixed chunks, the best σ rule), and the DP's own, with geometric ramps up at
+ * identical stages and free links — checked against brute force. <b>A beam search</b> whose state is the
+ * pipeline's (each stage's finishing time) prices the fill, stalls and drain the DP leaves out; its schedule is
+ * another start. <b>Ramps</b>: the best of the DP's and the beam's schedules and the schedules it is given (the best
+ * fixed chunks, the best σ rule), and the DP's own, with geometric ramps up at
  * the start and down at the end (the DP prices a chunk alike wherever it stands, but a short first chunk lets the
  * later stages start sooner and a short last one shortens the drain). <b>Local search</b> then starts from the
  * best of all these, moving single boundaries by shrinking aligned steps, merging and splitting chunks, then with
@@ -83,7 +85,8 @@ public final class ChunkScheduleOptimizer {
 
     /**
      * The chosen schedule and its simulated TTFT; the DP's own best schedule and TTFT (before the local search);
-     * which start the local search improved ("dp" or a seed's name) and how many schedules were simulated.
+     * which start the local search improved ("dp", "beam" or a seed's name; "… with ramps" when a ramp of it won)
+     * and how many schedules were simulated.
      */
     public record Result(ChunkSchedule schedule, double ttftMs, ChunkSchedule dpSchedule, double dpTtftMs, String start,
                          double startTtftMs, int simulations) {
@@ -111,8 +114,8 @@ public final class ChunkScheduleOptimizer {
     }
 
     /**
-     * The DP, then the local search from the best of its schedule and {@code seeds} (name → schedule; those
-     * that break the bounds or cover another prompt are skipped).
+     * The DP and the beam search, ramps, then the local search from the best of their schedules and {@code seeds}
+     * (name → schedule; those that break the bounds or cover another prompt are skipped).
      */
     public Result optimise(int prompt, Bounds b, Map<String, ChunkSchedule> seeds) {
         return optimise(prompt, b, seeds, true);
@@ -411,7 +414,9 @@ public final class ChunkScheduleOptimizer {
      * far (stage s starts a chunk when stage s − 1 has sent it and it has finished its previous one; the engine's
      * send windows are left to the simulator). At each grid point the {@code width} states that finish the first
      * and last stages soonest are kept, those another state beats on every stage left out: so, unlike the DP, it
-     * prices the fill, the stalls and the drain where each chunk stands.
+     * prices the fill, the stalls and the drain where each chunk stands. Its cost is not counted in the simulation
+     * budget: grid points × width × (maxChunk / step) transitions, each a cost lookup per stage (0.4 s for DeepSeek-V3.1
+     * PP4 at 128K); the states of a point are dropped once it has been expanded.
      */
     private ChunkSchedule beam(int prompt, Bounds b, int width) {
         int step = gridStep(prompt, b);
@@ -471,6 +476,10 @@ public final class ChunkScheduleOptimizer {
             if (best == null || st.f[stages - 1] < best.f[stages - 1]) {
                 best = st;
             }
+        }
+        if (best == null) {
+            throw new IllegalArgumentException("no schedule of chunks within " + b + " covers a prompt of " + prompt
+                    + " tokens");
         }
         List<Integer> sizes = new ArrayList<>();
         for (State st = best; st.prev != null; st = st.prev) {
@@ -566,7 +575,11 @@ public final class ChunkScheduleOptimizer {
         long units = ((long) prompt + a - 1) / a;
         long mult = Math.max(1, (units + MAX_GRID_POINTS - 1) / MAX_GRID_POINTS);
         mult = Math.max(1, Math.min(mult, b.maxChunk() / a)); // a step no chunk can take leaves nothing to choose
-        return (int) Math.min(Integer.MAX_VALUE, mult * a);
+        long step = mult * a;
+        if ((b.minChunk() + step - 1) / step * step > b.maxChunk()) {
+            return a; // no multiple of the coarse step is an allowed chunk (e.g. 320 … 384 in steps of 256)
+        }
+        return (int) Math.min(Integer.MAX_VALUE, step);
     }
 
     private static long ceilTo(long x, int a) {

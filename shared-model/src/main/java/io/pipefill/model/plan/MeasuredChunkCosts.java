@@ -16,12 +16,17 @@ import org.apache.commons.math3.stat.regression.OLSMultipleLinearRegression;
  */
 public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedMs, double sendPerTokenMs,
                                  double rmsRelativeError) {
-    /** Chunks a stage must have run for a fit of four terms (one more is needed to leave out the warm-up). */
-    static final int MIN_CHUNKS = 6;
+    /** Chunks a fit of four terms takes per stage. */
+    static final int MIN_FITTED = 6;
+    /**
+     * Chunks a calibration run must hold for a fit: {@link #MIN_FITTED} on every stage once each stage's first
+     * chunk (the warm-up) and the last stage's last chunk (it also computes the lm_head) are left out.
+     */
+    public static final int MIN_CALIBRATION_CHUNKS = MIN_FITTED + 2;
 
     /**
      * Fits request {@code request} of a run (TP rank 0 of each stage; stage 0's time includes the embedding), each
-     * stage's first chunk left out when it ran more than {@link #MIN_CHUNKS}.
+     * stage's first chunk and the last stage's last chunk left out.
      */
     public static MeasuredChunkCosts fit(Timeline t, int request) {
         List<StageEvent> events = t.prefill(request).stream().filter(e -> e.tpRank() == 0).toList();
@@ -31,14 +36,21 @@ public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedM
         for (int s = 0; s < t.stages(); s++) {
             int stage = s;
             List<StageEvent> mine = events.stream().filter(e -> e.stage() == stage).toList();
-            if (mine.size() < MIN_CHUNKS) {
+            if (mine.size() < MIN_CALIBRATION_CHUNKS) {
                 throw new IllegalArgumentException("stage " + s + " ran " + mine.size() + " chunks; a fit of four terms "
-                        + "needs at least " + MIN_CHUNKS + " (calibrate on a longer prompt or smaller chunks)");
+                        + "needs at least " + MIN_CALIBRATION_CHUNKS + " (its first chunk, the warm-up, and the last "
+                        + "stage's last, which also computes the lm_head, are left out): calibrate on a longer prompt "
+                        + "or smaller chunks");
             }
-            if (mine.size() > MIN_CHUNKS) {
-                // The first chunk also pays the first touch of the weights and the JIT's warm-up (on the CPU engine
-                // up to 1.5× a later chunk of its size); kept in, it inflates the fixed per-chunk term.
-                mine = mine.subList(1, mine.size());
+            // The first chunk also pays the first touch of the weights and the JIT's warm-up (on the CPU engine up to
+            // 1.5× a later chunk of its size); kept in, it inflates the fixed per-chunk term. The last stage's last
+            // chunk also runs the final norm and lm_head, which the simulator prices apart.
+            mine = mine.subList(1, s == t.stages() - 1 ? mine.size() - 1 : mine.size());
+            for (StageEvent e : mine) {
+                if (!(ms(e) > 0)) {
+                    throw new IllegalArgumentException("stage " + s + "'s chunk " + e.chunk() + " (" + e.size()
+                            + " tokens at " + e.offset() + ") took " + ms(e) + " ms; a calibration needs positive times");
+                }
             }
             // Least squares on relative errors (each row scaled by 1/measured): chunk times span two orders of
             // magnitude, and plain least squares fits the long chunks at the short ones' expense (on 2026-12-04 it
@@ -47,7 +59,7 @@ public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedM
             double[][] x = new double[mine.size()][];
             for (int i = 0; i < y.length; i++) {
                 StageEvent e = mine.get(i);
-                double measured = Math.max(1e-3, ms(e));
+                double measured = ms(e);
                 double[] f = features(e.offset(), e.size());
                 x[i] = new double[] {1 / measured, f[0] / measured, f[1] / measured, f[2] / measured};
                 y[i] = 1;

@@ -141,7 +141,7 @@ class ChunkScheduleOptimizerTest {
             worst = Math.max(worst, beam / brute - 1);
         }
         assertTrue(beamGap < dpGap, "beam mean gap " + beamGap / 40 + " vs the DP's " + dpGap / 40);
-        assertTrue(worst < 0.03, "worst gap of the beam to brute force " + worst);
+        assertTrue(worst < 0.005, "worst gap of the beam to brute force " + worst);
     }
 
     @Test

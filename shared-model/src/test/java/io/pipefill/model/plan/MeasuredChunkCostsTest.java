@@ -86,6 +86,6 @@ class MeasuredChunkCostsTest {
     @Test
     void tooFewChunksAreRefused() {
         var e = assertThrows(IllegalArgumentException.class, () -> MeasuredChunkCosts.fit(timeline(0, List.of(512, 512)), 0));
-        assertTrue(e.getMessage().contains("needs at least 6"), e.getMessage());
+        assertTrue(e.getMessage().contains("needs at least 8"), e.getMessage());
     }
 }
