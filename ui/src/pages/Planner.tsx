@@ -1,4 +1,4 @@
-import { useMemo, useState, type FormEvent } from 'react';
+import { useMemo, useRef, useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { get, post, type Deployment, type Model, type PlanFigures, type PlanReport, type Worker } from '../lib/api';
 import { errorText } from '../lib/errors';
@@ -10,6 +10,8 @@ import { GanttChart } from '../GanttChart';
 
 const GPUS = ['h100', 'h200', 'h20', 'h20-141g', 'a100', 'b200'];
 const PRESETS = ['llama-3.1-8b', 'llama-3.1-70b', 'tiny'];
+/** The control plane's bound on a planned schedule's prompt (PlanLimits.MAX_PLANNED_PROMPT_TOKENS). */
+const MAX_PLANNED_PROMPT_TOKENS = 262_144;
 
 interface Form {
   model: string; clusterSource: 'described' | 'registered'; gpu: string; nodes: number; gpusPerNode: number;
@@ -18,7 +20,8 @@ interface Form {
 
 /**
  * The request body for the form; with a layout (pp, tp, partition, chunk) it asks for that plan's prediction, and
- * with planned for that layout's optimised chunk schedule (the optimiser's own chunks: no chunk size, no σ).
+ * with planned for that layout's optimised chunk schedule (the optimiser's own chunks: no chunk size; σ kept for the
+ * σ-rule baseline it starts from).
  */
 export function planBody(f: Form, layout?: PlanFigures, planned = false): Record<string, unknown> {
   const body: Record<string, unknown> = { model: f.model.trim(), promptTokens: f.promptTokens, objective: f.objective, timeline: true };
@@ -45,7 +48,6 @@ export function planBody(f: Form, layout?: PlanFigures, planned = false): Record
       body.chunking = 'planned';
       delete body.chunk;
       delete body.dynamicChunking;
-      delete body.smooth;
     } else {
       body.chunk = layout.chunking.base;
     }
@@ -65,16 +67,24 @@ export function PlannerPage() {
   const [swept, setSwept] = useState<PlanFigures | null>(null); // the chosen layout's swept plan, once it is optimised
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // every plan, choose and optimise request takes a number; an answer that is not the latest one's is dropped, so a
+  // slow optimisation cannot replace a layout chosen (or a plan made) after it was asked for
+  const latest = useRef(0);
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
 
   async function plan(e: FormEvent) {
     e.preventDefault();
+    const ticket = ++latest.current;
     setBusy(true);
     setError(null);
     setReport(null);
     setChosen(null);
+    setSwept(null);
     try {
       const r = await post<PlanReport>('/api/v1/plans', planBody(form));
+      if (ticket !== latest.current) {
+        return;
+      }
       setReport(r);
       if (r.pp !== undefined) {
         setChosen(r as PlanFigures);
@@ -87,6 +97,7 @@ export function PlannerPage() {
   }
 
   async function choose(p: PlanFigures) {
+    const ticket = ++latest.current;
     setError(null);
     setSwept(null);
     if (p.rank === 1 && report?.timeline) {
@@ -96,6 +107,9 @@ export function PlannerPage() {
     try {
       // the report carries the best plan's timeline only: predict the chosen layout to draw its own
       const r = await post<PlanReport>('/api/v1/plans', planBody(form, p));
+      if (ticket !== latest.current) {
+        return;
+      }
       setChosen({ ...(r as PlanFigures), rank: p.rank });
     } catch (err) {
       setError(errorText(err));
@@ -103,9 +117,13 @@ export function PlannerPage() {
   }
 
   async function optimise(p: PlanFigures) {
+    const ticket = ++latest.current;
     setError(null);
     try {
       const r = await post<PlanReport>('/api/v1/plans', planBody(form, p, true));
+      if (ticket !== latest.current) {
+        return;
+      }
       setSwept(p);
       setChosen({ ...(r as PlanFigures), rank: p.rank });
     } catch (err) {
@@ -158,8 +176,9 @@ export function PlannerPage() {
         <ErrorBox error={error} />
       </Card>
       {report && <PlanResults report={report} chosen={chosen} onChoose={choose} />}
-      {chosen && <ChosenPlan plan={chosen} swept={swept} report={report!} model={registered} workers={workers.data ?? []}
-                             onOptimise={optimise} />}
+      {chosen && report && <ChosenPlan key={`${chosen.pp}x${chosen.tp}${chosen.chunking.planned ? ' planned' : ''}`}
+                                       plan={chosen} swept={swept} report={report} model={registered}
+                                       workers={workers.data ?? []} onOptimise={optimise} />}
     </>
   );
 }
@@ -202,14 +221,35 @@ function PlanResults({ report, chosen, onChoose }: { report: PlanReport; chosen:
 
 /**
  * A plan's chunking as a deployment takes it. Planned: the deployment optimises each prompt's schedule on chunk costs
- * measured on its own workers (the plan's figures are the catalog GPU's), with chunks up to the largest of the plan's.
+ * measured on its own workers (the plan's figures are the catalog GPU's), with chunks up to the largest of the plan's
+ * rounded up to the 64-token alignment, and at least 256 (the measured calibration fits three chunk sizes or more).
  */
 export function deploymentChunking(plan: PlanFigures): Record<string, unknown> {
   const c = plan.chunking;
   if (c.planned) {
-    return { chunking: 'planned', chunkSize: Math.max(...(c.schedule ?? String(c.base)).split(',').map(Number)) };
+    const largest = Math.max(...(c.schedule ?? String(c.base)).split(',').map(Number));
+    return { chunking: 'planned', chunkSize: Math.max(256, Math.ceil(largest / 64) * 64) };
   }
   return { chunkSize: c.base, dynamicChunking: c.dynamic, ...(c.dynamic ? { sigma: c.sigma } : {}) };
+}
+
+/**
+ * The least maxTokens a planned deployment with chunks up to {@code chunkSize} takes without a calibration: its
+ * calibration prompt, maxTokens − 1 tokens (the server's default caps it at 8192), in chunks of 64, 128, … chunkSize
+ * over and over, must hold 8 chunks (MeasuredChunkCosts.MIN_CALIBRATION_CHUNKS: the fit leaves out the warm-up
+ * chunk and the lm_head's).
+ */
+export function plannedMinMaxTokens(chunkSize: number): number {
+  const cycle: number[] = [];
+  for (let c = 64; c < chunkSize; c *= 2) {
+    cycle.push(c);
+  }
+  cycle.push(chunkSize);
+  let seven = 0;
+  for (let i = 0; i < 7; i++) {
+    seven += cycle[i % cycle.length];
+  }
+  return seven + 2; // the prompt is maxTokens − 1 tokens: seven whole chunks and at least one token of an eighth
 }
 
 function ChosenPlan({ plan, swept, report, model, workers, onOptimise }: {
@@ -218,10 +258,13 @@ function ChosenPlan({ plan, swept, report, model, workers, onOptimise }: {
 }) {
   const planned = plan.chunking.planned === true;
   const [optimising, setOptimising] = useState(false);
+  const plannedChunkSize = planned ? Number(deploymentChunking(plan).chunkSize) : 0;
+  const tooLong = report.prompt_tokens > MAX_PLANNED_PROMPT_TOKENS;
   const gantt = useMemo(() => planGantt(plan.timeline ?? []), [plan]);
   const idle = workers.filter((w) => w.state === 'IDLE');
   const [name, setName] = useState(`${report.model}-pp${plan.pp}tp${plan.tp}`.toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 63));
-  const [maxTokens, setMaxTokens] = useState(() => Math.min(model?.maxPositions ?? report.prompt_tokens + 256, report.prompt_tokens + 256));
+  const [maxTokens, setMaxTokens] = useState(() => Math.min(model?.maxPositions ?? Number.MAX_SAFE_INTEGER,
+    Math.max(report.prompt_tokens + 256, planned ? plannedMinMaxTokens(plannedChunkSize) : 0)));
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const navigate = useNavigate();
@@ -250,15 +293,19 @@ function ChosenPlan({ plan, swept, report, model, workers, onOptimise }: {
     <Card title={`Plan #${plan.rank ?? 1}: PP ${plan.pp} × TP ${plan.tp}, predicted TTFT ${ms(plan.ttft_ms)}`}>
       <p className="muted">Stage utilisation: {plan.stage_utilization.map((u, i) => `stage ${i} ${pct(u)}`).join(' · ')}</p>
       {planned ? <>
-        <p data-testid="planned-schedule">Planned chunk schedule ({plan.chunking.count} chunks): <code>{plan.chunking.schedule}</code>
+        <p data-testid="planned-schedule" role="status">Planned chunk schedule ({plan.chunking.count} chunks): <code>{plan.chunking.schedule}</code>
           {swept && <> — predicted TTFT {ms(plan.ttft_ms)} against {ms(swept.ttft_ms)} with {swept.chunking.dynamic
-            ? `dynamic chunking from ${swept.chunking.base}` : `fixed chunks of ${swept.chunking.base}`}</>}</p>
+            ? `dynamic chunking from ${swept.chunking.base}` : `fixed chunks of ${swept.chunking.base}`} ({
+            pct(Math.abs(1 - plan.ttft_ms / swept.ttft_ms))} {plan.ttft_ms <= swept.ttft_ms ? 'lower' : 'higher'})</>}</p>
         <p className="reason" data-testid="planned-reason">{plan.reason}</p>
       </> : (
         <p>
-          <button type="button" disabled={optimising} title="choose the whole chunk sequence by optimisation on the simulated pipeline"
+          <button type="button" disabled={optimising || tooLong} aria-describedby="optimise-hint"
                   onClick={async () => { setOptimising(true); try { await onOptimise(plan); } finally { setOptimising(false); } }}>
             {optimising ? 'Optimising…' : 'Optimise the chunk schedule'}</button>
+          <span id="optimise-hint" className="muted"> {tooLong
+            ? `the planner optimises schedules of at most ${num(MAX_PLANNED_PROMPT_TOKENS)} tokens over the API; use pipefill plan --chunking planned`
+            : 'chooses every chunk length by optimisation on this layout\'s simulated pipeline'}</span>
         </p>
       )}
       <h3>Predicted Gantt</h3>

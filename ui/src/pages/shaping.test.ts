@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { layerRanges } from './Deployments';
 import { runsQuery } from './Runs';
 import { describeEvent, progressOf } from './RunDetail';
-import { deploymentChunking, planBody } from './Planner';
+import { deploymentChunking, planBody, plannedMinMaxTokens } from './Planner';
 import type { PlanFigures } from '../lib/api';
 
 describe('page data shaping', () => {
@@ -25,12 +25,21 @@ describe('page data shaping', () => {
     expect(planned).toMatchObject({ pp: 2, tp: 1, layerPartition: '1,1', chunking: 'planned' });
     expect(planned.chunk).toBeUndefined(); // the optimiser chooses the chunks: the planner refuses a size with them
     const fromAForm = planBody({ ...form, chunk: '256', dynamicChunking: true, smooth: '0.5' }, plan, true);
-    expect([fromAForm.chunk, fromAForm.dynamicChunking, fromAForm.smooth]).toEqual([undefined, undefined, undefined]);
+    expect([fromAForm.chunk, fromAForm.dynamicChunking, fromAForm.smooth]).toEqual([undefined, undefined, 0.5]);
     expect(deploymentChunking(plan)).toEqual({ chunkSize: 128, dynamicChunking: false });
     expect(deploymentChunking({ ...plan, chunking: { dynamic: true, base: 512, sigma: 0.6, count: 4 } }))
       .toEqual({ chunkSize: 512, dynamicChunking: true, sigma: 0.6 });
     expect(deploymentChunking({ ...plan, chunking: { dynamic: false, base: 128, sigma: 0, count: 3, planned: true, schedule: '448,384,192' } }))
       .toEqual({ chunking: 'planned', chunkSize: 448 });
+    // the server's rules for a planned deployment without a calibration: chunkSize a multiple of 64 and at least 256
+    expect(deploymentChunking({ ...plan, chunking: { dynamic: false, base: 1000, sigma: 0, count: 1, planned: true, schedule: '1000' } }))
+      .toEqual({ chunking: 'planned', chunkSize: 1024 });
+    expect(deploymentChunking({ ...plan, chunking: { dynamic: false, base: 200, sigma: 0, count: 1, planned: true, schedule: '200' } }))
+      .toEqual({ chunking: 'planned', chunkSize: 256 });
+    // and a calibration prompt of maxTokens − 1 tokens holding 8 chunks of 64, 128, … chunkSize: 64+128+256+512+576
+    // +64+128 = 1728 for chunks up to 576, so 1730 is the least maxTokens (1729 leaves 7 chunks and 0 tokens)
+    expect(plannedMinMaxTokens(576)).toBe(1730);
+    expect(plannedMinMaxTokens(256)).toBe(64 + 128 + 256 + 64 + 128 + 256 + 64 + 2);
   });
 
   it('reads progress events and describes events in words', () => {
