@@ -224,12 +224,19 @@ def run_cmd(cmd, timeout, env=None, cwd=None):
     if timeout < 5:
         return {"ok": False, "error": "skipped: the check's overall deadline leaves no time for this step",
                 "seconds": 0.0, "cmd": " ".join(cmd)}
+    # SIGTERM held back from the fork until the child's pid is in RUNNING, so the terminate handler cannot miss a
+    # child (a Java process holding the GPU); the child unblocks it before it execs
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
-                             start_new_session=True)
-    except OSError as e:
-        return {"ok": False, "error": "could not start: %s" % e, "seconds": 0.0, "cmd": " ".join(cmd)}
-    RUNNING.add(p.pid)
+        try:
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
+                                 start_new_session=True,
+                                 preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM}))
+        except OSError as e:
+            return {"ok": False, "error": "could not start: %s" % e, "seconds": 0.0, "cmd": " ".join(cmd)}
+        RUNNING.add(p.pid)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

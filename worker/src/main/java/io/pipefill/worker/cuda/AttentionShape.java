@@ -159,7 +159,7 @@ record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, i
 
     /** The shapes that differ from this one in the sequence lengths only (rows, pos0). */
     Family family() {
-        return new Family(heads, kvHeads, headDim, capacity, qStride, outStride);
+        return new Family(heads, kvHeads, headDim, capacity, qStride, outStride, rows == 1);
     }
 
     /**
@@ -167,10 +167,12 @@ record AttentionShape(int heads, int kvHeads, int headDim, int rows, int pos0, i
      * for every shape of this class (BF16 q/k/v/out, FP32 compute, the bottom-right causal mask, GQA, q inside
      * fused q/k/v rows, K and V caches [kvHeads][capacity][headDim]), so these fields decide whether cuDNN's
      * flash-attention engine supports the graph: when it refuses one shape of a family, {@link CudnnAttention}
-     * takes it as refusing the family and searches no other sequence lengths of it. A stage's chunks are all of one
-     * family (its heads, head dim, capacity and strides are fixed at load).
+     * takes it as refusing the family and searches no other sequence lengths of it. Single-row shapes (decode steps)
+     * are a family of their own: engines that refuse one query row must not turn prefill chunks away, nor the other
+     * way round. A stage's chunks are all of one family (its heads, head dim, capacity and strides are fixed at load).
      */
-    public record Family(int heads, int kvHeads, int headDim, int capacity, int qStride, int outStride) {
+    public record Family(int heads, int kvHeads, int headDim, int capacity, int qStride, int outStride,
+                         boolean singleRow) {
     }
 
     /** Fails, naming the operand, when a device address breaks the alignment the tensors were declared with. */

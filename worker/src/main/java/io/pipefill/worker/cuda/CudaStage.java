@@ -155,10 +155,10 @@ final class CudaStage implements Stage {
         long tableBytes = RopeTable.tableBytes(capacity, headDim);
         ropeCos = alloc(tableBytes, "RoPE cos table (" + capacity + " positions)");
         ropeSin = alloc(tableBytes, "RoPE sin table (" + capacity + " positions)");
-        long rowBytes = (long) (headDim / 2) * Float.BYTES;
         RopeTable.fill(rope, capacity, (first, slab) -> {
-            dev.uploadFloats(ropeCos + first * rowBytes, slab.cos(), slab.cos().length);
-            dev.uploadFloats(ropeSin + first * rowBytes, slab.sin(), slab.sin().length);
+            long at = RopeTable.byteOffset(first, headDim);
+            dev.uploadFloats(ropeCos + at, slab.cos(), slab.cos().length);
+            dev.uploadFloats(ropeSin + at, slab.sin(), slab.sin().length);
         });
     }
 

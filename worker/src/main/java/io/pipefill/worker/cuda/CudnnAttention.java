@@ -314,13 +314,17 @@ final class CudnnAttention implements AutoCloseable {
                 skipped++;
                 continue;
             }
+            Plan plan;
             try {
-                plans.put(e.getKey(), build(s));
-                built++;
+                plan = build(s);
             } catch (IllegalStateException x) {
                 refuse(s, x);
                 skipped++;
+                continue;
             }
+            // outside the try: an eviction here syncs the stream, and a CUDA error it reports is not a refusal
+            plans.put(e.getKey(), plan);
+            built++;
         }
         return new Prepared(distinct.size(), built, skipped, (System.nanoTime() - t0) / 1e6);
     }

@@ -1,9 +1,11 @@
 package io.pipefill.worker.cuda;
 
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -79,26 +81,44 @@ final class PlanCache<K, V> implements AutoCloseable {
 
     private void evict() {
         int unpinned = plans.size() - pinnedCount();
+        List<V> out = new ArrayList<>();
         Iterator<Map.Entry<K, V>> it = plans.entrySet().iterator();
         while (unpinned > bound && it.hasNext()) {
             Map.Entry<K, V> e = it.next();
             if (!pinned.contains(e.getKey())) {
                 it.remove();
                 unpinned--;
-                release.accept(e.getValue());
+                out.add(e.getValue());
             }
+        }
+        releaseAll(out);
+    }
+
+    /** Releases every one of {@code out}, even when one release fails (the first failure is thrown after). */
+    private void releaseAll(List<V> out) {
+        RuntimeException first = null;
+        for (V v : out) {
+            try {
+                release.accept(v);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 
     /** Releases every plan, pinned ones included, oldest first. */
     @Override
     public void close() {
-        Iterator<V> it = plans.values().iterator();
-        while (it.hasNext()) {
-            V v = it.next();
-            it.remove();
-            release.accept(v);
-        }
+        List<V> out = new ArrayList<>(plans.values());
+        plans.clear();
+        releaseAll(out);
         pinned.clear();
     }
 }

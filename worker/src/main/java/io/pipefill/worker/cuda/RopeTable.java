@@ -60,6 +60,11 @@ final class RopeTable {
         return rope.table(first, Math.min(SLAB_POSITIONS, capacity - first));
     }
 
+    /** Where the slab starting at position {@code first} goes in a table, in bytes from the table's start. */
+    static long byteOffset(int first, int headDim) {
+        return index(first, 0, 0, headDim / 2) * Float.BYTES;
+    }
+
     /** Where rope.cu reads pair {@code i} of the chunk's row {@code r} when the chunk starts at {@code pos0}. */
     static long index(int pos0, int r, int i, int half) {
         return ((long) pos0 + r) * half + i;

@@ -99,22 +99,26 @@ class AttentionShapeTest {
                 AttentionShape.ofStage(32, 8, 128, 256, 256, 8192).planKey(), "same kvLen, other rows: another plan");
     }
 
-    /** A family is everything but the sequence lengths: one family per stage, so one refusal per stage at most. */
+    /** A family is everything but the sequence lengths, decode steps apart: one refusal per stage and kind at most. */
     @Test
     void familyIgnoresTheSequenceLengthsOnly() {
         AttentionShape.Family f = AttentionShape.ofStage(32, 8, 128, 8192, 0, 65536).family();
         assertEquals(f, AttentionShape.ofStage(32, 8, 128, 8192, 57344, 65536).family(), "another kvLen");
-        assertEquals(f, AttentionShape.ofStage(32, 8, 128, 1, 40000, 65536).family(), "a decode step");
-        assertEquals(new AttentionShape.Family(32, 8, 128, 65536, 6144, 4096), f);
+        assertEquals(f, AttentionShape.ofStage(32, 8, 128, 2, 40000, 65536).family(), "two rows");
+        assertNotEquals(f, AttentionShape.ofStage(32, 8, 128, 1, 40000, 65536).family(), "a decode step: its own family");
+        assertEquals(AttentionShape.ofStage(32, 8, 128, 1, 100, 65536).family(),
+                AttentionShape.ofStage(32, 8, 128, 1, 40000, 65536).family(), "decode steps at any KV length");
+        assertEquals(new AttentionShape.Family(32, 8, 128, 65536, 6144, 4096, false), f);
         assertNotEquals(f, AttentionShape.ofStage(32, 8, 64, 8192, 0, 65536).family(), "head dim");
         assertNotEquals(f, AttentionShape.ofStage(32, 4, 128, 8192, 0, 65536).family(), "kv heads (and the q stride)");
         assertNotEquals(f, AttentionShape.ofStage(16, 8, 128, 8192, 0, 65536).family(), "query heads");
         assertNotEquals(f, AttentionShape.ofStage(32, 8, 128, 8192, 0, 32768).family(), "capacity: the K/V head stride");
         assertNotEquals(f, new AttentionShape(32, 8, 128, 8192, 0, 65536, 6144 + 8, 4096).family(), "q row stride");
         assertNotEquals(f, new AttentionShape(32, 8, 128, 8192, 0, 65536, 6144, 4096 + 8).family(), "output row stride");
-        // every field of a shape is in its family or its sequence lengths (rows, pos0): a new field must be placed
+        // every field of a shape is in its family or its sequence lengths (rows, pos0; the family's singleRow is of
+        // rows): a new field must be placed
         assertEquals(AttentionShape.class.getRecordComponents().length,
-                AttentionShape.Family.class.getRecordComponents().length + 2);
+                AttentionShape.Family.class.getRecordComponents().length - 1 + 2);
     }
 
     @Test

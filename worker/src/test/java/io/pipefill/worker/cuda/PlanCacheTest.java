@@ -77,6 +77,23 @@ class PlanCacheTest {
     }
 
     @Test
+    void aReleaseThatFailsLeaksNoOtherPlan() { // e.g. the stream sync before a release reports a CUDA error
+        PlanCache<String, String> c = new PlanCache<>(4, p -> {
+            released.add(p);
+            if (p.equals("plan a")) {
+                throw new IllegalStateException("sync failed");
+            }
+        });
+        c.put("a", "plan a");
+        c.put("b", "plan b");
+        c.put("c", "plan c");
+        var e = assertThrows(IllegalStateException.class, c::close);
+        assertEquals("sync failed", e.getMessage());
+        assertEquals(List.of("plan a", "plan b", "plan c"), released);
+        assertEquals(0, c.size());
+    }
+
+    @Test
     void aSecondPlanForOneKeyAndAnEmptyBoundAreRefused() {
         PlanCache<String, String> c = cache(1);
         c.put("a", "plan a");

@@ -122,9 +122,10 @@ class RopeTableTest {
     /** The two tables as the stage's slab uploads lay them out on the device: slab at first × half. */
     private static float[][] deviceTables(RotaryEmbedding rope, int capacity, int half) {
         float[][] device = {new float[capacity * half], new float[capacity * half]};
-        RopeTable.fill(rope, capacity, (first, slab) -> {
-            System.arraycopy(slab.cos(), 0, device[0], first * half, slab.cos().length);
-            System.arraycopy(slab.sin(), 0, device[1], first * half, slab.sin().length);
+        RopeTable.fill(rope, capacity, (first, slab) -> { // where CudaStage uploads each slab, in floats
+            int at = Math.toIntExact(RopeTable.byteOffset(first, 2 * half) / Float.BYTES);
+            System.arraycopy(slab.cos(), 0, device[0], at, slab.cos().length);
+            System.arraycopy(slab.sin(), 0, device[1], at, slab.sin().length);
         });
         return device;
     }
