@@ -97,21 +97,31 @@ class ChunkScheduleOptimizerTest {
         }
     }
 
+    /** A small prompt on 2–4 unequal stages with sends: small enough for brute force. */
+    private record UnequalCase(PipelineSimulator sim, int prompt, ChunkScheduleOptimizer.Bounds bounds) {
+        static UnequalCase random(SplittableRandom rnd, boolean randomSendLatency) {
+            int stages = 2 + rnd.nextInt(3);
+            int prompt = 64 * (6 + rnd.nextInt(7));
+            var b = new ChunkScheduleOptimizer.Bounds(64, 64, 64 * (2 + rnd.nextInt(5)));
+            double perToken = rnd.nextDouble(0, 2e-3);
+            double latency = randomSendLatency ? rnd.nextDouble(0, 1) : 0.1;
+            PipelineSimulator sim = PipelineSimulator.engine(stages, randomCurve(rnd, stages, false),
+                    (s, n) -> latency + perToken * n, 0.5);
+            return new UnequalCase(sim, prompt, b);
+        }
+    }
+
     @Test
     void withSendsAndUnequalStagesTheSearchComesCloseToBruteForce() {
         // the DP's formula is no longer exact; the simulated local search must still land near the optimum
         SplittableRandom rnd = new SplittableRandom(11);
         double worst = 0;
         for (int trial = 0; trial < 40; trial++) {
-            int stages = 2 + rnd.nextInt(3);
-            int prompt = 64 * (6 + rnd.nextInt(7));
-            var b = new ChunkScheduleOptimizer.Bounds(64, 64, 64 * (2 + rnd.nextInt(5)));
-            double perToken = rnd.nextDouble(0, 2e-3);
-            double latency = rnd.nextDouble(0, 1);
-            PipelineSimulator sim = PipelineSimulator.engine(stages, randomCurve(rnd, stages, false),
-                    (s, n) -> latency + perToken * n, 0.5);
-            var opt = new ChunkScheduleOptimizer(sim).optimise(prompt, b, Map.of());
-            double brute = bruteForce(sim, prompt, b);
+            UnequalCase c = UnequalCase.random(rnd, true);
+            int prompt = c.prompt();
+            var b = c.bounds();
+            var opt = new ChunkScheduleOptimizer(c.sim()).optimise(prompt, b, Map.of());
+            double brute = bruteForce(c.sim(), prompt, b);
             assertTrue(opt.ttftMs() >= brute * (1 - 1e-12), "nothing beats the optimum");
             worst = Math.max(worst, opt.ttftMs() / brute - 1);
         }
@@ -126,14 +136,11 @@ class ChunkScheduleOptimizerTest {
         double dpGap = 0;
         double worst = 0;
         for (int trial = 0; trial < 40; trial++) {
-            int stages = 2 + rnd.nextInt(3);
-            int prompt = 64 * (6 + rnd.nextInt(7));
-            var b = new ChunkScheduleOptimizer.Bounds(64, 64, 64 * (2 + rnd.nextInt(5)));
-            double perToken = rnd.nextDouble(0, 2e-3);
-            PipelineSimulator sim = PipelineSimulator.engine(stages, randomCurve(rnd, stages, false),
-                    (s, n) -> 0.1 + perToken * n, 0.5);
-            var opt = new ChunkScheduleOptimizer(sim);
-            double brute = bruteForce(sim, prompt, b);
+            UnequalCase c = UnequalCase.random(rnd, false);
+            int prompt = c.prompt();
+            var b = c.bounds();
+            var opt = new ChunkScheduleOptimizer(c.sim());
+            double brute = bruteForce(c.sim(), prompt, b);
             double beam = opt.beamSearch(prompt, b).ttftMs();
             assertTrue(beam >= brute * (1 - 1e-12), "nothing beats the optimum");
             beamGap += beam / brute - 1;
