@@ -1,7 +1,5 @@
 package io.pipefill.worker.cpu;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
@@ -25,8 +23,7 @@ final class CpuAttention implements AutoCloseable {
     private final int headDim;
     private final float scale;
     private final ForkJoinPool pool;
-    private final ThreadLocal<Scratch> scratch;
-    private final List<Scratch> allScratch = new ArrayList<>();
+    private final PerThreadScratch<Scratch> scratch;
 
     CpuAttention(int numHeads, int numKvHeads, int headDim, ForkJoinPool pool) {
         this.numHeads = numHeads;
@@ -34,13 +31,7 @@ final class CpuAttention implements AutoCloseable {
         this.headDim = headDim;
         this.scale = (float) (1.0 / Math.sqrt(headDim));
         this.pool = pool;
-        this.scratch = ThreadLocal.withInitial(() -> {
-            Scratch s = new Scratch(headDim);
-            synchronized (allScratch) {
-                allScratch.add(s);
-            }
-            return s;
-        });
+        this.scratch = new PerThreadScratch<>(() -> new Scratch(headDim), Scratch::close);
     }
 
     /**
@@ -119,10 +110,7 @@ final class CpuAttention implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (allScratch) {
-            allScratch.forEach(Scratch::close);
-            allScratch.clear();
-        }
+        scratch.close();
     }
 
     /** Per-thread buffers: scores and the output accumulator in native memory for BLAS, heap copies for Java. */

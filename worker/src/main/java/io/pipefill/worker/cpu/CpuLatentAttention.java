@@ -1,8 +1,6 @@
 package io.pipefill.worker.cpu;
 
 import io.pipefill.model.MlaConfig;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
@@ -35,8 +33,7 @@ final class CpuLatentAttention implements AutoCloseable {
     private final int rank;
     private final float scale;
     private final ForkJoinPool pool;
-    private final ThreadLocal<Scratch> scratch;
-    private final List<Scratch> allScratch = new ArrayList<>();
+    private final PerThreadScratch<Scratch> scratch;
 
     /**
      * @param heads         this rank's query heads
@@ -50,13 +47,7 @@ final class CpuLatentAttention implements AutoCloseable {
         this.rank = mla.kvLoraRank();
         this.scale = (float) (softmaxFactor / Math.sqrt(mla.qkHeadDim()));
         this.pool = pool;
-        this.scratch = ThreadLocal.withInitial(() -> {
-            Scratch s = new Scratch(nope + rope + v, v, rope);
-            synchronized (allScratch) {
-                allScratch.add(s);
-            }
-            return s;
-        });
+        this.scratch = new PerThreadScratch<>(() -> new Scratch(nope + rope + v, v, rope), Scratch::close);
     }
 
     /**
@@ -161,10 +152,7 @@ final class CpuLatentAttention implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (allScratch) {
-            allScratch.forEach(Scratch::close);
-            allScratch.clear();
-        }
+        scratch.close();
     }
 
     /** Per-thread buffers: one expanded key/value block, a score tile in native memory for BLAS and its heap copy. */
