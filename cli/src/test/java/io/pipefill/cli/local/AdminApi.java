@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import org.springframework.http.MediaType;
 import org.springframework.test.web.reactive.server.EntityExchangeResult;
@@ -55,10 +56,15 @@ final class AdminApi {
 
     /** Polls {@code path} every 100 ms until {@code done} holds, failing with the last state after {@code within}. */
     Map<String, Object> await(String path, Predicate<Map<String, Object>> done, Duration within) throws InterruptedException {
+        return poll(path, this::get, done, within);
+    }
+
+    /** Reads {@code path} with {@code read} every 100 ms until {@code done} holds, failing with the last answer after {@code within}. */
+    static <T> T poll(String path, Function<String, T> read, Predicate<T> done, Duration within) throws InterruptedException {
         long deadline = System.nanoTime() + within.toNanos();
-        Map<String, Object> last = null;
+        T last = null;
         while (System.nanoTime() < deadline) {
-            last = get(path);
+            last = read.apply(path);
             if (done.test(last)) {
                 return last;
             }

@@ -341,15 +341,6 @@ class OpenAiClientTest {
     }
 
     private JsonNode await(String path, Predicate<JsonNode> done, Duration within) throws InterruptedException {
-        long deadline = System.nanoTime() + within.toNanos();
-        JsonNode last = null;
-        while (System.nanoTime() < deadline) {
-            last = get(path);
-            if (done.test(last)) {
-                return last;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError(path + " did not reach the expected state within " + within + "; last: " + last);
+        return AdminApi.poll(path, this::get, done, within);
     }
 }
