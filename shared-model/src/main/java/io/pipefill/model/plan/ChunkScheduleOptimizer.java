@@ -161,12 +161,10 @@ public final class ChunkScheduleOptimizer {
         List<ChunkSchedule> bases = best == dp ? List.of(dp) : List.of(best, dp);
         String seedName = start;
         for (ChunkSchedule base : bases) {
-            for (ChunkSchedule s : ramps(base, b, sims)) {
-                double t = sim.ttftMs(s);
-                sims[0]++;
-                if (t < bestTtft) {
-                    best = s;
-                    bestTtft = t;
+            for (Scored s : ramps(base, b, sims)) {
+                if (s.ttftMs() < bestTtft) {
+                    best = s.schedule();
+                    bestTtft = s.ttftMs();
                     start = (base == dp ? "dp" : seedName) + " with ramps";
                 }
             }
@@ -287,9 +285,9 @@ public final class ChunkScheduleOptimizer {
      * {@code base} with its first chunks replaced by a geometric ramp up from a fraction of its first chunk (growing
      * no faster than the stages after the first can absorb keeps them from stalling), with its last chunks replaced
      * by a ramp down to a fraction of its last, and with both (the best ramp up with each ramp down); those that break
-     * the bounds are left out.
+     * the bounds are left out, the others simulated once each.
      */
-    private List<ChunkSchedule> ramps(ChunkSchedule base, Bounds b, int[] sims) {
+    private List<Scored> ramps(ChunkSchedule base, Bounds b, int[] sims) {
         List<Integer> sizes = base.sizes();
         List<ChunkSchedule> ups = new ArrayList<>();
         List<ChunkSchedule> downs = new ArrayList<>();
@@ -299,27 +297,40 @@ public final class ChunkScheduleOptimizer {
                 addIfFits(downs, rampDown(sizes, sizes.get(sizes.size() - 1) * f, r, b), b);
             }
         }
-        List<ChunkSchedule> out = new ArrayList<>(ups);
-        out.addAll(downs);
-        ChunkSchedule bestUp = null;
-        double bestUpTtft = Double.POSITIVE_INFINITY;
+        List<Scored> out = new ArrayList<>();
+        Scored bestUp = null;
         for (ChunkSchedule s : ups) {
-            double t = sim.ttftMs(s);
-            sims[0]++;
-            if (t < bestUpTtft) {
-                bestUp = s;
-                bestUpTtft = t;
+            Scored x = score(s, sims);
+            out.add(x);
+            if (bestUp == null || x.ttftMs() < bestUp.ttftMs()) {
+                bestUp = x;
             }
         }
+        for (ChunkSchedule s : downs) {
+            out.add(score(s, sims));
+        }
         if (bestUp != null) {
+            List<Integer> up = bestUp.schedule().sizes();
+            List<ChunkSchedule> both = new ArrayList<>();
             for (double f : RAMP_FRACTIONS) {
                 for (double r : RAMP_RATIOS) {
-                    List<Integer> up = bestUp.sizes();
-                    addIfFits(out, rampDown(up, up.get(up.size() - 1) * f, r, b), b);
+                    addIfFits(both, rampDown(up, up.get(up.size() - 1) * f, r, b), b);
                 }
+            }
+            for (ChunkSchedule s : both) {
+                out.add(score(s, sims));
             }
         }
         return out;
+    }
+
+    /** A schedule and its simulated TTFT. */
+    private record Scored(ChunkSchedule schedule, double ttftMs) {
+    }
+
+    private Scored score(ChunkSchedule s, int[] sims) {
+        sims[0]++;
+        return new Scored(s, sim.ttftMs(s));
     }
 
     private static void addIfFits(List<ChunkSchedule> out, List<Integer> sizes, Bounds b) {
