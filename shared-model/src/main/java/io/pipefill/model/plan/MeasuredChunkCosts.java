@@ -4,7 +4,13 @@ import io.pipefill.model.pipeline.StageEvent;
 import io.pipefill.model.pipeline.Timeline;
 import io.pipefill.model.sim.LinkTime;
 import io.pipefill.model.sim.StageLatency;
+import java.util.Arrays;
 import java.util.List;
+import org.apache.commons.math3.linear.Array2DRowRealMatrix;
+import org.apache.commons.math3.linear.ArrayRealVector;
+import org.apache.commons.math3.linear.QRDecomposition;
+import org.apache.commons.math3.linear.RealMatrix;
+import org.apache.commons.math3.linear.SingularMatrixException;
 import org.apache.commons.math3.stat.regression.OLSMultipleLinearRegression;
 
 /**
@@ -64,14 +70,10 @@ public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedM
                 x[i] = new double[] {1 / measured, f[0] / measured, f[1] / measured, f[2] / measured};
                 y[i] = 1;
             }
-            OLSMultipleLinearRegression ols = new OLSMultipleLinearRegression();
-            ols.setNoIntercept(true);
-            ols.newSampleData(y, x);
-            try {
-                coef[s] = ols.estimateRegressionParameters();
-            } catch (RuntimeException ex) {
-                throw new IllegalArgumentException("stage " + s + "'s chunk times give no fit (" + ex.getMessage()
-                        + "); calibrate with chunks of several sizes, e.g. an explicit schedule");
+            coef[s] = nonNegativeLeastSquares(x, y);
+            if (coef[s] == null) {
+                throw new IllegalArgumentException("stage " + s + "'s chunk times give no fit; calibrate with chunks of "
+                        + "several sizes, e.g. an explicit schedule");
             }
             for (StageEvent e : mine) {
                 double r = (predict(coef[s], e.offset(), e.size()) - ms(e)) / ms(e);
@@ -96,6 +98,50 @@ public record MeasuredChunkCosts(double[][] stageCoefficients, double sendFixedM
             d1 = Math.max(0, b[1]);
         }
         return new MeasuredChunkCosts(coef, d0, d1, Math.sqrt(sq / Math.max(1, count)));
+    }
+
+    /**
+     * Least squares with every coefficient ≥ 0: each term is a cost (fixed, GEMMs, attention over the prefix and
+     * within the chunk), and on a noisy machine an unconstrained fit can trade a negative term against another
+     * until some chunk costs nothing or less, which the optimiser would then seek out. Exact for four terms: the
+     * best unconstrained fit on every subset of the terms (the others held at 0) whose coefficients are all ≥ 0,
+     * the least residual of those. Null when no subset gives a fit.
+     */
+    static double[] nonNegativeLeastSquares(double[][] x, double[] y) {
+        int terms = x[0].length;
+        double[] best = null;
+        double bestResidual = Double.POSITIVE_INFINITY;
+        for (int m = 1; m < 1 << terms; m++) {
+            int mask = m;
+            int[] cols = java.util.stream.IntStream.range(0, terms).filter(j -> (mask & 1 << j) != 0).toArray();
+            if (cols.length >= y.length) {
+                continue;
+            }
+            RealMatrix a = new Array2DRowRealMatrix(y.length, cols.length);
+            for (int i = 0; i < y.length; i++) {
+                for (int k = 0; k < cols.length; k++) {
+                    a.setEntry(i, k, x[i][cols[k]]);
+                }
+            }
+            double[] sub;
+            try {
+                sub = new QRDecomposition(a).getSolver().solve(new ArrayRealVector(y)).toArray();
+            } catch (SingularMatrixException e) {
+                continue;
+            }
+            if (Arrays.stream(sub).anyMatch(v -> !(v >= 0))) {
+                continue;
+            }
+            double residual = a.operate(new ArrayRealVector(sub)).subtract(new ArrayRealVector(y)).getNorm();
+            if (residual < bestResidual) {
+                bestResidual = residual;
+                best = new double[terms];
+                for (int k = 0; k < cols.length; k++) {
+                    best[cols[k]] = sub[k];
+                }
+            }
+        }
+        return best;
     }
 
     /** The time a stage spent on a chunk: its layers, and on stage 0 also the embedding before them. */

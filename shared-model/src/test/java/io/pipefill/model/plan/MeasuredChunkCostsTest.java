@@ -71,6 +71,40 @@ class MeasuredChunkCostsTest {
     }
 
     @Test
+    void theFitKeepsEveryTermNonNegativeAndIsOptimalSo() {
+        // data from 1 + 2a − 0.5b + noise: the unconstrained fit has a negative term, the constrained one may not
+        SplittableRandom rnd = new SplittableRandom(5);
+        double[][] x = new double[40][];
+        double[] y = new double[40];
+        for (int i = 0; i < y.length; i++) {
+            double a = rnd.nextDouble(0, 10);
+            double b = rnd.nextDouble(0, 10);
+            x[i] = new double[] {1, a, b, a * b};
+            y[i] = 1 + 2 * a - 0.5 * b + rnd.nextDouble(-0.1, 0.1);
+        }
+        double[] beta = MeasuredChunkCosts.nonNegativeLeastSquares(x, y);
+        // the optimality (KKT) conditions of min |Xβ − y|² with β ≥ 0: the gradient Xᵀ(Xβ − y) is 0 on every term in
+        // use and ≥ 0 on every term held at 0
+        for (int j = 0; j < beta.length; j++) {
+            double g = 0;
+            for (int i = 0; i < y.length; i++) {
+                double r = -y[i];
+                for (int k = 0; k < beta.length; k++) {
+                    r += x[i][k] * beta[k];
+                }
+                g += x[i][j] * r;
+            }
+            assertTrue(beta[j] >= 0, "term " + j + ": " + beta[j]);
+            if (beta[j] > 0) {
+                assertEquals(0, g, 1e-6, "term " + j + " in use: gradient " + g);
+            } else {
+                assertTrue(g >= -1e-6, "term " + j + " held at 0: gradient " + g);
+            }
+        }
+        assertEquals(0, beta[2], "b's negative effect is held at 0");
+    }
+
+    @Test
     void predictsWithinNoise() {
         MeasuredChunkCosts f = MeasuredChunkCosts.fit(timeline(0.02, mixed(32768)), 0);
         for (int s = 0; s < 2; s++) {
